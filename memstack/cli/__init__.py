@@ -1,0 +1,194 @@
+"""The click layer: the ``manage.py``/``memstack`` command group and its error boundary.
+
+Commands are discovered like Django's: the built-in ones in ``memstack.cli.commands`` plus
+``<package>/commands/<name>.py`` of every installed component. Nothing is imported until a
+command is run or its help is shown, so a broken component command cannot break the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+import traceback as traceback_module
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from memstack.cli.context import AppContext, common_options, get_app
+from memstack.errors import MemstackError
+
+#: built-in command name -> module (each module defines ``command``)
+BUILTIN_COMMANDS: dict[str, str] = {
+    "components": "memstack.cli.commands.components",
+}
+
+
+class BrokenCommand(click.Command):
+    """Stands in for a command whose module failed to import: listed, and explains itself."""
+
+    def __init__(self, name: str, module: str, error: BaseException) -> None:
+        self.error_text = f"{type(error).__name__}: {error}"
+        self.module = module
+        super().__init__(name, help=f"(failed to load from {module}: {self.error_text})",
+                         short_help=f"failed to load: {self.error_text}")
+        self.callback = self._fail
+
+    def _fail(self) -> None:
+        raise MemstackError(
+            f"command {self.name!r} failed to load from {self.module}: {self.error_text}",
+            hint="fix the module, or run with --traceback to see where it fails",
+        )
+
+
+class MemstackGroup(click.Group):
+    """A click group whose commands are found by convention and imported on demand."""
+
+    def _component_commands(self, ctx: click.Context) -> dict[str, str]:
+        app = get_app(ctx)
+        try:
+            registry = app.registry
+        except MemstackError:
+            return {}  # no project here: only the built-in commands
+        found: dict[str, str] = {}
+        for component in registry:
+            spec = importlib.util.find_spec(component.package)
+            for folder in (spec.submodule_search_locations or []) if spec else []:
+                commands_dir = Path(folder) / "commands"
+                if not (commands_dir / "__init__.py").is_file():
+                    continue
+                for path in sorted(commands_dir.glob("*.py")):
+                    name = path.stem
+                    if not name.startswith("_") and name not in BUILTIN_COMMANDS:
+                        found.setdefault(name.replace("_", "-"), f"{component.package}.commands.{name}")
+        return found
+
+    def _all_commands(self, ctx: click.Context) -> dict[str, str]:
+        return {**BUILTIN_COMMANDS, **self._component_commands(ctx)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self._all_commands(ctx)) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        module_name = BUILTIN_COMMANDS.get(cmd_name) or self._component_commands(ctx).get(cmd_name)
+        if module_name is None:
+            return None
+        try:
+            module = importlib.import_module(module_name)
+            command = getattr(module, "command")
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module_name}.command is not a click command")
+        except Exception as exc:
+            if get_app(ctx).traceback:
+                traceback_module.print_exc()
+            return BrokenCommand(cmd_name, module_name, exc)
+        command.name = cmd_name
+        return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = click.utils.make_str(args[0])
+        if self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
+            suggestion = f" Did you mean {close[0]!r}?" if close else ""
+            ctx.fail(f"Unknown command {name!r}.{suggestion} Run 'manage.py --help' for the list.")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=MemstackGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
+@click.version_option(package_name="memstack", prog_name="memstack")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """memstack: MemStack's database layer and schema migrations.
+
+    Every component (auth, tenant, project, ...) owns its tables and its own migration
+    folder; memstack works out the dependencies between them.
+
+    \b
+    Start here:
+      manage.py components        what is installed
+      manage.py migrate           bring the database up to date
+      manage.py COMMAND --help    help on one command
+    """
+    get_app(ctx)
+
+
+def _wants_traceback(argv: Sequence[str]) -> bool:
+    return "--traceback" in argv
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: the one place errors become messages and exit statuses."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    app = AppContext()
+    try:
+        cli.main(args=args, prog_name=_prog_name(), standalone_mode=False, obj=app)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except MemstackError as exc:
+        if app.traceback or _wants_traceback(args):
+            traceback_module.print_exc()
+        click.echo(app.style(f"error: {exc.message}", fg="red"), err=True)
+        if exc.hint:
+            click.echo(f"  fix: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if app.traceback or _wants_traceback(args):
+            traceback_module.print_exc()
+        else:
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+            click.echo("  (run again with --traceback to see where it happened)", err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _prog_name() -> str:
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "memstack"
+    return name if name not in ("__main__.py", "-c", "") else "memstack"
+
+
+def call_command(name: str, *args: Any, stdout: Any = None, stderr: Any = None, **options: Any) -> Any:
+    """Run command ``name`` from Python and return its result; errors raise, nothing exits.
+
+    Options use their Python names (``call_command("migrate", "memory", "zero", yes=True)``);
+    ``True`` becomes a flag, a list repeats the option. Global options (``database_url``,
+    ``project_dir``, ``verbosity``, ``no_color``, ``lock_timeout``) apply to this call only.
+    """
+    app = AppContext(stdout=stdout, stderr=stderr)
+    for key in ("database_url", "project_dir", "verbosity", "no_color", "lock_timeout", "traceback"):
+        if key in options:
+            setattr(app, key, options.pop(key))
+    argv: list[str] = [name, *map(str, args)]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                argv.extend([flag, str(item)])
+        else:
+            argv.extend([flag, str(value)])
+    try:
+        return cli.main(args=argv, prog_name="call_command", standalone_mode=False, obj=app)
+    except click.exceptions.Exit as exc:
+        if exc.exit_code:
+            raise MemstackError(f"command {name!r} exited with status {exc.exit_code}") from exc
+        return None
+    except click.UsageError as exc:
+        raise MemstackError(f"{name}: {exc.format_message()}") from exc

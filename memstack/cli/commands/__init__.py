@@ -1,0 +1,1 @@
+"""Built-in commands: one thin module each, defining ``command``."""

@@ -1,0 +1,151 @@
+"""What every command gets: settings, registry and output, all loaded on first use."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from memstack.errors import DeclinedError
+
+if TYPE_CHECKING:
+    from memstack.components import Registry
+    from memstack.settings import Settings
+
+
+@dataclass
+class AppContext:
+    """Options shared by every command, and lazily loaded project state."""
+
+    verbosity: int = 1
+    no_color: bool = False
+    database_url: str | None = None
+    project_dir: str | None = None
+    lock_timeout: float | None = None
+    traceback: bool = False
+    stdout: IO[str] | None = None
+    stderr: IO[str] | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+    _registry: Registry | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ project state
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from memstack.settings import load_settings
+
+            self._settings = load_settings(
+                project_dir=self.project_dir, database_url=self.database_url, lock_timeout=self.lock_timeout
+            )
+        return self._settings
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            from memstack.components import build_registry
+
+            self._registry = build_registry(self.settings)
+        return self._registry
+
+    # ------------------------------------------------------------------ output
+    @property
+    def out(self) -> IO[str]:
+        return self.stdout or click.get_text_stream("stdout")
+
+    @property
+    def err(self) -> IO[str]:
+        return self.stderr or click.get_text_stream("stderr")
+
+    @property
+    def color(self) -> bool:
+        if self.no_color or os.environ.get("NO_COLOR"):
+            return False
+        stream = self.err
+        return bool(getattr(stream, "isatty", lambda: False)())
+
+    def style(self, text: str, **styles: Any) -> str:
+        return click.style(text, **styles) if self.color else text
+
+    def data(self, text: str = "") -> None:
+        """Data for scripts and people: stdout, always."""
+        click.echo(text, file=self.out)
+
+    def json(self, payload: Any) -> None:
+        click.echo(json.dumps(payload, indent=2, default=str), file=self.out)
+
+    def info(self, text: str, level: int = 1, **styles: Any) -> None:
+        """Chatter: stderr, shown from verbosity ``level`` up."""
+        if self.verbosity >= level:
+            click.echo(self.style(text, **styles) if styles else text, file=self.err)
+
+    def warn(self, text: str) -> None:
+        if self.verbosity >= 1:
+            click.echo(self.style(f"warning: {text}", fg="yellow"), file=self.err)
+
+    def confirm(self, question: str, *, yes: bool) -> None:
+        """Ask on a terminal; without one refuse unless ``--yes``. Declining raises."""
+        if yes:
+            return
+        if not sys.stdin.isatty():
+            raise DeclinedError(
+                f"{question} -- refusing without a terminal to ask on",
+                hint="pass --yes to confirm non-interactively",
+            )
+        if not click.confirm(question, default=False, err=True):
+            raise DeclinedError("declined; nothing was changed")
+
+
+def get_app(ctx: click.Context | None = None) -> AppContext:
+    ctx = ctx or click.get_current_context()
+    app = ctx.find_object(AppContext)
+    if app is None:
+        app = ctx.ensure_object(AppContext)
+    return app
+
+
+# ---------------------------------------------------------------------- shared options
+
+
+def _setter(attr: str, convert: Any = None) -> Any:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is None or value is False:
+            return value
+        app = get_app(ctx)
+        setattr(app, attr, convert(value) if convert else value)
+        return value
+
+    return callback
+
+
+def common_options(func: Any) -> Any:
+    """The global options, accepted after the command name too (``migrate -v 2``)."""
+    options = [
+        click.option("-v", "--verbosity", type=click.IntRange(0, 3), default=None, expose_value=False,
+                     is_eager=True, callback=_setter("verbosity"),
+                     help="0 quiet, 1 normal, 2 verbose, 3 very verbose."),
+        click.option("--database-url", default=None, expose_value=False, is_eager=True,
+                     metavar="URL", callback=_setter("database_url"),
+                     help="Database to work on (overrides MEMSTACK_DATABASE_URL, DATABASE_URL, ...)."),
+        click.option("--project-dir", default=None, expose_value=False, is_eager=True,
+                     type=click.Path(file_okay=False), callback=_setter("project_dir"),
+                     help="Project root (the folder with pyproject.toml's [tool.memstack])."),
+        click.option("--no-color", is_flag=True, default=False, expose_value=False, is_eager=True,
+                     callback=_setter("no_color"), help="No colour (also when NO_COLOR is set)."),
+        click.option("--traceback", is_flag=True, default=False, expose_value=False, is_eager=True,
+                     callback=_setter("traceback"), help="Show the Python stack on errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def json_option(func: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")(func)
+
+
+def yes_option(func: Any) -> Any:
+    return click.option("--yes", "-y", is_flag=True, help="Confirm destructive steps without asking.")(func)

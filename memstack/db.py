@@ -1,0 +1,114 @@
+"""The shared ``MetaData`` (with PostgreSQL's own constraint names), column types, engines.
+
+Every component declares its tables on :data:`metadata` through :class:`Base`, so one
+autogenerate comparison and one naming convention serve them all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, String, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeEngine
+
+from memstack.settings import mask_url
+
+__all__ = ["Base", "metadata", "NAMING_CONVENTION", "mask_url", "create_engine", "string", "json", "timestamp", "id_column", "fk", "new_id"]
+
+#: PostgreSQL's default names, so databases built by the old ``create_all`` already match.
+NAMING_CONVENTION: dict[str, str] = {
+    "pk": "%(table_name)s_pkey",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ix": "ix_%(column_0_label)s",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every component's models."""
+
+    metadata = metadata
+
+
+_MYSQL = ("mysql", "mariadb")
+
+
+def string(mysql_length: int = 255) -> TypeEngine[str]:
+    """``VARCHAR`` without a length on PostgreSQL and SQLite; MariaDB needs one.
+
+    Key columns of composite indexes use shorter lengths so index keys stay within
+    MariaDB's 3072 bytes (utf8mb4: 4 bytes a character).
+    """
+    variant = String(mysql_length)
+    return String().with_variant(variant, *_MYSQL)
+
+
+def json() -> TypeEngine[Any]:
+    """``JSON`` everywhere (PostgreSQL ``JSON``, MariaDB ``LONGTEXT`` with a JSON check, SQLite text)."""
+    return JSON()
+
+
+def timestamp() -> DateTime:
+    return DateTime(timezone=True)
+
+
+def new_id() -> str:
+    """A primary key: a UUID in text form."""
+    return str(uuid.uuid4())
+
+
+def id_column() -> Any:
+    """The ``id`` primary key every MemStack table has (``VARCHAR(64)`` on MariaDB)."""
+    from sqlalchemy.orm import mapped_column
+
+    return mapped_column(string(64), primary_key=True, default=new_id)
+
+
+def fk(target: str, *, nullable: bool) -> Any:
+    """A ``VARCHAR`` foreign key column to ``target`` (``table.id``)."""
+    from sqlalchemy import ForeignKey
+    from sqlalchemy.orm import mapped_column
+
+    return mapped_column(string(64), ForeignKey(target), nullable=nullable)
+
+
+def create_engine(url: str, *, for_migrations: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (already normalized by settings).
+
+    ``for_migrations`` makes SQLite transactional for DDL: pysqlite's own transaction handling
+    is switched off, ``BEGIN`` is emitted by us, and foreign keys are off while tables are
+    rebuilt (the executor runs ``PRAGMA foreign_key_check`` before committing).
+    """
+    from sqlalchemy import create_engine as sa_create_engine
+    from sqlalchemy.pool import NullPool
+
+    if url.startswith("sqlite"):
+        kwargs.setdefault("poolclass", NullPool)
+    engine = sa_create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, for_migrations=for_migrations)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, for_migrations: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if for_migrations:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        else:
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+    if for_migrations:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            mode = connection.get_execution_options().get("sqlite_begin", "BEGIN")
+            connection.exec_driver_sql(mode)

@@ -1,0 +1,29 @@
+"""The one user-facing error type.
+
+Library code raises :class:`MemstackError`; the CLI boundary (``memstack.cli.main``) turns it
+into a message on stderr and exit status 1. ``call_command`` lets it propagate.
+"""
+
+from __future__ import annotations
+
+
+class MemstackError(Exception):
+    """A problem the user can act on: ``message`` says what went wrong, ``hint`` how to fix it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+class ConfigurationError(MemstackError):
+    """The configuration (pyproject.toml, environment, .env) is wrong."""
+
+
+class DeclinedError(MemstackError):
+    """A destructive step was declined or refused without a terminal."""

@@ -1,0 +1,1 @@
+"""The ontology component."""

@@ -1,0 +1,315 @@
+"""Where memstack's configuration comes from: one precedence chain per setting.
+
+command-line option > ``MEMSTACK_<NAME>`` in the environment > the project root's ``.env``
+> ``[tool.memstack]`` in ``pyproject.toml`` > built-in default. The database URL has a longer
+chain (see :func:`resolve_database_url`). Nothing here imports SQLAlchemy, so ``--help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from memstack.errors import ConfigurationError
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+DEFAULT_COMPONENTS: tuple[str, ...] = (
+    "memstack.auth",
+    "memstack.tenant",
+    "memstack.project",
+    "memstack.memory",
+    "memstack.ontology",
+    "memstack.memo",
+    "memstack.task",
+)
+
+SUPPORTED_URL_FORMS = (
+    "postgres://, postgresql://, postgresql+psycopg://, postgresql+asyncpg://, "
+    "postgresql+psycopg2://, mysql://, mariadb://, mysql+pymysql://, mysql+aiomysql://, "
+    "mysql+asyncmy://, sqlite://, sqlite+aiosqlite://"
+)
+
+_POSTGRES_SCHEMES = {
+    "postgres",
+    "postgresql",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+    "postgresql+asyncpg",
+}
+_MYSQL_SCHEMES = {
+    "mysql",
+    "mariadb",
+    "mysql+pymysql",
+    "mariadb+pymysql",
+    "mysql+aiomysql",
+    "mysql+asyncmy",
+}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+
+
+@dataclass(frozen=True)
+class ComponentEntry:
+    """One item of ``[tool.memstack] components`` as written, before anything is imported."""
+
+    package: str
+    label: str | None = None
+    migrations: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; ``sources`` says where each value came from (for ``doctor``)."""
+
+    project_dir: Path
+    database_url: str
+    components: tuple[ComponentEntry, ...]
+    lock_timeout: float
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.project_dir / "migrations"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.project_dir / "templates"
+
+    @property
+    def pyproject_path(self) -> Path:
+        return self.project_dir / "pyproject.toml"
+
+    @property
+    def masked_database_url(self) -> str:
+        return mask_url(self.database_url)
+
+
+# --------------------------------------------------------------------------- project root
+
+
+def _has_memstack_table(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("tool", {}).get("memstack"), dict)
+
+
+def find_project_root(start: Path | None = None, explicit: str | os.PathLike[str] | None = None,
+                      environ: Mapping[str, str] | None = None) -> Path:
+    """The folder holding ``pyproject.toml`` with ``[tool.memstack]``: explicit, env, or upwards."""
+    environ = os.environ if environ is None else environ
+    given = explicit if explicit is not None else environ.get("MEMSTACK_PROJECT_DIR") or None
+    if given is not None:
+        root = Path(given).expanduser().resolve()
+        if not (root / "pyproject.toml").is_file() or not _has_memstack_table(root / "pyproject.toml"):
+            raise ConfigurationError(
+                f"{root} is not a memstack project: it has no pyproject.toml with a [tool.memstack] table",
+                hint="point --project-dir (or MEMSTACK_PROJECT_DIR) at the folder holding it",
+            )
+        return root
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and _has_memstack_table(candidate):
+            return folder
+    raise ConfigurationError(
+        f"no memstack project found in {here} or any folder above it",
+        hint="run from the MemStack checkout (a pyproject.toml with [tool.memstack]), "
+        "or pass --project-dir / set MEMSTACK_PROJECT_DIR",
+    )
+
+
+def read_project_config(project_dir: Path) -> dict[str, Any]:
+    """The ``[tool.memstack]`` table of the project's pyproject.toml."""
+    path = project_dir / "pyproject.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}", hint="fix the file's syntax") from exc
+    table = data.get("tool", {}).get("memstack", {})
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"[tool.memstack] in {path} must be a table")
+    return table
+
+
+def read_dotenv(project_dir: Path) -> dict[str, str]:
+    """The project root's ``.env`` file, if any (values never override the real environment)."""
+    path = project_dir / ".env"
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (in the authority and in the query)."""
+    masked = re.sub(r"(://[^:/@?#]*:)[^@/?#]*(@)", r"\1***\2", url)
+    return re.sub(r"(?i)([?&](?:password|passwd|pwd)=)[^&#]*", r"\1***", masked)
+
+
+def normalize_url(url: str, project_dir: Path) -> str:
+    """The URL memstack uses for schema work: synchronous driver, absolute SQLite path."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise ConfigurationError(
+            f"{mask_url(url)!r} is not a database URL",
+            hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
+        )
+    if scheme in _POSTGRES_SCHEMES:
+        if scheme == "postgresql+asyncpg":
+            rest = _rewrite_query(rest, {"ssl": "sslmode"})
+        return "postgresql+psycopg://" + rest
+    if scheme in _MYSQL_SCHEMES:
+        return "mysql+pymysql://" + rest
+    if scheme in _SQLITE_SCHEMES:
+        return _absolute_sqlite_url(rest, project_dir)
+    raise ConfigurationError(
+        f"unsupported database URL scheme {scheme!r} in {mask_url(url)!r}",
+        hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
+    )
+
+
+def _rewrite_query(rest: str, renames: Mapping[str, str]) -> str:
+    base, sep, query = rest.partition("?")
+    if not sep:
+        return rest
+    pairs = [(renames.get(k, k), v) for k, v in parse_qsl(query, keep_blank_values=True)]
+    return f"{base}?{urlencode(pairs)}"
+
+
+def _absolute_sqlite_url(rest: str, project_dir: Path) -> str:
+    # rest is "" (memory), "/relative.db", "//abs/path.db" or "/:memory:", maybe with "?query"
+    path, sep, query = rest.partition("?")
+    suffix = f"?{query}" if sep else ""
+    if path in ("", "/", "/:memory:") or path.startswith("/file:"):
+        return f"sqlite://{path}{suffix}"
+    relative = path[1:] if path.startswith("/") else path
+    file_path = Path(relative)
+    if not file_path.is_absolute():
+        file_path = (project_dir / file_path).resolve()
+    return f"sqlite:///{file_path.as_posix()}{suffix}"
+
+
+def legacy_postgres_url(env: Mapping[str, str]) -> str | None:
+    """MemStack's old ``POSTGRES_*`` variables, used only when POSTGRES_HOST or POSTGRES_DB is set."""
+    if not (env.get("POSTGRES_HOST") or env.get("POSTGRES_DB")):
+        return None
+    host = env.get("POSTGRES_HOST") or "localhost"
+    port = env.get("POSTGRES_PORT") or "5432"
+    db = env.get("POSTGRES_DB") or "memstack"
+    user = env.get("POSTGRES_USER") or "postgres"
+    password = env.get("POSTGRES_PASSWORD") or ""
+    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return f"postgresql+psycopg://{auth}@{host}:{port}/{db}"
+
+
+def resolve_database_url(
+    project_dir: Path,
+    option: str | None,
+    env: Mapping[str, str],
+    config: Mapping[str, Any],
+) -> tuple[str, str]:
+    """(normalized URL, where it came from), following the contract's chain."""
+    chain: list[tuple[str, str | None]] = [
+        ("--database-url", option),
+        ("MEMSTACK_DATABASE_URL", env.get("MEMSTACK_DATABASE_URL")),
+        ("DATABASE_URL", env.get("DATABASE_URL")),
+        ("POSTGRES_* variables", legacy_postgres_url(env)),
+        ("[tool.memstack] database_url", config.get("database_url")),
+    ]
+    for source, value in chain:
+        if value:
+            return normalize_url(str(value), project_dir), source
+    return normalize_url("sqlite:///memstack.db", project_dir), "default"
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _parse_components(raw: Any, path: Path) -> tuple[ComponentEntry, ...]:
+    if raw is None:
+        return tuple(ComponentEntry(p) for p in DEFAULT_COMPONENTS)
+    if not isinstance(raw, list):
+        raise ConfigurationError(f"[tool.memstack] components in {path} must be a list")
+    entries: list[ComponentEntry] = []
+    for item in raw:
+        if isinstance(item, str):
+            entries.append(ComponentEntry(item))
+        elif isinstance(item, dict) and isinstance(item.get("package"), str):
+            unknown = set(item) - {"package", "label", "migrations"}
+            if unknown:
+                raise ConfigurationError(
+                    f"component entry {item!r} has unknown keys {sorted(unknown)}",
+                    hint="an entry is a dotted package name or a table with package, label, migrations",
+                )
+            entries.append(ComponentEntry(item["package"], item.get("label"), item.get("migrations")))
+        else:
+            raise ConfigurationError(
+                f"component entry {item!r} in {path} is neither a package name nor a table with 'package'",
+            )
+    return tuple(entries)
+
+
+def _parse_timeout(value: Any, source: str) -> float:
+    try:
+        timeout = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"lock_timeout from {source} must be a number of seconds, not {value!r}") from None
+    if timeout < 0:
+        raise ConfigurationError(f"lock_timeout from {source} must not be negative ({value!r})")
+    return timeout
+
+
+def load_settings(
+    project_dir: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+    lock_timeout: float | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve every setting through its precedence chain."""
+    real_env = dict(os.environ if environ is None else environ)
+    root = find_project_root(cwd, project_dir, real_env)
+    env = {**read_dotenv(root), **real_env}
+    config = read_project_config(root)
+    url, url_source = resolve_database_url(root, database_url, env, config)
+
+    timeout_chain: list[tuple[str, Any]] = [
+        ("--lock-timeout", lock_timeout),
+        ("MEMSTACK_LOCK_TIMEOUT", env.get("MEMSTACK_LOCK_TIMEOUT") or None),
+        ("[tool.memstack] lock_timeout", config.get("lock_timeout")),
+    ]
+    timeout, timeout_source = DEFAULT_LOCK_TIMEOUT, "default"
+    for source, value in timeout_chain:
+        if value is not None:
+            timeout, timeout_source = _parse_timeout(value, source), source
+            break
+
+    components_env = env.get("MEMSTACK_COMPONENTS")
+    if components_env:
+        components = tuple(ComponentEntry(p.strip()) for p in components_env.split(",") if p.strip())
+        components_source = "MEMSTACK_COMPONENTS"
+    else:
+        components = _parse_components(config.get("components"), root / "pyproject.toml")
+        components_source = "[tool.memstack] components" if "components" in config else "default"
+
+    return Settings(
+        project_dir=root,
+        database_url=url,
+        components=components,
+        lock_timeout=timeout,
+        sources={"database_url": url_source, "lock_timeout": timeout_source, "components": components_source},
+    )
