@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeEngine
 
 from memstack.settings import mask_url
 
-__all__ = ["Base", "metadata", "NAMING_CONVENTION", "mask_url", "create_engine", "string", "json", "timestamp", "id_column", "fk", "new_id"]
+__all__ = ["NAMING_CONVENTION", "Base", "create_engine", "fk", "id_column", "json", "mask_url", "metadata", "new_id", "string", "timestamp"]
 
 #: PostgreSQL's default names, so databases built by the old ``create_all`` already match.
 NAMING_CONVENTION: dict[str, str] = {

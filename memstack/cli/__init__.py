@@ -24,6 +24,10 @@ from memstack.errors import MemstackError
 #: built-in command name -> module (each module defines ``command``)
 BUILTIN_COMMANDS: dict[str, str] = {
     "components": "memstack.cli.commands.components",
+    "makemigrations": "memstack.cli.commands.makemigrations",
+    "migrate": "memstack.cli.commands.migrate",
+    "showmigrations": "memstack.cli.commands.showmigrations",
+    "sqlmigrate": "memstack.cli.commands.sqlmigrate",
 }
 
 
@@ -80,7 +84,7 @@ class MemstackGroup(click.Group):
             return None
         try:
             module = importlib.import_module(module_name)
-            command = getattr(module, "command")
+            command = module.command
             if not isinstance(command, click.Command):
                 raise TypeError(f"{module_name}.command is not a click command")
         except Exception as exc:

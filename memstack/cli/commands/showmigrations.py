@@ -1,0 +1,47 @@
+"""``showmigrations``: every revision per component, applied or not."""
+
+from __future__ import annotations
+
+import click
+
+from memstack.cli.context import common_options, get_app, json_option
+from memstack.cli.workspace import open_workspace
+
+
+@click.command(short_help="List revisions and whether each is applied.")
+@click.argument("components", nargs=-1)
+@json_option
+@common_options
+def command(components: tuple[str, ...], as_json: bool) -> None:
+    """List each component's revisions in graph order: [X] applied, [ ] pending.
+
+    With -v 2, also what each revision builds on (down_revision) and depends on in other
+    components. The state is read from the database's alembic_version table.
+
+    \b
+    Examples:
+      manage.py showmigrations
+      manage.py showmigrations memory task --json
+    """
+    from memstack.engine import operations
+
+    app = get_app()
+    with open_workspace(app) as ws:
+        states = operations.show_migrations(ws, components)
+        graph = ws.graph
+    if as_json:
+        app.json([s.as_json() for rows in states.values() for s in rows])
+        return
+    for label, rows in states.items():
+        app.data(app.style(label, bold=True))
+        if not rows:
+            app.data("  (no revisions)")
+        for state in rows:
+            mark = app.style("[X]", fg="green") if state.applied else "[ ]"
+            line = f"  {mark} {state.revision.name}"
+            if app.verbosity >= 2:
+                deps = [graph.get(d).label if d in graph else d for d in state.revision.depends_on]
+                line += f"  ({state.revision.id})"
+                if deps:
+                    line += f"  depends on: {', '.join(deps)}"
+            app.data(line)

@@ -1,0 +1,419 @@
+"""Per-component autogenerate, dependency inference and FK-cycle splitting.
+
+Models are compared with a scratch database built from every revision, one component at a
+time, looking only at the tables that component owns (contract: Ownership). References to
+other components' tables become ``depends_on`` links, reduced to the minimal set; a cycle
+of references between new tables is cut by deferring the foreign keys that point "forwards"
+in configuration order to a follow-up revision.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alembic.operations import ops as alembic_ops
+from sqlalchemy import ForeignKeyConstraint, MetaData, inspect
+from sqlalchemy.engine import Connection, Engine
+
+from memstack.components import is_bookkeeping_table
+from memstack.engine.executor import Executor
+from memstack.engine.graph import MigrationGraph, Revision, Step
+from memstack.engine.scratch import scratch_engine
+from memstack.engine.workspace import Workspace
+from memstack.errors import MemstackError
+
+
+def new_revision_id(taken: Iterable[str] = ()) -> str:
+    """12 lowercase hex characters, starting with a letter (never all digits)."""
+    taken_set = set(taken)
+    while True:
+        rid = secrets.choice("abcdef") + secrets.token_hex(6)[:11]
+        if rid not in taken_set:
+            return rid
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return (slug[:limit].rstrip("_") or "auto") if slug else "auto"
+
+
+@dataclass
+class NewRevision:
+    """A revision makemigrations is about to write."""
+
+    component: str
+    id: str
+    number: int
+    slug: str
+    message: str
+    down_revisions: tuple[str, ...]
+    upgrade_ops: alembic_ops.UpgradeOps
+    depends_on: list[str] = field(default_factory=list)
+    wanted: set[str] = field(default_factory=set)  # dependency candidates before reduction
+    branch_labels: tuple[str, ...] = ()
+    irreversible: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.number:04d}_{self.slug}"
+
+    def as_graph_node(self) -> Revision:
+        return Revision(self.id, self.component, self.name, self.down_revisions, tuple(sorted(self.wanted)),
+                        self.irreversible)
+
+
+@dataclass
+class Detection:
+    revisions: list[NewRevision]
+    ignored_tables: list[str]
+    owners: dict[str, str]
+
+
+# --------------------------------------------------------------------------- scratch state
+
+
+def build_scratch(ws: Workspace, engine: Engine) -> dict[str, str]:
+    """Apply every revision to ``engine``; return {table: component whose revisions created it}."""
+    graph = ws.graph
+    created: dict[str, str] = {}
+    seen: set[str] = set()
+
+    def track(event: str, step: Step, _result: object) -> None:
+        nonlocal seen
+        if event != "done":
+            return
+        with engine.connect() as connection:
+            now = {t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)}
+        for table in now - seen:
+            created[table] = step.revision.component
+        for table in seen - now:
+            created.pop(table, None)
+        seen = now
+
+    heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
+    plan = graph.forwards_plan(heads, set())
+    Executor(engine, ws.tree, track).run(plan, set())
+    return created
+
+
+def compare_component(connection: Connection, label: str, owners: dict[str, str],
+                      metadata: MetaData) -> alembic_ops.UpgradeOps:
+    """Alembic's autogenerate, restricted to the tables ``label`` owns."""
+    from alembic.autogenerate import produce_migrations
+    from alembic.runtime.migration import MigrationContext
+
+    def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+        return type_ != "table" or owners.get(name or "") == label
+
+    def include_object(obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
+        return type_ != "table" or owners.get(name or "") == label
+
+    context = MigrationContext.configure(
+        connection=connection,
+        opts={
+            "compare_type": True,
+            "target_metadata": metadata,
+            "include_name": include_name,
+            "include_object": include_object,
+        },
+    )
+    script = produce_migrations(context, metadata)
+    assert script.upgrade_ops is not None
+    return script.upgrade_ops
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _referenced_tables(op: Any) -> set[str]:
+    """Tables an operation's foreign keys point to."""
+    found: set[str] = set()
+    if isinstance(op, alembic_ops.ModifyTableOps):
+        for inner in op.ops:
+            found |= _referenced_tables(inner)
+    elif isinstance(op, alembic_ops.CreateTableOp):
+        for item in op.columns:
+            for fk in getattr(item, "foreign_keys", ()) or ():
+                found.add(_target_table(fk))
+            if isinstance(item, ForeignKeyConstraint):
+                for element in item.elements:
+                    found.add(_target_table(element))
+    elif isinstance(op, alembic_ops.AddColumnOp):
+        for fk in op.column.foreign_keys:
+            found.add(_target_table(fk))
+    elif isinstance(op, alembic_ops.CreateForeignKeyOp):
+        found.add(op.referent_table)
+    return found
+
+
+def _target_table(element: Any) -> str:
+    return str(element.target_fullname.rsplit(".", 2)[-2])
+
+
+def _created_tables(upgrade: alembic_ops.UpgradeOps) -> set[str]:
+    return {op.table_name for op in upgrade.ops if isinstance(op, alembic_ops.CreateTableOp)}
+
+
+def _defer_foreign_keys(upgrade: alembic_ops.UpgradeOps, deferred_tables: set[str]) -> list[Any]:
+    """Strip FKs to ``deferred_tables`` from CREATE TABLE ops; return ops that add them later."""
+    from memstack.db import NAMING_CONVENTION
+
+    later: list[Any] = []
+    new_ops: list[Any] = []
+    for op in upgrade.ops:
+        if not isinstance(op, alembic_ops.CreateTableOp):
+            new_ops.append(op)
+            continue
+        table = op.to_table()
+        copy = table.to_metadata(MetaData(naming_convention=NAMING_CONVENTION))
+        moved: list[ForeignKeyConstraint] = []
+        for constraint in list(copy.foreign_key_constraints):
+            if _target_table(constraint.elements[0]) in deferred_tables:
+                copy.constraints.discard(constraint)
+                for element in constraint.elements:
+                    element.parent.foreign_keys.discard(element)
+                    copy.foreign_keys.discard(element)
+                moved.append(constraint)
+        if not moved:
+            new_ops.append(op)
+            continue
+        new_ops.append(alembic_ops.CreateTableOp.from_table(copy))
+        adds = []
+        for constraint in moved:
+            name = f"{table.name}_{constraint.column_keys[0]}_fkey"
+            adds.append(alembic_ops.CreateForeignKeyOp(
+                name, table.name, _target_table(constraint.elements[0]),
+                list(constraint.column_keys), [e.target_fullname.rsplit(".", 1)[-1] for e in constraint.elements],
+            ))
+        later.append(alembic_ops.ModifyTableOps(table.name, adds))
+    upgrade.ops = new_ops
+    return later
+
+
+# --------------------------------------------------------------------------- naming
+
+
+def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
+    """A slug from what the operations do, as Django names its migrations."""
+    words: list[str] = []
+    for op in upgrade.ops:
+        if isinstance(op, alembic_ops.CreateTableOp):
+            words.append(f"create_{op.table_name}")
+        elif isinstance(op, alembic_ops.DropTableOp):
+            words.append(f"drop_{op.table_name}")
+        elif isinstance(op, alembic_ops.ModifyTableOps):
+            for inner in op.ops:
+                if isinstance(inner, alembic_ops.AddColumnOp):
+                    words.append(f"add_{inner.column.name}")
+                elif isinstance(inner, alembic_ops.DropColumnOp):
+                    words.append(f"remove_{inner.column_name}")
+                elif isinstance(inner, alembic_ops.AlterColumnOp):
+                    words.append(f"alter_{inner.column_name}")
+                elif isinstance(inner, alembic_ops.CreateForeignKeyOp):
+                    words.append(f"add_{inner.source_table}_fk")
+                elif isinstance(inner, (alembic_ops.CreateIndexOp, alembic_ops.DropIndexOp)):
+                    words.append(f"{'add' if isinstance(inner, alembic_ops.CreateIndexOp) else 'drop'}_index")
+                else:
+                    words.append(f"alter_{op.table_name}")
+        elif isinstance(op, (alembic_ops.CreateIndexOp, alembic_ops.DropIndexOp)):
+            words.append("add_index" if isinstance(op, alembic_ops.CreateIndexOp) else "drop_index")
+    unique = list(dict.fromkeys(words))
+    if not unique:
+        return "auto"
+    if len(unique) > 2:
+        return slugify("_".join(unique[:2]) + "_and_more")
+    return slugify("_and_".join(unique))
+
+
+def _reverse(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps, bool]:
+    try:
+        reversed_ops = upgrade.reverse()
+    except NotImplementedError:
+        return alembic_ops.DowngradeOps(ops=[]), True
+    return alembic_ops.DowngradeOps(ops=reversed_ops.ops), False
+
+
+# --------------------------------------------------------------------------- the whole detection
+
+
+def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
+           empty: bool = False) -> Detection:
+    """The revisions ``makemigrations`` would write for ``components`` (all when empty)."""
+    from memstack.db import metadata
+
+    registry = ws.registry
+    selected = [c.label for c in registry.select(components)]
+    model_owner = registry.load_models()
+    graph = ws.graph
+    for label in registry.labels:
+        graph.head(label)  # refuses components with several heads: merge first
+
+    with scratch_engine(ws.settings.database_url) as engine:
+        revision_owner = build_scratch(ws, engine)
+        owners = {**revision_owner, **model_owner}
+        with engine.connect() as connection:
+            existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
+            ignored = sorted(t for t in existing if t not in owners)
+            changes = {label: compare_component(connection, label, owners, metadata) for label in registry.labels}
+
+    created_by = {table: label for label, ops in changes.items() for table in _created_tables(ops)}
+    wanted_components = _closure(selected, changes, owners, created_by)
+    taken = set(graph.revisions)
+    numbers = {label: max((r.number or 0 for r in graph.of_component(label)), default=0) for label in registry.labels}
+    revisions: dict[str, NewRevision] = {}
+    for label in registry.labels:
+        ops = changes[label]
+        if label not in wanted_components or (ops.is_empty() and not (empty and label in selected)):
+            continue
+        head = graph.head(label)
+        numbers[label] += 1
+        rid = new_revision_id(taken)
+        taken.add(rid)
+        first = head is None
+        slug = slugify(message) if message else ("initial" if first else describe_ops(ops))
+        revisions[label] = NewRevision(
+            component=label, id=rid, number=numbers[label], slug=slug, message=message or slug.replace("_", " "),
+            down_revisions=(head.id,) if head else (), upgrade_ops=ops,
+            branch_labels=(label,) if first else (),
+        )
+
+    followups = _split_cycles(revisions, owners, created_by, registry.labels, numbers, taken)
+    ordered = [*revisions.values(), *followups]
+    _infer_dependencies(graph, ordered, revisions, owners, created_by)
+    for rev in ordered:
+        _, rev.irreversible = _reverse(rev.upgrade_ops)
+    return Detection(ordered, ignored, owners)
+
+
+def _closure(selected: list[str], changes: dict[str, alembic_ops.UpgradeOps], owners: dict[str, str],
+             created_by: dict[str, str]) -> set[str]:
+    """``selected`` plus every component whose new tables they reference (transitively)."""
+    wanted = set(selected)
+    stack = list(selected)
+    while stack:
+        label = stack.pop()
+        for op in changes[label].ops:
+            for table in _referenced_tables(op):
+                other = created_by.get(table)
+                if other and other != label and other not in wanted:
+                    wanted.add(other)
+                    stack.append(other)
+    return wanted
+
+
+def _component_edges(revisions: dict[str, NewRevision], owners: dict[str, str],
+                     created_by: dict[str, str]) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {label: set() for label in revisions}
+    for label, rev in revisions.items():
+        for op in rev.upgrade_ops.ops:
+            for table in _referenced_tables(op):
+                other = created_by.get(table)
+                if other and other != label and other in revisions:
+                    edges[label].add(other)
+    return edges
+
+
+def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    result: list[list[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            result.append(component)
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return result
+
+
+def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], created_by: dict[str, str],
+                  order: list[str], numbers: dict[str, int], taken: set[str]) -> list[NewRevision]:
+    """Cut reference cycles between new revisions; return the follow-up revisions."""
+    edges = _component_edges(revisions, owners, created_by)
+    followups: list[NewRevision] = []
+    for scc in _strongly_connected(edges):
+        if len(scc) < 2:
+            continue
+        members = sorted(scc, key=order.index)
+        for label in members:
+            later = {m for m in members if order.index(m) > order.index(label) and m in edges[label]}
+            if not later:
+                continue
+            tables = {t for t, owner in created_by.items() if owner in later}
+            rev = revisions[label]
+            added = _defer_foreign_keys(rev.upgrade_ops, tables)
+            if not added:
+                continue
+            numbers[label] += 1
+            rid = new_revision_id(taken)
+            taken.add(rid)
+            upgrade = alembic_ops.UpgradeOps(ops=added)
+            followups.append(NewRevision(
+                component=label, id=rid, number=numbers[label], slug=describe_ops(upgrade),
+                message=f"add foreign keys deferred from {rev.name} (reference cycle with {', '.join(sorted(later))})",
+                down_revisions=(rev.id,), upgrade_ops=upgrade,
+            ))
+    return followups
+
+
+def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revisions: dict[str, NewRevision],
+                        owners: dict[str, str], created_by: dict[str, str]) -> None:
+    """Set each new revision's minimal ``depends_on``."""
+    for rev in ordered:
+        for op in rev.upgrade_ops.ops:
+            for table in _referenced_tables(op):
+                owner = owners.get(table)
+                if owner is None or owner == rev.component:
+                    continue
+                if created_by.get(table) == owner and owner in revisions:
+                    rev.wanted.add(revisions[owner].id)
+                else:
+                    head = graph.head(owner)
+                    if head is None:
+                        raise MemstackError(
+                            f"{rev.component} references table {table!r} of component {owner!r}, "
+                            "which no revision creates",
+                            hint=f"run 'manage.py makemigrations {owner} {rev.component}'",
+                        )
+                    rev.wanted.add(head.id)
+    combined = MigrationGraph(revisions=dict(graph.revisions), component_order=list(graph.component_order))
+    for rev in ordered:
+        combined.revisions[rev.id] = rev.as_graph_node()
+    combined._children = None
+    cycle = combined.find_cycle()
+    if cycle:
+        raise MemstackError("the new revisions would form a dependency cycle: " + " -> ".join(cycle),
+                            hint="report this: memstack should have split the cycle")
+    for rev in ordered:
+        rev.depends_on = combined.minimal_dependencies(rev.down_revisions, sorted(rev.wanted))
+
+
+def identifier_ok(text: str) -> bool:
+    return bool(text) and set(text) <= set(string.ascii_lowercase + string.digits + "_")

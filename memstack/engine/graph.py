@@ -1,0 +1,416 @@
+"""Revisions and their dependencies as a pure graph: no files, no database.
+
+Edges run from a revision to its parents: its ``down_revision`` (inside its component) and
+its ``depends_on`` (usually in other components). Alembic treats both as ancestors when
+upgrading, and so do we: a version row at X means X and every ancestor of X is applied.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from memstack.errors import MemstackError
+
+Direction = Literal["up", "down"]
+
+
+class GraphError(MemstackError):
+    """The revision tree itself is broken (missing parent, cycle, duplicate id, ...)."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision file, as far as planning needs to know it."""
+
+    id: str
+    component: str
+    name: str
+    down_revisions: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    irreversible: bool = False
+    path: str = ""
+
+    @property
+    def number(self) -> int | None:
+        head, _, _ = self.name.partition("_")
+        return int(head) if head.isdigit() else None
+
+    @property
+    def slug(self) -> str:
+        head, sep, rest = self.name.partition("_")
+        return rest if sep and head.isdigit() else self.name
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        return self.down_revisions + self.depends_on
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.down_revisions) > 1
+
+    @property
+    def label(self) -> str:
+        """``component name``, as messages show a revision."""
+        return f"{self.component} {self.name}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan. ``reason`` is None for what was asked for, else why it is included."""
+
+    revision: Revision
+    direction: Direction
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "component": self.revision.component,
+            "revision": self.revision.id,
+            "name": self.revision.name,
+            "number": self.revision.number,
+            "direction": self.direction,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class MigrationGraph:
+    """All revisions of all components; ``order`` ranks components for stable plans."""
+
+    revisions: dict[str, Revision] = field(default_factory=dict)
+    component_order: list[str] = field(default_factory=list)
+    _children: dict[str, list[str]] | None = field(default=None, repr=False)
+    _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ building
+    def add(self, revision: Revision) -> None:
+        if revision.id in self.revisions:
+            other = self.revisions[revision.id]
+            raise GraphError(
+                f"two files claim revision id {revision.id!r}: {other.path or other.label} and "
+                f"{revision.path or revision.label}",
+                hint="give one of them a new id (revision = \"...\"), and update what points to it",
+            )
+        self.revisions[revision.id] = revision
+        if revision.component not in self.component_order:
+            self.component_order.append(revision.component)
+        self._children = None
+        self._ancestors.clear()
+
+    def __contains__(self, revision_id: object) -> bool:
+        return revision_id in self.revisions
+
+    def __len__(self) -> int:
+        return len(self.revisions)
+
+    def get(self, revision_id: str) -> Revision:
+        return self.revisions[revision_id]
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def children(self) -> dict[str, list[str]]:
+        if self._children is None:
+            children: dict[str, list[str]] = {rid: [] for rid in self.revisions}
+            for rev in self.revisions.values():
+                for parent in rev.parents:
+                    if parent in children:
+                        children[parent].append(rev.id)
+            self._children = children
+        return self._children
+
+    def of_component(self, component: str) -> list[Revision]:
+        """The component's revisions in graph order."""
+        members = {r.id for r in self.revisions.values() if r.component == component}
+        return [self.revisions[rid] for rid in self._toposort(members)]
+
+    def heads(self, component: str) -> list[Revision]:
+        """Revisions of ``component`` that no revision of the same component builds on."""
+        revs = [r for r in self.revisions.values() if r.component == component]
+        has_child = {p for r in revs for p in r.down_revisions}
+        return sorted((r for r in revs if r.id not in has_child), key=self._sort_key)
+
+    def head(self, component: str) -> Revision | None:
+        """The single head of ``component`` (None when it has no revisions); several is an error."""
+        heads = self.heads(component)
+        if len(heads) > 1:
+            raise GraphError(
+                f"component {component!r} has {len(heads)} heads: "
+                + ", ".join(f"{h.name} ({h.id})" for h in heads),
+                hint=f"merge them with 'manage.py makemigrations --merge {component}'",
+            )
+        return heads[0] if heads else None
+
+    def ancestors(self, revision_id: str) -> frozenset[str]:
+        """Every revision that must be applied before ``revision_id`` (not itself)."""
+        cached = self._ancestors.get(revision_id)
+        if cached is not None:
+            return cached
+        result: set[str] = set()
+        stack = list(self.revisions[revision_id].parents)
+        while stack:
+            rid = stack.pop()
+            if rid in result or rid not in self.revisions:
+                continue
+            known = self._ancestors.get(rid)
+            result.add(rid)
+            if known is not None:
+                result |= known
+            else:
+                stack.extend(self.revisions[rid].parents)
+        frozen = frozenset(result)
+        self._ancestors[revision_id] = frozen
+        return frozen
+
+    def descendants(self, revision_ids: Iterable[str]) -> set[str]:
+        """Every revision that builds on any of ``revision_ids`` (not themselves)."""
+        result: set[str] = set()
+        stack = [c for rid in revision_ids for c in self.children.get(rid, [])]
+        while stack:
+            rid = stack.pop()
+            if rid not in result:
+                result.add(rid)
+                stack.extend(self.children.get(rid, []))
+        return result
+
+    # ------------------------------------------------------------------ validation
+    def problems(self) -> list[GraphError]:
+        """Everything structurally wrong: dangling parents, cross-component parents, cycles."""
+        found: list[GraphError] = []
+        for rev in self._sorted(self.revisions.values()):
+            for parent in rev.down_revisions:
+                if parent not in self.revisions:
+                    found.append(GraphError(
+                        f"{rev.label} ({rev.path or rev.id}): down_revision {parent!r} points to no revision",
+                        hint="restore the missing file, or fix down_revision to an existing revision id",
+                    ))
+                elif self.revisions[parent].component != rev.component:
+                    found.append(GraphError(
+                        f"{rev.label}: down_revision {parent!r} belongs to component "
+                        f"{self.revisions[parent].component!r}, not {rev.component!r}",
+                        hint="a revision's down_revision stays inside its component; use depends_on across components",
+                    ))
+            for dep in rev.depends_on:
+                if dep not in self.revisions:
+                    found.append(GraphError(
+                        f"{rev.label} ({rev.path or rev.id}): depends_on {dep!r} points to no revision",
+                        hint="restore the missing file, or remove that id from depends_on",
+                    ))
+        cycle = self.find_cycle()
+        if cycle:
+            names = " -> ".join(self.revisions[r].label for r in cycle)
+            found.append(GraphError(
+                f"the revisions form a cycle: {names}",
+                hint="remove one of these down_revision/depends_on links",
+            ))
+        return found
+
+    def validate(self) -> None:
+        problems = self.problems()
+        if problems:
+            first = problems[0]
+            if len(problems) > 1:
+                raise GraphError(
+                    first.message + f" (and {len(problems) - 1} more problem(s); run 'manage.py check')",
+                    hint=first.hint,
+                )
+            raise first
+
+    def find_cycle(self) -> list[str] | None:
+        """A list of ids forming a cycle (first repeated at the end), or None."""
+        white, grey, black = 0, 1, 2
+        color = dict.fromkeys(self.revisions, white)
+        for start in sorted(self.revisions):
+            if color[start] != white:
+                continue
+            stack: list[tuple[str, int]] = [(start, 0)]
+            path: list[str] = []
+            while stack:
+                node, index = stack.pop()
+                if index == 0:
+                    color[node] = grey
+                    path.append(node)
+                parents = [p for p in self.revisions[node].parents if p in self.revisions]
+                if index < len(parents):
+                    stack.append((node, index + 1))
+                    nxt = parents[index]
+                    if color[nxt] == grey:
+                        return path[path.index(nxt):] + [nxt]
+                    if color[nxt] == white:
+                        stack.append((nxt, 0))
+                else:
+                    color[node] = black
+                    path.pop()
+        return None
+
+    # ------------------------------------------------------------------ state
+    def applied_from_rows(self, rows: Iterable[str]) -> set[str]:
+        """The applied set that version rows stand for (rows must be known ids)."""
+        applied: set[str] = set()
+        for row in rows:
+            applied.add(row)
+            applied |= self.ancestors(row)
+        return applied
+
+    def rows_for(self, applied: Iterable[str]) -> set[str]:
+        """The version rows that stand for ``applied``: its members no other member builds on."""
+        applied_set = set(applied)
+        covered: set[str] = set()
+        for rid in applied_set:
+            covered |= self.ancestors(rid)
+        return applied_set - covered
+
+    # ------------------------------------------------------------------ plans
+    def forwards_plan(
+        self, targets: Iterable[str], applied: set[str], requested: Iterable[str] = ()
+    ) -> list[Step]:
+        """Apply ``targets`` and everything they need, in dependency order.
+
+        Steps outside the ``requested`` components carry the reason they are pulled in.
+        """
+        targets = list(targets)
+        requested_components = set(requested) or {self.revisions[t].component for t in targets}
+        needed: set[str] = set()
+        for target in targets:
+            if target not in applied:
+                needed.add(target)
+            needed |= self.ancestors(target) - applied
+        steps: list[Step] = []
+        for rid in self._toposort(needed):
+            rev = self.revisions[rid]
+            reason = None
+            if rev.component not in requested_components:
+                dependent = self._first_in(self.descendants([rid]), needed, requested_components)
+                reason = f"needed by {dependent.label}" if dependent else "dependency"
+            steps.append(Step(rev, "up", reason))
+        return steps
+
+    def backwards_plan(
+        self, remove: Iterable[str], applied: set[str], requested: Iterable[str] = ()
+    ) -> list[Step]:
+        """Unapply ``remove`` and every applied revision that builds on them, newest first."""
+        remove = [r for r in remove if r in applied]
+        requested_components = set(requested) or {self.revisions[r].component for r in remove}
+        doomed = (set(remove) | self.descendants(remove)) & applied
+        steps: list[Step] = []
+        for rid in reversed(self._toposort(doomed)):
+            rev = self.revisions[rid]
+            reason = None
+            if rev.component not in requested_components:
+                needs = self._first_in(self.ancestors(rid), doomed, requested_components)
+                reason = f"depends on {needs.label}" if needs else "dependent"
+            steps.append(Step(rev, "down", reason))
+        return steps
+
+    def _first_in(self, candidates: Iterable[str], pool: set[str], components: set[str]) -> Revision | None:
+        hits = [self.revisions[c] for c in candidates if c in pool and self.revisions[c].component in components]
+        return min(hits, key=self._sort_key) if hits else None
+
+    # ------------------------------------------------------------------ ordering
+    def _sort_key(self, rev: Revision) -> tuple[int, int, str, str]:
+        order = self.component_order.index(rev.component) if rev.component in self.component_order else 10**6
+        number = rev.number if rev.number is not None else 10**9
+        return (number, order, rev.name, rev.id)
+
+    def _sorted(self, revisions: Iterable[Revision]) -> list[Revision]:
+        return sorted(revisions, key=self._sort_key)
+
+    def _toposort(self, members: set[str]) -> list[str]:
+        """``members`` with parents before children; ties broken by component order and number."""
+        indegree = {rid: 0 for rid in members}
+        for rid in members:
+            for parent in self.revisions[rid].parents:
+                if parent in members:
+                    indegree[rid] += 1
+        ready = [(self._priority(rid), rid) for rid, deg in indegree.items() if deg == 0]
+        heapq.heapify(ready)
+        ordered: list[str] = []
+        while ready:
+            _, rid = heapq.heappop(ready)
+            ordered.append(rid)
+            for child in self.children.get(rid, []):
+                if child in indegree:
+                    indegree[child] -= 1
+                    if indegree[child] == 0:
+                        heapq.heappush(ready, (self._priority(child), child))
+        if len(ordered) != len(members):
+            raise GraphError("the revisions form a cycle", hint="run 'manage.py check' to see where")
+        return ordered
+
+    def _priority(self, rid: str) -> tuple[int, int, str, str]:
+        rev = self.revisions[rid]
+        order = self.component_order.index(rev.component) if rev.component in self.component_order else 10**6
+        number = rev.number if rev.number is not None else 10**9
+        return (order, number, rev.name, rev.id)
+
+    def minimal_dependencies(self, down_revisions: Sequence[str], candidates: Iterable[str]) -> list[str]:
+        """``candidates`` less those already implied by ``down_revisions`` or another candidate."""
+        wanted = [c for c in dict.fromkeys(candidates) if c not in down_revisions]
+        implied: set[str] = set()
+        for rid in [*down_revisions, *wanted]:
+            if rid in self.revisions:
+                implied |= self.ancestors(rid)
+        return sorted(c for c in wanted if c not in implied)
+
+    # ------------------------------------------------------------------ targets
+    def resolve_target(self, component: str, target: str) -> Revision | None:
+        """A TARGET within ``component`` (contract: TARGET); None means ``zero``."""
+        revs = [r for r in self.revisions.values() if r.component == component]
+        if target == "zero":
+            return None
+        if target == "head":
+            head = self.head(component)
+            if head is None:
+                raise MemstackError(f"component {component!r} has no revisions yet",
+                                    hint=f"create one with 'manage.py makemigrations {component}'")
+            return head
+        rules: list[tuple[str, list[Revision]]] = []
+        if target.isdigit():
+            rules.append(("file number", [r for r in revs if r.number == int(target)]))
+        rules.append(("file name", [r for r in revs if r.name == target or r.name == target.removesuffix(".py")]))
+        rules.append(("slug", [r for r in revs if r.slug == target]))
+        rules.append(("revision id", [r for r in revs if r.id == target]))
+        if len(target) >= 1:
+            rules.append(("revision id prefix", [r for r in revs if r.id.startswith(target.lower())]))
+        for kind, matches in rules:
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                listed = ", ".join(f"{m.name} ({m.id})" for m in self._sorted(matches))
+                raise MemstackError(
+                    f"target {target!r} is ambiguous in component {component!r}: it matches the {kind} of {listed}",
+                    hint="name one of them by its file name or full revision id",
+                )
+        known = ", ".join(r.name for r in self._sorted(revs)) or "(none)"
+        raise MemstackError(
+            f"no revision of component {component!r} matches target {target!r}",
+            hint=f"use zero, head, a file number, a file name or slug, or a revision id; {component}'s revisions: {known}",
+        )
+
+
+def build_graph(revisions: Iterable[Revision], component_order: Sequence[str] = ()) -> MigrationGraph:
+    graph = MigrationGraph(component_order=list(component_order))
+    for rev in revisions:
+        graph.add(rev)
+    return graph
+
+
+def plan_to_target(
+    graph: MigrationGraph, component: str, target: Revision | None, applied: set[str]
+) -> list[Step]:
+    """``migrate COMPONENT TARGET``: forwards when the target is not applied, else backwards."""
+    if target is None:
+        mine = [r.id for r in graph.revisions.values() if r.component == component and r.id in applied]
+        return graph.backwards_plan(mine, applied, requested=[component])
+    if target.id not in applied:
+        return graph.forwards_plan([target.id], applied, requested=[component])
+    inside = graph.descendants([target.id])
+    remove = [rid for rid in inside if graph.get(rid).component == component and rid in applied]
+    return graph.backwards_plan(remove, applied, requested=[component])
+
+
+def state_summary(graph: MigrationGraph, applied: set[str]) -> Mapping[str, list[tuple[Revision, bool]]]:
+    """Per component, each revision in graph order with whether it is applied."""
+    return {c: [(r, r.id in applied) for r in graph.of_component(c)] for c in graph.component_order}

@@ -1,0 +1,168 @@
+"""Files and database state -> graph.
+
+Revision files are read with ``ast`` and never executed to build the graph: the plain Alembic
+way imports every file on every command, which dominates its cost on large trees. Only the
+executor imports a revision, and only when it runs it.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memstack.components import Registry
+from memstack.engine.graph import GraphError, MigrationGraph, Revision
+from memstack.errors import MemstackError
+
+FILE_PATTERN = re.compile(r"^(?P<number>\d{4,})_(?P<slug>[a-z0-9_]+)\.py$")
+
+
+@dataclass(frozen=True)
+class RevisionFile:
+    """What one file declares at module level."""
+
+    path: Path
+    revision: str
+    down_revision: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    irreversible: bool
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
+    """Read revision metadata from a file's syntax tree (the file is not executed)."""
+    text = path.read_text(encoding="utf-8") if source is None else source
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise GraphError(f"{path}: not valid Python ({exc.msg}, line {exc.lineno})",
+                         hint="fix the file's syntax") from exc
+    found: dict[str, Any] = {}
+    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible"}
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in wanted and value is not None:
+                try:
+                    found[target.id] = ast.literal_eval(value)
+                except ValueError as exc:
+                    raise GraphError(
+                        f"{path}: {target.id} must be a literal (a string, a tuple of strings or None)",
+                        hint="write the ids out literally; memstack reads them without running the file",
+                    ) from exc
+    revision = found.get("revision")
+    if not isinstance(revision, str) or not revision:
+        raise GraphError(f"{path}: no module-level 'revision = \"...\"'",
+                         hint="every revision file declares its id; move other files out of the migrations folder")
+    return RevisionFile(
+        path=path,
+        revision=revision,
+        down_revision=_as_tuple(found.get("down_revision")),
+        depends_on=_as_tuple(found.get("depends_on")),
+        branch_labels=_as_tuple(found.get("branch_labels")),
+        irreversible=bool(found.get("irreversible", False)),
+    )
+
+
+def checksum_source(source: str) -> str:
+    """SHA-256 of the code with comments, docstrings and formatting ignored (contract: Revisions)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+def checksum_file(path: Path) -> str:
+    return checksum_source(path.read_text(encoding="utf-8"))
+
+
+def revision_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.py") if not p.name.startswith(("_", ".")))
+
+
+@dataclass
+class LoadedTree:
+    """The graph plus what only the loader knows: where each revision lives."""
+
+    graph: MigrationGraph
+    paths: dict[str, Path] = field(default_factory=dict)
+    branch_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def path_of(self, revision_id: str) -> Path:
+        return self.paths[revision_id]
+
+
+def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
+    """Read every component's folder into one graph."""
+    graph = MigrationGraph(component_order=registry.labels)
+    tree = LoadedTree(graph=graph)
+    for component in registry:
+        for path in revision_files(component.migrations_path):
+            parsed = parse_revision_file(path)
+            for label in parsed.branch_labels:
+                if label != component.label:
+                    raise GraphError(
+                        f"{path}: branch label {label!r} differs from its component's label {component.label!r}",
+                        hint=f"a component's folder holds only its own branch; set branch_labels = ({component.label!r},)",
+                    )
+            revision = Revision(
+                id=parsed.revision,
+                component=component.label,
+                name=path.stem,
+                down_revisions=parsed.down_revision,
+                depends_on=parsed.depends_on,
+                irreversible=parsed.irreversible,
+                path=str(path),
+            )
+            graph.add(revision)
+            tree.paths[revision.id] = path
+            tree.branch_labels[revision.id] = parsed.branch_labels
+    if validate:
+        graph.validate()
+    return tree
+
+
+def unknown_rows(graph: MigrationGraph, rows: Iterable[str]) -> list[str]:
+    """Version rows that match no revision id exactly (Alembic would match them by prefix)."""
+    return sorted(r for r in rows if r not in graph)
+
+
+def applied_state(graph: MigrationGraph, rows: Iterable[str]) -> set[str]:
+    rows = list(rows)
+    unknown = unknown_rows(graph, rows)
+    if unknown:
+        raise MemstackError(
+            f"the database records revision(s) that no file provides: {', '.join(unknown)}",
+            hint="the database was migrated by newer code: deploy that code, or restore the missing files; "
+            "a database stamped by an older tool can be taken over with 'manage.py adopt'",
+        )
+    return graph.applied_from_rows(rows)
