@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 __all__ = ["MemstackError", "__version__", "call_command"]
 
 
-def call_command(name: str, *args: Any, **options: Any) -> Any:
+def call_command(name: str, /, *args: Any, **options: Any) -> Any:
     """Run a management command from Python; raises :class:`MemstackError` instead of exiting."""
     from memstack.cli import call_command as _call_command
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import keyword
+import re
+import sys
+import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from memstack.errors import ConfigurationError, MemstackError
 from memstack.settings import ComponentEntry, Settings
@@ -109,14 +113,17 @@ class Registry:
                 if exc.name != module_name:
                     raise MemstackError(f"cannot import {module_name}: {exc}") from exc
             except Exception as exc:  # a broken models module must name itself
+                _raise_if_table_redeclared(exc, component, self.components)
                 raise MemstackError(
                     f"importing {module_name} failed: {type(exc).__name__}: {exc}",
                     hint="fix the component's models (run with --traceback for the stack)",
                 ) from exc
         declared: dict[str, list[str]] = {}
-        for mapper in Base.registry.mappers:
+        for mapper in _mappers(Base):
             module = mapper.class_.__module__
-            owner = next((c.label for c in by_package if module == c.package or module.startswith(c.package + ".")), None)
+            owner = next(
+                (c.label for c in by_package if module == c.package or module.startswith(c.package + ".")), None
+            )
             for table in mapper.tables:
                 if owner is not None and table.name in metadata.tables:
                     labels = declared.setdefault(table.name, [])
@@ -140,6 +147,53 @@ class Registry:
             component.tables = tuple(sorted(t for t, label in owners.items() if label == component.label))
             component.models_loaded = True
         return owners
+
+
+_REDECLARED = re.compile(r"Table '([^']+)' is already defined for this MetaData instance")
+
+
+def _raise_if_table_redeclared(exc: Exception, component: Component, components: Sequence[Component]) -> None:
+    """SQLAlchemy refuses a second declaration of one table at import: name both components."""
+    from sqlalchemy.exc import InvalidRequestError
+
+    from memstack.db import Base, metadata
+
+    match = _REDECLARED.search(str(exc)) if isinstance(exc, InvalidRequestError) else None
+    table = metadata.tables.get(match.group(1)) if match else None
+    if table is None:
+        return
+    by_package = sorted(components, key=lambda c: len(c.package), reverse=True)
+    modules = [m.class_.__module__ for m in _mappers(Base) if any(t is table for t in m.tables)]
+    first = next((c.label for m in modules for c in by_package
+                  if m == c.package or m.startswith(c.package + ".")), None)
+    if first is None:  # a plain Table object in an already imported models module
+        first = next((c.label for c in components
+                      if any(v is table for v in vars(sys.modules.get(f"{c.package}.models", _EMPTY)).values())), None)
+    if first is not None and first != component.label:
+        raise ConfigurationError(
+            f"table {table.name!r} is declared by two components: {first!r} and {component.label!r}",
+            hint="a table belongs to exactly one component; remove it from one of their models",
+        ) from exc
+
+
+_EMPTY = types.ModuleType("_empty")
+
+
+def _mappers(base: type) -> list[Any]:
+    """The mappers of ``base``'s subclasses, skipping classes whose declaration failed.
+
+    (``registry.mappers`` raises UnmappedClassError for ever once one declaration failed.)
+    """
+    from sqlalchemy import inspect
+
+    found, stack = [], list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        mapper = inspect(cls, raiseerr=False)
+        if mapper is not None:
+            found.append(mapper)
+    return found
 
 
 def _has_models(component: Component) -> bool:
@@ -168,7 +222,8 @@ def build_registry(settings: Settings) -> Registry:
         if component.label in seen:
             raise ConfigurationError(
                 f"two components have the label {component.label!r}: {seen[component.label]} and {component.package}",
-                hint="give one of them another label: { package = \"...\", label = \"...\" } in [tool.memstack] components",
+                hint="give one of them another label: "
+                '{ package = "...", label = "..." } in [tool.memstack] components',
             )
         seen[component.label] = component.package
         registry.components.append(component)

@@ -16,7 +16,19 @@ from sqlalchemy.types import TypeEngine
 
 from memstack.settings import mask_url
 
-__all__ = ["NAMING_CONVENTION", "Base", "create_engine", "fk", "id_column", "json", "mask_url", "metadata", "new_id", "string", "timestamp"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "create_engine",
+    "fk",
+    "id_column",
+    "json",
+    "mask_url",
+    "metadata",
+    "new_id",
+    "string",
+    "timestamp",
+]
 
 #: PostgreSQL's default names, so databases built by the old ``create_all`` already match.
 NAMING_CONVENTION: dict[str, str] = {

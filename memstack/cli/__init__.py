@@ -27,6 +27,10 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "makemigrations": "memstack.cli.commands.makemigrations",
     "migrate": "memstack.cli.commands.migrate",
     "showmigrations": "memstack.cli.commands.showmigrations",
+    "stamp": "memstack.cli.commands.stamp",
+    "repair": "memstack.cli.commands.repair",
+    "history": "memstack.cli.commands.history",
+    "check": "memstack.cli.commands.check",
     "sqlmigrate": "memstack.cli.commands.sqlmigrate",
 }
 
@@ -94,7 +98,9 @@ class MemstackGroup(click.Group):
         command.name = cmd_name
         return command
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         name = click.utils.make_str(args[0])
         if self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
@@ -165,7 +171,7 @@ def _prog_name() -> str:
     return name if name not in ("__main__.py", "-c", "") else "memstack"
 
 
-def call_command(name: str, *args: Any, stdout: Any = None, stderr: Any = None, **options: Any) -> Any:
+def call_command(name: str, /, *args: Any, stdout: Any = None, stderr: Any = None, **options: Any) -> Any:
     """Run command ``name`` from Python and return its result; errors raise, nothing exits.
 
     Options use their Python names (``call_command("migrate", "memory", "zero", yes=True)``);

@@ -43,6 +43,16 @@ class AppContext:
             )
         return self._settings
 
+    def set_lock_timeout(self, seconds: float | None) -> None:
+        """A command's own ``--lock-timeout`` (it wins over every other source)."""
+        if seconds is None:
+            return
+        self.lock_timeout = seconds
+        if self._settings is not None:
+            import dataclasses
+
+            self._settings = dataclasses.replace(self._settings, lock_timeout=seconds)
+
     @property
     def registry(self) -> Registry:
         if self._registry is None:

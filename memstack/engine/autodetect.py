@@ -97,7 +97,7 @@ def build_scratch(ws: Workspace, engine: Engine) -> dict[str, str]:
 
     heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
     plan = graph.forwards_plan(heads, set())
-    Executor(engine, ws.tree, track).run(plan, set())
+    Executor(engine, ws.tree, track, record=False).run(plan, set())
     return created
 
 

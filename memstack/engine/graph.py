@@ -237,7 +237,7 @@ class MigrationGraph:
                     stack.append((node, index + 1))
                     nxt = parents[index]
                     if color[nxt] == grey:
-                        return path[path.index(nxt):] + [nxt]
+                        return [*path[path.index(nxt):], nxt]
                     if color[nxt] == white:
                         stack.append((nxt, 0))
                 else:
@@ -367,7 +367,7 @@ class MigrationGraph:
                                     hint=f"create one with 'manage.py makemigrations {component}'")
             return head
         rules: list[tuple[str, list[Revision]]] = []
-        if target.isdigit():
+        if target.isascii() and target.isdigit():
             rules.append(("file number", [r for r in revs if r.number == int(target)]))
         rules.append(("file name", [r for r in revs if r.name == target or r.name == target.removesuffix(".py")]))
         rules.append(("slug", [r for r in revs if r.slug == target]))
@@ -386,7 +386,8 @@ class MigrationGraph:
         known = ", ".join(r.name for r in self._sorted(revs)) or "(none)"
         raise MemstackError(
             f"no revision of component {component!r} matches target {target!r}",
-            hint=f"use zero, head, a file number, a file name or slug, or a revision id; {component}'s revisions: {known}",
+            hint="use zero, head, a file number, a file name or slug, or a revision id; "
+            f"{component}'s revisions: {known}",
         )
 
 

@@ -68,6 +68,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
                         f"{path}: {target.id} must be a literal (a string, a tuple of strings or None)",
                         hint="write the ids out literally; memstack reads them without running the file",
                     ) from exc
+    irreversible = bool(found.get("irreversible", False)) or _downgrade_only_raises(tree)
     revision = found.get("revision")
     if not isinstance(revision, str) or not revision:
         raise GraphError(f"{path}: no module-level 'revision = \"...\"'",
@@ -78,8 +79,18 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         down_revision=_as_tuple(found.get("down_revision")),
         depends_on=_as_tuple(found.get("depends_on")),
         branch_labels=_as_tuple(found.get("branch_labels")),
-        irreversible=bool(found.get("irreversible", False)),
+        irreversible=irreversible,
     )
+
+
+def _downgrade_only_raises(tree: ast.Module) -> bool:
+    """True when ``downgrade()``'s whole body (docstring aside) is one ``raise``."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            body = [n for n in node.body
+                    if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+            return len(body) == 1 and isinstance(body[0], ast.Raise)
+    return False
 
 
 def checksum_source(source: str) -> str:
@@ -132,7 +143,8 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
                 if label != component.label:
                     raise GraphError(
                         f"{path}: branch label {label!r} differs from its component's label {component.label!r}",
-                        hint=f"a component's folder holds only its own branch; set branch_labels = ({component.label!r},)",
+                        hint="a component's folder holds only its own branch; "
+                        f"set branch_labels = ({component.label!r},)",
                     )
             revision = Revision(
                 id=parsed.revision,

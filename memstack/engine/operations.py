@@ -12,8 +12,21 @@ from pathlib import Path
 
 from memstack.engine.executor import Executor, ProgressCallback, StepResult, render_sql
 from memstack.engine.graph import GraphError, Revision, Step, plan_to_target
+from memstack.engine.loader import checksum_file
+from memstack.engine.lock import WaitCallback, migration_lock
+from memstack.engine.recorder import HistoryEntry, Recorder, utcnow
+from memstack.engine.safety import (
+    DatabaseState,
+    Drift,
+    checksum_drift,
+    ensure_safe,
+    read_database_state,
+    record_unverified,
+    unknown_rows_error,
+    unverified,
+)
 from memstack.engine.workspace import Workspace
-from memstack.errors import MemstackError
+from memstack.errors import DeclinedError, MemstackError
 
 ConfirmCallback = Callable[[str, Sequence[Step]], None]
 """Called with a question and the steps it is about; raises to decline."""
@@ -32,9 +45,18 @@ class MigratePlan:
         return [s for s in self.steps if s.direction == "down" and s.reason is not None]
 
 
+def database_state(ws: Workspace) -> DatabaseState:
+    """Version rows, applied set, checksum records and marks, in a fixed number of reads."""
+    with ws.engine.connect() as connection:
+        return read_database_state(connection, ws.graph)
+
+
 def read_state(ws: Workspace) -> tuple[list[str], set[str]]:
-    """(version rows, applied revision ids) of the workspace's database."""
-    return Executor(ws.engine, ws.tree).read_applied()
+    """(version rows, applied revision ids); unknown rows are an error."""
+    state = database_state(ws)
+    if state.unknown:
+        raise unknown_rows_error(state, ws.registry.labels)
+    return state.rows, state.applied
 
 
 def check_single_heads(ws: Workspace, components: Sequence[str]) -> None:
@@ -42,10 +64,13 @@ def check_single_heads(ws: Workspace, components: Sequence[str]) -> None:
         ws.graph.head(label)
 
 
-def plan_migrate(ws: Workspace, component: str | None = None, target: str | None = None) -> MigratePlan:
-    """What ``migrate [COMPONENT [TARGET]]`` would do from the database's current state."""
+def plan_from_state(ws: Workspace, state: DatabaseState, component: str | None = None,
+                    target: str | None = None) -> MigratePlan:
+    """The steps of ``migrate [COMPONENT [TARGET]]`` from a known state."""
     graph = ws.graph
-    rows, applied = read_state(ws)
+    if state.unknown:
+        raise unknown_rows_error(state, ws.registry.labels)
+    applied, rows = state.applied, state.rows
     if component is None:
         if target is not None:
             raise MemstackError("a TARGET needs a COMPONENT", hint="manage.py migrate COMPONENT TARGET")
@@ -64,6 +89,75 @@ def plan_migrate(ws: Workspace, component: str | None = None, target: str | None
     return MigratePlan(plan_to_target(graph, label, resolved, applied), applied, rows, [label])
 
 
+def plan_migrate(ws: Workspace, component: str | None = None, target: str | None = None) -> MigratePlan:
+    """What ``migrate [COMPONENT [TARGET]]`` would do from the database's current state."""
+    return plan_from_state(ws, database_state(ws), component, target)
+
+
+def check_reversible(steps: Sequence[Step]) -> None:
+    """Fail before the first step when a plan needs a downgrade that does not exist."""
+    blocked = [s.revision for s in steps if s.direction == "down" and s.revision.irreversible]
+    if blocked:
+        raise MemstackError(
+            "the plan needs to undo irreversible revision(s): " + ", ".join(r.label for r in blocked),
+            hint="these revisions have no downgrade; pick a target after them, or write their downgrade",
+        )
+
+
+@dataclass
+class RunOptions:
+    """How a plan is run; the same for migrate, fake, stamp and rollback."""
+
+    fake: bool = False
+    atomic: bool = False
+    event: str | None = None
+    ddl_lock_timeout: float | None = None
+    confirm: ConfirmCallback | None = None
+    progress: ProgressCallback | None = None
+    on_wait: WaitCallback | None = None
+
+
+def _confirm_cascade(plan: MigratePlan, options: RunOptions) -> None:
+    if not plan.cascade:
+        return
+    if options.confirm is None:
+        raise DeclinedError("this plan also unapplies revisions of other components and nobody confirmed it",
+                            hint="pass --yes (or a confirm callback)")
+    options.confirm("Unapply these revisions of other components too?", plan.cascade)
+
+
+def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
+             options: RunOptions) -> list[StepResult]:
+    """Plan, confirm, lock, re-plan from fresh state, verify, run.
+
+    When nothing is to be done this costs a fixed number of reads and takes no lock; N
+    processes started at once do the work once (the others find nothing left after the lock).
+    """
+    plan = make_plan(database_state(ws))
+    if not plan.steps:
+        return []
+    check_reversible(plan.steps)
+    _confirm_cascade(plan, options)
+    confirmed = {s.revision.id for s in plan.cascade}
+    with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
+        with ws.engine.connect() as connection:
+            state = read_database_state(connection, ws.graph)
+        plan = make_plan(state)
+        if not plan.steps:
+            return []
+        if not {s.revision.id for s in plan.cascade} <= confirmed:
+            raise MemstackError("the database changed while you were asked; nothing was done",
+                                hint="run the command again to see the new plan")
+        check_reversible(plan.steps)
+        ensure_safe(ws.tree, state, ws.registry.labels)
+        if state.applied and not options.fake:
+            with ws.engine.connect() as connection, connection.begin():
+                record_unverified(connection, ws.tree, state)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event,
+                            atomic=options.atomic)
+
+
 def migrate(
     ws: Workspace,
     component: str | None = None,
@@ -72,17 +166,98 @@ def migrate(
     fake: bool = False,
     confirm: ConfirmCallback | None = None,
     progress: ProgressCallback | None = None,
+    options: RunOptions | None = None,
 ) -> list[StepResult]:
     """Bring the database to the requested state; returns the steps run."""
-    plan = plan_migrate(ws, component, target)
-    if not plan.steps:
-        return []
-    if plan.cascade:
-        if confirm is None:
-            raise MemstackError("this plan also unapplies revisions of other components and nobody confirmed it",
-                                hint="pass --yes (or a confirm callback)")
-        confirm("Unapply these revisions of other components too?", plan.cascade)
-    return Executor(ws.engine, ws.tree, progress).run(plan.steps, plan.applied, fake=fake)
+    options = options or RunOptions()
+    options.fake = options.fake or fake
+    options.confirm = options.confirm or confirm
+    options.progress = options.progress or progress
+    return run_plan(ws, lambda state: plan_from_state(ws, state, component, target), options)
+
+
+def stamp(ws: Workspace, component: str, target: str, options: RunOptions | None = None) -> list[StepResult]:
+    """Set a component's recorded state to TARGET without running anything."""
+    options = options or RunOptions()
+    options.fake, options.event = True, "stamp"
+    return run_plan(ws, lambda state: plan_from_state(ws, state, component, target), options)
+
+
+def prune(ws: Workspace, component: str, *, confirm: ConfirmCallback | None = None,
+          on_wait: WaitCallback | None = None) -> list[str]:
+    """Forget the applied revisions of a component that is no longer configured."""
+    if component in ws.registry.labels:
+        raise MemstackError(f"component {component!r} is still configured; --prune is for removed components",
+                            hint=f"to remove its schema run 'manage.py migrate {component} zero'")
+    with migration_lock(ws.engine, ws.settings.lock_timeout, on_wait):
+        with ws.engine.connect() as connection, connection.begin():
+            state = read_database_state(connection, ws.graph)
+            records = [r for r in state.records.values() if r.component == component]
+            if not records:
+                raise MemstackError(f"the database records no applied revision of component {component!r}")
+            if confirm is None:
+                raise DeclinedError("pruning needs confirmation", hint="pass --yes")
+            confirm(f"Forget {len(records)} applied revision(s) of {component!r}? Its tables stay as they are.", [])
+            known_rows = [r for r in state.rows if r in ws.graph]
+            applied = ws.graph.applied_from_rows(known_rows) | {r for r in state.records if r in ws.graph}
+            recorder = Recorder(connection)
+            recorder.replace_rows(state.rows, ws.graph.rows_for(applied))
+            recorder.forget_applied(r.revision for r in records)
+            for record in records:
+                recorder.add_history(event="repair", component=component, revision=record.revision,
+                                     name=record.name, direction="down", started_at=utcnow(), duration_ms=0,
+                                     success=True, error="pruned: component removed from the configuration")
+    return sorted(r.name for r in records)
+
+
+@dataclass
+class RepairResult:
+    checksums: list[Drift]
+    verified: list[str]
+    marks: list[str]
+
+
+def repair(ws: Workspace, *, confirm: ConfirmCallback | None = None,
+           on_wait: WaitCallback | None = None) -> RepairResult:
+    """Record current checksums of changed or unverified applied files, and clear failure marks."""
+    with migration_lock(ws.engine, ws.settings.lock_timeout, on_wait):
+        with ws.engine.connect() as connection, connection.begin():
+            recorder = Recorder(connection)
+            recorder.ensure_bookkeeping()
+            state = read_database_state(connection, ws.graph)
+            if state.unknown:
+                raise unknown_rows_error(state, ws.registry.labels)
+            drift = checksum_drift(ws.tree, state)
+            pending_verify = [r for r in unverified(state) if r in ws.tree.paths]
+            if not (drift or pending_verify or state.marks):
+                return RepairResult([], [], [])
+            if drift or state.marks:
+                if confirm is None:
+                    raise DeclinedError("repair needs confirmation", hint="pass --yes")
+                confirm("Record the current checksums and clear the failure marks?", [])
+            for item in drift:
+                recorder.update_checksum(item.revision, item.current)
+                recorder.add_history(event="repair", component=item.component, revision=item.revision,
+                                     name=item.name, direction="up", started_at=utcnow(), duration_ms=0,
+                                     success=True, checksum=item.current,
+                                     error=f"checksum was {item.recorded}")
+            for rid in pending_verify:
+                rev = ws.graph.get(rid)
+                recorder.record_applied(rid, rev.component, rev.name, checksum_file(ws.tree.paths[rid]),
+                                        verified=True)
+            for mark in state.marks:
+                recorder.add_history(event="repair", component=mark.component, revision=mark.revision,
+                                     name=mark.name, direction=mark.direction, started_at=utcnow(), duration_ms=0,
+                                     success=True, error=f"cleared {mark.state} mark: {mark.error or ''}".strip())
+            recorder.clear_marks()
+    return RepairResult(drift, pending_verify, [f"{m.component} {m.name}" for m in state.marks])
+
+
+def history(ws: Workspace, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
+    if component is not None:
+        component = ws.registry.get(component).label if component in ws.registry.labels else component
+    with ws.engine.connect() as connection:
+        return Recorder(connection).history(component, limit)
 
 
 @dataclass(frozen=True)
@@ -107,7 +282,10 @@ class RevisionState:
 
 def show_migrations(ws: Workspace, components: Sequence[str] = ()) -> dict[str, list[RevisionState]]:
     """Per component, every revision in graph order and whether it is applied."""
-    _, applied = read_state(ws)
+    state = database_state(ws)
+    if state.unknown:
+        raise unknown_rows_error(state, ws.registry.labels)
+    applied = state.applied
     selected = ws.registry.select(components)
     return {c.label: [RevisionState(r, r.id in applied) for r in ws.graph.of_component(c.label)] for c in selected}
 
@@ -182,10 +360,13 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
         files.append(PlannedFile(rev.component, rev.id, rev.name, str(path), text, tuple(rev.depends_on),
                                  rev.down_revisions))
     if write:
+        from memstack.engine.alembic_config import sync_alembic_config
+
         for planned in files:
             write_file(Path(planned.path), planned.text)
         if files:
             ws.reload()
+        sync_alembic_config(ws.registry, ws.settings.pyproject_path)
     return MakeMigrationsResult(files, detection.ignored_tables, write and bool(files))
 
 

@@ -1,26 +1,212 @@
 """The only code that reads or writes ``alembic_version`` and memstack's own tables.
 
 ``alembic_version`` keeps Alembic's own layout so the plain ``alembic`` command keeps working
-on a database memstack migrated; rows are the applied set's members that no other applied
+on a database memstack migrated; its rows are the applied revisions no other applied
 revision builds on (exactly what Alembic stores).
+
+memstack's bookkeeping tables (names start with ``memstack_``) belong to no component and are
+created and upgraded here, under a schema version of their own:
+
+* ``memstack_history``: one row per event (apply, unapply, fake, stamp, adopt, repair, failure);
+* ``memstack_applied``: every applied revision with the checksum of its code when applied;
+* ``memstack_marks``: "running" marks on databases whose DDL is not transactional (MariaDB);
+* ``memstack_tags``: named snapshots of the applied state of every component;
+* ``memstack_meta``: the bookkeeping schema version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import getpass
+import json
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 VERSION_TABLE = "alembic_version"
+BOOKKEEPING_SCHEMA_VERSION = 1
 
-_version_metadata = MetaData()
+bookkeeping_metadata = MetaData()
+
 version_table = Table(
     VERSION_TABLE,
-    _version_metadata,
+    MetaData(),
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
+
+meta_table = Table(
+    "memstack_meta",
+    bookkeeping_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)
+
+history_table = Table(
+    "memstack_history",
+    bookkeeping_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event", String(16), nullable=False),
+    Column("component", String(64), nullable=False),
+    Column("revision", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("direction", String(4), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    Column("success", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("checksum", String(64), nullable=True),
+    Column("os_user", String(128), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("memstack_version", String(32), nullable=True),
+    Column("source", String(16), nullable=False, default="memstack"),
+)
+
+applied_table = Table(
+    "memstack_applied",
+    bookkeeping_metadata,
+    Column("revision", String(32), primary_key=True),
+    Column("component", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("checksum", String(64), nullable=True),
+    Column("verified", Boolean, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+marks_table = Table(
+    "memstack_marks",
+    bookkeeping_metadata,
+    Column("revision", String(32), primary_key=True),
+    Column("component", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("direction", String(4), nullable=False),
+    Column("state", String(16), nullable=False),  # running | failed
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("os_user", String(128), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer, nullable=True),
+)
+
+tags_table = Table(
+    "memstack_tags",
+    bookkeeping_metadata,
+    Column("name", String(128), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("state", Text, nullable=False),  # JSON: {component: [applied head ids]}
+    Column("os_user", String(128), nullable=True),
+    Column("host", String(255), nullable=True),
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def who() -> tuple[str, str]:
+    """(OS user, host) for history rows."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return user, socket.gethostname()
+
+
+def memstack_version() -> str:
+    from memstack import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    event: str
+    component: str
+    revision: str
+    name: str
+    direction: str
+    started_at: dt.datetime
+    duration_ms: int | None
+    success: bool
+    error: str | None
+    checksum: str | None
+    user: str | None
+    host: str | None
+    memstack_version: str | None
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        number = self.name.split("_", 1)[0]
+        return {
+            "event": self.event,
+            "component": self.component,
+            "revision": self.revision,
+            "name": self.name,
+            "number": int(number) if number.isdigit() else None,
+            "direction": self.direction,
+            "started_at": iso(self.started_at),
+            "duration_ms": self.duration_ms,
+            "success": self.success,
+            "error": self.error,
+            "checksum": self.checksum,
+            "user": self.user,
+            "host": self.host,
+            "memstack_version": self.memstack_version,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class AppliedRecord:
+    revision: str
+    component: str
+    name: str
+    checksum: str | None
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Mark:
+    revision: str
+    component: str
+    name: str
+    direction: str
+    state: str
+    started_at: dt.datetime
+    error: str | None
+    user: str | None
+    host: str | None
+    pid: int | None
 
 
 class Recorder:
@@ -28,23 +214,148 @@ class Recorder:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self._tables: set[str] | None = None
+
+    # ------------------------------------------------------------------ existence
+    def _existing(self) -> set[str]:
+        if self._tables is None:
+            self._tables = set(inspect(self.connection).get_table_names())
+        return self._tables
 
     def has_version_table(self) -> bool:
-        return inspect(self.connection).has_table(VERSION_TABLE)
+        return VERSION_TABLE in self._existing()
 
+    def has_bookkeeping(self) -> bool:
+        return "memstack_history" in self._existing()
+
+    def ensure_version_table(self) -> None:
+        if not self.has_version_table():
+            version_table.create(self.connection, checkfirst=True)
+            self._tables = None
+
+    def ensure_bookkeeping(self) -> None:
+        """Create memstack's own tables (and later upgrade them) under their own version."""
+        existing = self._existing()
+        if all(t in existing for t in bookkeeping_metadata.tables):
+            return
+        bookkeeping_metadata.create_all(self.connection, checkfirst=True)
+        self.connection.execute(delete(meta_table).where(meta_table.c.key == "schema_version"))
+        self.connection.execute(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)))
+        self._tables = None
+
+    # ------------------------------------------------------------------ version rows
     def version_rows(self) -> list[str]:
         if not self.has_version_table():
             return []
-        return sorted(row[0] for row in self.connection.execute(version_table.select()))
-
-    def ensure_version_table(self) -> None:
-        version_table.create(self.connection, checkfirst=True)
+        return sorted(row[0] for row in self.connection.execute(select(version_table.c.version_num)))
 
     def replace_rows(self, old: Iterable[str], new: Iterable[str]) -> None:
         """Move the version rows from ``old`` to ``new`` (only the difference is written)."""
         old_set, new_set = set(old), set(new)
         gone, added = old_set - new_set, new_set - old_set
         if gone:
-            self.connection.execute(version_table.delete().where(version_table.c.version_num.in_(sorted(gone))))
+            self.connection.execute(delete(version_table).where(version_table.c.version_num.in_(sorted(gone))))
         for row in sorted(added):
-            self.connection.execute(version_table.insert().values(version_num=row))
+            self.connection.execute(insert(version_table).values(version_num=row))
+
+    # ------------------------------------------------------------------ history
+    def add_history(self, *, event: str, component: str, revision: str, name: str, direction: str,
+                    started_at: dt.datetime, duration_ms: int | None, success: bool, error: str | None = None,
+                    checksum: str | None = None, source: str = "memstack") -> None:
+        user, host = who()
+        self.connection.execute(insert(history_table).values(
+            event=event, component=component, revision=revision, name=name, direction=direction,
+            started_at=started_at, finished_at=utcnow(), duration_ms=duration_ms, success=success,
+            error=error[:4000] if error else None, checksum=checksum, os_user=user, host=host,
+            memstack_version=memstack_version(), source=source,
+        ))
+
+    def history(self, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
+        if not self.has_bookkeeping():
+            return []
+        query = select(history_table).order_by(history_table.c.id.desc())
+        if component:
+            query = query.where(history_table.c.component == component)
+        if limit:
+            query = query.limit(limit)
+        rows = list(self.connection.execute(query).mappings())
+        rows.reverse()
+        return [HistoryEntry(
+            id=r["id"], event=r["event"], component=r["component"], revision=r["revision"], name=r["name"],
+            direction=r["direction"], started_at=r["started_at"], duration_ms=r["duration_ms"],
+            success=bool(r["success"]), error=r["error"], checksum=r["checksum"], user=r["os_user"],
+            host=r["host"], memstack_version=r["memstack_version"], source=r["source"],
+        ) for r in rows]
+
+    def last_applied_order(self) -> dict[str, int]:
+        """{revision: id of its latest successful apply-like event}: orders rollbacks."""
+        if not self.has_bookkeeping():
+            return {}
+        query = select(history_table.c.revision, history_table.c.id).where(
+            history_table.c.success.is_(True), history_table.c.direction == "up")
+        return {rev: ident for rev, ident in self.connection.execute(query)}
+
+    # ------------------------------------------------------------------ applied revisions and checksums
+    def applied_records(self) -> dict[str, AppliedRecord]:
+        if not self.has_bookkeeping():
+            return {}
+        return {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
+                for r in self.connection.execute(select(applied_table))}
+
+    def record_applied(self, revision: str, component: str, name: str, checksum: str | None,
+                       *, verified: bool = True) -> None:
+        self.connection.execute(delete(applied_table).where(applied_table.c.revision == revision))
+        self.connection.execute(insert(applied_table).values(
+            revision=revision, component=component, name=name, checksum=checksum, verified=verified,
+            applied_at=utcnow()))
+
+    def forget_applied(self, revisions: Iterable[str]) -> None:
+        ids = sorted(set(revisions))
+        if ids:
+            self.connection.execute(delete(applied_table).where(applied_table.c.revision.in_(ids)))
+
+    def update_checksum(self, revision: str, checksum: str) -> None:
+        self.connection.execute(update(applied_table).where(applied_table.c.revision == revision)
+                                .values(checksum=checksum, verified=True))
+
+    # ------------------------------------------------------------------ marks
+    def marks(self) -> list[Mark]:
+        if "memstack_marks" not in self._existing():
+            return []
+        return [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user,
+                     r.host, r.pid) for r in self.connection.execute(select(marks_table))]
+
+    def set_mark(self, revision: str, component: str, name: str, direction: str) -> None:
+        user, host = who()
+        self.connection.execute(delete(marks_table).where(marks_table.c.revision == revision))
+        self.connection.execute(insert(marks_table).values(
+            revision=revision, component=component, name=name, direction=direction, state="running",
+            started_at=utcnow(), os_user=user, host=host, pid=os.getpid()))
+
+    def fail_mark(self, revision: str, error: str) -> None:
+        self.connection.execute(update(marks_table).where(marks_table.c.revision == revision)
+                                .values(state="failed", error=error[:4000]))
+
+    def clear_marks(self, revisions: Iterable[str] | None = None) -> None:
+        if "memstack_marks" not in self._existing():
+            return
+        query = delete(marks_table)
+        if revisions is not None:
+            query = query.where(marks_table.c.revision.in_(sorted(set(revisions))))
+        self.connection.execute(query)
+
+    # ------------------------------------------------------------------ tags
+    def tags(self) -> dict[str, tuple[dt.datetime, dict[str, list[str]]]]:
+        if not self.has_bookkeeping():
+            return {}
+        return {r.name: (r.created_at, json.loads(r.state)) for r in
+                self.connection.execute(select(tags_table).order_by(tags_table.c.created_at, tags_table.c.name))}
+
+    def save_tag(self, name: str, state: Mapping[str, list[str]]) -> None:
+        user, host = who()
+        self.connection.execute(insert(tags_table).values(
+            name=name, created_at=utcnow(), state=json.dumps(dict(state), sort_keys=True), os_user=user, host=host))
+
+    def delete_tag(self, name: str) -> bool:
+        result = self.connection.execute(delete(tags_table).where(tags_table.c.name == name))
+        return bool(result.rowcount)

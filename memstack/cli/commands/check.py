@@ -1,0 +1,48 @@
+"""``check``: a CI gate for the migration tree (and, with --database, for one database)."""
+
+from __future__ import annotations
+
+import click
+
+from memstack.cli.context import common_options, get_app, json_option
+from memstack.cli.workspace import open_workspace
+from memstack.errors import MemstackError
+
+
+@click.command(short_help="Check the tree (and a database) for problems; exit 1 when any.")
+@click.option("--database", "with_database", is_flag=True,
+              help="Also check the database: pending revisions, changed files, unknown revisions, marks.")
+@json_option
+@common_options
+def command(with_database: bool, as_json: bool) -> None:
+    """Find what would break a deploy, each problem with its fix; exit 1 when anything is wrong.
+
+    \b
+    Always: several heads in a component, models that differ from the migrations (compared
+    on a scratch database), broken or cyclic dependencies, [tool.alembic] out of step with
+    the components.
+    With --database: pending revisions, applied files that changed (checksums), revisions
+    applied without a checksum (a warning), revisions no file provides, failure marks.
+
+    \b
+    Examples:
+      manage.py check                       # in CI, before merging
+      manage.py check --database --json     # before a deploy
+    """
+    from memstack.engine.checks import run_checks
+
+    app = get_app()
+    with open_workspace(app) as ws:
+        problems = run_checks(ws, database=with_database)
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        app.json({"ok": not errors, "problems": [p.as_json() for p in problems]})
+    else:
+        for problem in problems:
+            tag = app.style(problem.severity.upper(), fg="red" if problem.severity == "error" else "yellow")
+            app.data(f"{tag} [{problem.kind}] {problem.message}")
+            app.data(f"    fix: {problem.fix}")
+        if not problems:
+            app.info("No problems found.")
+    if errors:
+        raise MemstackError(f"check found {len(errors)} problem(s)", hint="see the list above")

@@ -1,0 +1,48 @@
+"""``history``: every apply, rollback, fake, stamp, adoption, repair and failure."""
+
+from __future__ import annotations
+
+import click
+
+from memstack.cli.context import common_options, get_app, json_option
+from memstack.cli.workspace import open_workspace
+
+
+@click.command(short_help="Show what ran on this database, when and by whom.")
+@click.argument("component", required=False)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N events.")
+@json_option
+@common_options
+def command(component: str | None, limit: int | None, as_json: bool) -> None:
+    """Show the history of this database, newest last.
+
+    One line per event: when, what (apply, unapply, fake, stamp, adopt, repair, failure),
+    component and file, how long, by whom and where. Runs of the plain 'alembic upgrade'
+    command are recorded too.
+
+    \b
+    Examples:
+      manage.py history
+      manage.py history memory --limit 5 --json
+    """
+    from memstack.engine import operations
+
+    app = get_app()
+    with open_workspace(app) as ws:
+        entries = operations.history(ws, component, limit)
+    if as_json:
+        app.json([e.as_json() for e in entries])
+        return
+    if not entries:
+        app.info("No history recorded yet.")
+    for entry in entries:
+        data = entry.as_json()
+        status = app.style("ok", fg="green") if entry.success else app.style("FAILED", fg="red")
+        line = (f"{data['started_at']}  {entry.event:<8} {entry.component} {entry.name}  "
+                f"{entry.duration_ms if entry.duration_ms is not None else '-'} ms  {status}  "
+                f"{entry.user}@{entry.host}")
+        if entry.source != "memstack":
+            line += f"  (via {entry.source})"
+        app.data(line)
+        if entry.error and (not entry.success or app.verbosity >= 2):
+            app.data(f"    {entry.error}")

@@ -1,0 +1,44 @@
+"""Callbacks that turn engine events into output: progress lines, questions, lock waits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from memstack.cli.context import AppContext
+from memstack.engine.graph import Step
+
+
+def report_progress(app: AppContext) -> Callable[[str, Step, Any], None]:
+    """One line per finished step: component, name, time taken (stderr)."""
+
+    def progress(event: str, step: Step, result: Any) -> None:
+        rev = step.revision
+        verb = "Applying" if step.direction == "up" else "Unapplying"
+        if event == "done":
+            app.info(f"  {verb} {rev.component} {rev.name} ... {app.style('OK', fg='green')} ({result.duration_ms} ms)")
+        elif event == "failed":
+            app.info(f"  {verb} {rev.component} {rev.name} ... {app.style('FAILED', fg='red')}", level=0)
+
+    return progress
+
+
+def confirm_steps(app: AppContext, yes: bool) -> Callable[[str, Sequence[Step]], None]:
+    """List the steps a question is about, then ask (or refuse without a terminal)."""
+
+    def confirm(question: str, steps: Sequence[Step]) -> None:
+        if steps:
+            app.info("This also unapplies revisions of other components:", level=0)
+            for step in steps:
+                app.info(f"  - {step.revision.component} {step.revision.name} ({step.reason})", level=0)
+        app.confirm(question, yes=yes)
+
+    return confirm
+
+
+def report_wait(app: AppContext) -> Callable[[str], None]:
+    def on_wait(holder: str) -> None:
+        timeout = app.settings.lock_timeout
+        app.info(f"Waiting up to {timeout:g} s for the migration lock, held by {holder} ...", level=0)
+
+    return on_wait

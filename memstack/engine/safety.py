@@ -1,0 +1,133 @@
+"""What must hold before schema work starts: known version rows, unchanged applied files,
+no half-applied revision. Shared by ``migrate``, ``check --database``, ``doctor`` and ``repair``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Connection
+
+from memstack.engine.graph import MigrationGraph
+from memstack.engine.loader import LoadedTree, checksum_file
+from memstack.engine.recorder import AppliedRecord, Mark, Recorder
+from memstack.errors import MemstackError
+
+
+@dataclass(frozen=True)
+class Drift:
+    component: str
+    name: str
+    revision: str
+    path: str
+    recorded: str
+    current: str
+
+
+@dataclass
+class DatabaseState:
+    """Everything memstack knows about one database, read in a fixed number of queries."""
+
+    rows: list[str]
+    records: dict[str, AppliedRecord]
+    marks: list[Mark]
+    unknown: list[str] = field(default_factory=list)
+    applied: set[str] = field(default_factory=set)
+
+
+def read_database_state(connection: Connection, graph: MigrationGraph) -> DatabaseState:
+    recorder = Recorder(connection)
+    rows = recorder.version_rows()
+    records = recorder.applied_records()
+    marks = recorder.marks()
+    unknown = sorted(r for r in rows if r not in graph)
+    known = [r for r in rows if r in graph]
+    return DatabaseState(rows, records, marks, unknown, graph.applied_from_rows(known))
+
+
+def unknown_rows_error(state: DatabaseState, labels: list[str]) -> MemstackError:
+    """The error for version rows no file provides, naming a removed component when we can tell."""
+    removed: dict[str, list[str]] = {}
+    for row in state.unknown:
+        record = state.records.get(row)
+        if record is not None and record.component not in labels:
+            removed.setdefault(record.component, []).append(record.name)
+    if removed:
+        component, names = next(iter(sorted(removed.items())))
+        applied_names = sorted(r.name for r in state.records.values() if r.component == component)
+        return MemstackError(
+            f"component {component!r} is no longer configured, but its revisions are still applied "
+            f"({', '.join(applied_names or names)})",
+            hint=f"put it back in [tool.memstack] components and run 'manage.py migrate {component} zero' "
+            f"before removing it, or forget its rows with 'manage.py migrate --prune {component}'",
+        )
+    return MemstackError(
+        f"the database records revision(s) that no file provides: {', '.join(state.unknown)}",
+        hint="the database was migrated by newer code: deploy that code (or restore the missing files); "
+        "a database stamped by an older tool can be taken over with 'manage.py adopt'",
+    )
+
+
+def checksum_drift(tree: LoadedTree, state: DatabaseState) -> list[Drift]:
+    """Applied revisions whose file changed since they were applied."""
+    drift: list[Drift] = []
+    for rid in sorted(state.applied):
+        record = state.records.get(rid)
+        if record is None or not record.checksum or rid not in tree.paths:
+            continue
+        path: Path = tree.paths[rid]
+        current = checksum_file(path)
+        if current != record.checksum:
+            rev = tree.graph.get(rid)
+            drift.append(Drift(rev.component, rev.name, rid, str(path), record.checksum, current))
+    return drift
+
+
+def unverified(state: DatabaseState) -> list[str]:
+    """Applied revisions with no checksum recorded when they were applied."""
+    return sorted(rid for rid in state.applied
+                  if rid not in state.records or not state.records[rid].verified or not state.records[rid].checksum)
+
+
+def drift_error(drift: list[Drift]) -> MemstackError:
+    first = drift[0]
+    more = f" (and {len(drift) - 1} more)" if len(drift) > 1 else ""
+    return MemstackError(
+        f"applied revision {first.component} {first.name} was changed after it was applied{more}: "
+        f"{first.path} has checksum {first.current[:12]}..., recorded {first.recorded[:12]}...",
+        hint="restore the file as it was applied (git log -p), or, when the change is intended and "
+        "harmless, record the new checksums with 'manage.py repair'",
+    )
+
+
+def marks_error(marks: list[Mark]) -> MemstackError:
+    mark = marks[0]
+    what = "failed" if mark.state == "failed" else "was interrupted"
+    return MemstackError(
+        f"revision {mark.component} {mark.name} ({mark.direction}) {what} on a database without transactional "
+        f"DDL and may be half-applied{': ' + mark.error if mark.error else ''}",
+        hint="fix the schema by hand, then run 'manage.py repair' if the revision's effect is fully undone, or "
+        f"'manage.py migrate --fake {mark.component} {mark.name}' if it is complete",
+    )
+
+
+def ensure_safe(tree: LoadedTree, state: DatabaseState, labels: list[str]) -> None:
+    """Refuse schema work on a database that is not in a known, intact state."""
+    if state.unknown:
+        raise unknown_rows_error(state, labels)
+    if state.marks:
+        raise marks_error(state.marks)
+    drift = checksum_drift(tree, state)
+    if drift:
+        raise drift_error(drift)
+
+
+def record_unverified(connection: Connection, tree: LoadedTree, state: DatabaseState) -> list[str]:
+    """Give applied revisions without a record one now, marked unverified."""
+    recorder = Recorder(connection)
+    missing = [rid for rid in sorted(state.applied) if rid not in state.records and rid in tree.paths]
+    for rid in missing:
+        rev = tree.graph.get(rid)
+        recorder.record_applied(rid, rev.component, rev.name, checksum_file(tree.paths[rid]), verified=False)
+    return missing
