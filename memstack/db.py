@@ -102,6 +102,8 @@ def create_engine(url: str, *, for_migrations: bool = False, **kwargs: Any) -> E
 
     if url.startswith("sqlite"):
         kwargs.setdefault("poolclass", NullPool)
+    elif url.startswith("postgresql") and "application_name" not in url:
+        kwargs.setdefault("connect_args", {}).setdefault("application_name", "memstack")
     engine = sa_create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, for_migrations=for_migrations)

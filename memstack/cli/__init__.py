@@ -31,6 +31,8 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "repair": "memstack.cli.commands.repair",
     "history": "memstack.cli.commands.history",
     "check": "memstack.cli.commands.check",
+    "tag": "memstack.cli.commands.tag",
+    "rollback": "memstack.cli.commands.rollback",
     "sqlmigrate": "memstack.cli.commands.sqlmigrate",
 }
 

@@ -64,11 +64,11 @@ class AppContext:
     # ------------------------------------------------------------------ output
     @property
     def out(self) -> IO[str]:
-        return self.stdout or click.get_text_stream("stdout")
+        return self.stdout or sys.stdout
 
     @property
     def err(self) -> IO[str]:
-        return self.stderr or click.get_text_stream("stderr")
+        return self.stderr or sys.stderr
 
     @property
     def color(self) -> bool:

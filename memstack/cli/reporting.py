@@ -24,13 +24,16 @@ def report_progress(app: AppContext) -> Callable[[str, Step, Any], None]:
 
 
 def confirm_steps(app: AppContext, yes: bool) -> Callable[[str, Sequence[Step]], None]:
-    """List the steps a question is about, then ask (or refuse without a terminal)."""
+    """Say what a question is about, list its steps, then ask (or refuse without a terminal)."""
 
     def confirm(question: str, steps: Sequence[Step]) -> None:
         if steps:
-            app.info("This also unapplies revisions of other components:", level=0)
+            app.info(question, level=0)
             for step in steps:
-                app.info(f"  - {step.revision.component} {step.revision.name} ({step.reason})", level=0)
+                why = f" ({step.reason})" if step.reason else ""
+                verb = "apply" if step.direction == "up" else "unapply"
+                app.info(f"  - {verb} {step.revision.component} {step.revision.name}{why}", level=0)
+            question = "Proceed?"
         app.confirm(question, yes=yes)
 
     return confirm
@@ -39,6 +42,19 @@ def confirm_steps(app: AppContext, yes: bool) -> Callable[[str, Sequence[Step]],
 def report_wait(app: AppContext) -> Callable[[str], None]:
     def on_wait(holder: str) -> None:
         timeout = app.settings.lock_timeout
-        app.info(f"Waiting up to {timeout:g} s for the migration lock, held by {holder} ...", level=0)
+        app.info(f"Waiting up to {timeout:g} s for the migration lock, held by {holder} ...")
 
     return on_wait
+
+
+def print_plan(app: AppContext, steps: Sequence[Step], as_json: bool) -> None:
+    """``--plan``: the exact steps, with why steps of other components are included."""
+    if as_json:
+        app.json([s.as_json() for s in steps])
+        return
+    if not steps:
+        app.info("Nothing to do.")
+    for index, step in enumerate(steps, start=1):
+        verb = "apply  " if step.direction == "up" else "unapply"
+        why = f"   <- {step.reason}" if step.reason else ""
+        app.data(f"{index:>3}. {verb} {step.revision.component} {step.revision.name} ({step.revision.id}){why}")

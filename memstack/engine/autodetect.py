@@ -14,6 +14,7 @@ import secrets
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from alembic.operations import ops as alembic_ops
@@ -260,6 +261,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
             changes = {label: compare_component(connection, label, owners, metadata) for label in registry.labels}
+    ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
     created_by = {table: label for label, ops in changes.items() for table in _created_tables(ops)}
     wanted_components = _closure(selected, changes, owners, created_by)
@@ -288,6 +290,24 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     for rev in ordered:
         _, rev.irreversible = _reverse(rev.upgrade_ops)
     return Detection(ordered, ignored, owners)
+
+
+def _unowned_in_database(ws: Workspace, owners: dict[str, str]) -> list[str]:
+    """Tables of the developer's database that no component owns: warned about, never compared or dropped.
+
+    Best effort: a database that does not exist yet (or cannot be reached) has nothing to report.
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(ws.settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return []  # do not create the file just to look into it
+    try:
+        with ws.engine.connect() as connection:
+            names = inspect(connection).get_table_names()
+    except Exception:
+        return []
+    return [t for t in names if t not in owners and not is_bookkeeping_table(t)]
 
 
 def _closure(selected: list[str], changes: dict[str, alembic_ops.UpgradeOps], owners: dict[str, str],

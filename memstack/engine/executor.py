@@ -263,6 +263,49 @@ class Executor:
             self.progress("done", result.step, result)
         return results
 
+    def rehearse(self, plan: Sequence[Step], applied: set[str]) -> tuple[list[StepResult], str | None]:
+        """Run ``plan`` for real in one transaction, then roll it all back.
+
+        Returns each step's outcome and the first error (None when every step worked).
+        """
+        if not self.transactional_ddl:
+            raise MemstackError(
+                f"--dry-run needs transactional DDL; {self.engine.dialect.name} commits every DDL statement "
+                "itself, so a rehearsal could not be rolled back",
+                hint="use --plan to see the steps, or --sql to review the SQL",
+            )
+        results: list[StepResult] = []
+        state = set(applied)
+        error: str | None = None
+        with self._connect() as connection:
+            self._set_ddl_lock_timeout(connection)
+            transaction = connection.begin()
+            try:
+                recorder = self._prepare(connection)
+                for step in plan:
+                    self.progress("start", step, None)
+                    started_at, started = utcnow(), time.perf_counter()
+                    after = state | {step.revision.id} if step.direction == "up" else state - {step.revision.id}
+                    savepoint_ok = True
+                    try:
+                        self._run_step(connection, step)
+                        self._record_step(recorder, step, state, after, event=self._event_for(step, False, None),
+                                          started=started_at, duration_ms=0)
+                        self._check_foreign_keys(connection, step)
+                    except Exception as exc:
+                        savepoint_ok = False
+                        error = _error_text(exc)
+                    duration = int((time.perf_counter() - started) * 1000)
+                    result = StepResult(step, duration, success=savepoint_ok, error=None if savepoint_ok else error)
+                    results.append(result)
+                    self.progress("done" if savepoint_ok else "failed", step, result)
+                    if not savepoint_ok:
+                        break
+                    state = after
+            finally:
+                transaction.rollback()
+        return results, error
+
     def _record_failure(self, step: Step, started_at: dt.datetime, duration: int, error: str, *,
                         marked: bool) -> None:
         if not self.record:

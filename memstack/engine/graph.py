@@ -124,7 +124,7 @@ class MigrationGraph:
     def of_component(self, component: str) -> list[Revision]:
         """The component's revisions in graph order."""
         members = {r.id for r in self.revisions.values() if r.component == component}
-        return [self.revisions[rid] for rid in self._toposort(members)]
+        return [self.revisions[rid] for rid in self.toposort(members)]
 
     def heads(self, component: str) -> list[Revision]:
         """Revisions of ``component`` that no revision of the same component builds on."""
@@ -278,7 +278,7 @@ class MigrationGraph:
                 needed.add(target)
             needed |= self.ancestors(target) - applied
         steps: list[Step] = []
-        for rid in self._toposort(needed):
+        for rid in self.toposort(needed):
             rev = self.revisions[rid]
             reason = None
             if rev.component not in requested_components:
@@ -295,7 +295,7 @@ class MigrationGraph:
         requested_components = set(requested) or {self.revisions[r].component for r in remove}
         doomed = (set(remove) | self.descendants(remove)) & applied
         steps: list[Step] = []
-        for rid in reversed(self._toposort(doomed)):
+        for rid in reversed(self.toposort(doomed)):
             rev = self.revisions[rid]
             reason = None
             if rev.component not in requested_components:
@@ -317,7 +317,7 @@ class MigrationGraph:
     def _sorted(self, revisions: Iterable[Revision]) -> list[Revision]:
         return sorted(revisions, key=self._sort_key)
 
-    def _toposort(self, members: set[str]) -> list[str]:
+    def toposort(self, members: set[str]) -> list[str]:
         """``members`` with parents before children; ties broken by component order and number."""
         indegree = {rid: 0 for rid in members}
         for rid in members:
@@ -415,3 +415,45 @@ def plan_to_target(
 def state_summary(graph: MigrationGraph, applied: set[str]) -> Mapping[str, list[tuple[Revision, bool]]]:
     """Per component, each revision in graph order with whether it is applied."""
     return {c: [(r, r.id in applied) for r in graph.of_component(c)] for c in graph.component_order}
+
+
+def component_heads(graph: MigrationGraph, component: str, applied: set[str]) -> list[str]:
+    """The applied revisions of ``component`` that no applied revision of it builds on ([] = zero)."""
+    mine = {r.id for r in graph.revisions.values() if r.component == component and r.id in applied}
+    inner_parents = {p for rid in mine for p in graph.get(rid).down_revisions}
+    return sorted(mine - inner_parents)
+
+
+def plan_to_state(graph: MigrationGraph, wanted: dict[str, list[str]], applied: set[str]) -> list[Step]:
+    """Move each component in ``wanted`` to exactly the given applied heads; others stay.
+
+    Revisions of those components beyond the heads are unapplied (with whatever depends on
+    them), then what the heads need is applied.
+    """
+    keep: set[str] = set()
+    for heads in wanted.values():
+        for head in heads:
+            keep |= {head} | graph.ancestors(head)
+    components = set(wanted)
+    remove = [rid for rid in applied if graph.get(rid).component in components and rid not in keep]
+    down = graph.backwards_plan(remove, applied, requested=components)
+    after_down = applied - {s.revision.id for s in down}
+    targets = [head for heads in wanted.values() for head in heads]
+    up = graph.forwards_plan(targets, after_down, requested=components)
+    return down + up
+
+
+def rollback_plan(graph: MigrationGraph, applied: set[str], order: dict[str, int], steps: int,
+                  component: str | None = None) -> list[Step]:
+    """Unapply the last ``steps`` applied revisions (of ``component``, or overall).
+
+    ``order`` ranks revisions by when they were last applied (history); revisions it does not
+    know come first in graph order, so a database migrated before history existed still works.
+    Whatever depends on the chosen revisions is unapplied too.
+    """
+    candidates = [rid for rid in applied if component is None or graph.get(rid).component == component]
+    topo = {rid: i for i, rid in enumerate(graph.toposort(set(candidates)))}
+    latest_first = sorted(candidates, key=lambda rid: (order.get(rid, -1), topo[rid]), reverse=True)
+    chosen = latest_first[:steps]
+    requested = [component] if component else list(graph.component_order)
+    return graph.backwards_plan(chosen, applied, requested=requested)

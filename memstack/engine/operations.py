@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memstack.engine.executor import Executor, ProgressCallback, StepResult, render_sql
-from memstack.engine.graph import GraphError, Revision, Step, plan_to_target
+from memstack.engine.graph import GraphError, Revision, Step, plan_to_state, plan_to_target
 from memstack.engine.loader import checksum_file
 from memstack.engine.lock import WaitCallback, migration_lock
 from memstack.engine.recorder import HistoryEntry, Recorder, utcnow
@@ -123,7 +123,7 @@ def _confirm_cascade(plan: MigratePlan, options: RunOptions) -> None:
     if options.confirm is None:
         raise DeclinedError("this plan also unapplies revisions of other components and nobody confirmed it",
                             hint="pass --yes (or a confirm callback)")
-    options.confirm("Unapply these revisions of other components too?", plan.cascade)
+    options.confirm("This also unapplies revisions of other components:", plan.cascade)
 
 
 def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
@@ -398,3 +398,146 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
         write_file(path, text)
         ws.reload()
     return planned
+
+
+# --------------------------------------------------------------------------- preview: plan, SQL, rehearsal
+
+
+def plan_for(ws: Workspace, state: DatabaseState, component: str | None = None, target: str | None = None,
+             to_tag: str | None = None) -> MigratePlan:
+    """The plan of ``migrate [COMPONENT [TARGET]]`` or ``migrate --to-tag NAME``."""
+    if to_tag is None:
+        return plan_from_state(ws, state, component, target)
+    if component or target:
+        raise MemstackError("--to-tag moves every component of the tag; it takes no COMPONENT or TARGET")
+    if state.unknown:
+        raise unknown_rows_error(state, ws.registry.labels)
+    wanted = tag_targets(ws, to_tag)
+    steps = plan_to_state(ws.graph, wanted, state.applied)
+    return MigratePlan(steps, state.applied, state.rows, sorted(wanted))
+
+
+def rehearse(ws: Workspace, plan_maker: Callable[[DatabaseState], MigratePlan],
+             options: RunOptions) -> tuple[list[StepResult], str | None]:
+    """``--dry-run``: run the plan for real under the lock in one transaction, then roll back."""
+    with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
+        with ws.engine.connect() as connection:
+            state = read_database_state(connection, ws.graph)
+        plan = plan_maker(state)
+        check_reversible(plan.steps)
+        ensure_safe(ws.tree, state, ws.registry.labels)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        return executor.rehearse(plan.steps, plan.applied)
+
+
+def plan_sql(ws: Workspace, plan: MigratePlan, state: DatabaseState) -> str:
+    """The SQL of ``plan`` from ``state`` for the configured dialect, nothing executed.
+
+    Each revision is rendered on its own, followed by the version-table statements and the
+    bookkeeping rows a real run writes (history times come from the database's clock, and
+    rows are marked as applied from offline SQL). A revision that cannot render offline is
+    named instead of failing the whole script.
+    """
+    from memstack.engine.offline import render_plan_sql
+
+    return render_plan_sql(ws, plan.steps, state)
+
+
+# --------------------------------------------------------------------------- tags
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    created_at: str | None
+    state: dict[str, list[str]]
+
+    def as_json(self, names: dict[str, str]) -> dict[str, object]:
+        return {"tag": self.name, "created_at": self.created_at,
+                "components": {c: [{"revision": r, "name": names.get(r)} for r in heads]
+                               for c, heads in sorted(self.state.items())}}
+
+
+def create_tag(ws: Workspace, name: str) -> Tag:
+    """Store the applied heads of every component (``[]`` = zero) under ``name``."""
+    from memstack.engine.graph import component_heads
+    from memstack.engine.recorder import iso
+
+    if not name or len(name) > 128 or not all(ch.isalnum() or ch in "-_." for ch in name):
+        raise MemstackError(f"invalid tag name {name!r}", hint="use letters, digits, '-', '_' and '.' (max 128)")
+    with migration_lock(ws.engine, ws.settings.lock_timeout):
+        with ws.engine.connect() as connection, connection.begin():
+            state = read_database_state(connection, ws.graph)
+            if state.unknown:
+                raise unknown_rows_error(state, ws.registry.labels)
+            recorder = Recorder(connection)
+            recorder.ensure_bookkeeping()
+            if name in recorder.tags():
+                raise MemstackError(f"tag {name!r} exists already",
+                                    hint=f"delete it first with 'manage.py tag --delete {name}'")
+            snapshot = {label: component_heads(ws.graph, label, state.applied) for label in ws.registry.labels}
+            recorder.save_tag(name, snapshot)
+    return Tag(name, iso(utcnow()), snapshot)
+
+
+def list_tags(ws: Workspace) -> list[Tag]:
+    from memstack.engine.recorder import iso
+
+    with ws.engine.connect() as connection:
+        return [Tag(name, iso(created), state) for name, (created, state) in Recorder(connection).tags().items()]
+
+
+def delete_tag(ws: Workspace, name: str) -> None:
+    with ws.engine.connect() as connection, connection.begin():
+        if not Recorder(connection).has_bookkeeping() or not Recorder(connection).delete_tag(name):
+            raise MemstackError(f"no tag named {name!r}", hint="list them with 'manage.py tag --list'")
+
+
+def tag_targets(ws: Workspace, name: str) -> dict[str, list[str]]:
+    """{component: heads} of a tag, for the components still configured."""
+    tags = {t.name: t for t in list_tags(ws)}
+    if name not in tags:
+        raise MemstackError(f"no tag named {name!r}", hint="list them with 'manage.py tag --list'")
+    wanted: dict[str, list[str]] = {}
+    for label, heads in tags[name].state.items():
+        if label not in ws.registry.labels:
+            continue  # a component removed since: nothing to move
+        missing = [h for h in heads if h not in ws.graph]
+        if missing:
+            raise MemstackError(f"tag {name!r} records {label} revision(s) no file provides: {', '.join(missing)}",
+                                hint="check out the code the tag was taken with")
+        wanted[label] = list(heads)
+    return wanted
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def plan_rollback(ws: Workspace, state: DatabaseState, component: str | None, steps: int) -> MigratePlan:
+    from memstack.engine.graph import rollback_plan
+
+    if state.unknown:
+        raise unknown_rows_error(state, ws.registry.labels)
+    label = ws.registry.get(component).label if component else None
+    with ws.engine.connect() as connection:
+        order = Recorder(connection).last_applied_order()
+    plan = rollback_plan(ws.graph, state.applied, order, steps, label)
+    return MigratePlan(plan, state.applied, state.rows, [label] if label else ws.registry.labels)
+
+
+def rollback(ws: Workspace, component: str | None = None, steps: int = 1,
+             options: RunOptions | None = None) -> list[StepResult]:
+    """Undo the last ``steps`` applied revisions (of ``component`` or overall), after confirmation."""
+    options = options or RunOptions()
+    original_confirm = options.confirm
+
+    def plan_maker(state: DatabaseState) -> MigratePlan:
+        return plan_rollback(ws, state, component, steps)
+
+    plan = plan_maker(database_state(ws))
+    if plan.steps:
+        if original_confirm is None:
+            raise DeclinedError("rollback needs confirmation", hint="pass --yes")
+        original_confirm("Rollback will unapply:", plan.steps)
+    options.confirm = lambda *_: None  # asked above, once, about the whole plan
+    return run_plan(ws, plan_maker, options)

@@ -292,7 +292,7 @@ class Recorder:
         if not self.has_bookkeeping():
             return {}
         query = select(history_table.c.revision, history_table.c.id).where(
-            history_table.c.success.is_(True), history_table.c.direction == "up")
+            history_table.c.success.is_(True), history_table.c.direction == "up").order_by(history_table.c.id)
         return {rev: ident for rev, ident in self.connection.execute(query)}
 
     # ------------------------------------------------------------------ applied revisions and checksums

@@ -1,17 +1,22 @@
-"""``migrate``: bring components to their heads or to any TARGET, forwards or backwards."""
+"""``migrate``: bring components to their heads or to any TARGET or tag, forwards or backwards."""
 
 from __future__ import annotations
 
 import click
 
 from memstack.cli.context import common_options, get_app, json_option, yes_option
-from memstack.cli.reporting import confirm_steps, report_progress, report_wait
+from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
 from memstack.cli.workspace import open_workspace
+from memstack.errors import MemstackError
 
 
-@click.command(short_help="Apply or unapply revisions.")
+@click.command(short_help="Apply or unapply revisions (also: --plan, --sql, --dry-run).")
 @click.argument("component", required=False)
 @click.argument("target", required=False)
+@click.option("--to-tag", metavar="NAME", help="Move every component of a tag to its tagged state.")
+@click.option("--plan", "show_plan", is_flag=True, help="Show the steps it would run; change nothing.")
+@click.option("--sql", "show_sql", is_flag=True, help="Print the SQL of the plan; execute nothing.")
+@click.option("--dry-run", is_flag=True, help="Rehearse: run the plan in one transaction, then roll back.")
 @click.option("--fake", is_flag=True, help="Record the plan as done without running it.")
 @click.option("--atomic", is_flag=True, help="Run the whole plan in one transaction (PostgreSQL, SQLite).")
 @click.option("--prune", "prune_component", metavar="COMPONENT",
@@ -23,8 +28,9 @@ from memstack.cli.workspace import open_workspace
 @yes_option
 @json_option
 @common_options
-def command(component: str | None, target: str | None, fake: bool, atomic: bool, prune_component: str | None,
-            lock_timeout: float | None, ddl_lock_timeout: float | None, yes: bool, as_json: bool) -> None:
+def command(component: str | None, target: str | None, to_tag: str | None, show_plan: bool, show_sql: bool,
+            dry_run: bool, fake: bool, atomic: bool, prune_component: str | None, lock_timeout: float | None,
+            ddl_lock_timeout: float | None, yes: bool, as_json: bool) -> None:
     """Bring the database up to date, or move one component to TARGET.
 
     \b
@@ -32,38 +38,73 @@ def command(component: str | None, target: str | None, fake: bool, atomic: bool,
     COMPONENT:   that component to its head, with what it needs from other components first.
     COMPONENT TARGET: forwards or backwards to TARGET: zero, head, a file number (0002 or 2),
                  a file name or slug (0002_add_task_id, add_task_id), or a revision id (prefix).
+    --to-tag NAME: every component the tag knows to its tagged state (see 'manage.py tag').
 
     Moving backwards also unapplies revisions of other components that depend on what is
     removed; they are listed and you are asked (without a terminal: pass --yes). One lock per
     database keeps concurrent runs apart; each revision runs in its own transaction.
 
     \b
+    Preview, from the database's real state:
+      --plan     the steps and why each is included (nothing changes)
+      --sql      the SQL of those steps, ready for review or psql (nothing is executed)
+      --dry-run  run them for real in one transaction and roll back (PostgreSQL, SQLite)
+
+    \b
     Examples:
       manage.py migrate
       manage.py migrate memory
       manage.py migrate task 0001
-      manage.py migrate memory zero --yes
+      manage.py migrate memory zero --plan
+      manage.py migrate --to-tag before-release --dry-run
       manage.py migrate --fake task 0002      # record as applied without running
     """
     from memstack.engine import operations
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
+    if sum([show_plan, show_sql, dry_run, fake]) > 1:
+        raise click.UsageError("--plan, --sql, --dry-run and --fake exclude each other")
+    if prune_component and (component or target or to_tag):
+        raise click.UsageError("--prune takes no COMPONENT, TARGET or --to-tag")
     with open_workspace(app) as ws:
         app.info(f"Database: {ws.settings.masked_database_url}", level=2)
         if prune_component:
-            if component or target:
-                raise click.UsageError("--prune takes no COMPONENT or TARGET arguments")
             names = operations.prune(ws, prune_component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
             app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
+            return
+
+        def plan_maker(state: operations.DatabaseState) -> operations.MigratePlan:
+            return operations.plan_for(ws, state, component, target, to_tag)
+
+        if show_plan or show_sql:
+            state = operations.database_state(ws)
+            plan = plan_maker(state)
+            if show_plan:
+                print_plan(app, plan.steps, as_json)
+            else:
+                app.data(operations.plan_sql(ws, plan, state).rstrip())
             return
         options = operations.RunOptions(fake=fake, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
                                         confirm=confirm_steps(app, yes), progress=report_progress(app),
                                         on_wait=report_wait(app))
-        results = operations.migrate(ws, component, target, options=options)
+        if dry_run:
+            app.warn("--dry-run runs the plan for real and holds the same table locks as a real run until it "
+                     "rolls back (--ddl-lock-timeout applies)")
+            results, error = operations.rehearse(ws, plan_maker, options)
+            if as_json:
+                app.json({"dry_run": True, "error": error, "steps": [
+                    {**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "error": r.error}
+                    for r in results]})
+            if error:
+                raise MemstackError(f"dry run: step {len(results)} failed: {error}",
+                                    hint="everything was rolled back; fix the revision or the data")
+            app.info(f"Dry run: {len(results)} step(s) worked; everything was rolled back.", level=0)
+            return
+        results = operations.run_plan(ws, plan_maker, options)
     if as_json:
+        event = "fake" if fake else None
         app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms,
-                   "event": "fake" if fake else ("apply" if r.step.direction == "up" else "unapply")}
-                  for r in results])
+                   "event": event or ("apply" if r.step.direction == "up" else "unapply")} for r in results])
     elif not results:
         app.info("No migrations to apply.")

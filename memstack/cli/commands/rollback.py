@@ -1,0 +1,53 @@
+"""``rollback``: undo the last N applied revisions."""
+
+from __future__ import annotations
+
+import click
+
+from memstack.cli.context import common_options, get_app, json_option, yes_option
+from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
+from memstack.cli.workspace import open_workspace
+
+
+@click.command(short_help="Undo the last N applied revisions.")
+@click.argument("component", required=False)
+@click.option("--steps", "-n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many revisions to undo (a merge revision counts as one).")
+@click.option("--plan", "show_plan", is_flag=True, help="Show what would be undone; change nothing.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="How long to wait for another migration to finish.")
+@yes_option
+@json_option
+@common_options
+def command(component: str | None, steps: int, show_plan: bool, lock_timeout: float | None, yes: bool,
+            as_json: bool) -> None:
+    """Undo the last N applied revisions, of COMPONENT or of the whole database.
+
+    Which revisions are applied comes from the database's version rows; history only says
+    which were applied last (revisions applied before history existed count, in graph
+    order). What depends on an undone revision in other components is undone too. The plan
+    is shown and you are asked (without a terminal: pass --yes).
+
+    \b
+    Examples:
+      manage.py rollback                 # the last revision applied, whichever component
+      manage.py rollback task --steps 2 --yes
+      manage.py rollback memory --plan
+    """
+    from memstack.engine import operations
+
+    app = get_app()
+    app.set_lock_timeout(lock_timeout)
+    with open_workspace(app) as ws:
+        if show_plan:
+            plan = operations.plan_rollback(ws, operations.database_state(ws), component, steps)
+            print_plan(app, plan.steps, as_json)
+            return
+        options = operations.RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app),
+                                        on_wait=report_wait(app))
+        results = operations.rollback(ws, component, steps, options)
+    if as_json:
+        app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "event": "unapply"}
+                  for r in results])
+    elif not results:
+        app.info("Nothing to roll back.")

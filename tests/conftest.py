@@ -1,0 +1,124 @@
+"""Shared fixtures: throw-away databases on all three backends, and minimal project roots.
+
+* ``sqlite_url`` -- ``sqlite:///<tmp_path>/test.db``
+* ``postgres_url`` / ``mariadb_url`` -- a fresh database ``memstack_t_<hex>`` on the server,
+  dropped afterwards; skipped when the server is unreachable (failed when
+  ``MEMSTACK_REQUIRE_SERVERS=1``). See ``dbfixtures.py`` for the server URLs.
+* ``db_url`` -- one test per backend: ids ``sqlite``, ``postgres``, ``mariadb``
+  (marked ``postgres`` / ``mariadb``, so ``-m "not mariadb"`` deselects them).
+* ``db_url_no_mariadb`` -- ``sqlite`` and ``postgres`` only.
+* ``project`` -- a minimal project root (pyproject.toml with the seven components, copies of
+  ``migrations/`` and ``templates/``); pass it as ``--project-dir`` / ``project_dir=``.
+* ``make_component`` -- a factory writing a uniquely named importable package (a component
+  of your own: models, commands); its tables and modules are forgotten after the test.
+
+Every test runs with memstack's own environment variables (``MEMSTACK_*`` but the test
+settings, ``DATABASE_URL``, ``POSTGRES_*``, ``NO_COLOR``) removed, so a developer's shell
+cannot change results; set them in the test with ``monkeypatch.setenv`` when needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dbfixtures import make_project, sqlite_url_for, temporary_database, write_package
+
+from memstack.settings import DEFAULT_COMPONENTS
+
+_KEPT_ENV = ("MEMSTACK_TEST_", "MEMSTACK_REQUIRE_SERVERS")
+_CLEARED_ENV = ("DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER",
+                "POSTGRES_PASSWORD", "NO_COLOR")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if (name.startswith("MEMSTACK_") and not name.startswith(_KEPT_ENV)) or name in _CLEARED_ENV:
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """``sqlite:///<tmp_path>/test.db`` (the file does not exist yet)."""
+    return sqlite_url_for(tmp_path)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (``postgresql+psycopg://...``), dropped after the test."""
+    with temporary_database("postgres") as url:
+        yield url
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh MariaDB database, utf8mb4 (``mysql+pymysql://...``), dropped after the test."""
+    with temporary_database("mariadb") as url:
+        yield url
+
+
+_SQLITE = pytest.param("sqlite", id="sqlite")
+_POSTGRES = pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)
+_MARIADB = pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb)
+
+
+@pytest.fixture(params=[_SQLITE, _POSTGRES, _MARIADB])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty database, once per backend."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(params=[_SQLITE, _POSTGRES])
+def db_url_no_mariadb(request: pytest.FixtureRequest) -> str:
+    """Like ``db_url``, on SQLite and PostgreSQL only."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A minimal project root under ``tmp_path``; use it with ``--project-dir`` / ``project_dir=``."""
+    return make_project(tmp_path / "project")
+
+
+MakeComponent = Callable[..., str]
+
+
+@pytest.fixture
+def make_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeComponent]:
+    """``make_component(files, prefix="comp") -> package name``: a new top-level package.
+
+    ``files`` maps relative paths to source (``{"models.py": ..., "commands/hello.py": ...}``).
+    The name is unique (``<prefix>_<hex>``), so nothing is ever served from ``sys.modules``.
+    Models must use ``memstack.db.Base``; after the test, the tables the test added to
+    ``memstack.db.metadata`` are removed again and the package's modules are unloaded.
+    """
+    from memstack.db import metadata
+
+    for package in DEFAULT_COMPONENTS:  # so that only the test's own tables count as new
+        importlib.import_module(f"{package}.models")
+    tables_before = set(metadata.tables)
+    folder = tmp_path / "packages"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.syspath_prepend(str(folder))
+    made: list[str] = []
+
+    def factory(files: dict[str, str] | None = None, prefix: str = "comp") -> str:
+        name = f"{prefix}_{secrets.token_hex(4)}"
+        write_package(folder, name, files)
+        importlib.invalidate_caches()
+        made.append(name)
+        return name
+
+    yield factory
+
+    for key in set(metadata.tables) - tables_before:
+        metadata.remove(metadata.tables[key])
+    for module in list(sys.modules):
+        if any(module == name or module.startswith(name + ".") for name in made):
+            del sys.modules[module]

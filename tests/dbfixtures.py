@@ -1,0 +1,252 @@
+"""Throw-away databases on the test servers, and minimal project roots.
+
+The fixtures in ``conftest.py`` are thin wrappers around these helpers; a test that needs a
+second database can use :func:`temporary_database` directly::
+
+    from dbfixtures import temporary_database
+
+    with temporary_database("postgres") as other_url:
+        ...
+
+Servers:
+
+* PostgreSQL: ``MEMSTACK_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
+* MariaDB: ``MEMSTACK_TEST_MARIADB_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306/``)
+
+A server that cannot be reached skips the tests that need it, or fails them when
+``MEMSTACK_REQUIRE_SERVERS=1`` (CI). Reachability is checked once per test session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import NullPool
+
+from memstack.settings import DEFAULT_COMPONENTS, mask_url
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONNECT_TIMEOUT = 3  # seconds; a dead server must not stall the suite
+DATABASE_PREFIX = "memstack_t_"
+
+
+@dataclass(frozen=True)
+class Server:
+    kind: str  # "postgres" | "mariadb"
+    title: str  # as shown in messages
+    env_var: str
+    default_url: str
+    driver: str  # the driver memstack uses for schema work
+
+    @property
+    def url(self) -> URL:
+        """The server URL (from the environment), with memstack's synchronous driver."""
+        url = make_url(os.environ.get(self.env_var) or self.default_url)
+        return url.set(drivername=self.driver)
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url.render_as_string(hide_password=False))
+
+
+SERVERS: dict[str, Server] = {
+    "postgres": Server(
+        "postgres", "PostgreSQL", "MEMSTACK_TEST_POSTGRES_URL",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", "postgresql+psycopg",
+    ),
+    "mariadb": Server(
+        "mariadb", "MariaDB", "MEMSTACK_TEST_MARIADB_URL",
+        "mysql+pymysql://root@127.0.0.1:3306/", "mysql+pymysql",
+    ),
+}
+
+# kind -> None (reachable) or the connection error; filled once per session
+_reachability: dict[str, str | None] = {}
+
+
+def require_servers() -> bool:
+    """True when an unreachable server is a failure rather than a skip (CI sets it)."""
+    return os.environ.get("MEMSTACK_REQUIRE_SERVERS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _admin_engine(server: Server, *, probe: bool = False) -> Engine:
+    """An autocommit engine without a pool (CREATE/DROP DATABASE cannot run in a transaction).
+
+    ``probe``: also time out reads, so a half-open port cannot stall the reachability check.
+    """
+    connect_args: dict[str, int] = {"connect_timeout": CONNECT_TIMEOUT}
+    if probe and server.kind == "mariadb":
+        connect_args["read_timeout"] = CONNECT_TIMEOUT
+    return create_engine(server.url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args)
+
+
+def unreachable_reason(kind: str) -> str | None:
+    """Why the server cannot be used (None when it can); checked once per session."""
+    if kind not in _reachability:
+        server = SERVERS[kind]
+        try:
+            engine = _admin_engine(server, probe=True)
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+            finally:
+                engine.dispose()
+        except Exception as exc:  # any failure to connect means "not reachable"
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            _reachability[kind] = f"{type(exc).__name__}: {first_line}"
+        else:
+            _reachability[kind] = None
+    return _reachability[kind]
+
+
+def require_server(kind: str) -> Server:
+    """The server, or skip the test (fail it under MEMSTACK_REQUIRE_SERVERS=1)."""
+    server = SERVERS[kind]
+    reason = unreachable_reason(kind)
+    if reason is not None:
+        message = f"{server.title} not reachable at {server.masked_url}: start it or set {server.env_var}"
+        if require_servers():
+            pytest.fail(f"{message} (MEMSTACK_REQUIRE_SERVERS=1; {mask_url(reason)})", pytrace=False)
+        pytest.skip(message)
+    return server
+
+
+def create_database(kind: str) -> str:
+    """A new empty database ``memstack_t_<hex>`` on the server; returns its URL (password included)."""
+    server = require_server(kind)
+    name = DATABASE_PREFIX + secrets.token_hex(6)
+    engine = _admin_engine(server)
+    try:
+        with engine.connect() as conn:
+            if kind == "postgres":
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    finally:
+        engine.dispose()
+    return server.url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(kind: str, url: str) -> None:
+    """Drop the database of ``url``, even while something still holds a connection to it."""
+    server = SERVERS[kind]
+    name = make_url(url).database
+    assert name and name.startswith(DATABASE_PREFIX), f"refusing to drop {name!r}"
+    engine = _admin_engine(server)
+    try:
+        with engine.connect() as conn:
+            if kind == "postgres":
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                # a leaked connection holding a metadata lock would block DROP DATABASE
+                ids = conn.execute(
+                    text("SELECT id FROM information_schema.processlist WHERE db = :db AND id <> CONNECTION_ID()"),
+                    {"db": name},
+                ).scalars().all()
+                for session_id in ids:
+                    with contextlib.suppress(Exception):  # it may have ended meanwhile
+                        conn.execute(text(f"KILL {int(session_id)}"))
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def temporary_database(kind: str) -> Iterator[str]:
+    """``create_database`` ... ``drop_database``, for tests that need more than one database."""
+    url = create_database(kind)
+    try:
+        yield url
+    finally:
+        drop_database(kind, url)
+
+
+def sqlite_url_for(folder: Path, name: str = "test.db") -> str:
+    return f"sqlite:///{(folder / name).resolve().as_posix()}"
+
+
+# --------------------------------------------------------------------------- projects
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_pyproject(
+    root: Path,
+    components: Sequence[str | dict[str, str]] | None = DEFAULT_COMPONENTS,
+    extra: str = "",
+) -> Path:
+    """Write ``root/pyproject.toml`` with a ``[tool.memstack]`` table.
+
+    ``components`` entries are package names or tables (``{"package": ..., "label": ...}``);
+    ``None`` leaves the key out (memstack's default list applies). ``extra`` is appended
+    verbatim inside the table (``'database_url = "sqlite:///x.db"'``).
+    """
+    lines = ["[project]", 'name = "memstack-test-project"', 'version = "0"', "", "[tool.memstack]"]
+    if components is not None:
+        lines.append("components = [")
+        for entry in components:
+            if isinstance(entry, str):
+                lines.append(f"    {_toml_string(entry)},")
+            else:
+                fields = ", ".join(f"{key} = {_toml_string(value)}" for key, value in entry.items())
+                lines.append(f"    {{ {fields} }},")
+        lines.append("]")
+    if extra:
+        lines.append(extra)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "pyproject.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make_project(
+    root: Path,
+    components: Sequence[str | dict[str, str]] | None = DEFAULT_COMPONENTS,
+    extra: str = "",
+    copy_folders: bool = True,
+) -> Path:
+    """A minimal project root at ``root``: pyproject.toml plus copies of the repo's
+    ``migrations/`` and ``templates/`` (when they exist). Returns ``root``."""
+    write_pyproject(root, components, extra)
+    if copy_folders:
+        for folder in ("migrations", "templates"):
+            source = REPO_ROOT / folder
+            if source.is_dir():
+                shutil.copytree(source, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                                dirs_exist_ok=True)
+    return root
+
+
+# --------------------------------------------------------------------------- component packages
+
+
+def write_package(folder: Path, name: str, files: dict[str, str] | None = None) -> Path:
+    """Write package ``name`` (dotted names nest) under ``folder`` with ``files``
+    (relative path -> source, e.g. ``{"models.py": ..., "commands/hello.py": ...}``).
+
+    Every folder on the way gets an ``__init__.py``. Returns the package's folder.
+    """
+    package_dir = folder.joinpath(*name.split("."))
+    for level in range(len(name.split("."))):
+        part = folder.joinpath(*name.split(".")[: level + 1])
+        part.mkdir(parents=True, exist_ok=True)
+        (part / "__init__.py").touch()
+    for relative, source in (files or {}).items():
+        path = package_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in path.relative_to(package_dir).parents:
+            if parent != Path("."):
+                (package_dir / parent / "__init__.py").touch()
+        path.write_text(source, encoding="utf-8")
+    return package_dir
