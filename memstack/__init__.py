@@ -1,7 +1,7 @@
 """memstack: MemStack's database layer and its management commands.
 
-The small public API: :func:`call_command`, and (once the engine lands)
-:func:`migrate_on_startup` / :func:`amigrate_on_startup`. Imports are lazy so
+The small public API: :func:`call_command`, :func:`migrate_on_startup` and
+:func:`amigrate_on_startup`. Imports are lazy so
 ``import memstack`` costs almost nothing.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from memstack.errors import MemstackError
 
 __version__ = "0.1.0"
-__all__ = ["MemstackError", "__version__", "call_command"]
+__all__ = ["MemstackError", "__version__", "amigrate_on_startup", "call_command", "migrate_on_startup"]
 
 
 def call_command(name: str, /, *args: Any, **options: Any) -> Any:
@@ -20,3 +20,20 @@ def call_command(name: str, /, *args: Any, **options: Any) -> Any:
     from memstack.cli import call_command as _call_command
 
     return _call_command(name, *args, **options)
+
+
+def migrate_on_startup(database_url: str | None = None, **kwargs: Any) -> Any:
+    """Apply pending revisions (or only verify) from an application's start-up; raises on problems.
+
+    See :func:`memstack.startup.migrate_on_startup`.
+    """
+    from memstack.startup import migrate_on_startup as _migrate_on_startup
+
+    return _migrate_on_startup(database_url, **kwargs)
+
+
+async def amigrate_on_startup(database_url: str | None = None, **kwargs: Any) -> Any:
+    """The async form of :func:`migrate_on_startup` (runs in a worker thread)."""
+    from memstack.startup import amigrate_on_startup as _amigrate_on_startup
+
+    return await _amigrate_on_startup(database_url, **kwargs)

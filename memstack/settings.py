@@ -68,10 +68,16 @@ class Settings:
     """Resolved settings; ``sources`` says where each value came from (for ``doctor``)."""
 
     project_dir: Path
-    database_url: str
+    database_url_as_given: str
     components: tuple[ComponentEntry, ...]
     lock_timeout: float
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        """The URL for schema work; checked only when used, so commands that never touch the
+        database (``components``, ``--help``) work with a bad one."""
+        return normalize_url(self.database_url_as_given, self.project_dir)
 
     @property
     def migrations_dir(self) -> Path:
@@ -170,7 +176,7 @@ def normalize_url(url: str, project_dir: Path) -> str:
         )
     if scheme in _POSTGRES_SCHEMES:
         if scheme == "postgresql+asyncpg":
-            rest = _rewrite_query(rest, {"ssl": "sslmode"})
+            rest = _asyncpg_query_to_libpq(rest)
         return "postgresql+psycopg://" + rest
     if scheme in _MYSQL_SCHEMES:
         return "mysql+pymysql://" + rest
@@ -182,11 +188,20 @@ def normalize_url(url: str, project_dir: Path) -> str:
     )
 
 
-def _rewrite_query(rest: str, renames: Mapping[str, str]) -> str:
+_ASYNCPG_SSL = {"true": "require", "1": "require", "on": "require", "false": "disable", "0": "disable",
+                "off": "disable"}
+
+
+def _asyncpg_query_to_libpq(rest: str) -> str:
+    """asyncpg's ``ssl=...`` becomes libpq's ``sslmode=...`` (``true`` meaning ``require``)."""
     base, sep, query = rest.partition("?")
     if not sep:
         return rest
-    pairs = [(renames.get(k, k), v) for k, v in parse_qsl(query, keep_blank_values=True)]
+    pairs = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "ssl":
+            key, value = "sslmode", _ASYNCPG_SSL.get(value.lower(), value)
+        pairs.append((key, value))
     return f"{base}?{urlencode(pairs)}"
 
 
@@ -223,6 +238,12 @@ def resolve_database_url(
     config: Mapping[str, Any],
 ) -> tuple[str, str]:
     """(normalized URL, where it came from), following the contract's chain."""
+    raw, source = raw_database_url(option, env, config)
+    return normalize_url(raw, project_dir), source
+
+
+def raw_database_url(option: str | None, env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str, str]:
+    """(URL as given, where it came from): the first link of the chain that is set."""
     chain: list[tuple[str, str | None]] = [
         ("--database-url", option),
         ("MEMSTACK_DATABASE_URL", env.get("MEMSTACK_DATABASE_URL")),
@@ -232,8 +253,8 @@ def resolve_database_url(
     ]
     for source, value in chain:
         if value:
-            return normalize_url(str(value), project_dir), source
-    return normalize_url("sqlite:///memstack.db", project_dir), "default"
+            return str(value), source
+    return "sqlite:///memstack.db", "default"
 
 
 # --------------------------------------------------------------------------- settings
@@ -285,7 +306,7 @@ def load_settings(
     root = find_project_root(cwd, project_dir, real_env)
     env = {**read_dotenv(root), **real_env}
     config = read_project_config(root)
-    url, url_source = resolve_database_url(root, database_url, env, config)
+    url, url_source = raw_database_url(database_url, env, config)
 
     timeout_chain: list[tuple[str, Any]] = [
         ("--lock-timeout", lock_timeout),
@@ -308,7 +329,7 @@ def load_settings(
 
     return Settings(
         project_dir=root,
-        database_url=url,
+        database_url_as_given=url,
         components=components,
         lock_timeout=timeout,
         sources={"database_url": url_source, "lock_timeout": timeout_source, "components": components_source},

@@ -282,7 +282,8 @@ def test_exit_1_unknown_project_dir(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_exit_1_bad_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str], pyproject: str,
                                   message: str) -> None:
     (tmp_path / "pyproject.toml").write_text(pyproject)
-    code, _out, err = run_main(capsys, "--project-dir", str(tmp_path), "components")
+    # showmigrations needs the database (components alone does not read the URL)
+    code, _out, err = run_main(capsys, "--project-dir", str(tmp_path), "showmigrations")
     assert code == 1
     assert message in err
     assert "tiger" not in err
@@ -435,3 +436,11 @@ def test_unknown_command_exit_status_in_a_process(project: Path) -> None:
     assert proc.returncode == 2
     assert "Did you mean 'components'?" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_components_works_with_a_bad_database_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.memstack]\ncomponents = ["memstack.memo"]\n')
+    code, out, _err = run_main(capsys, "--project-dir", str(tmp_path), "--database-url", "oracle://u:pw@h/x",
+                               "components")
+    assert code == 0
+    assert "memo" in out

@@ -33,7 +33,14 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "check": "memstack.cli.commands.check",
     "tag": "memstack.cli.commands.tag",
     "rollback": "memstack.cli.commands.rollback",
+    "adopt": "memstack.cli.commands.adopt",
+    "doctor": "memstack.cli.commands.doctor",
+    "onboard": "memstack.cli.commands.onboard",
     "sqlmigrate": "memstack.cli.commands.sqlmigrate",
+    "seed": "memstack.cli.commands.seed",
+    "startcomponent": "memstack.cli.commands.startcomponent",
+    "dbshell": "memstack.cli.commands.dbshell",
+    "shell": "memstack.cli.commands.shell",
 }
 
 
@@ -139,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     app = AppContext()
     try:
-        cli.main(args=args, prog_name=_prog_name(), standalone_mode=False, obj=app)
+        result = cli.main(args=args, prog_name=_prog_name(), standalone_mode=False, obj=app)
+        if isinstance(result, int) and not isinstance(result, bool) and result:
+            sys.exit(result)  # a command raised click's Exit(code): click hands the code back
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # usage errors: exit 2

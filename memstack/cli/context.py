@@ -126,6 +126,9 @@ def _setter(attr: str, convert: Any = None) -> Any:
             return value
         app = get_app(ctx)
         setattr(app, attr, convert(value) if convert else value)
+        if attr in ("database_url", "project_dir"):
+            app._settings = None  # loaded earlier to find the command; reload with this option
+            app._registry = None
         return value
 
     return callback

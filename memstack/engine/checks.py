@@ -99,7 +99,13 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
     if models and not problems:
         from memstack.engine.autodetect import detect
 
-        detection = detect(ws)
+        try:
+            detection = detect(ws)
+        except MemstackError as exc:  # a revision failed on the scratch database: report it, do not crash
+            return [*problems, Problem(
+                "revision_fails", f"models could not be compared with the migrations: building a scratch "
+                f"database from the revisions failed: {exc.message}",
+                "fix the failing revision (manage.py migrate on an empty database shows the error)")]
         for rev in detection.revisions:
             for diff in rev.upgrade_ops.as_diffs():
                 problems.append(Problem("model_changes", f"{rev.component}: {describe_diff(diff)}",

@@ -137,6 +137,8 @@ class Executor:
             connection.exec_driver_sql(f"SET lock_timeout = '{int(self.ddl_lock_timeout * 1000)}ms'")
         elif name in ("mysql", "mariadb"):
             connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, int(self.ddl_lock_timeout))}")
+        if connection.in_transaction():  # the SET autobegan one; the session setting outlives it
+            connection.commit()
 
     def checksum(self, revision_id: str) -> str:
         from memstack.engine.loader import checksum_file
@@ -213,7 +215,7 @@ class Executor:
                     duration = int((time.perf_counter() - started) * 1000)
                     self._record_step(recorder, step, state, after, event=self._event_for(step, fake, event),
                                       started=started_at, duration_ms=duration)
-                    if marked:
+                    if marked or (fake and self.record):  # faking a marked step resolves its mark
                         recorder.clear_marks([rev.id])
                     self._check_foreign_keys(connection, step)
         except Exception as exc:

@@ -149,7 +149,8 @@ def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
             raise MemstackError("the database changed while you were asked; nothing was done",
                                 hint="run the command again to see the new plan")
         check_reversible(plan.steps)
-        ensure_safe(ws.tree, state, ws.registry.labels)
+        faking = {(s.revision.id, s.direction) for s in plan.steps} if options.fake else set()
+        ensure_safe(ws.tree, state, ws.registry.labels, resolving=faking)
         if state.applied and not options.fake:
             with ws.engine.connect() as connection, connection.begin():
                 record_unverified(connection, ws.tree, state)

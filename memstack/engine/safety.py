@@ -4,6 +4,7 @@ no half-applied revision. Shared by ``migrate``, ``check --database``, ``doctor`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,12 +113,18 @@ def marks_error(marks: list[Mark]) -> MemstackError:
     )
 
 
-def ensure_safe(tree: LoadedTree, state: DatabaseState, labels: list[str]) -> None:
-    """Refuse schema work on a database that is not in a known, intact state."""
+def ensure_safe(tree: LoadedTree, state: DatabaseState, labels: list[str],
+                resolving: Collection[tuple[str, str]] = ()) -> None:
+    """Refuse schema work on a database that is not in a known, intact state.
+
+    ``resolving``: (revision, direction) pairs the caller is about to fake; their marks are the
+    ones that fake resolves (the fix ``marks_error`` proposes), so they do not block it.
+    """
     if state.unknown:
         raise unknown_rows_error(state, labels)
-    if state.marks:
-        raise marks_error(state.marks)
+    blocking = [m for m in state.marks if (m.revision, m.direction) not in resolving]
+    if blocking:
+        raise marks_error(blocking)
     drift = checksum_drift(tree, state)
     if drift:
         raise drift_error(drift)

@@ -42,9 +42,17 @@ def template_environment(templates_dir: Path) -> Any:
 
 
 def _render_item(type_: str, obj: Any, _autogen: Any) -> str | bool:
-    """Render ``memstack.db.string(n)`` compactly: one variant for both MySQL dialect names."""
+    """Render ``memstack.db.string(n)`` compactly (one variant for both MySQL dialect names), and
+    ``now()`` server defaults portably."""
     from sqlalchemy import String
 
+    if type_ == "server_default":
+        from sqlalchemy.sql import functions
+
+        argument = getattr(obj, "arg", None)
+        if isinstance(argument, functions.now):
+            return "sa.func.now()"  # sa.text('now()') would break inserts on SQLite
+        return False
     mapping = getattr(obj, "_variant_mapping", None) if type_ == "type" else None
     if not mapping or not isinstance(obj, String) or obj.length is not None:
         return False

@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('code', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('name', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('description', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('permissions_pkey'))
     )
     with op.batch_alter_table('permissions', schema=None) as batch_op:
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
     sa.Column('name', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('description', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('roles_pkey'))
     )
     with op.batch_alter_table('roles', schema=None) as batch_op:
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('name', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.Column('profile', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('users_pkey'))
     )
@@ -58,7 +58,7 @@ def upgrade() -> None:
     sa.Column('key_hash', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('name', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('user_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=True),
     sa.Column('permissions', sa.JSON(), nullable=True),
@@ -73,7 +73,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
     sa.Column('role_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
     sa.Column('permission_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.ForeignKeyConstraint(['permission_id'], ['permissions.id'], name=op.f('role_permissions_permission_id_fkey')),
     sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('role_permissions_role_id_fkey')),
     sa.PrimaryKeyConstraint('id', name=op.f('role_permissions_pkey'))
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
     sa.Column('role_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
     sa.Column('tenant_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('user_roles_role_id_fkey')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('user_roles_user_id_fkey')),
     sa.PrimaryKeyConstraint('id', name=op.f('user_roles_pkey'))

@@ -35,7 +35,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('processing_status', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('meta', sa.JSON(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('memories_author_id_fkey')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('memories_project_id_fkey')),

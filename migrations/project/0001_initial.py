@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('memory_rules', sa.JSON(), nullable=True),
     sa.Column('graph_config', sa.JSON(), nullable=True),
     sa.Column('is_public', sa.Boolean(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('projects_owner_id_fkey')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('projects_tenant_id_fkey')),
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('project_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
     sa.Column('role', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('permissions', sa.JSON(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('user_projects_project_id_fkey')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('user_projects_user_id_fkey')),
     sa.PrimaryKeyConstraint('id', name=op.f('user_projects_pkey'))

@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('group_id', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('task_type', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('status', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('error_message', sa.Text(), nullable=True),

@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('max_projects', sa.Integer(), nullable=True),
     sa.Column('max_users', sa.Integer(), nullable=True),
     sa.Column('max_storage', sa.BigInteger(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('tenants_owner_id_fkey')),
     sa.PrimaryKeyConstraint('id', name=op.f('tenants_pkey'))
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.String().with_variant(sa.String(64), 'mysql', 'mariadb'), nullable=False),
     sa.Column('role', sa.String().with_variant(sa.String(255), 'mysql', 'mariadb'), nullable=True),
     sa.Column('permissions', sa.JSON(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('user_tenants_tenant_id_fkey')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('user_tenants_user_id_fkey')),
     sa.PrimaryKeyConstraint('id', name=op.f('user_tenants_pkey'))

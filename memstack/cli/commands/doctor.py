@@ -1,0 +1,42 @@
+"""``doctor``: a readable health report of the configuration, server and database."""
+
+from __future__ import annotations
+
+import click
+
+from memstack.cli.context import common_options, get_app, json_option
+from memstack.errors import MemstackError
+
+
+@click.command(short_help="Health report: driver, server, database, pending, checksums, lock.")
+@json_option
+@common_options
+def command(as_json: bool) -> None:
+    """Report what works and what needs action, each item with its fix; exit 1 on any error.
+
+    Checks the configuration, the database driver, that the server is reachable (and its
+    version), that the database exists, pending revisions per component, heads, changed
+    applied files (checksums), failure marks, revisions the code does not know, and who holds
+    the migration lock.
+
+    \b
+    Examples:
+      manage.py doctor
+      manage.py doctor --json
+    """
+    from memstack.onboarding import doctor
+
+    app = get_app()
+    findings = doctor(app.settings)
+    if as_json:
+        app.json({"ok": all(f.status != "error" for f in findings), "items": [f.as_json() for f in findings]})
+    else:
+        marks = {"ok": app.style("ok  ", fg="green"), "warning": app.style("warn", fg="yellow"),
+                 "error": app.style("FAIL", fg="red")}
+        for finding in findings:
+            app.data(f"[{marks[finding.status]}] {finding.item}: {finding.detail}")
+            if finding.fix and finding.status != "ok":
+                app.data(f"       fix: {finding.fix}")
+    errors = [f for f in findings if f.status == "error"]
+    if errors:
+        raise MemstackError(f"doctor found {len(errors)} problem(s) that need action", hint="see the fixes above")
