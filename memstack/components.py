@@ -186,11 +186,12 @@ def _mappers(base: type) -> list[Any]:
     """
     from sqlalchemy import inspect
 
-    found, stack = [], list(base.__subclasses__())
+    found: list[Any] = []
+    stack: list[type] = list(base.__subclasses__())
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        mapper = inspect(cls, raiseerr=False)
+        mapper: Any = inspect(cls, raiseerr=False)
         if mapper is not None:
             found.append(mapper)
     return found

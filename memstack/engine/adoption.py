@@ -66,8 +66,9 @@ def snapshot(connection: Connection) -> dict[str, TableShape]:
                                              column.get("default") is not None)
         for index in inspector.get_indexes(table):
             columns = tuple(c for c in index["column_names"] if c)
-            if index.get("name"):
-                shape.indexes[index["name"]] = (columns, bool(index.get("unique")))
+            name = index.get("name")
+            if name:
+                shape.indexes[name] = (columns, bool(index.get("unique")))
             if index.get("unique"):
                 shape.uniques.add(columns)
         for fk in inspector.get_foreign_keys(table):

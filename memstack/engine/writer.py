@@ -94,6 +94,8 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
                     irreversible: bool = False, upgrade_body: str | None = None,
                     downgrade_body: str | None = None) -> str:
     """The text of a revision file."""
+    up_imports: set[str]
+    down_imports: set[str]
     up_body, up_imports = (upgrade_body, set()) if upgrade_body is not None else render_ops(upgrade)
     if downgrade_body is not None:
         down_body, down_imports = downgrade_body, set()
