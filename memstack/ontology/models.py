@@ -11,34 +11,28 @@ from sqlalchemy.orm import Mapped, mapped_column
 from memstack.db import Base, fk, id_column, json, string, timestamp
 
 
-class EntityType(Base):
+class _TypeDefinition:
+    """The columns entity types and edge types share: a named, per-project schema entry."""
+
+    id: Mapped[str] = id_column()
+    project_id: Mapped[str] = fk("projects.id", nullable=False)
+    name: Mapped[str] = mapped_column(string(), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    schema: Mapped[dict[str, Any] | None] = mapped_column(json(), default=dict)
+    status: Mapped[str | None] = mapped_column(string(), default="ENABLED")
+    source: Mapped[str | None] = mapped_column(string(), default="user")
+    created_at: Mapped[datetime | None] = mapped_column(timestamp(), server_default=func.now())
+    updated_at: Mapped[datetime | None] = mapped_column(timestamp(), onupdate=func.now(), nullable=True)
+
+
+class EntityType(_TypeDefinition, Base):
     __tablename__ = "entity_types"
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_entity_type_project_name"),)
 
-    id: Mapped[str] = id_column()
-    project_id: Mapped[str] = fk("projects.id", nullable=False)
-    name: Mapped[str] = mapped_column(string(), nullable=False)
-    description: Mapped[str | None] = mapped_column(Text, nullable=True)
-    schema: Mapped[dict[str, Any] | None] = mapped_column(json(), default=dict)
-    status: Mapped[str | None] = mapped_column(string(), default="ENABLED")
-    source: Mapped[str | None] = mapped_column(string(), default="user")
-    created_at: Mapped[datetime | None] = mapped_column(timestamp(), server_default=func.now())
-    updated_at: Mapped[datetime | None] = mapped_column(timestamp(), onupdate=func.now(), nullable=True)
 
-
-class EdgeType(Base):
+class EdgeType(_TypeDefinition, Base):
     __tablename__ = "edge_types"
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_edge_type_project_name"),)
-
-    id: Mapped[str] = id_column()
-    project_id: Mapped[str] = fk("projects.id", nullable=False)
-    name: Mapped[str] = mapped_column(string(), nullable=False)
-    description: Mapped[str | None] = mapped_column(Text, nullable=True)
-    schema: Mapped[dict[str, Any] | None] = mapped_column(json(), default=dict)
-    status: Mapped[str | None] = mapped_column(string(), default="ENABLED")
-    source: Mapped[str | None] = mapped_column(string(), default="user")
-    created_at: Mapped[datetime | None] = mapped_column(timestamp(), server_default=func.now())
-    updated_at: Mapped[datetime | None] = mapped_column(timestamp(), onupdate=func.now(), nullable=True)
 
 
 class EdgeTypeMap(Base):
