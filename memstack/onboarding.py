@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from memstack.errors import MemstackError
 from memstack.settings import Settings, mask_url
@@ -24,7 +24,10 @@ def _admin_url(url: str) -> tuple[str, str, str]:
     backend = parsed.get_backend_name()
     if backend == "postgresql":
         return parsed.set(database="postgres").render_as_string(hide_password=False), parsed.database or "", backend
-    return parsed.set(database=None).render_as_string(hide_password=False), parsed.database or "", backend
+    # URL.set(database=None) leaves the database as it is; only URL.create drops it
+    server = URL.create(parsed.drivername, parsed.username, parsed.password, parsed.host, parsed.port,
+                        query=parsed.query)
+    return server.render_as_string(hide_password=False), parsed.database or "", backend
 
 
 def database_exists(url: str) -> bool:
@@ -144,7 +147,12 @@ def doctor(settings: Settings) -> list[Finding]:
             for problem in by_kind.get(kind, []):
                 status = "warning" if problem.severity == "warning" else "error"
                 findings.append(Finding(label, status, problem.message, problem.fix))
-        for kind, label, ok_text in (("pending", "pending revisions", "every component is at its head"),
+        findings.insert(3, Finding("database", "ok", f"{make_url(url).database or '(in memory)'} exists"))
+        for kind, label, ok_text in (("graph", "revision files", "every link points to a revision; no cycle"),
+                                     ("alembic_config", "[tool.alembic]", "lists every component's folder"),
+                                     ("unknown_revisions", "unknown revisions", "none: the code knows every "
+                                      "revision the database records"),
+                                     ("pending", "pending revisions", "every component is at its head"),
                                      ("multiple_heads", "heads", "one head per component"),
                                      ("checksum_drift", "checksums", "applied files are unchanged"),
                                      ("failure_mark", "failure marks", "none"),

@@ -46,13 +46,22 @@ def migrate_on_startup(
     (a newer release already migrated it, as in a rolling deploy) is accepted with a warning
     as long as every revision this code knows is applied.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from memstack.engine.operations import RunOptions, database_state, migrate
     from memstack.engine.workspace import Workspace
+    from memstack.settings import mask_url
 
     started = time.perf_counter()
     with Workspace.load(project_dir=project_dir, database_url=database_url, lock_timeout=lock_timeout) as ws:
         masked = ws.settings.masked_database_url
-        state = database_state(ws)
+        try:
+            state = database_state(ws)
+        except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password
+            first_line = (str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines() or [""])[0]
+            raise MemstackError(f"cannot read the migration state of {masked}: {mask_url(first_line)}",
+                                hint="check that the database server runs and the URL is right "
+                                "('manage.py doctor' reports what is wrong)") from exc
         graph = ws.graph
         known_applied = state.applied | {r for r in state.records if r in graph}
         pending = [graph.get(r).label for r in graph.toposort(set(graph.revisions) - known_applied)]

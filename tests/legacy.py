@@ -17,7 +17,7 @@ _LEGACY_COLUMNS = {("memories", "task_id"), ("task_logs", "progress"), ("task_lo
 
 def pre_legacy_metadata() -> MetaData:
     """The models as they were before the four columns: no naming convention, no legacy columns."""
-    import memstack.memory.models  # noqa: F401
+    import memstack.memory.models
     import memstack.task.models  # noqa: F401
     from memstack.components import build_registry
     from memstack.db import metadata

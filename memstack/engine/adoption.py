@@ -315,7 +315,7 @@ def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: An
                 recorder.add_history(event="adopt", component=rev.component, revision=rid, name=rev.name,
                                      direction="up", started_at=utcnow(), duration_ms=0, success=True,
                                      checksum=checksum,
-                                     error="; ".join(plan.variants)[:4000] if plan.variants else None)
+                                     note="; ".join(plan.variants) if plan.variants else None)
     if plan.pending:
         from memstack.engine.operations import RunOptions, migrate
 

@@ -46,9 +46,26 @@ class MigratePlan:
 
 
 def database_state(ws: Workspace) -> DatabaseState:
-    """Version rows, applied set, checksum records and marks, in a fixed number of reads."""
-    with ws.engine.connect() as connection:
-        return read_database_state(connection, ws.graph)
+    """Version rows, applied set, checksum records and marks, in a fixed number of reads.
+
+    Read without the lock, so another process may be creating memstack's tables meanwhile;
+    MariaDB then fails the read with 1412 "Table definition has changed, please retry
+    transaction", and we do retry it (a few times, briefly).
+    """
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, 6):
+        try:
+            with ws.engine.connect() as connection:
+                return read_database_state(connection, ws.graph)
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code != 1412 or attempt == 5:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def read_state(ws: Workspace) -> tuple[list[str], set[str]]:
@@ -153,6 +170,7 @@ def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
         ensure_safe(ws.tree, state, ws.registry.labels, resolving=faking)
         if state.applied and not options.fake:
             with ws.engine.connect() as connection, connection.begin():
+                Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
                 record_unverified(connection, ws.tree, state)
         executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
         return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event,
@@ -207,7 +225,7 @@ def prune(ws: Workspace, component: str, *, confirm: ConfirmCallback | None = No
             for record in records:
                 recorder.add_history(event="repair", component=component, revision=record.revision,
                                      name=record.name, direction="down", started_at=utcnow(), duration_ms=0,
-                                     success=True, error="pruned: component removed from the configuration")
+                                     success=True, note="pruned: component removed from the configuration")
     return sorted(r.name for r in records)
 
 
@@ -241,7 +259,7 @@ def repair(ws: Workspace, *, confirm: ConfirmCallback | None = None,
                 recorder.add_history(event="repair", component=item.component, revision=item.revision,
                                      name=item.name, direction="up", started_at=utcnow(), duration_ms=0,
                                      success=True, checksum=item.current,
-                                     error=f"checksum was {item.recorded}")
+                                     note=f"checksum was {item.recorded}")
             for rid in pending_verify:
                 rev = ws.graph.get(rid)
                 recorder.record_applied(rid, rev.component, rev.name, checksum_file(ws.tree.paths[rid]),
@@ -249,7 +267,7 @@ def repair(ws: Workspace, *, confirm: ConfirmCallback | None = None,
             for mark in state.marks:
                 recorder.add_history(event="repair", component=mark.component, revision=mark.revision,
                                      name=mark.name, direction=mark.direction, started_at=utcnow(), duration_ms=0,
-                                     success=True, error=f"cleared {mark.state} mark: {mark.error or ''}".strip())
+                                     success=True, note=f"cleared {mark.state} mark: {mark.error or ''}".strip())
             recorder.clear_marks()
     return RepairResult(drift, pending_verify, [f"{m.component} {m.name}" for m in state.marks])
 
@@ -441,6 +459,7 @@ def plan_sql(ws: Workspace, plan: MigratePlan, state: DatabaseState) -> str:
     """
     from memstack.engine.offline import render_plan_sql
 
+    check_reversible(plan.steps)  # a script must not silently undo (or fail on) an irreversible revision
     return render_plan_sql(ws, plan.steps, state)
 
 
@@ -537,6 +556,7 @@ def rollback(ws: Workspace, component: str | None = None, steps: int = 1,
 
     plan = plan_maker(database_state(ws))
     if plan.steps:
+        check_reversible(plan.steps)  # refuse before asking, not after the answer
         if original_confirm is None:
             raise DeclinedError("rollback needs confirmation", hint="pass --yes")
         original_confirm("Rollback will unapply:", plan.steps)

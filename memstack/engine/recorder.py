@@ -76,6 +76,7 @@ history_table = Table(
     Column("duration_ms", Integer, nullable=True),
     Column("success", Boolean, nullable=False),
     Column("error", Text, nullable=True),
+    Column("note", Text, nullable=True),
     Column("checksum", String(64), nullable=True),
     Column("os_user", String(128), nullable=True),
     Column("host", String(255), nullable=True),
@@ -159,6 +160,7 @@ class HistoryEntry:
     duration_ms: int | None
     success: bool
     error: str | None
+    note: str | None
     checksum: str | None
     user: str | None
     host: str | None
@@ -178,6 +180,7 @@ class HistoryEntry:
             "duration_ms": self.duration_ms,
             "success": self.success,
             "error": self.error,
+            "note": self.note,
             "checksum": self.checksum,
             "user": self.user,
             "host": self.host,
@@ -261,13 +264,13 @@ class Recorder:
     # ------------------------------------------------------------------ history
     def add_history(self, *, event: str, component: str, revision: str, name: str, direction: str,
                     started_at: dt.datetime, duration_ms: int | None, success: bool, error: str | None = None,
-                    checksum: str | None = None, source: str = "memstack") -> None:
+                    checksum: str | None = None, source: str = "memstack", note: str | None = None) -> None:
         user, host = who()
         self.connection.execute(insert(history_table).values(
             event=event, component=component, revision=revision, name=name, direction=direction,
             started_at=started_at, finished_at=utcnow(), duration_ms=duration_ms, success=success,
-            error=error[:4000] if error else None, checksum=checksum, os_user=user, host=host,
-            memstack_version=memstack_version(), source=source,
+            error=error[:4000] if error else None, note=note[:4000] if note else None, checksum=checksum,
+            os_user=user, host=host, memstack_version=memstack_version(), source=source,
         ))
 
     def history(self, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
@@ -283,7 +286,7 @@ class Recorder:
         return [HistoryEntry(
             id=r["id"], event=r["event"], component=r["component"], revision=r["revision"], name=r["name"],
             direction=r["direction"], started_at=r["started_at"], duration_ms=r["duration_ms"],
-            success=bool(r["success"]), error=r["error"], checksum=r["checksum"], user=r["os_user"],
+            success=bool(r["success"]), error=r["error"], note=r["note"], checksum=r["checksum"], user=r["os_user"],
             host=r["host"], memstack_version=r["memstack_version"], source=r["source"],
         ) for r in rows]
 

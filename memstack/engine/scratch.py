@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from memstack.db import create_engine
 from memstack.errors import MemstackError
@@ -41,7 +41,8 @@ def scratch_engine(database_url: str) -> Iterator[Engine]:
         create = f'CREATE DATABASE "{name}"'
         drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
     elif backend in ("mysql", "mariadb"):
-        admin_url = url.set(database=None)
+        # URL.set(database=None) leaves the database as it is; only URL.create drops it
+        admin_url = URL.create(url.drivername, url.username, url.password, url.host, url.port, query=url.query)
         create = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
         drop = f"DROP DATABASE IF EXISTS `{name}`"
     else:

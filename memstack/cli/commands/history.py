@@ -44,5 +44,7 @@ def command(component: str | None, limit: int | None, as_json: bool) -> None:
         if entry.source != "memstack":
             line += f"  (via {entry.source})"
         app.data(line)
-        if entry.error and (not entry.success or app.verbosity >= 2):
+        if entry.error:
             app.data(f"    {entry.error}")
+        if entry.note and app.verbosity >= 2:
+            app.data(f"    note: {entry.note}")
