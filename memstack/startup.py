@@ -58,7 +58,7 @@ def migrate_on_startup(
         try:
             state = database_state(ws)
         except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password
-            first_line = (str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines() or [""])[0]
+            first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
             raise MemstackError(f"cannot read the migration state of {masked}: {mask_url(first_line)}",
                                 hint="check that the database server runs and the URL is right "
                                 "('manage.py doctor' reports what is wrong)") from exc

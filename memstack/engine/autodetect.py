@@ -425,8 +425,7 @@ def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revis
                     rev.wanted.add(head.id)
     combined = MigrationGraph(revisions=dict(graph.revisions), component_order=list(graph.component_order))
     for rev in ordered:
-        combined.revisions[rev.id] = rev.as_graph_node()
-    combined._children = None
+        combined.add(rev.as_graph_node())
     cycle = combined.find_cycle()
     if cycle:
         raise MemstackError("the new revisions would form a dependency cycle: " + " -> ".join(cycle),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memstack.engine.executor import Executor, ProgressCallback, StepResult, render_sql
-from memstack.engine.graph import GraphError, Revision, Step, plan_to_state, plan_to_target
+from memstack.engine.graph import Revision, Step, plan_to_state, plan_to_target
 from memstack.engine.loader import checksum_file
 from memstack.engine.lock import WaitCallback, migration_lock
 from memstack.engine.recorder import HistoryEntry, Recorder, utcnow
@@ -328,9 +328,7 @@ def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: b
         return RenderedSQL(revision, direction, None, "irreversible: this revision has no downgrade")
     try:
         sql = render_sql(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
-    except GraphError:
-        raise
-    except Exception as exc:
+    except Exception as exc:  # Alembic refuses what needs a live connection (batch rebuilds, reads)
         return RenderedSQL(revision, direction, None,
                            f"not renderable offline ({type(exc).__name__}: {exc}); use --dry-run")
     return RenderedSQL(revision, direction, sql)
