@@ -11,6 +11,7 @@ import asyncio
 import collections
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +20,6 @@ from pathlib import Path
 import pytest
 from safetyhelpers import (
     REV,
-    copy_project,
     history_rows,
     new_id,
     snapshot,
@@ -40,6 +40,12 @@ HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_
          REV[("ontology", "0001_initial")], REV[("memo", "0001_initial")],
          REV[("task", "0005_merge_legacy_task_columns")]}
 MEMO_0001 = REV[("memo", "0001_initial")]
+
+
+def copy_project(project: Path, destination: Path) -> Path:
+    """A second copy of the project root (another release of the code)."""
+    shutil.copytree(project, destination)
+    return destination
 
 
 def add_memo_revision(project: Path, name: str = "0002_extra", *, upgrade: str | None = None) -> str:
