@@ -49,6 +49,10 @@ def report_wait(app: AppContext) -> Callable[[str], None]:
 
 def print_plan(app: AppContext, steps: Sequence[Step], as_json: bool) -> None:
     """``--plan``: the exact steps, with why steps of other components are included."""
+    blocked = [s.revision.label for s in steps if s.direction == "down" and s.revision.irreversible]
+    if blocked:
+        app.warn("this plan needs the downgrade of irreversible revision(s) " + ", ".join(blocked)
+                 + "; running it would be refused before the first step")
     if as_json:
         app.json([s.as_json() for s in steps])
         return

@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 VERSION_TABLE = "alembic_version"
-BOOKKEEPING_SCHEMA_VERSION = 1
+BOOKKEEPING_SCHEMA_VERSION = 2
 
 bookkeeping_metadata = MetaData()
 
@@ -237,14 +237,36 @@ class Recorder:
             self._tables = None
 
     def ensure_bookkeeping(self) -> None:
-        """Create memstack's own tables (and later upgrade them) under their own version."""
+        """Create memstack's own tables, or upgrade them to this memstack's schema version."""
         existing = self._existing()
-        if all(t in existing for t in bookkeeping_metadata.tables):
+        if not all(t in existing for t in bookkeeping_metadata.tables):
+            bookkeeping_metadata.create_all(self.connection, checkfirst=True)
+            self._tables = None
+            if "memstack_meta" in existing:  # some tables existed: bring the old ones up to date too
+                self._upgrade_bookkeeping()
+            self._set_schema_version()
             return
-        bookkeeping_metadata.create_all(self.connection, checkfirst=True)
+        self._upgrade_bookkeeping()
+
+    def bookkeeping_version(self) -> int:
+        value = self.connection.execute(
+            select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
+        return int(value) if value else 1
+
+    def _set_schema_version(self) -> None:
         self.connection.execute(delete(meta_table).where(meta_table.c.key == "schema_version"))
         self.connection.execute(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)))
-        self._tables = None
+
+    def _upgrade_bookkeeping(self) -> None:
+        """Upgrade steps of memstack's own tables, by schema version (never by a component)."""
+        version = self.bookkeeping_version()
+        if version >= BOOKKEEPING_SCHEMA_VERSION:
+            return
+        if version < 2:  # 2: memstack_history.note
+            columns = {c["name"] for c in inspect(self.connection).get_columns(history_table.name)}
+            if "note" not in columns:
+                self.connection.exec_driver_sql("ALTER TABLE memstack_history ADD COLUMN note TEXT")
+        self._set_schema_version()
 
     # ------------------------------------------------------------------ version rows
     def version_rows(self) -> list[str]:
@@ -300,7 +322,9 @@ class Recorder:
 
     # ------------------------------------------------------------------ applied revisions and checksums
     def applied_records(self) -> dict[str, AppliedRecord]:
-        if not self.has_bookkeeping():
+        # each table is checked on its own: on MariaDB another process's CREATE TABLEs become
+        # visible one by one, so memstack_history may exist while memstack_applied does not yet
+        if applied_table.name not in self._existing():
             return {}
         return {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
                 for r in self.connection.execute(select(applied_table))}
@@ -323,7 +347,7 @@ class Recorder:
 
     # ------------------------------------------------------------------ marks
     def marks(self) -> list[Mark]:
-        if "memstack_marks" not in self._existing():
+        if marks_table.name not in self._existing():
             return []
         return [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user,
                      r.host, r.pid) for r in self.connection.execute(select(marks_table))]
@@ -349,7 +373,7 @@ class Recorder:
 
     # ------------------------------------------------------------------ tags
     def tags(self) -> dict[str, tuple[dt.datetime, dict[str, list[str]]]]:
-        if not self.has_bookkeeping():
+        if tags_table.name not in self._existing():
             return {}
         return {r.name: (r.created_at, json.loads(r.state)) for r in
                 self.connection.execute(select(tags_table).order_by(tags_table.c.created_at, tags_table.c.name))}
