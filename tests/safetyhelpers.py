@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbfixtures import REPO_ROOT, write_pyproject
+from dbfixtures import write_pyproject
+from enginehelpers import LABELS, MANAGE_PY, REV, VENV_BIN  # noqa: F401  (re-exported)
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
@@ -28,30 +29,10 @@ from sqlalchemy.pool import NullPool
 from memstack.cli import main
 from memstack.settings import DEFAULT_COMPONENTS
 
-MANAGE_PY = REPO_ROOT / "manage.py"
-VENV_BIN = Path(sys.executable).parent
-LABELS = ["auth", "tenant", "project", "memory", "ontology", "memo", "task"]
 BOOKKEEPING_TABLES = {"memstack_history", "memstack_applied", "memstack_marks", "memstack_tags", "memstack_meta"}
 #: the contract's JSON vocabulary for one history event
 HISTORY_KEYS = {"component", "revision", "name", "number", "direction", "event", "success", "started_at",
                 "duration_ms", "checksum", "user", "host"}
-
-#: the committed tree: (component, file stem) -> revision id
-REV = {
-    ("auth", "0001_initial"): "ef6ea33ea000",
-    ("auth", "0002_add_user_roles_fk"): "ef933074fc96",
-    ("tenant", "0001_initial"): "b2f0e85c0d3f",
-    ("project", "0001_initial"): "e15b1783fbad",
-    ("memory", "0001_initial"): "bd4e543ab2c4",
-    ("memory", "0002_add_task_id"): "b5a40c3dcf72",
-    ("ontology", "0001_initial"): "f2841aa6d0d7",
-    ("memo", "0001_initial"): "bc9a7cdd598c",
-    ("task", "0001_initial"): "aafcdf2005c9",
-    ("task", "0002_add_progress"): "c24e8d933ed5",
-    ("task", "0003_add_result"): "e414d0c673f0",
-    ("task", "0004_add_message"): "e89f967a17b6",
-    ("task", "0005_merge_legacy_task_columns"): "c7e7ea306d4c",
-}
 
 
 # --------------------------------------------------------------------------- running commands

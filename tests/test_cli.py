@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from clihelpers import run_main
 from dbfixtures import REPO_ROOT, write_pyproject
 
 import memstack
@@ -50,13 +51,6 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), obj=AppContext())
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``main(args)``: (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as excinfo:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = excinfo.value.code
-    return (code if isinstance(code, int) else 1 if code else 0), out, err
 
 
 class TTY(io.StringIO):

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from clihelpers import run_main
 
-from memstack.cli import call_command, main
+from memstack.cli import call_command
 from memstack.dbshell import ClientExit, require_client, shell_command
 from memstack.errors import MemstackError
 
@@ -29,12 +30,6 @@ def which_none(name: str) -> str | None:
     return None
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as excinfo:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = excinfo.value.code
-    return (code if isinstance(code, int) else 1 if code else 0), out, err
 
 
 def manage(project: Path, url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

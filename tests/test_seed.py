@@ -11,11 +11,12 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from clihelpers import run_main
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from memstack.auth.models import APIKey, Permission, Role, RolePermission, User, UserRole
-from memstack.cli import call_command, main
+from memstack.cli import call_command
 from memstack.db import create_engine
 from memstack.errors import MemstackError
 from memstack.seed import PERMISSIONS, seed
@@ -30,13 +31,6 @@ PASSWORD_LINE = re.compile(r"^(\S+@memstack\.ai) password: (\S+)$", re.M)
 KEY_LINE = re.compile(r"^admin@memstack\.ai API key: (ms_sk_[0-9a-f]{64})$", re.M)
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``main(args)``: (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as excinfo:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = excinfo.value.code
-    return (code if isinstance(code, int) else 1 if code else 0), out, err
 
 
 def migrate(project: Path, url: str) -> None:

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clihelpers import run_main
 from sqlalchemy import inspect
 
-from memstack.cli import call_command, main
+from memstack.cli import call_command
 from memstack.db import create_engine, metadata
 from memstack.errors import MemstackError
 from memstack.scaffold import validate_name
@@ -76,12 +77,6 @@ def start(root: Path, *args: str, **options: object) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as excinfo:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = excinfo.value.code
-    return (code if isinstance(code, int) else 1 if code else 0), out, err
 
 
 # --------------------------------------------------------------------------- files and configuration
