@@ -98,10 +98,12 @@ def create_engine(url: str, *, for_migrations: bool = False, **kwargs: Any) -> E
     rebuilt (the executor runs ``PRAGMA foreign_key_check`` before committing).
     """
     from sqlalchemy import create_engine as sa_create_engine
-    from sqlalchemy.pool import NullPool
+    from sqlalchemy.pool import NullPool, StaticPool
 
     if url.startswith("sqlite"):
-        kwargs.setdefault("poolclass", NullPool)
+        in_memory = url in ("sqlite://", "sqlite:///:memory:") or url.startswith(("sqlite:///:memory:?", "sqlite://?"))
+        # one shared connection keeps an in-memory database alive across steps; files need no pool
+        kwargs.setdefault("poolclass", StaticPool if in_memory else NullPool)
     elif url.startswith("postgresql") and "application_name" not in url:
         kwargs.setdefault("connect_args", {}).setdefault("application_name", "memstack")
     engine = sa_create_engine(url, **kwargs)
