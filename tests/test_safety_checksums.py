@@ -107,3 +107,19 @@ def test_cosmetic_edits_of_applied_revisions_are_accepted(project: Path, db_url:
     check = cli(capsys, monkeypatch, project, db_url, "check", "--database", "--json")
     kinds = {p["kind"] for p in json.loads(check.out)["problems"]}
     assert "checksum_drift" not in kinds
+
+
+def test_edited_applied_revision_is_refused_even_with_nothing_pending(project: Path, db_url: str,
+                                                                      capsys: pytest.CaptureFixture[str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli(capsys, monkeypatch, project, db_url, "migrate").code == 0
+    path = project / "migrations" / "memory" / "0001_initial.py"
+    _edit_code(path)
+    before = snapshot(db_url)
+    refused = cli(capsys, monkeypatch, project, db_url, "migrate")
+    assert refused.code == 1, refused
+    assert "memory 0001_initial was changed after it was applied" in refused.err
+    assert "No migrations to apply" not in refused.err
+    assert snapshot(db_url) == before
+    assert cli(capsys, monkeypatch, project, db_url, "repair", "--yes").code == 0
+    assert cli(capsys, monkeypatch, project, db_url, "migrate").code == 0

@@ -19,6 +19,7 @@ from memstack.engine.safety import (
     DatabaseState,
     Drift,
     checksum_drift,
+    drift_error,
     ensure_safe,
     read_database_state,
     record_unverified,
@@ -150,8 +151,14 @@ def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
     When nothing is to be done this costs a fixed number of reads and takes no lock; N
     processes started at once do the work once (the others find nothing left after the lock).
     """
-    plan = make_plan(database_state(ws))
+    first_state = database_state(ws)
+    plan = make_plan(first_state)
     if not plan.steps:
+        # nothing to run, but an applied file that changed is still refused (no extra reads:
+        # the recorded checksums came with the state)
+        drift = [] if options.fake else checksum_drift(ws.tree, first_state)
+        if drift:
+            raise drift_error(drift)
         return []
     check_reversible(plan.steps)
     _confirm_cascade(plan, options)
