@@ -215,12 +215,15 @@ def seed(settings: Settings, *, environ: Mapping[str, str] | None = None) -> See
     import memstack.auth.models
     import memstack.tenant.models  # noqa: F401  (both declare the tables checked and written below)
     from memstack.db import create_engine
+    from memstack.engine.lock import migration_lock
 
     engine = create_engine(url)
     try:
         try:
             check_schema(engine)
-            with Session(engine) as session, session.begin():
+            # under the migration lock: replicas seeding at once must not create a second
+            # "Default Tenant" (tenant names are not unique in the schema)
+            with migration_lock(engine, settings.lock_timeout), Session(engine) as session, session.begin():
                 return _seed(session, env)
         except SQLAlchemyError as exc:
             first_line = (str(exc).strip().splitlines() or [""])[0]

@@ -101,8 +101,14 @@ class Settings:
 
 def _has_memstack_table(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        if "[tool.memstack]" in text:  # our project, broken: say so instead of "no project found"
+            raise ConfigurationError(f"{pyproject} is not valid TOML: {exc}", hint="fix the file's syntax") from exc
         return False
     return isinstance(data.get("tool", {}).get("memstack"), dict)
 

@@ -266,3 +266,19 @@ def test_seed_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run_main(capsys, "seed", "--help")
     assert code == 0
     assert "Example" in out and "MEMSTACK_ADMIN_PASSWORD" in out
+
+
+def test_seeds_started_at_once_create_one_default_tenant(project: Path, migrated: str, session: Session) -> None:
+    """Replicas seeding together: the migration lock keeps "Default Tenant" (no unique name) single."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MEMSTACK_DATABASE_URL": migrated, "MEMSTACK_ADMIN_PASSWORD": "a-long-secret",
+           "MEMSTACK_USER_PASSWORD": "another-secret"}
+    procs = [subprocess.Popen([sys.executable, "-m", "memstack", "--project-dir", str(project), "seed"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(p.wait(timeout=120), p.communicate()) for p in procs]
+    assert all(code == 0 for code, _ in results), results
+    assert session.scalar(select(func.count()).select_from(Tenant).where(Tenant.name == "Default Tenant")) == 1
+    assert session.scalar(select(func.count()).select_from(APIKey)) == 1

@@ -398,3 +398,11 @@ def test_invalid_toml_in_explicit_project(tmp_path: Path) -> None:
     (root / "pyproject.toml").write_text("[tool.memstack\ncomponents = [")
     with pytest.raises(ConfigurationError):
         settings(tmp_path, project_dir=root)
+
+
+def test_broken_memstack_pyproject_is_reported_not_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "broken"
+    (root / "sub").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[tool.memstack]\ncomponents = [\n")
+    with pytest.raises(ConfigurationError, match="is not valid TOML"):
+        load_settings(environ={}, cwd=root / "sub")
