@@ -131,7 +131,10 @@ class Registry:
                         labels.append(owner)
         for component in self.components:  # plain Table objects in a models module
             module = importlib.import_module(f"{component.package}.models") if _has_models(component) else None
-            for value in vars(module).values() if module else ():
+            imported = _imported_names(module) if module else set()
+            for name, value in vars(module).items() if module else ():
+                if name in imported:  # another component's table, imported to be referenced
+                    continue
                 if getattr(value, "metadata", None) is metadata and hasattr(value, "c") and hasattr(value, "name"):
                     labels = declared.setdefault(value.name, [])
                     if component.label not in labels:
@@ -195,6 +198,24 @@ def _mappers(base: type) -> list[Any]:
         if mapper is not None:
             found.append(mapper)
     return found
+
+
+def _imported_names(module: types.ModuleType) -> set[str]:
+    """Names a module binds by ``import``/``from ... import`` (they are not its own declarations)."""
+    import ast
+
+    path = getattr(module, "__file__", None)
+    if not path or not path.endswith(".py"):
+        return set()
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
 
 
 def _has_models(component: Component) -> bool:

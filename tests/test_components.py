@@ -260,3 +260,23 @@ def test_registry_still_works_after_a_failed_declaration(tmp_path: Path, make_co
 ])
 def test_bookkeeping_tables(name: str, bookkeeping: bool) -> None:
     assert is_bookkeeping_table(name) is bookkeeping
+
+
+def test_a_plain_table_imported_by_another_component_stays_with_its_declarer(tmp_path: Path,
+                                                                            make_component) -> None:
+    owner = make_component({"models.py": (
+        "from sqlalchemy import Column, Integer, Table\n"
+        "from memstack.db import metadata\n"
+        "things = Table('things_shared', metadata, Column('id', Integer, primary_key=True))\n"
+    )}, prefix="things")
+    user = make_component({"models.py": (
+        f"from {owner}.models import things  # referenced, not declared here\n"
+        "from sqlalchemy import Column, ForeignKey, Integer, Table\n"
+        "from memstack.db import metadata\n"
+        "uses = Table('uses_things', metadata, Column('id', Integer, primary_key=True),\n"
+        "             Column('thing_id', ForeignKey(things.c.id)))\n"
+    )}, prefix="uses")
+    registry = registry_for(tmp_path, [owner, user])
+    owners = registry.load_models()
+    assert owners["things_shared"] == owner
+    assert owners["uses_things"] == user
