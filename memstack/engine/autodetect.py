@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -433,6 +432,3 @@ def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revis
     for rev in ordered:
         rev.depends_on = combined.minimal_dependencies(rev.down_revisions, sorted(rev.wanted))
 
-
-def identifier_ok(text: str) -> bool:
-    return bool(text) and set(text) <= set(string.ascii_lowercase + string.digits + "_")

@@ -116,13 +116,6 @@ class Executor:
     def transactional_ddl(self) -> bool:
         return self.engine.dialect.name in ("postgresql", "sqlite")
 
-    def read_applied(self) -> tuple[list[str], set[str]]:
-        from memstack.engine.loader import applied_state
-
-        with self.engine.connect() as connection:
-            rows = Recorder(connection).version_rows()
-        return rows, applied_state(self.graph, rows)
-
     def _connect(self) -> Connection:
         connection = self.engine.connect()
         if connection.dialect.name == "sqlite":

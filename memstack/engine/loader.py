@@ -10,14 +10,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memstack.components import Registry
 from memstack.engine.graph import GraphError, MigrationGraph, Revision
-from memstack.errors import MemstackError
 
 FILE_PATTERN = re.compile(r"^(?P<number>\d{4,})_(?P<slug>[a-z0-9_]+)\.py$")
 
@@ -162,19 +160,3 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
         graph.validate()
     return tree
 
-
-def unknown_rows(graph: MigrationGraph, rows: Iterable[str]) -> list[str]:
-    """Version rows that match no revision id exactly (Alembic would match them by prefix)."""
-    return sorted(r for r in rows if r not in graph)
-
-
-def applied_state(graph: MigrationGraph, rows: Iterable[str]) -> set[str]:
-    rows = list(rows)
-    unknown = unknown_rows(graph, rows)
-    if unknown:
-        raise MemstackError(
-            f"the database records revision(s) that no file provides: {', '.join(unknown)}",
-            hint="the database was migrated by newer code: deploy that code, or restore the missing files; "
-            "a database stamped by an older tool can be taken over with 'manage.py adopt'",
-        )
-    return graph.applied_from_rows(rows)

@@ -6,6 +6,7 @@ Commands and Python callers use these; nothing here prints. Questions go through
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,14 +70,6 @@ def database_state(ws: Workspace) -> DatabaseState:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def read_state(ws: Workspace) -> tuple[list[str], set[str]]:
-    """(version rows, applied revision ids); unknown rows are an error."""
-    state = database_state(ws)
-    if state.unknown:
-        raise unknown_rows_error(state, ws.registry.labels)
-    return state.rows, state.applied
-
-
 def check_single_heads(ws: Workspace, components: Sequence[str]) -> None:
     for label in components:
         ws.graph.head(label)
@@ -105,11 +98,6 @@ def plan_from_state(ws: Workspace, state: DatabaseState, component: str | None =
     else:
         resolved = graph.resolve_target(label, target)
     return MigratePlan(plan_to_target(graph, label, resolved, applied), applied, rows, [label])
-
-
-def plan_migrate(ws: Workspace, component: str | None = None, target: str | None = None) -> MigratePlan:
-    """What ``migrate [COMPONENT [TARGET]]`` would do from the database's current state."""
-    return plan_from_state(ws, database_state(ws), component, target)
 
 
 def check_reversible(steps: Sequence[Step]) -> None:
@@ -184,28 +172,15 @@ def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
                             atomic=options.atomic)
 
 
-def migrate(
-    ws: Workspace,
-    component: str | None = None,
-    target: str | None = None,
-    *,
-    fake: bool = False,
-    confirm: ConfirmCallback | None = None,
-    progress: ProgressCallback | None = None,
-    options: RunOptions | None = None,
-) -> list[StepResult]:
+def migrate(ws: Workspace, component: str | None = None, target: str | None = None, *,
+            options: RunOptions | None = None) -> list[StepResult]:
     """Bring the database to the requested state; returns the steps run."""
-    options = options or RunOptions()
-    options.fake = options.fake or fake
-    options.confirm = options.confirm or confirm
-    options.progress = options.progress or progress
-    return run_plan(ws, lambda state: plan_from_state(ws, state, component, target), options)
+    return run_plan(ws, lambda state: plan_from_state(ws, state, component, target), options or RunOptions())
 
 
 def stamp(ws: Workspace, component: str, target: str, options: RunOptions | None = None) -> list[StepResult]:
     """Set a component's recorded state to TARGET without running anything."""
-    options = options or RunOptions()
-    options.fake, options.event = True, "stamp"
+    options = dataclasses.replace(options or RunOptions(), fake=True, event="stamp")
     return run_plan(ws, lambda state: plan_from_state(ws, state, component, target), options)
 
 
@@ -565,5 +540,5 @@ def rollback(ws: Workspace, component: str | None = None, steps: int = 1,
         if original_confirm is None:
             raise DeclinedError("rollback needs confirmation", hint="pass --yes")
         original_confirm("Rollback will unapply:", plan.steps)
-    options.confirm = lambda *_: None  # asked above, once, about the whole plan
-    return run_plan(ws, plan_maker, options)
+    asked_once = dataclasses.replace(options, confirm=lambda *_: None)  # asked above, about the whole plan
+    return run_plan(ws, plan_maker, asked_once)
