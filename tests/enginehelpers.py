@@ -309,3 +309,16 @@ class MemoryLink(Base):
     user_id: Mapped[str] = fk("users.id", nullable=False)
     note: Mapped[str | None] = mapped_column(String(200), nullable=True)
 '''
+
+
+def full_snapshot(url: str) -> dict[str, Any]:
+    """Tables with their columns, and every row of ``alembic_version`` and memstack's own tables."""
+    with connect(url) as connection:
+        inspector = inspect(connection)
+        names = sorted(inspector.get_table_names())
+        result: dict[str, Any] = {"schema": {t: sorted(c["name"] for c in inspector.get_columns(t)) for t in names}}
+        for name in names:
+            if name == "alembic_version" or name.startswith("memstack_"):
+                rows = connection.execute(text(f"SELECT * FROM {name}"))
+                result[name] = sorted(tuple(str(v) for v in row) for row in rows)
+    return result

@@ -32,6 +32,9 @@ from enginehelpers import (
     table_names,
     version_rows,
 )
+from enginehelpers import (
+    full_snapshot as snapshot,
+)
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -62,19 +65,6 @@ def setup_state(project: Path, url: str, commands: Sequence[Sequence[str]]) -> N
         name, *args = command
         options: dict[str, Any] = {"yes": True} if name == "migrate" else {}
         call(project, url, name, *args, **options)
-
-
-def snapshot(url: str) -> dict[str, Any]:
-    """Tables with their columns, and every row of ``alembic_version`` and memstack's own tables."""
-    with connect(url) as connection:
-        inspector = inspect(connection)
-        names = sorted(inspector.get_table_names())
-        result: dict[str, Any] = {"schema": {t: sorted(c["name"] for c in inspector.get_columns(t)) for t in names}}
-        for name in names:
-            if name == "alembic_version" or name.startswith("memstack_"):
-                rows = connection.execute(text(f"SELECT * FROM {name}"))
-                result[name] = sorted(tuple(str(v) for v in row) for row in rows)
-    return result
 
 
 def schema_of(url: str) -> dict[str, Any]:

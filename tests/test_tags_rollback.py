@@ -28,6 +28,9 @@ from enginehelpers import (
     table_names,
     version_rows,
 )
+from enginehelpers import (
+    full_snapshot as snapshot,
+)
 from sqlalchemy import inspect, text
 
 from memstack.engine.offline import NOT_RENDERABLE
@@ -54,19 +57,6 @@ def ok(result: Exit) -> Exit:
 
 def migrate(project: Path, url: str, *args: str) -> None:
     call(project, url, "migrate", *args, yes=True)
-
-
-def snapshot(url: str) -> dict[str, Any]:
-    """Tables with their columns, and every row of ``alembic_version`` and memstack's own tables."""
-    with connect(url) as connection:
-        inspector = inspect(connection)
-        names = sorted(inspector.get_table_names())
-        result: dict[str, Any] = {"schema": {t: sorted(c["name"] for c in inspector.get_columns(t)) for t in names}}
-        for name in names:
-            if name == "alembic_version" or name.startswith("memstack_"):
-                rows = connection.execute(text(f"SELECT * FROM {name}"))
-                result[name] = sorted(tuple(str(v) for v in row) for row in rows)
-    return result
 
 
 def history(url: str) -> list[dict[str, Any]]:
