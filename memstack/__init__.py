@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 __version__ = "0.1.0"
 __all__ = ["MemstackError", "__version__", "amigrate_on_startup", "call_command", "migrate_on_startup"]

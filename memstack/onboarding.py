@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
-from memstack.errors import MemstackError
-from memstack.settings import Settings, mask_url
+from memstack.core.errors import MemstackError
+from memstack.core.settings import Settings, mask_url
 
 DRIVERS = {"postgresql": ("psycopg", "pip install 'psycopg[binary]'"),
            "mysql": ("pymysql", "pip install -e '.[mysql]'"),
@@ -31,7 +31,7 @@ def _admin_url(url: str) -> tuple[str, str, str]:
 
 
 def database_exists(url: str) -> bool:
-    from memstack.db import create_engine
+    from memstack.core.db import create_engine
 
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -52,7 +52,7 @@ def database_exists(url: str) -> bool:
 
 def ensure_database(url: str) -> bool:
     """Create the database when it does not exist; True when it was created."""
-    from memstack.db import create_engine
+    from memstack.core.db import create_engine
 
     if database_exists(url):
         return False
@@ -99,7 +99,7 @@ class Finding:
 
 def doctor(settings: Settings) -> list[Finding]:
     """Each health item with its status and, when something needs action, the fix."""
-    from memstack.components import build_registry
+    from memstack.core.components import build_registry
     from memstack.engine.workspace import Workspace
 
     url = settings.database_url
@@ -177,7 +177,7 @@ def onboard(settings: Settings, *, seed: bool = True, progress: Any = None, on_w
 
     A second run changes nothing.
     """
-    from memstack.components import build_registry
+    from memstack.core.components import build_registry
     from memstack.engine.operations import RunOptions, migrate
     from memstack.engine.workspace import Workspace
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from memstack.errors import MemstackError
-from memstack.settings import Settings, mask_url, read_dotenv
+from memstack.core.errors import MemstackError
+from memstack.core.settings import Settings, mask_url, read_dotenv
 
 ADMIN_EMAIL = "admin@memstack.ai"
 USER_EMAIL = "user@memstack.ai"
@@ -172,7 +172,7 @@ def check_schema(engine: Any) -> None:
     """Raise unless every table (and column) seeding writes exists."""
     from sqlalchemy import inspect
 
-    from memstack.db import metadata
+    from memstack.core.db import metadata
 
     inspector = inspect(engine)
     existing = set(inspector.get_table_names())
@@ -214,7 +214,7 @@ def seed(settings: Settings, *, environ: Mapping[str, str] | None = None) -> See
 
     import memstack.auth.models
     import memstack.tenant.models  # noqa: F401  (both declare the tables checked and written below)
-    from memstack.db import create_engine
+    from memstack.core.db import create_engine
     from memstack.engine.lock import migration_lock
 
     engine = create_engine(url)

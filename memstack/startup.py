@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 log = logging.getLogger("memstack.startup")
 
@@ -48,9 +48,9 @@ def migrate_on_startup(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from memstack.core.settings import mask_url
     from memstack.engine.operations import RunOptions, database_state, migrate
     from memstack.engine.workspace import Workspace
-    from memstack.settings import mask_url
 
     started = time.perf_counter()
     with Workspace.load(project_dir=project_dir, database_url=database_url, lock_timeout=lock_timeout) as ws:

@@ -28,7 +28,7 @@ def _project_dir() -> Path | None:
 def run_migrations() -> None:
     ws = Workspace.load(project_dir=_project_dir())
     ws.registry.load_models()
-    from memstack.db import metadata
+    from memstack.core.db import metadata
 
     if context.is_offline_mode():
         context.configure(url=ws.settings.database_url, target_metadata=metadata, literal_binds=True,

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from dbfixtures import make_project, sqlite_url_for, temporary_database, write_package
 
-from memstack.settings import DEFAULT_COMPONENTS
+from memstack.core.settings import DEFAULT_COMPONENTS
 
 _KEPT_ENV = ("MEMSTACK_TEST_", "MEMSTACK_REQUIRE_SERVERS")
 _CLEARED_ENV = ("DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER",
@@ -95,10 +95,10 @@ def make_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
     ``files`` maps relative paths to source (``{"models.py": ..., "commands/hello.py": ...}``).
     The name is unique (``<prefix>_<hex>``), so nothing is ever served from ``sys.modules``.
-    Models must use ``memstack.db.Base``; after the test, the tables the test added to
-    ``memstack.db.metadata`` are removed again and the package's modules are unloaded.
+    Models must use ``memstack.core.db.Base``; after the test, the tables the test added to
+    ``memstack.core.db.metadata`` are removed again and the package's modules are unloaded.
     """
-    from memstack.db import metadata
+    from memstack.core.db import metadata
 
     for package in DEFAULT_COMPONENTS:  # so that only the test's own tables count as new
         importlib.import_module(f"{package}.models")

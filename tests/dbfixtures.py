@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from memstack.settings import DEFAULT_COMPONENTS, mask_url
+from memstack.core.settings import DEFAULT_COMPONENTS, mask_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECT_TIMEOUT = 3  # seconds; a dead server must not stall the suite

@@ -26,9 +26,9 @@ from sqlalchemy.pool import NullPool
 
 from memstack import call_command
 from memstack.cli import main
+from memstack.core.settings import DEFAULT_COMPONENTS
 from memstack.engine.loader import load_tree, parse_revision_file
 from memstack.engine.workspace import Workspace
-from memstack.settings import DEFAULT_COMPONENTS
 
 LABELS = ["auth", "tenant", "project", "memory", "ontology", "memo", "task"]
 VENV_BIN = Path(sys.executable).parent
@@ -298,7 +298,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from memstack.db import Base, fk, id_column
+from memstack.core.db import Base, fk, id_column
 
 
 class MemoryLink(Base):

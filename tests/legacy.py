@@ -19,9 +19,9 @@ def pre_legacy_metadata() -> MetaData:
     """The models as they were before the four columns: no naming convention, no legacy columns."""
     import memstack.memory.models
     import memstack.task.models  # noqa: F401
-    from memstack.components import build_registry
-    from memstack.db import metadata
-    from memstack.settings import load_settings
+    from memstack.core.components import build_registry
+    from memstack.core.db import metadata
+    from memstack.core.settings import load_settings
 
     del build_registry, load_settings
     for module in ("auth", "tenant", "project", "memory", "ontology", "memo", "task"):

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from memstack.cli import main
-from memstack.settings import DEFAULT_COMPONENTS
+from memstack.core.settings import DEFAULT_COMPONENTS
 
 BOOKKEEPING_TABLES = {"memstack_history", "memstack_applied", "memstack_marks", "memstack_tags", "memstack_meta"}
 #: the contract's JSON vocabulary for one history event

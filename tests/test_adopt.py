@@ -26,7 +26,7 @@ from legacy import (
 from safetyhelpers import REV, add_alembic_table, cli, execute, history_rows, snapshot, tables, version_rows
 
 from memstack import call_command
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 #: revisions the old ``create_all`` already holds, whatever steps ran afterwards
 BASE = {("auth", "0001_initial"), ("auth", "0002_add_user_roles_fk"), ("tenant", "0001_initial"),

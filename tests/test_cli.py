@@ -17,7 +17,7 @@ from dbfixtures import REPO_ROOT, write_pyproject
 import memstack
 from memstack.cli import call_command, cli, main
 from memstack.cli.context import AppContext
-from memstack.errors import ConfigurationError, MemstackError
+from memstack.core.errors import ConfigurationError, MemstackError
 
 LABELS = ["auth", "tenant", "project", "memory", "ontology", "memo", "task"]
 ANSI = "\x1b["

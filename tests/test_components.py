@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from dbfixtures import write_pyproject
 
-from memstack.components import build_registry, is_bookkeeping_table
-from memstack.errors import ConfigurationError, MemstackError
-from memstack.settings import load_settings
+from memstack.core.components import build_registry, is_bookkeeping_table
+from memstack.core.errors import ConfigurationError, MemstackError
+from memstack.core.settings import load_settings
 
 LABELS = ["auth", "tenant", "project", "memory", "ontology", "memo", "task"]
 
@@ -27,7 +27,7 @@ SCHEMA_OWNERS = {
 WIDGET_MODELS = '''
 from sqlalchemy.orm import Mapped, mapped_column
 
-from memstack.db import Base, id_column, string
+from memstack.core.db import Base, id_column, string
 
 
 class Widget(Base):
@@ -190,7 +190,7 @@ def test_component_with_its_own_models(tmp_path: Path, make_component) -> None:
     package = make_component({"models.py": WIDGET_MODELS.format(table="widgets_own")}, prefix="widgets")
     plain = make_component({"models.py": (
         "from sqlalchemy import Column, Integer, Table\n"
-        "from memstack.db import metadata\n"
+        "from memstack.core.db import metadata\n"
         "gadgets = Table('gadgets_plain', metadata, Column('id', Integer, primary_key=True))\n"
     )}, prefix="gadgets")
     registry = registry_for(tmp_path, ["memstack.memo", package, plain])
@@ -266,13 +266,13 @@ def test_a_plain_table_imported_by_another_component_stays_with_its_declarer(tmp
                                                                             make_component) -> None:
     owner = make_component({"models.py": (
         "from sqlalchemy import Column, Integer, Table\n"
-        "from memstack.db import metadata\n"
+        "from memstack.core.db import metadata\n"
         "things = Table('things_shared', metadata, Column('id', Integer, primary_key=True))\n"
     )}, prefix="things")
     user = make_component({"models.py": (
         f"from {owner}.models import things  # referenced, not declared here\n"
         "from sqlalchemy import Column, ForeignKey, Integer, Table\n"
-        "from memstack.db import metadata\n"
+        "from memstack.core.db import metadata\n"
         "uses = Table('uses_things', metadata, Column('id', Integer, primary_key=True),\n"
         "             Column('thing_id', ForeignKey(things.c.id)))\n"
     )}, prefix="uses")

@@ -13,8 +13,8 @@ import pytest
 from clihelpers import run_main
 
 from memstack.cli import call_command
-from memstack.dbshell import ClientExit, require_client, shell_command
-from memstack.errors import MemstackError
+from memstack.cli.dbshell import ClientExit, require_client, shell_command
+from memstack.core.errors import MemstackError
 
 SECRET = "s3cr@t:/pw"  # characters that must be URL-encoded
 ENCODED = "s3cr%40t%3A%2Fpw"
@@ -229,7 +229,7 @@ def test_commands_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_password_on_the_client_command_line_for_the_configured_url(project: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # the URL from settings (here MEMSTACK_DATABASE_URL) goes through shell_command unchanged
-    from memstack.settings import load_settings
+    from memstack.core.settings import load_settings
 
     monkeypatch.setenv("MEMSTACK_DATABASE_URL", f"postgres://carol:{ENCODED}@pg:5432/app")
     url = load_settings(project_dir=project).database_url

@@ -29,7 +29,7 @@ from enginehelpers import (
     version_rows,
 )
 
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 ALL = set(REV)
 MakeComponent = Callable[..., str]
@@ -42,7 +42,7 @@ from __future__ import annotations
 from sqlalchemy import Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from memstack.db import Base, fk, id_column, string
+from memstack.core.db import Base, fk, id_column, string
 
 
 class Bookmark(Base):
@@ -203,7 +203,7 @@ def test_unowned_table_in_the_database_is_ignored(project: Path, db_url: str) ->
 
 def test_removed_model_is_dropped_in_its_former_owners_branch(project: Path, make_component: MakeComponent,
                                                               db_url: str) -> None:
-    from memstack.db import metadata
+    from memstack.core.db import metadata
 
     first = make_component({"models.py": TWO_MODELS}, prefix="bookmarks")
     set_components(project, {"package": first, "label": "bookmarks"})
@@ -329,7 +329,7 @@ def test_links_stay_minimal_across_a_chain_of_new_components(project: Path, make
     models = '''
 from sqlalchemy.orm import Mapped
 
-from memstack.db import Base, fk, id_column
+from memstack.core.db import Base, fk, id_column
 
 
 class Share(Base):

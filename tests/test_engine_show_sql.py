@@ -17,7 +17,7 @@ from enginehelpers import (
     version_rows,
 )
 
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 ALL = set(REV)
 NO_SERVER = {

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from memstack.core.errors import MemstackError
 from memstack.engine.graph import (
     GraphError,
     MigrationGraph,
@@ -23,7 +24,6 @@ from memstack.engine.graph import (
     plan_to_target,
     state_summary,
 )
-from memstack.errors import MemstackError
 
 # --------------------------------------------------------------------------- builders
 

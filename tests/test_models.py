@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from memstack.db import create_engine, metadata
-from memstack.settings import DEFAULT_COMPONENTS
+from memstack.core.db import create_engine, metadata
+from memstack.core.settings import DEFAULT_COMPONENTS
 
 for _package in DEFAULT_COMPONENTS:
     importlib.import_module(f"{_package}.models")

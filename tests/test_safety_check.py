@@ -84,7 +84,7 @@ GADGET_MODELS = '''
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from memstack.db import Base, id_column, string
+from memstack.core.db import Base, id_column, string
 
 
 class Gadget(Base):
@@ -330,7 +330,7 @@ def test_database_failure_mark_of_an_interrupted_run(tree: Path, sqlite_url: str
 
 def test_database_lock_held_is_a_warning(tree: Path, db_url: str, capsys: pytest.CaptureFixture[str],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from memstack.db import create_engine
+    from memstack.core.db import create_engine
 
     assert cli(capsys, monkeypatch, tree, db_url, "migrate").code == 0
     engine = create_engine(db_url, for_migrations=True)

@@ -27,7 +27,7 @@ from safetyhelpers import (
     write_revision,
 )
 
-from memstack.settings import DEFAULT_COMPONENTS
+from memstack.core.settings import DEFAULT_COMPONENTS
 
 MEMORY_1 = REV[("memory", "0001_initial")]
 MEMO_1 = REV[("memo", "0001_initial")]
@@ -192,7 +192,7 @@ GIZMO_MODELS = '''
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from memstack.db import Base, id_column, string
+from memstack.core.db import Base, id_column, string
 
 
 class Gizmo(Base):

@@ -28,7 +28,7 @@ from safetyhelpers import (
 )
 from sqlalchemy import text
 
-from memstack.db import create_engine
+from memstack.core.db import create_engine
 from memstack.engine.lock import migration_lock
 
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from memstack.auth.models import APIKey, Permission, Role, RolePermission, User, UserRole
 from memstack.cli import call_command
-from memstack.db import create_engine
-from memstack.errors import MemstackError
+from memstack.core.db import create_engine
+from memstack.core.errors import MemstackError
+from memstack.core.settings import load_settings
 from memstack.seed import PERMISSIONS, seed
-from memstack.settings import load_settings
 from memstack.tenant.models import Tenant, UserTenant
 
 ALL_CODES = {code for code, _name, _description in PERMISSIONS}

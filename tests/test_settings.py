@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from dbfixtures import write_pyproject
 
-from memstack.errors import ConfigurationError, MemstackError
-from memstack.settings import (
+from memstack.core.errors import ConfigurationError, MemstackError
+from memstack.core.settings import (
     DEFAULT_COMPONENTS,
     DEFAULT_LOCK_TIMEOUT,
     ComponentEntry,

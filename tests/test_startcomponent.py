@@ -18,10 +18,10 @@ from clihelpers import run_main
 from sqlalchemy import inspect
 
 from memstack.cli import call_command
-from memstack.db import create_engine, metadata
-from memstack.errors import MemstackError
-from memstack.scaffold import validate_name
-from memstack.settings import DEFAULT_COMPONENTS
+from memstack.cli.scaffold import validate_name
+from memstack.core.db import create_engine, metadata
+from memstack.core.errors import MemstackError
+from memstack.core.settings import DEFAULT_COMPONENTS
 
 PYPROJECT = '''\
 [project]
@@ -91,7 +91,7 @@ def test_files_created_and_pyproject_updated_keeping_comments(root: Path) -> Non
     assert (root / "migrations" / name / ".gitkeep").is_file()
     assert list((root / "migrations" / name).iterdir()) == [root / "migrations" / name / ".gitkeep"]
     models = (package / "models.py").read_text()
-    assert "from memstack.db import Base, id_column, string, timestamp" in models
+    assert "from memstack.core.db import Base, id_column, string, timestamp" in models
     assert f'__tablename__ = "{name}_items"' in models
     hello = (package / "commands" / "hello.py").read_text()
     assert "from memstack.cli.context import common_options, get_app" in hello and "Example" in hello

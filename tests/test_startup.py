@@ -30,10 +30,10 @@ from safetyhelpers import (
 )
 
 import memstack
-from memstack.db import create_engine
+from memstack.core.db import create_engine
+from memstack.core.errors import MemstackError
 from memstack.engine.executor import MigrationFailed
 from memstack.engine.lock import LockTimeout, migration_lock
-from memstack.errors import MemstackError
 
 ALL_LABELS = {f"{component} {name}" for component, name in REV}
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from memstack.db import Base, id_column, json, string, timestamp
+from memstack.core.db import Base, id_column, json, string, timestamp
 
 
 class User(Base):

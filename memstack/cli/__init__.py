@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 #: built-in command name -> module (each module defines ``command``)
 BUILTIN_COMMANDS: dict[str, str] = {

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from memstack.errors import DeclinedError
+from memstack.core.errors import DeclinedError, MemstackError
 
 if TYPE_CHECKING:
-    from memstack.components import Registry
-    from memstack.settings import Settings
+    from memstack.core.components import Registry
+    from memstack.core.settings import Settings
+    from memstack.engine.workspace import Workspace
 
 
 @dataclass
@@ -36,7 +39,7 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from memstack.settings import load_settings
+            from memstack.core.settings import load_settings
 
             self._settings = load_settings(
                 project_dir=self.project_dir, database_url=self.database_url, lock_timeout=self.lock_timeout
@@ -56,7 +59,7 @@ class AppContext:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from memstack.components import build_registry
+            from memstack.core.components import build_registry
 
             self._registry = build_registry(self.settings)
         return self._registry
@@ -162,3 +165,23 @@ def json_option(func: Any) -> Any:
 
 def yes_option(func: Any) -> Any:
     return click.option("--yes", "-y", is_flag=True, help="Confirm destructive steps without asking.")(func)
+
+@contextmanager
+def open_workspace(app: AppContext) -> Iterator[Workspace]:
+    """The workspace of the command's project; a database that cannot be used becomes one clear error."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from memstack.engine.workspace import Workspace
+
+    ws = Workspace(settings=app.settings, registry=app.registry)
+    try:
+        yield ws
+    except (OperationalError, InterfaceError) as exc:
+        first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        raise MemstackError(
+            f"cannot use the database {ws.settings.masked_database_url}: {first_line}",
+            hint="check that the server is running and the URL (host, port, user, database) is right; "
+            "'manage.py doctor' tells more",
+        ) from exc
+    finally:
+        ws.close()

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from memstack.components import is_bookkeeping_table
+from memstack.core.components import is_bookkeeping_table
+from memstack.core.errors import MemstackError
 from memstack.engine.executor import Executor
 from memstack.engine.graph import Step
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
-from memstack.errors import MemstackError
 
 # --------------------------------------------------------------------------- schema snapshots
 
@@ -273,10 +273,10 @@ def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: An
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
+    from memstack.core.errors import DeclinedError
     from memstack.engine.loader import checksum_file
     from memstack.engine.lock import migration_lock
     from memstack.engine.recorder import Recorder, utcnow
-    from memstack.errors import DeclinedError
 
     with migration_lock(ws.engine, ws.settings.lock_timeout, on_wait):
         with ws.engine.connect() as connection:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from memstack.components import Registry
+from memstack.core.components import Registry
 
 
 def wanted_locations(registry: Registry, project_dir: Path) -> list[str]:

@@ -20,12 +20,12 @@ from alembic.operations import ops as alembic_ops
 from sqlalchemy import ForeignKeyConstraint, MetaData, inspect
 from sqlalchemy.engine import Connection, Engine
 
-from memstack.components import is_bookkeeping_table
+from memstack.core.components import is_bookkeeping_table
+from memstack.core.errors import MemstackError
 from memstack.engine.executor import Executor
 from memstack.engine.graph import MigrationGraph, Revision, Step
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
-from memstack.errors import MemstackError
 
 
 def new_revision_id(taken: Iterable[str] = ()) -> str:
@@ -161,7 +161,7 @@ def _created_tables(upgrade: alembic_ops.UpgradeOps) -> set[str]:
 
 def _defer_foreign_keys(upgrade: alembic_ops.UpgradeOps, deferred_tables: set[str]) -> list[Any]:
     """Strip FKs to ``deferred_tables`` from CREATE TABLE ops; return ops that add them later."""
-    from memstack.db import NAMING_CONVENTION
+    from memstack.core.db import NAMING_CONVENTION
 
     later: list[Any] = []
     new_ops: list[Any] = []
@@ -244,7 +244,7 @@ def _reverse(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps,
 def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
            empty: bool = False) -> Detection:
     """The revisions ``makemigrations`` would write for ``components`` (all when empty)."""
-    from memstack.db import metadata
+    from memstack.core.db import metadata
 
     registry = ws.registry
     selected = [c.label for c in registry.select(components)]

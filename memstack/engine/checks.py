@@ -11,10 +11,10 @@ import tomllib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from memstack.core.errors import MemstackError
 from memstack.engine.graph import GraphError
 from memstack.engine.loader import load_tree
 from memstack.engine.workspace import Workspace
-from memstack.errors import MemstackError
 
 
 @dataclass(frozen=True)

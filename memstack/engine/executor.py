@@ -1,6 +1,6 @@
 """Runs a plan: each revision in its own transaction, progress reported by callback.
 
-On SQLite the migration engine makes DDL transactional (see ``memstack.db.create_engine``);
+On SQLite the migration engine makes DDL transactional (see ``memstack.core.db.create_engine``);
 foreign keys are off while a step runs and ``PRAGMA foreign_key_check`` guards the commit.
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from memstack.core.errors import MemstackError
 from memstack.engine.graph import MigrationGraph, Step
 from memstack.engine.loader import LoadedTree
 from memstack.engine.recorder import Recorder, utcnow
-from memstack.errors import MemstackError
 
 
 class MigrationFailed(MemstackError):
@@ -82,7 +82,7 @@ def run_revision_function(module: ModuleType, direction: str, connection: Connec
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
-    from memstack.db import metadata
+    from memstack.core.db import metadata
 
     opts: dict[str, Any] = {"target_metadata": metadata}
     if connection is not None:

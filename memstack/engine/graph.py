@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 Direction = Literal["up", "down"]
 

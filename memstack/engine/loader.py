@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memstack.components import Registry
+from memstack.core.components import Registry
 from memstack.engine.graph import GraphError, MigrationGraph, Revision
 
 FILE_PATTERN = re.compile(r"^(?P<number>\d{4,})_(?P<slug>[a-z0-9_]+)\.py$")

@@ -23,7 +23,7 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 LOCK_NAME = "memstack_migrate"
 POLL_SECONDS = 0.2

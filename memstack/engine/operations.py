@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from memstack.core.errors import DeclinedError, MemstackError
 from memstack.engine.executor import Executor, ProgressCallback, StepResult, render_sql
 from memstack.engine.graph import Revision, Step, plan_to_state, plan_to_target
 from memstack.engine.loader import checksum_file
@@ -28,7 +29,6 @@ from memstack.engine.safety import (
     unverified,
 )
 from memstack.engine.workspace import Workspace
-from memstack.errors import DeclinedError, MemstackError
 
 ConfirmCallback = Callable[[str, Sequence[Step]], None]
 """Called with a question and the steps it is about; raises to decline."""

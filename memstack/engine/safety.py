@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from memstack.core.errors import MemstackError
 from memstack.engine.graph import MigrationGraph
 from memstack.engine.loader import LoadedTree, checksum_file
 from memstack.engine.recorder import AppliedRecord, Mark, Recorder
-from memstack.errors import MemstackError
 
 
 @dataclass(frozen=True)

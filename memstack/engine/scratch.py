@@ -16,9 +16,9 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine, make_url
 
-from memstack.db import create_engine
-from memstack.errors import MemstackError
-from memstack.settings import mask_url
+from memstack.core.db import create_engine
+from memstack.core.errors import MemstackError
+from memstack.core.settings import mask_url
 
 
 @contextmanager

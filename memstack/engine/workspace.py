@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from memstack.components import Registry, build_registry
+from memstack.core.components import Registry, build_registry
+from memstack.core.settings import Settings, load_settings
 from memstack.engine.graph import MigrationGraph
 from memstack.engine.loader import LoadedTree, load_tree
-from memstack.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -42,7 +42,7 @@ class Workspace:
     def engine(self) -> Engine:
         """The migration engine (transactional DDL on SQLite)."""
         if self._engine is None:
-            from memstack.db import create_engine
+            from memstack.core.db import create_engine
 
             self._engine = create_engine(self.settings.database_url, for_migrations=True)
         return self._engine

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic.operations import ops as alembic_ops
 
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 REVISION_TEMPLATE = "revision.py.j2"
 
@@ -42,7 +42,7 @@ def template_environment(templates_dir: Path) -> Any:
 
 
 def _render_item(type_: str, obj: Any, _autogen: Any) -> str | bool:
-    """Render ``memstack.db.string(n)`` compactly (one variant for both MySQL dialect names), and
+    """Render ``memstack.core.db.string(n)`` compactly (one variant for both MySQL dialect names), and
     ``now()`` server defaults portably."""
     from sqlalchemy import String
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from memstack.db import Base, fk, id_column, json, string, timestamp
+from memstack.core.db import Base, fk, id_column, json, string, timestamp
 
 
 class Memo(Base):

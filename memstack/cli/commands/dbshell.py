@@ -27,7 +27,7 @@ def command(client_args: tuple[str, ...]) -> None:
     import subprocess
     from pathlib import Path
 
-    from memstack.dbshell import ClientExit, require_client, shell_command
+    from memstack.cli.dbshell import ClientExit, require_client, shell_command
 
     app = get_app()
     url = app.settings.database_url

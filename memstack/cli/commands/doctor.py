@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from memstack.cli.context import common_options, get_app, json_option
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 
 @click.command(short_help="Health report: driver, server, database, pending, checksums, lock.")

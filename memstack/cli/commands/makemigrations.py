@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app, json_option
-from memstack.cli.workspace import open_workspace
-from memstack.errors import MemstackError
+from memstack.cli.context import common_options, get_app, json_option, open_workspace
+from memstack.core.errors import MemstackError
 
 
 @click.command(short_help="Create revisions from model changes.")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app, json_option, yes_option
+from memstack.cli.context import common_options, get_app, json_option, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
-from memstack.cli.workspace import open_workspace
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 
 @click.command(short_help="Apply or unapply revisions (also: --plan, --sql, --dry-run).")

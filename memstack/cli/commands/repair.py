@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app, yes_option
+from memstack.cli.context import common_options, get_app, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, report_wait
-from memstack.cli.workspace import open_workspace
 
 
 @click.command(short_help="Record current checksums and clear failure marks.")

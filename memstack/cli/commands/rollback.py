@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app, json_option, yes_option
+from memstack.cli.context import common_options, get_app, json_option, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
-from memstack.cli.workspace import open_workspace
 
 
 @click.command(short_help="Undo the last N applied revisions.")

@@ -9,7 +9,7 @@ from typing import IO
 import click
 
 from memstack.cli.context import common_options, get_app
-from memstack.errors import MemstackError
+from memstack.core.errors import MemstackError
 
 
 @click.command(short_help="Python shell with a database session and the models loaded.")
@@ -35,7 +35,7 @@ def command(code: str | None) -> None:
       manage.py shell -c "print(session.scalar(select(func.count()).select_from(User)))"
       echo "print(metadata.tables.keys())" | manage.py shell
     """
-    from memstack.dbshell import shell_namespace
+    from memstack.cli.dbshell import shell_namespace
 
     app = get_app()
     shell = shell_namespace(app.settings.database_url, app.registry)

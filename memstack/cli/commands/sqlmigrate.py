@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app
-from memstack.cli.workspace import open_workspace
-from memstack.errors import MemstackError
+from memstack.cli.context import common_options, get_app, open_workspace
+from memstack.core.errors import MemstackError
 
 
 @click.command(short_help="Print the SQL of one revision.")

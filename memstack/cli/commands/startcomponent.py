@@ -17,7 +17,7 @@ from memstack.cli.context import common_options, get_app, json_option
 def command(name: str, package_dir: str | None, as_json: bool) -> None:
     """Create component NAME from the templates in templates/component/.
 
-    Writes the package (models.py with an example table on memstack.db.Base, and a
+    Writes the package (models.py with an example table on memstack.core.db.Base, and a
     commands/ folder with an example 'hello' command), an empty migrations/NAME/ folder,
     and adds the component to [tool.memstack] components and [tool.alembic]
     version_locations in pyproject.toml, keeping its comments. NAME must be a lowercase
@@ -31,7 +31,7 @@ def command(name: str, package_dir: str | None, as_json: bool) -> None:
       manage.py startcomponent billing
       manage.py startcomponent billing --package-dir .
     """
-    from memstack.scaffold import start_component
+    from memstack.cli.scaffold import start_component
 
     app = get_app()
     result = start_component(app.settings, name, package_dir=package_dir)

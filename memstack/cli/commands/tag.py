@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app, json_option
-from memstack.cli.workspace import open_workspace
+from memstack.cli.context import common_options, get_app, json_option, open_workspace
 
 
 @click.command(short_help="Save, list or delete named snapshots of the applied state.")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-from memstack.errors import ConfigurationError
+from memstack.core.errors import ConfigurationError
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_COMPONENTS: tuple[str, ...] = (

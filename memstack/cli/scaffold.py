@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from memstack.errors import MemstackError
-from memstack.settings import ComponentEntry, Settings
+from memstack.core.errors import MemstackError
+from memstack.core.settings import ComponentEntry, Settings
 
 COMPONENT_TEMPLATES = "component"
 DEFAULT_PACKAGE_DIR = "memstack"
@@ -232,9 +232,9 @@ def add_to_components(pyproject: Path, package: str, current: tuple[ComponentEnt
 
 def _sync_version_locations(settings: Settings) -> tuple[bool, list[str]]:
     """Rebuild the registry from the reloaded settings and update ``[tool.alembic]``."""
-    from memstack.components import build_registry
+    from memstack.core.components import build_registry
+    from memstack.core.settings import _parse_components, load_settings, read_project_config
     from memstack.engine.alembic_config import sync_alembic_config
-    from memstack.settings import _parse_components, load_settings, read_project_config
 
     warnings: list[str] = []
     importlib.invalidate_caches()

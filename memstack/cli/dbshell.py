@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from memstack.errors import MemstackError
-from memstack.settings import mask_url
+from memstack.core.errors import MemstackError
+from memstack.core.settings import mask_url
 
 if TYPE_CHECKING:
-    from memstack.components import Registry
+    from memstack.core.components import Registry
 
 #: dialect -> client programs, preferred first
 CLIENTS: dict[str, tuple[str, ...]] = {
@@ -171,8 +171,8 @@ class ShellNamespace:
 
 def model_classes(registry: Registry) -> dict[str, list[type]]:
     """label -> the mapped classes declared in that component's package, in name order."""
-    from memstack.components import _mappers
-    from memstack.db import Base
+    from memstack.core.components import _mappers
+    from memstack.core.db import Base
 
     registry.load_models()
     by_package = sorted(registry, key=lambda c: len(c.package), reverse=True)
@@ -195,7 +195,7 @@ def shell_namespace(database_url: str, registry: Registry) -> ShellNamespace:
     from sqlalchemy import func, select, text
     from sqlalchemy.orm import Session
 
-    from memstack.db import create_engine, metadata
+    from memstack.core.db import create_engine, metadata
 
     classes = model_classes(registry)
     engine = create_engine(database_url)

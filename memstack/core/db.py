@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeEngine
 
-from memstack.settings import mask_url
+from memstack.core.settings import mask_url
 
 __all__ = [
     "NAMING_CONVENTION",
