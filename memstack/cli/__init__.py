@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app
+from memstack.cli.errors import for_person
 from memstack.core.errors import MemstackError
 
 #: built-in command name -> module (each module defines ``command``)
@@ -157,9 +158,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
-    except MemstackError as exc:
+    except MemstackError as raised:
         if app.traceback or _wants_traceback(args):
             traceback_module.print_exc()
+        exc = for_person(raised)
         click.echo(app.style(f"error: {exc.message}", fg="red"), err=True)
         if exc.hint:
             click.echo(f"  fix: {exc.hint}", err=True)
@@ -213,3 +215,8 @@ def call_command(name: str, /, *args: Any, stdout: Any = None, stderr: Any = Non
         return None
     except click.UsageError as exc:
         raise MemstackError(f"{name}: {exc.format_message()}") from exc
+    except MemstackError as exc:
+        worded = for_person(exc)
+        if worded is exc:
+            raise
+        raise worded from exc
