@@ -161,11 +161,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except MemstackError as raised:
         if app.traceback or _wants_traceback(args):
             traceback_module.print_exc()
-        exc = for_person(raised)
-        click.echo(app.style(f"error: {exc.message}", fg="red"), err=True)
-        if exc.hint:
-            click.echo(f"  fix: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
+        worded = for_person(raised)
+        click.echo(app.style(f"error: {worded.message}", fg="red"), err=True)
+        if worded.hint:
+            click.echo(f"  fix: {worded.hint}", err=True)
+        sys.exit(worded.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
