@@ -178,7 +178,7 @@ def onboard(settings: Settings, *, seed: bool = True, progress: Any = None, on_w
     A second run changes nothing.
     """
     from memstack.core.components import build_registry
-    from memstack.engine.operations import RunOptions, migrate
+    from memstack.engine.migrate import RunOptions, migrate
     from memstack.engine.workspace import Workspace
 
     registry = build_registry(settings)

@@ -49,7 +49,7 @@ def migrate_on_startup(
     from sqlalchemy.exc import SQLAlchemyError
 
     from memstack.core.settings import mask_url
-    from memstack.engine.operations import RunOptions, database_state, migrate
+    from memstack.engine.migrate import RunOptions, database_state, migrate
     from memstack.engine.workspace import Workspace
 
     started = time.perf_counter()

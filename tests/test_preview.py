@@ -38,7 +38,7 @@ from enginehelpers import (
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import make_url
 
-from memstack.engine import operations
+from memstack.engine.migrate import RunOptions, migrate
 from memstack.engine.offline import NOT_RENDERABLE
 from memstack.engine.workspace import Workspace
 
@@ -186,8 +186,7 @@ def real_run(project: Path, url: str, component: str | None = None, target: str 
 
     try:
         event.listen(ws.engine, "before_cursor_execute", capture)
-        results = operations.run_plan(ws, lambda state: operations.plan_for(ws, state, component, target, to_tag),
-                                      operations.RunOptions(confirm=lambda *_: None))
+        results = migrate(ws, component, target, to_tag, options=RunOptions(confirm=lambda *_: None))
     finally:
         ws.close()
     return seen, results

@@ -11,7 +11,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from memstack.core.errors import MemstackError
+from memstack.engine import errors as engine_errors
 from memstack.engine.errors import EngineError
+from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
+from memstack.engine.planner import (
+    AmbiguousTarget,
+    IrreversibleInPlan,
+    NoRevisions,
+    TargetNeedsComponent,
+    UnknownTarget,
+)
 
 E = TypeVar("E", bound=EngineError)
 Worded = tuple[str, str | None]
@@ -46,3 +55,105 @@ def for_person(error: MemstackError) -> MemstackError:
 
 # --------------------------------------------------------------------------- wordings
 # One section per engine module; each @wording names the domain error it words.
+
+
+# --------------------------------------------------------------------------- graph and planner
+# (these modules are light, so importing them with the boundary costs nothing)
+
+
+@wording(MultipleHeads)
+def _multiple_heads(error: MultipleHeads) -> Worded:
+    return error.message, f"merge them with 'manage.py makemigrations --merge {error.component}'"
+
+
+@wording(RevisionCycle)
+def _revision_cycle(error: RevisionCycle) -> Worded:
+    return error.message, error.hint or "run 'manage.py check' to see where"
+
+
+@wording(InvalidGraph)
+def _invalid_graph(error: InvalidGraph) -> Worded:
+    first = error.problems[0]
+    return first.message + f" (and {len(error.problems) - 1} more problem(s); run 'manage.py check')", first.hint
+
+
+@wording(NoRevisions)
+def _no_revisions(error: NoRevisions) -> Worded:
+    return error.message, f"create one with 'manage.py makemigrations {error.component}'"
+
+
+@wording(AmbiguousTarget)
+def _ambiguous_target(error: AmbiguousTarget) -> Worded:
+    return error.message, "name one of them by its file name or full revision id"
+
+
+@wording(UnknownTarget)
+def _unknown_target(error: UnknownTarget) -> Worded:
+    known = ", ".join(error.known) or "(none)"
+    return error.message, ("use zero, head, a file number, a file name or slug, or a revision id; "
+                           f"{error.component}'s revisions: {known}")
+
+
+@wording(TargetNeedsComponent)
+def _target_needs_component(error: TargetNeedsComponent) -> Worded:
+    return error.message, "manage.py migrate COMPONENT TARGET"
+
+
+@wording(IrreversibleInPlan)
+def _irreversible_in_plan(error: IrreversibleInPlan) -> Worded:
+    return error.message, "these revisions have no downgrade; pick a target after them, or write their downgrade"
+
+
+# --------------------------------------------------------------------------- migrate, rollback, preview
+
+
+@wording(engine_errors.TagTakesNoTarget)
+def _tag_takes_no_target(error: engine_errors.TagTakesNoTarget) -> Worded:
+    return "--to-tag moves every component of the tag; it takes no COMPONENT or TARGET", None
+
+
+@wording(engine_errors.PlanChangedWhileAsked)
+def _plan_changed(error: engine_errors.PlanChangedWhileAsked) -> Worded:
+    return error.message, "run the command again to see the new plan"
+
+
+@wording(engine_errors.RehearsalFailed)
+def _rehearsal_failed(error: engine_errors.RehearsalFailed) -> Worded:
+    return error.message, "everything was rolled back; fix the revision or the data"
+
+
+@wording(engine_errors.NotOneRevision)
+def _not_one_revision(error: engine_errors.NotOneRevision) -> Worded:
+    return "sqlmigrate needs one revision, not 'zero'", f"name a revision of {error.component}"
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+@wording(engine_errors.ComponentStillConfigured)
+def _still_configured(error: engine_errors.ComponentStillConfigured) -> Worded:
+    return (f"component {error.component!r} is still configured; --prune is for removed components",
+            f"to remove its schema run 'manage.py migrate {error.component} zero'")
+
+
+# --------------------------------------------------------------------------- tags
+
+
+@wording(engine_errors.InvalidTagName)
+def _invalid_tag_name(error: engine_errors.InvalidTagName) -> Worded:
+    return error.message, "use letters, digits, '-', '_' and '.' (max 128)"
+
+
+@wording(engine_errors.TagExists)
+def _tag_exists(error: engine_errors.TagExists) -> Worded:
+    return error.message, f"delete it first with 'manage.py tag --delete {error.name}'"
+
+
+@wording(engine_errors.UnknownTag)
+def _unknown_tag(error: engine_errors.UnknownTag) -> Worded:
+    return error.message, "list them with 'manage.py tag --list'"
+
+
+@wording(engine_errors.TagRevisionsMissing)
+def _tag_revisions_missing(error: engine_errors.TagRevisionsMissing) -> Worded:
+    return error.message, "check out the code the tag was taken with"

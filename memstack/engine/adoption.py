@@ -22,6 +22,7 @@ from memstack.core.components import is_bookkeeping_table
 from memstack.core.errors import MemstackError
 from memstack.engine.executor import Executor
 from memstack.engine.graph import Step
+from memstack.engine.planner import forwards_plan
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
@@ -138,7 +139,7 @@ def revision_effects(ws: Workspace) -> tuple[dict[str, list[Effect]], dict[str, 
             shapes["now"] = current
 
         heads = [h.id for label in ws.registry.labels for h in ws.graph.heads(label)]
-        plan = ws.graph.forwards_plan(heads, set())
+        plan = forwards_plan(ws.graph, heads, set())
         Executor(engine, ws.tree, track, record=False).run(plan, set())
     return effects, shapes["now"]
 
@@ -257,7 +258,7 @@ def analyse(ws: Workspace, connection: Connection, rows: Sequence[str]) -> Adopt
     ignored = sorted(t for t in shapes if t not in known_tables)
     foreign = [r for r in rows if r not in graph]
     heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
-    pending = graph.forwards_plan(heads, present)
+    pending = forwards_plan(graph, heads, present)
     return AdoptionPlan(present, create_indexes, list(dict.fromkeys(variants)), foreign, ignored, pending)
 
 
@@ -317,7 +318,7 @@ def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: An
                                      checksum=checksum,
                                      note="; ".join(plan.variants) if plan.variants else None)
     if plan.pending:
-        from memstack.engine.operations import RunOptions, migrate
+        from memstack.engine.migrate import RunOptions, migrate
 
         migrate(ws, options=RunOptions(progress=progress, on_wait=on_wait, confirm=confirm))
     return plan

@@ -24,6 +24,7 @@ from memstack.core.components import is_bookkeeping_table
 from memstack.core.errors import MemstackError
 from memstack.engine.executor import Executor
 from memstack.engine.graph import MigrationGraph, Revision, Step
+from memstack.engine.planner import forwards_plan
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
@@ -96,7 +97,7 @@ def build_scratch(ws: Workspace, engine: Engine) -> dict[str, str]:
         seen = now
 
     heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
-    plan = graph.forwards_plan(heads, set())
+    plan = forwards_plan(graph, heads, set())
     Executor(engine, ws.tree, track, record=False).run(plan, set())
     return created
 

@@ -115,7 +115,7 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
 
 def database_problems(ws: Workspace) -> list[Problem]:
     from memstack.engine.lock import lock_holder
-    from memstack.engine.operations import database_state
+    from memstack.engine.migrate import database_state
     from memstack.engine.safety import checksum_drift, unknown_rows_error, unverified
 
     problems: list[Problem] = []

@@ -1,24 +1,61 @@
-"""Revisions and their dependencies as a pure graph: no files, no database.
+"""Revisions and their dependencies as a pure graph: structure only, no files, no database.
 
 Edges run from a revision to its parents: its ``down_revision`` (inside its component) and
 its ``depends_on`` (usually in other components). Alembic treats both as ancestors when
 upgrading, and so do we: a version row at X means X and every ancestor of X is applied.
+Plans over the graph (forwards, backwards, to a TARGET) live in :mod:`memstack.engine.planner`.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from memstack.core.errors import MemstackError
+from memstack.engine.errors import EngineError
 
 Direction = Literal["up", "down"]
 
 
-class GraphError(MemstackError):
-    """The revision tree itself is broken (missing parent, cycle, duplicate id, ...)."""
+class GraphError(EngineError):
+    """The revision tree itself is broken (missing parent, duplicate id, ...).
+
+    ``hint`` says how to fix the files (never a command): ``check`` reports these problems
+    as they are, without a front end in between.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class MultipleHeads(GraphError):
+    """A component's revisions end in more than one head, so "its head" means nothing."""
+
+    def __init__(self, component: str, heads: Sequence[Revision]) -> None:
+        super().__init__(f"component {component!r} has {len(heads)} heads: "
+                         + ", ".join(f"{h.name} ({h.id})" for h in heads))
+        self.component = component
+        self.heads = list(heads)
+
+
+class RevisionCycle(GraphError):
+    """Revisions that (through down_revision or depends_on) build on themselves."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        super().__init__("the revisions form a cycle" + (": " + " -> ".join(labels) if labels else ""),
+                         hint="remove one of these down_revision/depends_on links" if labels else None)
+        self.labels = list(labels)
+
+
+class InvalidGraph(GraphError):
+    """Several structural problems at once; the first is told, the others counted."""
+
+    def __init__(self, problems: Sequence[GraphError]) -> None:
+        first = problems[0]
+        super().__init__(first.message + f" (and {len(problems) - 1} more problem(s))", hint=first.hint)
+        self.problems = list(problems)
 
 
 @dataclass(frozen=True)
@@ -130,17 +167,13 @@ class MigrationGraph:
         """Revisions of ``component`` that no revision of the same component builds on."""
         revs = [r for r in self.revisions.values() if r.component == component]
         has_child = {p for r in revs for p in r.down_revisions}
-        return sorted((r for r in revs if r.id not in has_child), key=self._sort_key)
+        return sorted((r for r in revs if r.id not in has_child), key=self.sort_key)
 
     def head(self, component: str) -> Revision | None:
         """The single head of ``component`` (None when it has no revisions); several is an error."""
         heads = self.heads(component)
         if len(heads) > 1:
-            raise GraphError(
-                f"component {component!r} has {len(heads)} heads: "
-                + ", ".join(f"{h.name} ({h.id})" for h in heads),
-                hint=f"merge them with 'manage.py makemigrations --merge {component}'",
-            )
+            raise MultipleHeads(component, heads)
         return heads[0] if heads else None
 
     def ancestors(self, revision_id: str) -> frozenset[str]:
@@ -179,7 +212,7 @@ class MigrationGraph:
     def problems(self) -> list[GraphError]:
         """Everything structurally wrong: dangling parents, cross-component parents, cycles."""
         found: list[GraphError] = []
-        for rev in self._sorted(self.revisions.values()):
+        for rev in self.sorted_revisions(self.revisions.values()):
             for parent in rev.down_revisions:
                 if parent not in self.revisions:
                     found.append(GraphError(
@@ -200,23 +233,15 @@ class MigrationGraph:
                     ))
         cycle = self.find_cycle()
         if cycle:
-            names = " -> ".join(self.revisions[r].label for r in cycle)
-            found.append(GraphError(
-                f"the revisions form a cycle: {names}",
-                hint="remove one of these down_revision/depends_on links",
-            ))
+            found.append(RevisionCycle([self.revisions[r].label for r in cycle]))
         return found
 
     def validate(self) -> None:
         problems = self.problems()
+        if len(problems) > 1:
+            raise InvalidGraph(problems)
         if problems:
-            first = problems[0]
-            if len(problems) > 1:
-                raise GraphError(
-                    first.message + f" (and {len(problems) - 1} more problem(s); run 'manage.py check')",
-                    hint=first.hint,
-                )
-            raise first
+            raise problems[0]
 
     def find_cycle(self) -> list[str] | None:
         """A list of ids forming a cycle (first repeated at the end), or None."""
@@ -262,60 +287,15 @@ class MigrationGraph:
             covered |= self.ancestors(rid)
         return applied_set - covered
 
-    # ------------------------------------------------------------------ plans
-    def forwards_plan(
-        self, targets: Iterable[str], applied: set[str], requested: Iterable[str] = ()
-    ) -> list[Step]:
-        """Apply ``targets`` and everything they need, in dependency order.
-
-        Steps outside the ``requested`` components carry the reason they are pulled in.
-        """
-        targets = list(targets)
-        requested_components = set(requested) or {self.revisions[t].component for t in targets}
-        needed: set[str] = set()
-        for target in targets:
-            if target not in applied:
-                needed.add(target)
-            needed |= self.ancestors(target) - applied
-        steps: list[Step] = []
-        for rid in self.toposort(needed):
-            rev = self.revisions[rid]
-            reason = None
-            if rev.component not in requested_components:
-                dependent = self._first_in(self.descendants([rid]), needed, requested_components)
-                reason = f"needed by {dependent.label}" if dependent else "dependency"
-            steps.append(Step(rev, "up", reason))
-        return steps
-
-    def backwards_plan(
-        self, remove: Iterable[str], applied: set[str], requested: Iterable[str] = ()
-    ) -> list[Step]:
-        """Unapply ``remove`` and every applied revision that builds on them, newest first."""
-        remove = [r for r in remove if r in applied]
-        requested_components = set(requested) or {self.revisions[r].component for r in remove}
-        doomed = (set(remove) | self.descendants(remove)) & applied
-        steps: list[Step] = []
-        for rid in reversed(self.toposort(doomed)):
-            rev = self.revisions[rid]
-            reason = None
-            if rev.component not in requested_components:
-                needs = self._first_in(self.ancestors(rid), doomed, requested_components)
-                reason = f"depends on {needs.label}" if needs else "dependent"
-            steps.append(Step(rev, "down", reason))
-        return steps
-
-    def _first_in(self, candidates: Iterable[str], pool: set[str], components: set[str]) -> Revision | None:
-        hits = [self.revisions[c] for c in candidates if c in pool and self.revisions[c].component in components]
-        return min(hits, key=self._sort_key) if hits else None
-
     # ------------------------------------------------------------------ ordering
-    def _sort_key(self, rev: Revision) -> tuple[int, int, str, str]:
+    def sort_key(self, rev: Revision) -> tuple[int, int, str, str]:
+        """How revisions are listed to people: by file number, then component order."""
         order = self.component_order.index(rev.component) if rev.component in self.component_order else 10**6
         number = rev.number if rev.number is not None else 10**9
         return (number, order, rev.name, rev.id)
 
-    def _sorted(self, revisions: Iterable[Revision]) -> list[Revision]:
-        return sorted(revisions, key=self._sort_key)
+    def sorted_revisions(self, revisions: Iterable[Revision]) -> list[Revision]:
+        return sorted(revisions, key=self.sort_key)
 
     def toposort(self, members: set[str]) -> list[str]:
         """``members`` with parents before children; ties broken by component order and number."""
@@ -336,7 +316,8 @@ class MigrationGraph:
                     if indegree[child] == 0:
                         heapq.heappush(ready, (self._priority(child), child))
         if len(ordered) != len(members):
-            raise GraphError("the revisions form a cycle", hint="run 'manage.py check' to see where")
+            cycle = self.find_cycle() or []
+            raise RevisionCycle([self.revisions[r].label for r in cycle])
         return ordered
 
     def _priority(self, rid: str) -> tuple[int, int, str, str]:
@@ -354,106 +335,8 @@ class MigrationGraph:
                 implied |= self.ancestors(rid)
         return sorted(c for c in wanted if c not in implied)
 
-    # ------------------------------------------------------------------ targets
-    def resolve_target(self, component: str, target: str) -> Revision | None:
-        """A TARGET within ``component`` (contract: TARGET); None means ``zero``."""
-        revs = [r for r in self.revisions.values() if r.component == component]
-        if target == "zero":
-            return None
-        if target == "head":
-            head = self.head(component)
-            if head is None:
-                raise MemstackError(f"component {component!r} has no revisions yet",
-                                    hint=f"create one with 'manage.py makemigrations {component}'")
-            return head
-        rules: list[tuple[str, list[Revision]]] = []
-        if target.isascii() and target.isdigit():
-            rules.append(("file number", [r for r in revs if r.number == int(target)]))
-        rules.append(("file name", [r for r in revs if r.name == target or r.name == target.removesuffix(".py")]))
-        rules.append(("slug", [r for r in revs if r.slug == target]))
-        rules.append(("revision id", [r for r in revs if r.id == target]))
-        if len(target) >= 1:
-            rules.append(("revision id prefix", [r for r in revs if r.id.startswith(target.lower())]))
-        for kind, matches in rules:
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                listed = ", ".join(f"{m.name} ({m.id})" for m in self._sorted(matches))
-                raise MemstackError(
-                    f"target {target!r} is ambiguous in component {component!r}: it matches the {kind} of {listed}",
-                    hint="name one of them by its file name or full revision id",
-                )
-        known = ", ".join(r.name for r in self._sorted(revs)) or "(none)"
-        raise MemstackError(
-            f"no revision of component {component!r} matches target {target!r}",
-            hint="use zero, head, a file number, a file name or slug, or a revision id; "
-            f"{component}'s revisions: {known}",
-        )
-
-
 def build_graph(revisions: Iterable[Revision], component_order: Sequence[str] = ()) -> MigrationGraph:
     graph = MigrationGraph(component_order=list(component_order))
     for rev in revisions:
         graph.add(rev)
     return graph
-
-
-def plan_to_target(
-    graph: MigrationGraph, component: str, target: Revision | None, applied: set[str]
-) -> list[Step]:
-    """``migrate COMPONENT TARGET``: forwards when the target is not applied, else backwards."""
-    if target is None:
-        mine = [r.id for r in graph.revisions.values() if r.component == component and r.id in applied]
-        return graph.backwards_plan(mine, applied, requested=[component])
-    if target.id not in applied:
-        return graph.forwards_plan([target.id], applied, requested=[component])
-    inside = graph.descendants([target.id])
-    remove = [rid for rid in inside if graph.get(rid).component == component and rid in applied]
-    return graph.backwards_plan(remove, applied, requested=[component])
-
-
-def state_summary(graph: MigrationGraph, applied: set[str]) -> Mapping[str, list[tuple[Revision, bool]]]:
-    """Per component, each revision in graph order with whether it is applied."""
-    return {c: [(r, r.id in applied) for r in graph.of_component(c)] for c in graph.component_order}
-
-
-def component_heads(graph: MigrationGraph, component: str, applied: set[str]) -> list[str]:
-    """The applied revisions of ``component`` that no applied revision of it builds on ([] = zero)."""
-    mine = {r.id for r in graph.revisions.values() if r.component == component and r.id in applied}
-    inner_parents = {p for rid in mine for p in graph.get(rid).down_revisions}
-    return sorted(mine - inner_parents)
-
-
-def plan_to_state(graph: MigrationGraph, wanted: dict[str, list[str]], applied: set[str]) -> list[Step]:
-    """Move each component in ``wanted`` to exactly the given applied heads; others stay.
-
-    Revisions of those components beyond the heads are unapplied (with whatever depends on
-    them), then what the heads need is applied.
-    """
-    keep: set[str] = set()
-    for heads in wanted.values():
-        for head in heads:
-            keep |= {head} | graph.ancestors(head)
-    components = set(wanted)
-    remove = [rid for rid in applied if graph.get(rid).component in components and rid not in keep]
-    down = graph.backwards_plan(remove, applied, requested=components)
-    after_down = applied - {s.revision.id for s in down}
-    targets = [head for heads in wanted.values() for head in heads]
-    up = graph.forwards_plan(targets, after_down, requested=components)
-    return down + up
-
-
-def rollback_plan(graph: MigrationGraph, applied: set[str], order: dict[str, int], steps: int,
-                  component: str | None = None) -> list[Step]:
-    """Unapply the last ``steps`` applied revisions (of ``component``, or overall).
-
-    ``order`` ranks revisions by when they were last applied (history); revisions it does not
-    know come first in graph order, so a database migrated before history existed still works.
-    Whatever depends on the chosen revisions is unapplied too.
-    """
-    candidates = [rid for rid in applied if component is None or graph.get(rid).component == component]
-    topo = {rid: i for i, rid in enumerate(graph.toposort(set(candidates)))}
-    latest_first = sorted(candidates, key=lambda rid: (order.get(rid, -1), topo[rid]), reverse=True)
-    chosen = latest_first[:steps]
-    requested = [component] if component else list(graph.component_order)
-    return graph.backwards_plan(chosen, applied, requested=requested)

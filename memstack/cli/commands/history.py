@@ -24,11 +24,11 @@ def command(component: str | None, limit: int | None, as_json: bool) -> None:
       manage.py history
       manage.py history memory --limit 5 --json
     """
-    from memstack.engine import operations
+    from memstack.engine.show import history
 
     app = get_app()
     with open_workspace(app) as ws:
-        entries = operations.history(ws, component, limit)
+        entries = history(ws, component, limit)
     if as_json:
         app.json([e.as_json() for e in entries])
         return

@@ -33,7 +33,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
       manage.py makemigrations --check        # in CI: exit 1 when migrations are missing
       manage.py makemigrations --merge task   # join two heads after a git merge
     """
-    from memstack.engine import operations
+    from memstack.engine.makemigrations import make_merge, make_migrations
 
     app = get_app()
     if empty and not components:
@@ -42,15 +42,14 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
         if len(components) != 1:
             raise click.UsageError("--merge takes exactly one COMPONENT")
         with open_workspace(app) as ws:
-            planned = operations.make_merge(ws, components[0], message=message, write=not dry_run)
+            planned = make_merge(ws, components[0], message=message, write=not dry_run)
         app.info(f"{'Would write' if dry_run else 'Wrote'} {planned.component} {planned.name} ({planned.revision})",
                  level=0)
         if dry_run:
             app.data(planned.text)
         return
     with open_workspace(app) as ws:
-        result = operations.make_migrations(ws, components, message=message, empty=empty,
-                                            write=not (dry_run or check))
+        result = make_migrations(ws, components, message=message, empty=empty, write=not (dry_run or check))
     for table in result.ignored_tables:
         app.warn(f"ignored table {table!r}: no component owns it (declare it in a component's models to manage it)")
     if as_json:

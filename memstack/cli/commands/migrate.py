@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import click
 
-from memstack.cli.context import common_options, get_app, json_option, open_workspace, yes_option
+from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
-from memstack.core.errors import MemstackError
 
 
 @click.command(short_help="Apply or unapply revisions (also: --plan, --sql, --dry-run).")
@@ -58,7 +60,9 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate --to-tag before-release --dry-run
       manage.py migrate --fake task 0002      # record as applied without running
     """
-    from memstack.engine import operations
+    from memstack.engine.errors import RehearsalFailed
+    from memstack.engine.maintenance import prune
+    from memstack.engine.migrate import RunOptions, database_state, migrate, plan_for, plan_sql
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
@@ -69,41 +73,43 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
     with open_workspace(app) as ws:
         app.info(f"Database: {ws.settings.masked_database_url}", level=2)
         if prune_component:
-            names = operations.prune(ws, prune_component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
+            names = prune(ws, prune_component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
             app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
             return
-
-        def plan_maker(state: operations.DatabaseState) -> operations.MigratePlan:
-            return operations.plan_for(ws, state, component, target, to_tag)
-
         if show_plan or show_sql:
-            state = operations.database_state(ws)
-            plan = plan_maker(state)
+            state = database_state(ws)
+            plan = plan_for(ws, state, component, target, to_tag)
             if show_plan:
                 print_plan(app, plan.steps, as_json)
             else:
-                app.data(operations.plan_sql(ws, plan, state).rstrip())
+                app.data(plan_sql(ws, plan, state).rstrip())
             return
-        options = operations.RunOptions(fake=fake, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
-                                        confirm=confirm_steps(app, yes), progress=report_progress(app),
-                                        on_wait=report_wait(app))
+        options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
+                             confirm=confirm_steps(app, yes), progress=report_progress(app),
+                             on_wait=report_wait(app))
         if dry_run:
             app.warn("--dry-run runs the plan for real and holds the same table locks as a real run until it "
                      "rolls back (--ddl-lock-timeout applies)")
-            results, error = operations.rehearse(ws, plan_maker, options)
-            if as_json:
-                app.json({"dry_run": True, "error": error, "steps": [
-                    {**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "error": r.error}
-                    for r in results]})
-            if error:
-                raise MemstackError(f"dry run: step {len(results)} failed: {error}",
-                                    hint="everything was rolled back; fix the revision or the data")
+            try:
+                results = migrate(ws, component, target, to_tag, options=options)
+            except RehearsalFailed as failed:
+                _report_rehearsal(app, failed.results, failed.error, as_json)
+                raise
+            _report_rehearsal(app, results, None, as_json)
             app.info(f"Dry run: {len(results)} step(s) worked; everything was rolled back.", level=0)
             return
-        results = operations.run_plan(ws, plan_maker, options)
+        results = migrate(ws, component, target, to_tag, options=options)
     if as_json:
         event = "fake" if fake else None
         app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms,
                    "event": event or ("apply" if r.step.direction == "up" else "unapply")} for r in results])
     elif not results:
         app.info("No migrations to apply.")
+
+
+def _report_rehearsal(app: AppContext, results: Sequence[Any], error: str | None, as_json: bool) -> None:
+    """With --json, the steps a dry run ran and the error that stopped it (if any)."""
+    if as_json:
+        app.json({"dry_run": True, "error": error, "steps": [
+            {**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "error": r.error}
+            for r in results]})

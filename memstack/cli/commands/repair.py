@@ -24,11 +24,11 @@ def command(yes: bool) -> None:
     Example:
       manage.py repair --yes
     """
-    from memstack.engine import operations
+    from memstack.engine.maintenance import repair
 
     app = get_app()
     with open_workspace(app) as ws:
-        result = operations.repair(ws, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
+        result = repair(ws, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
     for item in result.checksums:
         app.info(f"  recorded new checksum of {item.component} {item.name}: {item.current[:12]}... "
                  f"(was {item.recorded[:12]}...)", level=0)

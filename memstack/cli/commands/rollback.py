@@ -33,18 +33,18 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
       manage.py rollback task --steps 2 --yes
       manage.py rollback memory --plan
     """
-    from memstack.engine import operations
+    from memstack.engine.migrate import RunOptions, database_state, rollback, rollback_plan_for
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
     with open_workspace(app) as ws:
         if show_plan:
-            plan = operations.plan_rollback(ws, operations.database_state(ws), component, steps)
+            plan = rollback_plan_for(ws, database_state(ws), component, steps)
             print_plan(app, plan.steps, as_json)
             return
-        options = operations.RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app),
-                                        on_wait=report_wait(app))
-        results = operations.rollback(ws, component, steps, options)
+        options = RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app),
+                             on_wait=report_wait(app))
+        results = rollback(ws, component, steps, options)
     if as_json:
         app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "event": "unapply"}
                   for r in results])

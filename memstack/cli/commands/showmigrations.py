@@ -22,11 +22,11 @@ def command(components: tuple[str, ...], as_json: bool) -> None:
       manage.py showmigrations
       manage.py showmigrations memory task --json
     """
-    from memstack.engine import operations
+    from memstack.engine.show import show_migrations
 
     app = get_app()
     with open_workspace(app) as ws:
-        states = operations.show_migrations(ws, components)
+        states = show_migrations(ws, components)
         graph = ws.graph
     if as_json:
         app.json([s.as_json() for rows in states.values() for s in rows])

@@ -25,11 +25,11 @@ def command(component: str, target: str, backwards: bool) -> None:
       manage.py sqlmigrate memory 0002
       manage.py --database-url postgresql://localhost/memstack sqlmigrate task add_progress --backwards
     """
-    from memstack.engine import operations
+    from memstack.engine.show import sql_for_revision
 
     app = get_app()
     with open_workspace(app) as ws:
-        rendered = operations.sql_for_revision(ws, component, target, backwards=backwards)
+        rendered = sql_for_revision(ws, component, target, backwards=backwards)
     rev = rendered.revision
     if rendered.sql is None:
         raise MemstackError(f"{rev.component} {rev.name}: {rendered.problem}")

@@ -27,12 +27,11 @@ def command(component: str, target: str, lock_timeout: float | None, yes: bool) 
       manage.py stamp task 0004
       manage.py stamp memory zero --yes
     """
-    from memstack.engine import operations
+    from memstack.engine.migrate import RunOptions, stamp
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
     with open_workspace(app) as ws:
-        options = operations.RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app),
-                                        on_wait=report_wait(app))
-        results = operations.stamp(ws, component, target, options)
+        options = RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app), on_wait=report_wait(app))
+        results = stamp(ws, component, target, options)
     app.info(f"Stamped {len(results)} revision(s)." if results else "Nothing to stamp: already there.")

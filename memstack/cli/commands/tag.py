@@ -27,7 +27,7 @@ def command(name: str | None, list_tags: bool, delete_name: str | None, as_json:
       manage.py migrate --to-tag before-release-42 --plan
       manage.py tag --delete before-release-42
     """
-    from memstack.engine import operations
+    from memstack.engine import tags as engine_tags
 
     app = get_app()
     if sum([bool(name), list_tags, bool(delete_name)]) != 1:
@@ -35,7 +35,7 @@ def command(name: str | None, list_tags: bool, delete_name: str | None, as_json:
     with open_workspace(app) as ws:
         names = {rid: rev.name for rid, rev in ws.graph.revisions.items()}
         if list_tags:
-            tags = operations.list_tags(ws)
+            tags = engine_tags.list_tags(ws)
             if as_json:
                 app.json([t.as_json(names) for t in tags])
                 return
@@ -47,11 +47,11 @@ def command(name: str | None, list_tags: bool, delete_name: str | None, as_json:
                     app.data(f"    {label}: {', '.join(names.get(h, h) for h in heads) or 'zero'}")
             return
         if delete_name:
-            operations.delete_tag(ws, delete_name)
+            engine_tags.delete_tag(ws, delete_name)
             app.info(f"Deleted tag {delete_name}.", level=0)
             return
         assert name is not None
-        tag = operations.create_tag(ws, name)
+        tag = engine_tags.create_tag(ws, name)
     if as_json:
         app.json(tag.as_json(names))
     else:

@@ -1,0 +1,221 @@
+"""Running plans: migrate (also --to-tag, --fake, --dry-run), stamp and rollback.
+
+One entry point, :func:`migrate`, plans from the database's state, confirms, takes the lock,
+re-plans from fresh state, verifies and runs (or rehearses). Nothing here prints: questions
+go through ``RunOptions.confirm``, progress through ``RunOptions.progress``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from memstack.core.errors import DeclinedError
+from memstack.engine.errors import PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
+from memstack.engine.executor import Executor, ProgressCallback, StepResult
+from memstack.engine.graph import Step
+from memstack.engine.lock import WaitCallback, migration_lock
+from memstack.engine.planner import (
+    MigratePlan,
+    check_reversible,
+    plan_migrate,
+    plan_rollback,
+    plan_to_tag,
+)
+from memstack.engine.recorder import Recorder
+from memstack.engine.safety import (
+    DatabaseState,
+    checksum_drift,
+    drift_error,
+    ensure_safe,
+    read_database_state,
+    record_unverified,
+    unknown_rows_error,
+)
+from memstack.engine.workspace import Workspace
+
+ConfirmCallback = Callable[[str, Sequence[Step]], None]
+"""Called with a question and the steps it is about; raises to decline."""
+
+PlanMaker = Callable[[DatabaseState], MigratePlan]
+
+
+@dataclass
+class RunOptions:
+    """How a plan is run; the same for migrate, fake, stamp, rollback and the dry run."""
+
+    fake: bool = False
+    dry_run: bool = False
+    atomic: bool = False
+    event: str | None = None
+    ddl_lock_timeout: float | None = None
+    confirm: ConfirmCallback | None = None
+    progress: ProgressCallback | None = None
+    on_wait: WaitCallback | None = None
+
+
+def database_state(ws: Workspace) -> DatabaseState:
+    """Version rows, applied set, checksum records and marks, in a fixed number of reads.
+
+    Read without the lock, so another process may be creating memstack's tables meanwhile;
+    MariaDB then fails the read with 1412 "Table definition has changed, please retry
+    transaction", and we do retry it (a few times, briefly).
+    """
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, 6):
+        try:
+            with ws.engine.connect() as connection:
+                return read_database_state(connection, ws.graph)
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code != 1412 or attempt == 5:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def plan_for(ws: Workspace, state: DatabaseState, component: str | None = None, target: str | None = None,
+             to_tag: str | None = None) -> MigratePlan:
+    """The plan of ``migrate [COMPONENT [TARGET]]`` or ``migrate --to-tag NAME`` from ``state``."""
+    from memstack.engine.tags import tag_targets
+
+    if to_tag is not None and (component or target):
+        raise TagTakesNoTarget(to_tag)
+    if state.unknown:
+        raise unknown_rows_error(state, ws.registry.labels)
+    if to_tag is not None:
+        return plan_to_tag(ws.graph, state, tag_targets(ws, to_tag))
+    label = ws.registry.get(component).label if component is not None else None
+    return plan_migrate(ws.graph, ws.registry.labels, state, label, target)
+
+
+def rollback_plan_for(ws: Workspace, state: DatabaseState, component: str | None, steps: int) -> MigratePlan:
+    """The plan of ``rollback [COMPONENT] --steps N``; history says what was applied last."""
+    if state.unknown:
+        raise unknown_rows_error(state, ws.registry.labels)
+    label = ws.registry.get(component).label if component else None
+    with ws.engine.connect() as connection:
+        order = Recorder(connection).last_applied_order()
+    return plan_rollback(ws.graph, ws.registry.labels, state, order, steps, label)
+
+
+def migrate(ws: Workspace, component: str | None = None, target: str | None = None, to_tag: str | None = None,
+            *, options: RunOptions | None = None) -> list[StepResult]:
+    """Bring the database to the requested state; returns the steps run (or rehearsed).
+
+    With ``options.dry_run`` the plan runs for real in one transaction and is rolled back; a
+    failing step raises :class:`RehearsalFailed` carrying the steps run.
+    """
+    options = options or RunOptions()
+    plan_maker: PlanMaker = lambda state: plan_for(ws, state, component, target, to_tag)  # noqa: E731
+    if options.dry_run:
+        return _rehearse(ws, plan_maker, options)
+    return _run_plan(ws, plan_maker, options)
+
+
+def stamp(ws: Workspace, component: str, target: str, options: RunOptions | None = None) -> list[StepResult]:
+    """Set a component's recorded state to TARGET without running anything."""
+    options = dataclasses.replace(options or RunOptions(), fake=True, dry_run=False, event="stamp")
+    return migrate(ws, component, target, options=options)
+
+
+def rollback(ws: Workspace, component: str | None = None, steps: int = 1,
+             options: RunOptions | None = None) -> list[StepResult]:
+    """Undo the last ``steps`` applied revisions (of ``component`` or overall), after confirmation."""
+    options = options or RunOptions()
+
+    def plan_maker(state: DatabaseState) -> MigratePlan:
+        return rollback_plan_for(ws, state, component, steps)
+
+    plan = plan_maker(database_state(ws))
+    if plan.steps:
+        check_reversible(plan.steps)  # refuse before asking, not after the answer
+        if options.confirm is None:
+            raise DeclinedError("rollback needs confirmation", hint="pass --yes")
+        options.confirm("Rollback will unapply:", plan.steps)
+    asked_once = dataclasses.replace(options, confirm=lambda *_: None)  # asked above, about the whole plan
+    return _run_plan(ws, plan_maker, asked_once)
+
+
+def _confirm_cascade(plan: MigratePlan, options: RunOptions) -> None:
+    if not plan.cascade:
+        return
+    if options.confirm is None:
+        raise DeclinedError("this plan also unapplies revisions of other components and nobody confirmed it",
+                            hint="pass --yes (or a confirm callback)")
+    options.confirm("This also unapplies revisions of other components:", plan.cascade)
+
+
+def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[StepResult]:
+    """Plan, confirm, lock, re-plan from fresh state, verify, run.
+
+    When nothing is to be done this costs a fixed number of reads and takes no lock; N
+    processes started at once do the work once (the others find nothing left after the lock).
+    """
+    first_state = database_state(ws)
+    plan = make_plan(first_state)
+    if not plan.steps:
+        # nothing to run, but an applied file that changed is still refused (no extra reads:
+        # the recorded checksums came with the state)
+        drift = [] if options.fake else checksum_drift(ws.tree, first_state)
+        if drift:
+            raise drift_error(drift)
+        return []
+    check_reversible(plan.steps)
+    _confirm_cascade(plan, options)
+    confirmed = {s.revision.id for s in plan.cascade}
+    with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
+        with ws.engine.connect() as connection:
+            state = read_database_state(connection, ws.graph)
+        plan = make_plan(state)
+        if not plan.steps:
+            return []
+        if not {s.revision.id for s in plan.cascade} <= confirmed:
+            raise PlanChangedWhileAsked()
+        check_reversible(plan.steps)
+        faking = {(s.revision.id, s.direction) for s in plan.steps} if options.fake else set()
+        ensure_safe(ws.tree, state, ws.registry.labels, resolving=faking)
+        if state.applied and not options.fake:
+            with ws.engine.connect() as connection, connection.begin():
+                Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
+                record_unverified(connection, ws.tree, state)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event,
+                            atomic=options.atomic)
+
+
+def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[StepResult]:
+    """``--dry-run``: run the plan for real under the lock in one transaction, then roll back."""
+    with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
+        with ws.engine.connect() as connection:
+            state = read_database_state(connection, ws.graph)
+        plan = make_plan(state)
+        check_reversible(plan.steps)
+        ensure_safe(ws.tree, state, ws.registry.labels)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        results, error = executor.rehearse(plan.steps, plan.applied)
+    if error:
+        raise RehearsalFailed(list(results), error)
+    return results
+
+
+# --------------------------------------------------------------------------- preview: SQL
+
+
+def plan_sql(ws: Workspace, plan: MigratePlan, state: DatabaseState) -> str:
+    """The SQL of ``plan`` from ``state`` for the configured dialect, nothing executed.
+
+    Each revision is rendered on its own, followed by the version-table statements and the
+    bookkeeping rows a real run writes (history times come from the database's clock, and
+    rows are marked as applied from offline SQL). A revision that cannot render offline is
+    named instead of failing the whole script.
+    """
+    from memstack.engine.offline import render_plan_sql
+
+    check_reversible(plan.steps)  # a script must not silently undo (or fail on) an irreversible revision
+    return render_plan_sql(ws, plan.steps, state)
+
