@@ -111,7 +111,10 @@ def migrate(ws: Workspace, component: str | None = None, target: str | None = No
     failing step raises :class:`RehearsalFailed` carrying the steps run.
     """
     options = options or RunOptions()
-    plan_maker: PlanMaker = lambda state: plan_for(ws, state, component, target, to_tag)  # noqa: E731
+
+    def plan_maker(state: DatabaseState) -> MigratePlan:
+        return plan_for(ws, state, component, target, to_tag)
+
     if options.dry_run:
         return _rehearse(ws, plan_maker, options)
     return _run_plan(ws, plan_maker, options)
