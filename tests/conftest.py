@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dbfixtures import make_project, sqlite_url_for, temporary_database, write_package
+from support.databases import sqlite_url_for, temporary_database
+from support.projects import make_project, write_package
 
 from memstack.core.settings import DEFAULT_COMPONENTS
 

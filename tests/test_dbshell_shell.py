@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from clihelpers import run_main
+from support.running import main_exit, migrate
 
 from memstack.cli import call_command
 from memstack.cli.dbshell import ClientExit, require_client, shell_command
@@ -39,8 +39,6 @@ def manage(project: Path, url: str, *args: str, stdin: str | None = None) -> sub
                           timeout=120, check=False)
 
 
-def migrate(project: Path, url: str) -> None:
-    call_command("migrate", project_dir=str(project), database_url=url, stdout=io.StringIO(), stderr=io.StringIO())
 
 
 # --------------------------------------------------------------------------- shell_command
@@ -121,7 +119,7 @@ def test_dbshell_missing_client_exits_1(project: Path, sqlite_url: str, tmp_path
     empty = tmp_path / "empty-path"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    code, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url, "dbshell")
+    code, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url, "dbshell")
     assert code == 1 and out == ""
     assert "error: the database client 'sqlite3' is not installed" in err
     assert "fix: install the SQLite shell" in err
@@ -164,7 +162,7 @@ def test_shell_c_queries_a_model(project: Path, db_url_no_mariadb: str, capsys: 
     call_command("seed", project_dir=str(project), database_url=db_url_no_mariadb, stdout=io.StringIO(),
                  stderr=io.StringIO())
     code = "print(sorted(session.scalars(select(User.email))), session.scalar(select(func.count()).select_from(Role)))"
-    status, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", db_url_no_mariadb,
+    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", db_url_no_mariadb,
                                 "shell", "-c", code)
     assert status == 0, err
     assert out.strip() == "['admin@memstack.ai', 'user@memstack.ai'] 2"
@@ -174,7 +172,7 @@ def test_shell_namespace(project: Path, sqlite_url: str, capsys: pytest.CaptureF
     migrate(project, sqlite_url)
     code = ("names = sorted(k for k in globals() if not k.startswith('_')); print(' '.join(names)); "
             "print(engine.dialect.name, type(session).__name__, len(metadata.tables))")
-    status, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                 "shell", "-c", code)
     assert status == 0, err
     names, info = out.strip().splitlines()
@@ -186,7 +184,7 @@ def test_shell_namespace(project: Path, sqlite_url: str, capsys: pytest.CaptureF
 
 def test_shell_c_error_exits_1(project: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     migrate(project, sqlite_url)
-    status, _out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+    status, _out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                  "shell", "-c", "1 / 0")
     assert status == 1
     assert "ZeroDivisionError" in err and "Traceback" in err
@@ -205,22 +203,22 @@ def test_shell_changes_are_not_committed_unless_asked(project: Path, sqlite_url:
     add = ("import datetime; session.add(Role(name='{}', created_at=datetime.datetime.now(datetime.UTC))); "
            "session.flush(){}")
     for name, commit in (("dropped", ""), ("kept", "; session.commit()")):
-        status, _out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+        status, _out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                      "shell", "-c", add.format(name, commit))
         assert status == 0, err
-    status, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                 "shell", "-c", "print(sorted(session.scalars(select(Role.name))))")
     assert out.strip() == "['kept']"
 
 
 @pytest.mark.parametrize("name", ["dbshell", "shell"])
 def test_help_has_an_example(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _err = run_main(capsys, name, "--help")
+    status, out, _err = main_exit(capsys, name, "--help")
     assert status == 0 and "Example" in out
 
 
 def test_commands_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _err = run_main(capsys, "--help")
+    status, out, _err = main_exit(capsys, "--help")
     assert status == 0
     for name in ("seed", "startcomponent", "dbshell", "shell"):
         assert name in out

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from clihelpers import run_main
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
+from support.running import main_exit, migrate
 
 from memstack.auth.models import APIKey, Permission, Role, RolePermission, User, UserRole
 from memstack.cli import call_command
@@ -33,8 +33,6 @@ KEY_LINE = re.compile(r"^admin@memstack\.ai API key: (ms_sk_[0-9a-f]{64})$", re.
 
 
 
-def migrate(project: Path, url: str) -> None:
-    call_command("migrate", project_dir=str(project), database_url=url, stdout=io.StringIO(), stderr=io.StringIO())
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ def session(migrated: str) -> Iterator[Session]:
 
 
 def seed_cli(capsys: pytest.CaptureFixture[str], project: Path, url: str, *extra: str) -> tuple[int, str, str]:
-    return run_main(capsys, "--project-dir", str(project), "--database-url", url, "seed", *extra)
+    return main_exit(capsys, "--project-dir", str(project), "--database-url", url, "seed", *extra)
 
 
 def counts(db: Session) -> dict[str, int]:
@@ -263,7 +261,7 @@ def test_seed_on_a_partly_migrated_database(project: Path, sqlite_url: str,
 
 
 def test_seed_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = run_main(capsys, "seed", "--help")
+    code, out, _err = main_exit(capsys, "seed", "--help")
     assert code == 0
     assert "Example" in out and "MEMSTACK_ADMIN_PASSWORD" in out
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clihelpers import run_main
 from sqlalchemy import inspect
+from support.running import main_exit
 
 from memstack.cli import call_command
 from memstack.cli.scaffold import validate_name
@@ -217,13 +217,13 @@ def test_package_dir_outside_the_project(root: Path, tmp_path: Path) -> None:
 
 
 def test_exit_1_on_the_command_line(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = run_main(capsys, "--project-dir", str(root), "startcomponent", "../evil")
+    code, _out, err = main_exit(capsys, "--project-dir", str(root), "startcomponent", "../evil")
     assert code == 1
     assert "error: '../evil' is a path" in err
 
 
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = run_main(capsys, "startcomponent", "--help")
+    code, out, _err = main_exit(capsys, "startcomponent", "--help")
     assert code == 0 and "Example" in out and "--package-dir" in out
 
 
