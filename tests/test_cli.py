@@ -251,7 +251,7 @@ def test_exit_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = main_exit(capsys, "--project-dir", str(project), "components")
     assert code == 0
     assert out.startswith("auth")
-    assert main_exit(capsys, "--help")[0] == 0
+    assert main_exit(capsys, "--help").code == 0
     code, out, _err = main_exit(capsys, "--version")
     assert code == 0
     assert memstack.__version__ in out

@@ -126,8 +126,8 @@ def test_dbshell_missing_client_exits_1(project: Path, sqlite_url: str, tmp_path
 
 
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="sqlite3 is not installed")
-def test_dbshell_runs_sqlite3(project: Path, sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
+def test_dbshell_runs_sqlite3(project: Path, migrated_sqlite_url: str) -> None:
+    sqlite_url = migrated_sqlite_url
     done = manage(project, sqlite_url, "dbshell", "--", "select count(*) from sqlite_master where name = 'users'")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
@@ -168,8 +168,8 @@ def test_shell_c_queries_a_model(project: Path, db_url_no_mariadb: str, capsys: 
     assert out.strip() == "['admin@memstack.ai', 'user@memstack.ai'] 2"
 
 
-def test_shell_namespace(project: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    migrate(project, sqlite_url)
+def test_shell_namespace(project: Path, migrated_sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sqlite_url = migrated_sqlite_url
     code = ("names = sorted(k for k in globals() if not k.startswith('_')); print(' '.join(names)); "
             "print(engine.dialect.name, type(session).__name__, len(metadata.tables))")
     status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
@@ -182,24 +182,24 @@ def test_shell_namespace(project: Path, sqlite_url: str, capsys: pytest.CaptureF
     assert int(info.split()[-1]) >= 16
 
 
-def test_shell_c_error_exits_1(project: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    migrate(project, sqlite_url)
+def test_shell_c_error_exits_1(project: Path, migrated_sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sqlite_url = migrated_sqlite_url
     status, _out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                  "shell", "-c", "1 / 0")
     assert status == 1
     assert "ZeroDivisionError" in err and "Traceback" in err
 
 
-def test_shell_reads_code_from_stdin(project: Path, sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
+def test_shell_reads_code_from_stdin(project: Path, migrated_sqlite_url: str) -> None:
+    sqlite_url = migrated_sqlite_url
     done = manage(project, sqlite_url, "shell", stdin="print(Memory.__tablename__, TaskLog.__tablename__)\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "memories task_logs"
 
 
-def test_shell_changes_are_not_committed_unless_asked(project: Path, sqlite_url: str,
+def test_shell_changes_are_not_committed_unless_asked(project: Path, migrated_sqlite_url: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    migrate(project, sqlite_url)
+    sqlite_url = migrated_sqlite_url
     add = ("import datetime; session.add(Role(name='{}', created_at=datetime.datetime.now(datetime.UTC))); "
            "session.flush(){}")
     for name, commit in (("dropped", ""), ("kept", "; session.commit()")):

@@ -36,8 +36,10 @@ KEY_LINE = re.compile(r"^admin@memstack\.ai API key: (ms_sk_[0-9a-f]{64})$", re.
 
 
 @pytest.fixture
-def migrated(db_url: str, project: Path) -> str:
-    """The URL of a database migrated to every head, on each backend."""
+def migrated(db_url: str, project: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of a database migrated to every head, on each backend (SQLite: a copy of the template)."""
+    if db_url.startswith("sqlite"):
+        return str(request.getfixturevalue("migrated_sqlite_url"))
     migrate(project, db_url)
     return db_url
 
@@ -180,8 +182,9 @@ def test_password_from_the_environment_is_never_printed(project: Path, migrated:
     assert code == 0 and given not in out and given not in err
 
 
-def test_real_environment_wins_over_dotenv(project: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    migrate(project, sqlite_url)
+def test_real_environment_wins_over_dotenv(project: Path, migrated_sqlite_url: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_url = migrated_sqlite_url
     (project / ".env").write_text("MEMSTACK_USER_PASSWORD=from-dotenv\n", encoding="utf-8")
     monkeypatch.setenv("MEMSTACK_USER_PASSWORD", "from-environment")
     result = seed(load_settings(project_dir=project, database_url=sqlite_url))
@@ -193,8 +196,8 @@ def test_real_environment_wins_over_dotenv(project: Path, sqlite_url: str, monke
     assert bcrypt.checkpw(b"from-environment", (stored or "").encode())
 
 
-def test_too_long_password_is_refused(project: Path, sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
+def test_too_long_password_is_refused(project: Path, migrated_sqlite_url: str) -> None:
+    sqlite_url = migrated_sqlite_url
     settings = load_settings(project_dir=project, database_url=sqlite_url)
     with pytest.raises(MemstackError, match="72 bytes"):
         seed(settings, environ={"MEMSTACK_ADMIN_PASSWORD": "x" * 73})
