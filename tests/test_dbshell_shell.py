@@ -5,12 +5,10 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support.running import main_exit, migrate
+from support.running import main_exit, migrate, python_m_memstack
 
 from memstack.cli import call_command
 from memstack.cli.dbshell import ClientExit, require_client, shell_command
@@ -28,15 +26,6 @@ def which_all(name: str) -> str | None:
 
 def which_none(name: str) -> str | None:
     return None
-
-
-
-
-def manage(project: Path, url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m memstack`` in its own process (clients write to the real terminal)."""
-    return subprocess.run([sys.executable, "-m", "memstack", "--project-dir", str(project), "--database-url", url,
-                           *args], input=stdin if stdin is not None else "", capture_output=True, text=True,
-                          timeout=120, check=False)
 
 
 
@@ -128,30 +117,31 @@ def test_dbshell_missing_client_exits_1(project: Path, sqlite_url: str, tmp_path
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="sqlite3 is not installed")
 def test_dbshell_runs_sqlite3(project: Path, migrated_sqlite_url: str) -> None:
     sqlite_url = migrated_sqlite_url
-    done = manage(project, sqlite_url, "dbshell", "--", "select count(*) from sqlite_master where name = 'users'")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "1"
-    failed = manage(project, sqlite_url, "dbshell", "--", "select nope")
-    assert failed.returncode != 0  # the client's status
-    assert "sqlite3 exited with status" in failed.stderr
+    done = python_m_memstack(project, sqlite_url, "dbshell", "--",
+                             "select count(*) from sqlite_master where name = 'users'")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "1"
+    failed = python_m_memstack(project, sqlite_url, "dbshell", "--", "select nope")
+    assert failed.code != 0  # the client's status
+    assert "sqlite3 exited with status" in failed.err
 
 
 @pytest.mark.postgres
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
 def test_dbshell_runs_psql(project: Path, postgres_url: str) -> None:
     migrate(project, postgres_url)
-    done = manage(project, postgres_url, "dbshell", "--", "-tAc", "select count(*) from users")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0"
+    done = python_m_memstack(project, postgres_url, "dbshell", "--", "-tAc", "select count(*) from users")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "0"
 
 
 @pytest.mark.mariadb
 @pytest.mark.skipif(not (shutil.which("mariadb") or shutil.which("mysql")), reason="no MariaDB client")
 def test_dbshell_runs_mariadb(project: Path, mariadb_url: str) -> None:
     migrate(project, mariadb_url)
-    done = manage(project, mariadb_url, "dbshell", "--", "-N", "-e", "select count(*) from users")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0"
+    done = python_m_memstack(project, mariadb_url, "dbshell", "--", "-N", "-e", "select count(*) from users")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "0"
 
 
 # --------------------------------------------------------------------------- shell
@@ -192,9 +182,9 @@ def test_shell_c_error_exits_1(project: Path, migrated_sqlite_url: str, capsys: 
 
 def test_shell_reads_code_from_stdin(project: Path, migrated_sqlite_url: str) -> None:
     sqlite_url = migrated_sqlite_url
-    done = manage(project, sqlite_url, "shell", stdin="print(Memory.__tablename__, TaskLog.__tablename__)\n")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "memories task_logs"
+    done = python_m_memstack(project, sqlite_url, "shell", stdin="print(Memory.__tablename__, TaskLog.__tablename__)\n")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "memories task_logs"
 
 
 def test_shell_changes_are_not_committed_unless_asked(project: Path, migrated_sqlite_url: str,

@@ -203,6 +203,17 @@ def manage(project: Path, url: str | None, *args: str, pythonpath: Sequence[Path
                      subprocess_env(env_url, pythonpath, **extra_env), timeout)
 
 
+def python_m_memstack(project: Path, url: str, *args: str, stdin: str = "", find_project: bool = False,
+                      pythonpath: Sequence[Path] = (), timeout: float = 120) -> Result:
+    """``python -m memstack [--project-dir P] --database-url U ARGS`` in its own process (cwd = the project),
+    with ``stdin`` as its input (not a terminal); clients it starts write to the real streams."""
+    argv = [sys.executable, "-m", "memstack", *([] if find_project else ["--project-dir", str(project)]),
+            "--database-url", url, *args]
+    proc = subprocess.run(argv, cwd=project, env=subprocess_env(None, pythonpath), input=stdin,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 def spawn_manage(project: Path, url: str | None, *args: str, pythonpath: Sequence[Path] = (),
                  **extra_env: str) -> subprocess.Popen[str]:
     """Start ``manage.py ARGS`` in the background (stdout/stderr piped)."""
