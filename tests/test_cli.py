@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from support.projects import LABELS, REPO_ROOT, write_pyproject
-from support.running import main_exit
+from support.running import Terminal, main_exit
 
 import memstack
 from memstack.cli import call_command, cli, main
@@ -50,13 +50,6 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), obj=AppContext())
 
 
-
-
-class TTY(io.StringIO):
-    """A text stream that says it is a terminal, so colour would be used."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture
@@ -350,23 +343,23 @@ def test_traceback_for_an_unexpected_exception(cmd_project: tuple[Path, str],
 
 
 def test_colour_on_a_terminal_and_not_with_no_color(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out, err = TTY(), TTY()
+    out, err = Terminal(), Terminal()
     call_command("components", project_dir=str(project), stdout=out, stderr=err)
     assert ANSI in out.getvalue()  # sanity: a terminal gets colour, so the checks below mean something
 
-    out, err = TTY(), TTY()
+    out, err = Terminal(), Terminal()
     call_command("components", project_dir=str(project), stdout=out, stderr=err, no_color=True)
     assert ANSI not in out.getvalue() + err.getvalue()
 
     monkeypatch.setenv("NO_COLOR", "1")
-    out, err = TTY(), TTY()
+    out, err = Terminal(), Terminal()
     call_command("components", project_dir=str(project), stdout=out, stderr=err)
     assert ANSI not in out.getvalue() + err.getvalue()
 
 
 @pytest.mark.parametrize("how", ["terminal", "--no-color", "NO_COLOR"])
 def test_error_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    stderr = TTY()
+    stderr = Terminal()
     monkeypatch.setattr(sys, "stderr", stderr)
     args = ["--project-dir", str(tmp_path / "nowhere"), "components"]
     if how == "--no-color":
@@ -382,7 +375,7 @@ def test_error_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str)
 
 def test_no_color_in_usage_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    stderr = TTY()
+    stderr = Terminal()
     monkeypatch.setattr(sys, "stderr", stderr)
     with pytest.raises(SystemExit) as excinfo:
         main(["--no-color", "componets"])

@@ -112,8 +112,8 @@ def json_of(result: Result) -> Any:
     return json.loads(ok(result).out)
 
 
-class _Terminal(io.StringIO):
-    """Typed answers on a stdin that says it is a terminal."""
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal: typed answers on stdin, or output where colour would be used."""
 
     def isatty(self) -> bool:
         return True
@@ -135,7 +135,7 @@ def run_main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 
     stdin is not a terminal (confirmations refuse) unless ``terminal_input`` gives the typed answers.
     """
-    monkeypatch.setattr(sys, "stdin", io.StringIO("") if terminal_input is None else _Terminal(terminal_input))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("") if terminal_input is None else Terminal(terminal_input))
     return main_exit(capsys, *args)
 
 
