@@ -7,6 +7,8 @@
 * ``db_url`` -- one test per backend: ids ``sqlite``, ``postgres``, ``mariadb``
   (marked ``postgres`` / ``mariadb``, so ``-m "not mariadb"`` deselects them).
 * ``db_url_no_mariadb`` -- ``sqlite`` and ``postgres`` only.
+* ``migrated_sqlite_url`` -- ``sqlite_url`` already migrated to every head: a copy of a template
+  file migrated once per test session (per xdist worker), for tests whose subject is not migrate.
 * ``project`` -- a minimal project root (pyproject.toml with the seven components, copies of
   ``migrations/`` and ``templates/``); pass it as ``--project-dir`` / ``project_dir=``.
 * ``make_component`` -- a factory writing a uniquely named importable package (a component
@@ -22,12 +24,15 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dbfixtures import make_project, sqlite_url_for, temporary_database, write_package
+from support.databases import sqlite_url_for, temporary_database
+from support.projects import make_project, write_package
+from support.running import migrate
 
 from memstack.core.settings import DEFAULT_COMPONENTS
 
@@ -36,17 +41,38 @@ _CLEARED_ENV = ("DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB",
                 "POSTGRES_PASSWORD", "NO_COLOR")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clear_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if (name.startswith("MEMSTACK_") and not name.startswith(_KEPT_ENV)) or name in _CLEARED_ENV:
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_environment(monkeypatch)
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """``sqlite:///<tmp_path>/test.db`` (the file does not exist yet)."""
     return sqlite_url_for(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to every head of the committed tree, built once per session."""
+    root = tmp_path_factory.mktemp("migrated-template")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _clear_environment(monkeypatch)
+        migrate(make_project(root / "project"), sqlite_url_for(root))
+    return root / "test.db"
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_url: str, tmp_path: Path, _migrated_sqlite_template: Path) -> str:
+    """``sqlite_url`` with every head applied (a copy of the session's template, not a migrate run)."""
+    shutil.copyfile(_migrated_sqlite_template, tmp_path / "test.db")
+    return sqlite_url
 
 
 @pytest.fixture

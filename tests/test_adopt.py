@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbfixtures import sqlite_url_for, temporary_database
-from enginehelpers import shown
-from legacy import (
+from support.databases import execute, sqlite_url_for, temporary_database
+from support.inspect import history_rows, snapshot, tables, version_rows
+from support.legacy import (
     LEGACY_STEPS,
     build_legacy_database,
     insert_sample_rows,
     sample_rows_present,
     schema_signature,
 )
-from safetyhelpers import REV, add_alembic_table, cli, execute, history_rows, snapshot, tables, version_rows
+from support.projects import add_alembic_table
+from support.revisions import REV
+from support.running import cli, shown
 
 from memstack import call_command
 from memstack.core.errors import MemstackError

@@ -12,23 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from enginehelpers import (
-    LABELS,
-    MEMORY_LINKS_MODELS,
-    REV,
-    TABLES,
-    add_alembic_config,
-    alembic,
-    call,
-    load_graph,
-    manage,
-    parsed,
-    revision_files,
-    set_components,
-    shown,
-    table_names,
-    version_rows,
-)
+from support.inspect import table_names, version_rows
+from support.projects import LABELS, MEMORY_LINKS_MODELS, TABLES, add_alembic_config, set_components
+from support.revisions import REV, load_graph, parsed, revision_files
+from support.running import alembic, call, manage, shown
 
 ALL = set(REV)
 HEAD_LINE = re.compile(r"^(?P<id>[0-9a-f]{12}) \((?P<label>\w+)\) \((?P<kind>head|effective head)\)")
@@ -59,84 +46,84 @@ def test_alembic_heads_match_memstack(alembic_project: Path, tmp_path: Path) -> 
     memstack_heads = {label: graph.head(label).id for label in LABELS}
 
     from_root = alembic(alembic_project, None, "heads")
-    assert from_root.returncode == 0, from_root.stderr
-    assert _heads(from_root.stdout) == memstack_heads
+    assert from_root.code == 0, from_root.err
+    assert _heads(from_root.out) == memstack_heads
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with_option = alembic(alembic_project, None, "heads", use_config_option=True, cwd=elsewhere)
-    assert with_option.returncode == 0, with_option.stderr
-    assert _heads(with_option.stdout) == memstack_heads
+    assert with_option.code == 0, with_option.err
+    assert _heads(with_option.out) == memstack_heads
     # tenant and project are heads that other branches depend on
-    kinds = {m["label"]: m["kind"] for m in map(HEAD_LINE.match, from_root.stdout.splitlines()) if m}
+    kinds = {m["label"]: m["kind"] for m in map(HEAD_LINE.match, from_root.out.splitlines()) if m}
     assert kinds["tenant"] == kinds["project"] == "effective head"
 
 
 def test_alembic_upgrade_then_manage_py(alembic_project: Path, db_url: str) -> None:
     upgraded = alembic(alembic_project, db_url, "upgrade", "heads")
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.code == 0, upgraded.err
     assert table_names(db_url) == TABLES | {"alembic_version"}
     rows = version_rows(db_url)
     assert len(rows) < len(LABELS)  # collapsed: effective heads are not stored
     assert REV[("tenant", "0001_initial")] not in rows and REV[("project", "0001_initial")] not in rows
 
-    shown_by_manage = manage(alembic_project, db_url, "showmigrations")
-    assert shown_by_manage.returncode == 0, shown_by_manage.stderr
-    assert "[ ]" not in shown_by_manage.stdout
-    assert shown_by_manage.stdout.count("[X]") == len(REV)
+    shown_by_manage = manage(alembic_project, None, "showmigrations", env_url=db_url, find_project=True)
+    assert shown_by_manage.code == 0, shown_by_manage.err
+    assert "[ ]" not in shown_by_manage.out
+    assert shown_by_manage.out.count("[X]") == len(REV)
     assert shown(alembic_project, db_url) == dict.fromkeys(ALL, True)
 
-    migrated = manage(alembic_project, db_url, "migrate")
-    assert migrated.returncode == 0, migrated.stderr
-    assert "No migrations to apply" in migrated.stderr
-    assert "Applying" not in migrated.stderr
+    migrated = manage(alembic_project, None, "migrate", env_url=db_url, find_project=True)
+    assert migrated.code == 0, migrated.err
+    assert "No migrations to apply" in migrated.err
+    assert "Applying" not in migrated.err
     assert version_rows(db_url) == rows
 
-    check = manage(alembic_project, db_url, "makemigrations", "--check")
-    assert check.returncode == 0, check.stderr
+    check = manage(alembic_project, None, "makemigrations", "--check", env_url=db_url, find_project=True)
+    assert check.code == 0, check.err
 
 
 def test_manage_py_migrate_then_alembic_current(alembic_project: Path, db_url: str) -> None:
-    migrated = manage(alembic_project, db_url, "migrate")
-    assert migrated.returncode == 0, migrated.stderr
+    migrated = manage(alembic_project, None, "migrate", env_url=db_url, find_project=True)
+    assert migrated.code == 0, migrated.err
     rows = version_rows(db_url)
     assert len(rows) < len(LABELS)
     current = alembic(alembic_project, db_url, "current")
-    assert current.returncode == 0, current.stderr
+    assert current.code == 0, current.err
     # alembic reports every branch's current revision, effective heads included
     graph = load_graph(alembic_project)
-    assert _current(current.stdout) == {graph.head(label).id for label in LABELS}
-    assert rows < _current(current.stdout)
+    assert _current(current.out) == {graph.head(label).id for label in LABELS}
+    assert rows < _current(current.out)
 
     # plain alembic agrees that there is nothing left to do
     upgraded = alembic(alembic_project, db_url, "upgrade", "heads")
-    assert upgraded.returncode == 0, upgraded.stderr
-    assert "Running upgrade" not in upgraded.stderr + upgraded.stdout
+    assert upgraded.code == 0, upgraded.err
+    assert "Running upgrade" not in upgraded.err + upgraded.out
     assert version_rows(db_url) == rows
 
 
 def test_partial_states_agree(alembic_project: Path, sqlite_url: str) -> None:
     """``alembic upgrade memory@head`` pulls memory's dependencies, as ``migrate memory`` does."""
     upgraded = alembic(alembic_project, sqlite_url, "upgrade", "memory@head")
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.code == 0, upgraded.err
     applied = {k for k, v in shown(alembic_project, sqlite_url).items() if v}
     assert applied == {("auth", "0001_initial"), ("tenant", "0001_initial"), ("project", "0001_initial"),
                        ("memory", "0001_initial"), ("memory", "0002_add_task_id")}
 
     # manage.py continues where alembic stopped, and alembic sees the result
-    migrated = manage(alembic_project, sqlite_url, "migrate", "task", "0003")
-    assert migrated.returncode == 0, migrated.stderr
-    assert [line.split()[1:3] for line in migrated.stderr.splitlines() if "Applying" in line] == [
+    migrated = manage(alembic_project, None, "migrate", "task", "0003", env_url=sqlite_url, find_project=True)
+    assert migrated.code == 0, migrated.err
+    assert [line.split()[1:3] for line in migrated.err.splitlines() if "Applying" in line] == [
         ["task", "0001_initial"], ["task", "0003_add_result"]]
     assert version_rows(sqlite_url) == {REV[("memory", "0002_add_task_id")], REV[("task", "0003_add_result")]}
     current = alembic(alembic_project, sqlite_url, "current")
-    assert _current(current.stdout) == {REV[("auth", "0001_initial")], REV[("tenant", "0001_initial")],
+    assert _current(current.out) == {REV[("auth", "0001_initial")], REV[("tenant", "0001_initial")],
                                         REV[("project", "0001_initial")], REV[("memory", "0002_add_task_id")],
                                         REV[("task", "0003_add_result")]}
 
     # a downgrade by alembic is seen by manage.py
-    down = alembic(alembic_project, sqlite_url, "downgrade", "memory@bd4e543ab2c4")
-    assert down.returncode == 0, down.stderr
+    down = alembic(alembic_project, sqlite_url, "downgrade", "memory@" + REV[("memory", "0001_initial")])
+    assert down.code == 0, down.err
     assert shown(alembic_project, sqlite_url, "memory") == {("memory", "0001_initial"): True,
                                                            ("memory", "0002_add_task_id"): False}
 
@@ -152,11 +139,11 @@ def test_generated_component_runs_under_plain_alembic(project: Path, make_compon
 
     packages = str(tmp_path / "packages")  # where make_component writes, for the subprocesses
     heads = alembic(project, db_url, "heads", PYTHONPATH=packages)
-    assert heads.returncode == 0, heads.stderr
-    assert _heads(heads.stdout)[label] == new_id
+    assert heads.code == 0, heads.err
+    assert _heads(heads.out)[label] == new_id
 
     upgraded = alembic(project, db_url, "upgrade", f"{label}@head", PYTHONPATH=packages)
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.code == 0, upgraded.err
     assert "memory_links" in table_names(db_url)
     applied = {k for k, v in shown(project, db_url).items() if v}
     assert applied == {("auth", "0001_initial"), ("tenant", "0001_initial"), ("auth", "0002_add_user_roles_fk"),

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from clihelpers import run_main
-from dbfixtures import REPO_ROOT, write_pyproject
+from support.projects import LABELS, REPO_ROOT, write_pyproject
+from support.running import Terminal, main_exit
 
 import memstack
 from memstack.cli import call_command, cli, main
 from memstack.cli.context import AppContext
 from memstack.core.errors import ConfigurationError, MemstackError
 
-LABELS = ["auth", "tenant", "project", "memory", "ontology", "memo", "task"]
 ANSI = "\x1b["
 
 HELLO = '''
@@ -51,13 +50,6 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), obj=AppContext())
 
 
-
-
-class TTY(io.StringIO):
-    """A text stream that says it is a terminal, so colour would be used."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture
@@ -169,28 +161,28 @@ def test_broken_command_is_listed_as_failed(cmd_project: tuple[Path, str]) -> No
 
 def test_running_a_broken_command_exits_1(cmd_project: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     root, package = cmd_project
-    code, out, err = run_main(capsys, "--project-dir", str(root), "broken")
+    code, out, err = main_exit(capsys, "--project-dir", str(root), "broken")
     assert code == 1
     assert out == ""
     assert f"command 'broken' failed to load from {package}.commands.broken" in err
     assert "ImportError: simulated: optional dependency frobnicate is missing" in err
     assert "Traceback" not in err
 
-    code, _out, err = run_main(capsys, "--project-dir", str(root), "nocommand")
+    code, _out, err = main_exit(capsys, "--project-dir", str(root), "nocommand")
     assert code == 1
     assert "failed to load" in err
 
     # the others still work
-    code, out, _err = run_main(capsys, "--project-dir", str(root), "hello")
+    code, out, _err = main_exit(capsys, "--project-dir", str(root), "hello")
     assert (code, out) == (0, "hello world\n")
-    code, out, _err = run_main(capsys, "--project-dir", str(root), "components", "--json")
+    code, out, _err = main_exit(capsys, "--project-dir", str(root), "components", "--json")
     assert code == 0
     assert [row["label"] for row in json.loads(out)] == ["memo", package]
 
 
 def test_broken_command_with_traceback(cmd_project: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     root, _package = cmd_project
-    code, _out, err = run_main(capsys, "--traceback", "--project-dir", str(root), "broken")
+    code, _out, err = main_exit(capsys, "--traceback", "--project-dir", str(root), "broken")
     assert code == 1
     assert "Traceback (most recent call last)" in err
     assert "broken.py" in err
@@ -249,17 +241,17 @@ def test_call_command_options_are_per_call(project: Path, tmp_path: Path) -> Non
 
 
 def test_exit_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = run_main(capsys, "--project-dir", str(project), "components")
+    code, out, _err = main_exit(capsys, "--project-dir", str(project), "components")
     assert code == 0
     assert out.startswith("auth")
-    assert run_main(capsys, "--help")[0] == 0
-    code, out, _err = run_main(capsys, "--version")
+    assert main_exit(capsys, "--help").code == 0
+    code, out, _err = main_exit(capsys, "--version")
     assert code == 0
     assert memstack.__version__ in out
 
 
 def test_exit_1_unknown_project_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "--project-dir", str(tmp_path / "nowhere"), "components")
+    code, out, err = main_exit(capsys, "--project-dir", str(tmp_path / "nowhere"), "components")
     assert code == 1
     assert out == ""
     assert err.startswith("error: ")
@@ -277,7 +269,7 @@ def test_exit_1_bad_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[
                                   message: str) -> None:
     (tmp_path / "pyproject.toml").write_text(pyproject)
     # showmigrations needs the database (components alone does not read the URL)
-    code, _out, err = run_main(capsys, "--project-dir", str(tmp_path), "showmigrations")
+    code, _out, err = main_exit(capsys, "--project-dir", str(tmp_path), "showmigrations")
     assert code == 1
     assert message in err
     assert "tiger" not in err
@@ -286,7 +278,7 @@ def test_exit_1_bad_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_exit_1_unexpected_exception(cmd_project: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     root, _package = cmd_project
-    code, _out, err = run_main(capsys, "--project-dir", str(root), "explodes")
+    code, _out, err = main_exit(capsys, "--project-dir", str(root), "explodes")
     assert code == 1
     assert "error: unexpected RuntimeError: kaboom inside a command" in err
     assert "--traceback" in err
@@ -294,7 +286,7 @@ def test_exit_1_unexpected_exception(cmd_project: tuple[Path, str], capsys: pyte
 
 
 def test_exit_2_unknown_command_suggests_the_closest(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "--project-dir", str(project), "componets")
+    code, out, err = main_exit(capsys, "--project-dir", str(project), "componets")
     assert code == 2
     assert out == ""
     assert "Unknown command 'componets'" in err
@@ -302,7 +294,7 @@ def test_exit_2_unknown_command_suggests_the_closest(project: Path, capsys: pyte
 
 
 def test_exit_2_unknown_command_without_a_close_match(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = run_main(capsys, "xyzzyplugh")
+    code, _out, err = main_exit(capsys, "xyzzyplugh")
     assert code == 2
     assert "Unknown command 'xyzzyplugh'" in err
     assert "Did you mean" not in err
@@ -314,7 +306,7 @@ def test_exit_2_unknown_command_without_a_close_match(capsys: pytest.CaptureFixt
     ["-v", "9", "components"],
 ], ids=["global-option", "command-option", "bad-value"])
 def test_exit_2_usage_errors(project: Path, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
-    code, out, err = run_main(capsys, "--project-dir", str(project), *args)
+    code, out, err = main_exit(capsys, "--project-dir", str(project), *args)
     assert code == 2
     assert out == ""
     assert "Usage:" in err or "Error:" in err
@@ -327,13 +319,13 @@ def test_exit_2_usage_errors(project: Path, capsys: pytest.CaptureFixture[str], 
 def test_traceback_option(tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
     nowhere = ["--project-dir", str(tmp_path / "nowhere")]
     args = ["--traceback", *nowhere, "components"] if where == "before" else [*nowhere, "components", "--traceback"]
-    code, _out, err = run_main(capsys, *args)
+    code, _out, err = main_exit(capsys, *args)
     assert code == 1
     assert "Traceback (most recent call last)" in err
     assert "ConfigurationError" in err
     assert "error: " in err  # the message is still shown
 
-    code, _out, err = run_main(capsys, *nowhere, "components")
+    code, _out, err = main_exit(capsys, *nowhere, "components")
     assert code == 1
     assert "Traceback" not in err
 
@@ -341,7 +333,7 @@ def test_traceback_option(tmp_path: Path, capsys: pytest.CaptureFixture[str], wh
 def test_traceback_for_an_unexpected_exception(cmd_project: tuple[Path, str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     root, _package = cmd_project
-    code, _out, err = run_main(capsys, "--traceback", "--project-dir", str(root), "explodes")
+    code, _out, err = main_exit(capsys, "--traceback", "--project-dir", str(root), "explodes")
     assert code == 1
     assert "Traceback (most recent call last)" in err
     assert "RuntimeError: kaboom inside a command" in err
@@ -351,23 +343,23 @@ def test_traceback_for_an_unexpected_exception(cmd_project: tuple[Path, str],
 
 
 def test_colour_on_a_terminal_and_not_with_no_color(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out, err = TTY(), TTY()
+    out, err = Terminal(), Terminal()
     call_command("components", project_dir=str(project), stdout=out, stderr=err)
     assert ANSI in out.getvalue()  # sanity: a terminal gets colour, so the checks below mean something
 
-    out, err = TTY(), TTY()
+    out, err = Terminal(), Terminal()
     call_command("components", project_dir=str(project), stdout=out, stderr=err, no_color=True)
     assert ANSI not in out.getvalue() + err.getvalue()
 
     monkeypatch.setenv("NO_COLOR", "1")
-    out, err = TTY(), TTY()
+    out, err = Terminal(), Terminal()
     call_command("components", project_dir=str(project), stdout=out, stderr=err)
     assert ANSI not in out.getvalue() + err.getvalue()
 
 
 @pytest.mark.parametrize("how", ["terminal", "--no-color", "NO_COLOR"])
 def test_error_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    stderr = TTY()
+    stderr = Terminal()
     monkeypatch.setattr(sys, "stderr", stderr)
     args = ["--project-dir", str(tmp_path / "nowhere"), "components"]
     if how == "--no-color":
@@ -383,7 +375,7 @@ def test_error_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str)
 
 def test_no_color_in_usage_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    stderr = TTY()
+    stderr = Terminal()
     monkeypatch.setattr(sys, "stderr", stderr)
     with pytest.raises(SystemExit) as excinfo:
         main(["--no-color", "componets"])
@@ -434,7 +426,7 @@ def test_unknown_command_exit_status_in_a_process(project: Path) -> None:
 
 def test_components_works_with_a_bad_database_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.memstack]\ncomponents = ["memstack.memo"]\n')
-    code, out, _err = run_main(capsys, "--project-dir", str(tmp_path), "--database-url", "oracle://u:pw@h/x",
+    code, out, _err = main_exit(capsys, "--project-dir", str(tmp_path), "--database-url", "oracle://u:pw@h/x",
                                "components")
     assert code == 0
     assert "memo" in out

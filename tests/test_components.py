@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dbfixtures import write_pyproject
+from support.projects import LABELS, write_pyproject
 
 from memstack.core.components import build_registry, is_bookkeeping_table
 from memstack.core.errors import ConfigurationError, MemstackError
 from memstack.core.settings import load_settings
-
-LABELS = ["auth", "tenant", "project", "memory", "ontology", "memo", "task"]
 
 SCHEMA_OWNERS = {
     "users": "auth", "roles": "auth", "permissions": "auth", "role_permissions": "auth",

@@ -5,12 +5,10 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from clihelpers import run_main
+from support.running import main_exit, migrate, python_m_memstack
 
 from memstack.cli import call_command
 from memstack.cli.dbshell import ClientExit, require_client, shell_command
@@ -30,17 +28,6 @@ def which_none(name: str) -> str | None:
     return None
 
 
-
-
-def manage(project: Path, url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m memstack`` in its own process (clients write to the real terminal)."""
-    return subprocess.run([sys.executable, "-m", "memstack", "--project-dir", str(project), "--database-url", url,
-                           *args], input=stdin if stdin is not None else "", capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
-def migrate(project: Path, url: str) -> None:
-    call_command("migrate", project_dir=str(project), database_url=url, stdout=io.StringIO(), stderr=io.StringIO())
 
 
 # --------------------------------------------------------------------------- shell_command
@@ -121,39 +108,40 @@ def test_dbshell_missing_client_exits_1(project: Path, sqlite_url: str, tmp_path
     empty = tmp_path / "empty-path"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    code, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url, "dbshell")
+    code, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url, "dbshell")
     assert code == 1 and out == ""
     assert "error: the database client 'sqlite3' is not installed" in err
     assert "fix: install the SQLite shell" in err
 
 
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="sqlite3 is not installed")
-def test_dbshell_runs_sqlite3(project: Path, sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
-    done = manage(project, sqlite_url, "dbshell", "--", "select count(*) from sqlite_master where name = 'users'")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "1"
-    failed = manage(project, sqlite_url, "dbshell", "--", "select nope")
-    assert failed.returncode != 0  # the client's status
-    assert "sqlite3 exited with status" in failed.stderr
+def test_dbshell_runs_sqlite3(project: Path, migrated_sqlite_url: str) -> None:
+    sqlite_url = migrated_sqlite_url
+    done = python_m_memstack(project, sqlite_url, "dbshell", "--",
+                             "select count(*) from sqlite_master where name = 'users'")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "1"
+    failed = python_m_memstack(project, sqlite_url, "dbshell", "--", "select nope")
+    assert failed.code != 0  # the client's status
+    assert "sqlite3 exited with status" in failed.err
 
 
 @pytest.mark.postgres
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
 def test_dbshell_runs_psql(project: Path, postgres_url: str) -> None:
     migrate(project, postgres_url)
-    done = manage(project, postgres_url, "dbshell", "--", "-tAc", "select count(*) from users")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0"
+    done = python_m_memstack(project, postgres_url, "dbshell", "--", "-tAc", "select count(*) from users")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "0"
 
 
 @pytest.mark.mariadb
 @pytest.mark.skipif(not (shutil.which("mariadb") or shutil.which("mysql")), reason="no MariaDB client")
 def test_dbshell_runs_mariadb(project: Path, mariadb_url: str) -> None:
     migrate(project, mariadb_url)
-    done = manage(project, mariadb_url, "dbshell", "--", "-N", "-e", "select count(*) from users")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0"
+    done = python_m_memstack(project, mariadb_url, "dbshell", "--", "-N", "-e", "select count(*) from users")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "0"
 
 
 # --------------------------------------------------------------------------- shell
@@ -164,17 +152,17 @@ def test_shell_c_queries_a_model(project: Path, db_url_no_mariadb: str, capsys: 
     call_command("seed", project_dir=str(project), database_url=db_url_no_mariadb, stdout=io.StringIO(),
                  stderr=io.StringIO())
     code = "print(sorted(session.scalars(select(User.email))), session.scalar(select(func.count()).select_from(Role)))"
-    status, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", db_url_no_mariadb,
+    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", db_url_no_mariadb,
                                 "shell", "-c", code)
     assert status == 0, err
     assert out.strip() == "['admin@memstack.ai', 'user@memstack.ai'] 2"
 
 
-def test_shell_namespace(project: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    migrate(project, sqlite_url)
+def test_shell_namespace(project: Path, migrated_sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sqlite_url = migrated_sqlite_url
     code = ("names = sorted(k for k in globals() if not k.startswith('_')); print(' '.join(names)); "
             "print(engine.dialect.name, type(session).__name__, len(metadata.tables))")
-    status, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                 "shell", "-c", code)
     assert status == 0, err
     names, info = out.strip().splitlines()
@@ -184,43 +172,43 @@ def test_shell_namespace(project: Path, sqlite_url: str, capsys: pytest.CaptureF
     assert int(info.split()[-1]) >= 16
 
 
-def test_shell_c_error_exits_1(project: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    migrate(project, sqlite_url)
-    status, _out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+def test_shell_c_error_exits_1(project: Path, migrated_sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sqlite_url = migrated_sqlite_url
+    status, _out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                  "shell", "-c", "1 / 0")
     assert status == 1
     assert "ZeroDivisionError" in err and "Traceback" in err
 
 
-def test_shell_reads_code_from_stdin(project: Path, sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
-    done = manage(project, sqlite_url, "shell", stdin="print(Memory.__tablename__, TaskLog.__tablename__)\n")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "memories task_logs"
+def test_shell_reads_code_from_stdin(project: Path, migrated_sqlite_url: str) -> None:
+    sqlite_url = migrated_sqlite_url
+    done = python_m_memstack(project, sqlite_url, "shell", stdin="print(Memory.__tablename__, TaskLog.__tablename__)\n")
+    assert done.code == 0, done.err
+    assert done.out.strip() == "memories task_logs"
 
 
-def test_shell_changes_are_not_committed_unless_asked(project: Path, sqlite_url: str,
+def test_shell_changes_are_not_committed_unless_asked(project: Path, migrated_sqlite_url: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    migrate(project, sqlite_url)
+    sqlite_url = migrated_sqlite_url
     add = ("import datetime; session.add(Role(name='{}', created_at=datetime.datetime.now(datetime.UTC))); "
            "session.flush(){}")
     for name, commit in (("dropped", ""), ("kept", "; session.commit()")):
-        status, _out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+        status, _out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                      "shell", "-c", add.format(name, commit))
         assert status == 0, err
-    status, out, err = run_main(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
+    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", sqlite_url,
                                 "shell", "-c", "print(sorted(session.scalars(select(Role.name))))")
     assert out.strip() == "['kept']"
 
 
 @pytest.mark.parametrize("name", ["dbshell", "shell"])
 def test_help_has_an_example(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _err = run_main(capsys, name, "--help")
+    status, out, _err = main_exit(capsys, name, "--help")
     assert status == 0 and "Example" in out
 
 
 def test_commands_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _err = run_main(capsys, "--help")
+    status, out, _err = main_exit(capsys, "--help")
     assert status == 0
     for name in ("seed", "startcomponent", "dbshell", "shell"):
         assert name in out

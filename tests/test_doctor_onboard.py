@@ -14,20 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbfixtures import DATABASE_PREFIX, drop_database, require_server
-from safetyhelpers import (
-    REV,
-    add_alembic_table,
-    cli,
-    history_rows,
-    new_id,
-    query,
-    snapshot,
-    subprocess_env,
-    version_rows,
-    write_revision,
-)
 from sqlalchemy.engine import URL
+from support.databases import DATABASE_PREFIX, drop_database, query, require_server
+from support.inspect import history_rows, snapshot, version_rows
+from support.projects import add_alembic_table
+from support.revisions import REV, new_id, write_revision
+from support.running import cli, migrate, subprocess_env
 
 from memstack import call_command
 from memstack.core.db import create_engine
@@ -45,8 +37,6 @@ HEALTHY_ITEMS = ["configuration", "driver", "server", "database", "revision file
                  "unknown revisions", "pending revisions", "heads", "checksums", "failure marks", "lock"]
 
 
-def migrate(project: Path, url: str) -> None:
-    call_command("migrate", database_url=url, project_dir=str(project), stdout=io.StringIO(), stderr=io.StringIO())
 
 
 def doctor_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, project: Path,

@@ -7,27 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from enginehelpers import (
-    LABELS,
-    MEMORY_LINKS_MODELS,
-    REV,
-    TABLES,
-    applied_set,
-    assert_minimal_links,
-    call,
-    execute,
-    foreign_keys,
-    load_graph,
-    parsed,
-    remove_migration_folders,
-    revision_files,
-    ruff_check,
-    run_main,
-    set_components,
-    shown,
-    table_names,
-    version_rows,
-)
+from support.databases import execute
+from support.inspect import foreign_keys, table_names, version_rows
+from support.projects import LABELS, MEMORY_LINKS_MODELS, TABLES, remove_migration_folders, set_components
+from support.revisions import REV, assert_minimal_links, load_graph, parsed, revision_files, ruff_check
+from support.running import applied_set, call, run_main, shown
 
 from memstack.core.errors import MemstackError
 

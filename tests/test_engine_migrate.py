@@ -5,19 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from enginehelpers import (
-    LABELS,
-    REV,
-    TABLES,
-    applied_set,
-    call,
-    columns,
-    foreign_keys,
-    run_main,
-    shown,
-    table_names,
-    version_rows,
-)
+from support.inspect import columns, foreign_keys, table_names, version_rows
+from support.projects import LABELS, TABLES
+from support.revisions import REV, shared_prefix
+from support.running import applied_set, call, run_main, shown
 
 from memstack.core.errors import MemstackError
 
@@ -133,18 +124,20 @@ def test_ambiguous_target_lists_candidates(project: Path, sqlite_url: str, capsy
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     _full(project, sqlite_url)
     rows_before = version_rows(sqlite_url)
-    # "c" starts two task revision ids: 0002's c24e8d933ed5 and 0005's c7e7ea306d4c
+    # a prefix that starts two task revision ids: 0002's and 0005's
+    progress, merge = REV[("task", "0002_add_progress")], REV[("task", "0005_merge_legacy_task_columns")]
     result = run_main(capsys, monkeypatch, "--project-dir", str(project), "--database-url", sqlite_url,
-                      "migrate", "task", "c")
+                      "migrate", "task", shared_prefix(progress, merge))
     assert result.code == 1
     assert "ambiguous" in result.err
-    assert "0002_add_progress (c24e8d933ed5)" in result.err
-    assert "0005_merge_legacy_task_columns (c7e7ea306d4c)" in result.err
+    assert f"0002_add_progress ({progress})" in result.err
+    assert f"0005_merge_legacy_task_columns ({merge})" in result.err
     assert "Traceback" not in result.err
     assert version_rows(sqlite_url) == rows_before
 
     with pytest.raises(MemstackError, match="ambiguous"):
-        call(project, sqlite_url, "migrate", "task", "e")  # e414d0c673f0 and e89f967a17b6
+        call(project, sqlite_url, "migrate", "task",
+             shared_prefix(REV[("task", "0003_add_result")], REV[("task", "0004_add_message")]))
 
 
 def test_unknown_target_is_an_error(project: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str],

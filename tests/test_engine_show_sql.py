@@ -6,16 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from enginehelpers import (
-    LABELS,
-    REV,
-    call,
-    insert_version_row,
-    run_main,
-    shown,
-    table_names,
-    version_rows,
-)
+from support.inspect import insert_version_row, table_names, version_rows
+from support.projects import LABELS
+from support.revisions import REV, shared_prefix
+from support.running import call, run_main, shown
 
 from memstack.core.errors import MemstackError
 
@@ -192,9 +186,10 @@ def test_sqlmigrate_target_errors(project: Path, capsys: pytest.CaptureFixture[s
     zero = run_main(capsys, monkeypatch, *base, "sqlmigrate", "memory", "zero")
     assert zero.code == 1
     assert "one revision" in zero.err
-    ambiguous = run_main(capsys, monkeypatch, *base, "sqlmigrate", "task", "e")
+    result_id, message_id = REV[("task", "0003_add_result")], REV[("task", "0004_add_message")]
+    ambiguous = run_main(capsys, monkeypatch, *base, "sqlmigrate", "task", shared_prefix(result_id, message_id))
     assert ambiguous.code == 1
-    assert "0003_add_result (e414d0c673f0)" in ambiguous.err
-    assert "0004_add_message (e89f967a17b6)" in ambiguous.err
+    assert f"0003_add_result ({result_id})" in ambiguous.err
+    assert f"0004_add_message ({message_id})" in ambiguous.err
     missing = run_main(capsys, monkeypatch, *base, "sqlmigrate", "memory")
     assert missing.code == 2

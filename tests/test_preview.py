@@ -19,24 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbfixtures import temporary_database
-from enginehelpers import (
-    MEMORY_LINKS_MODELS,
-    REV,
-    Exit,
-    call,
-    connect,
-    run_main,
-    set_components,
-    shown,
-    table_names,
-    version_rows,
-)
-from enginehelpers import (
-    full_snapshot as snapshot,
-)
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import make_url
+from support.databases import connect, temporary_database
+from support.inspect import full_snapshot as snapshot
+from support.inspect import history_rows, table_names, version_rows
+from support.projects import MEMORY_LINKS_MODELS, set_components
+from support.revisions import REV, new_id, write_revision
+from support.running import call, cli, ok, shown
 
 from memstack.engine.migrate import RunOptions, migrate
 from memstack.engine.offline import NOT_RENDERABLE
@@ -45,18 +35,6 @@ from memstack.engine.workspace import Workspace
 ALL = set(REV)
 
 # --------------------------------------------------------------------------- helpers
-
-
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, project: Path, url: str,
-        *args: str, terminal_input: str | None = None) -> Exit:
-    """``manage.py --project-dir P --database-url U ARGS`` through the real error boundary (no terminal)."""
-    return run_main(capsys, monkeypatch, "--project-dir", str(project), "--database-url", url, *args,
-                    terminal_input=terminal_input)
-
-
-def ok(result: Exit) -> Exit:
-    assert result.code == 0, f"exit {result.code}\nstdout:\n{result.out}\nstderr:\n{result.err}"
-    return result
 
 
 def setup_state(project: Path, url: str, commands: Sequence[Sequence[str]]) -> None:
@@ -85,13 +63,6 @@ def schema_of(url: str) -> dict[str, Any]:
                                   for u in inspector.get_unique_constraints(table)),
             }
     return schema
-
-
-def history(url: str) -> list[dict[str, Any]]:
-    with connect(url) as connection:
-        if not inspect(connection).has_table("memstack_history"):
-            return []
-        return [dict(r) for r in connection.execute(text("SELECT * FROM memstack_history ORDER BY id")).mappings()]
 
 
 def step_keys(steps: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
@@ -223,25 +194,6 @@ def sqlite3_cli(url: str, script_path: Path) -> subprocess.CompletedProcess[str]
 # ---- components of the test's own
 
 
-def new_id() -> str:
-    import secrets
-
-    return secrets.choice("abcdef") + secrets.token_hex(6)[:11]
-
-
-def write_revision(folder: Path, name: str, revision: str, down: str | None, upgrade: str,
-                   downgrade: str = "pass", *, label: str | None = None) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    body = "\n".join("    " + line for line in upgrade.strip().splitlines())
-    down_body = "\n".join("    " + line for line in downgrade.strip().splitlines())
-    (folder / f"{name}.py").write_text(
-        f'"""{name}"""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
-        f"revision = {revision!r}\ndown_revision = {down!r}\n"
-        f"branch_labels = {(label,) if label and down is None else None!r}\ndepends_on = None\n\n\n"
-        f"def upgrade() -> None:\n{body}\n\n\ndef downgrade() -> None:\n{down_body}\n",
-        encoding="utf-8")
-
-
 def own_component(make_component: Any, project: Path, revisions: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     """A component with a chain of hand-written revisions ``(upgrade, downgrade)``; returns (label, ids)."""
     label = make_component({}, prefix="pv")
@@ -249,7 +201,8 @@ def own_component(make_component: Any, project: Path, revisions: Sequence[tuple[
     ids = [new_id() for _ in revisions]
     for index, (upgrade, downgrade) in enumerate(revisions):
         write_revision(folder, f"{index + 1:04d}_step{index + 1}", ids[index], ids[index - 1] if index else None,
-                       upgrade.replace("{label}", label), downgrade.replace("{label}", label), label=label)
+                       upgrade=upgrade.replace("{label}", label), downgrade=downgrade.replace("{label}", label),
+                       branch_labels=(label,) if index == 0 else None)
     set_components(project, label)
     return label, ids
 
@@ -287,13 +240,13 @@ def test_plan_lists_exactly_the_steps_a_real_run_takes(project: Path, db_url_no_
         assert f"{verb} " in line and f"{step['component']} {step['name']} ({step['revision']})" in line
         assert (f"<- {step['reason']}" in line) == bool(step["reason"])
 
-    history_before = len(history(url))
+    history_before = len(history_rows(url))
     real = ok(cli(capsys, monkeypatch, project, url, "migrate", *args, "--yes", "--json"))
     done = json.loads(real.out)
     assert step_keys(done) == step_keys(planned)
     assert [s["reason"] for s in done] == [s["reason"] for s in planned]
     assert all(s["success"] for s in done)
-    new_history = history(url)[history_before:]
+    new_history = history_rows(url)[history_before:]
     assert [(h["component"], h["revision"], h["name"], h["direction"]) for h in new_history] == step_keys(planned)
     assert [h["event"] for h in new_history] == ["apply" if s["direction"] == "up" else "unapply" for s in planned]
     # and the plan is now empty
@@ -527,7 +480,7 @@ def test_sql_script_runs_in_psql_like_a_real_run(project: Path, postgres_url: st
             assert "CREATE TABLE memstack_history" in script
         path = tmp_path / "plan.sql"
         path.write_text(script, encoding="utf-8")
-        history_before = len(history(postgres_url))
+        history_before = len(history_rows(postgres_url))
         clock_before = db_now(postgres_url)
         ran = psql(postgres_url, path)
         clock_after = db_now(postgres_url)
@@ -539,7 +492,7 @@ def test_sql_script_runs_in_psql_like_a_real_run(project: Path, postgres_url: st
         assert schema_of(postgres_url) == schema_of(real_url)
         assert version_rows(postgres_url) == version_rows(real_url)
         assert shown(project, postgres_url) == shown(project, real_url)
-        rows = history(postgres_url)[history_before:]
+        rows = history_rows(postgres_url)[history_before:]
         assert [(r["component"], r["revision"], r["direction"]) for r in rows] == \
             [(s["component"], s["revision"], s["direction"]) for s in planned]
         for row in rows:
@@ -571,7 +524,7 @@ def test_sql_script_runs_in_sqlite3_like_a_real_run(project: Path, sqlite_url: s
     assert schema_of(sqlite_url) == schema_of(real_url)
     assert version_rows(sqlite_url) == version_rows(real_url)
     assert shown(project, sqlite_url) == shown(project, real_url) == dict.fromkeys(ALL, True)
-    rows = [r for r in history(sqlite_url) if r["source"] == "sql"]
+    rows = [r for r in history_rows(sqlite_url) if r["source"] == "sql"]
     assert [r["revision"] for r in rows] == [s["revision"] for s in planned]
 
 
@@ -635,15 +588,15 @@ def test_dry_run_reports_a_real_error_and_rolls_everything_back(project: Path, d
     folder = project / "migrations" / label
     second, third = new_id(), new_id()
     write_revision(folder, "0002_more", second, ids[0],
-                   'op.create_table("{label}_more", sa.Column("id", sa.Integer(), primary_key=True))'
-                   .replace("{label}", label), f'op.drop_table("{label}_more")')
+                   upgrade='op.create_table("{label}_more", sa.Column("id", sa.Integer(), primary_key=True))'
+                   .replace("{label}", label), downgrade=f'op.drop_table("{label}_more")')
     if failure == "not-null-without-default":
         upgrade = f'op.add_column("{label}_items", sa.Column("required", sa.Integer(), nullable=False))'
         expected = ("NOT NULL", "null value", "contains null values")
     else:
         upgrade = 'raise RuntimeError("upgrade of step three exploded")'
         expected = ("upgrade of step three exploded",)
-    write_revision(folder, "0003_breaks", third, second, upgrade)
+    write_revision(folder, "0003_breaks", third, second, upgrade=upgrade)
     before = snapshot(url)
 
     result = cli(capsys, monkeypatch, project, url, "migrate", label, "--dry-run")

@@ -8,18 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from safetyhelpers import (
-    REV,
-    Result,
-    add_alembic_table,
-    chain_component,
-    cli,
-    execute,
-    insert_version_row,
-    new_id,
-    use_components,
-    write_revision,
-)
+from support.databases import execute
+from support.inspect import insert_version_row
+from support.projects import add_alembic_table, set_components
+from support.revisions import REV, chain_component, new_id, write_revision
+from support.running import Result, cli
 
 from memstack.engine.loader import checksum_file
 from memstack.engine.lock import migration_lock
@@ -115,7 +108,7 @@ def test_models_that_differ_from_migrations(tree: Path, make_component, capsys: 
     write_revision(tree / "migrations" / package, "0001_initial", new_id(), None,
                    upgrade=GADGET_REVISION.format(table=table, pkey=f"{table}_pkey"),
                    downgrade=f"op.drop_table({table!r})", branch_labels=(package,))
-    use_components(tree, package)
+    set_components(tree, package)
     add_alembic_table(tree)
 
     human, _, problems = _check(capsys, monkeypatch, tree, None)
@@ -265,7 +258,7 @@ def test_database_unknown_revisions(tree: Path, db_url: str, capsys: pytest.Capt
 def test_database_removed_component(tree: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str],
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli(capsys, monkeypatch, tree, sqlite_url, "migrate").code == 0
-    use_components(tree, base=["memstack.auth", "memstack.tenant", "memstack.project", "memstack.memory",
+    set_components(tree, base=["memstack.auth", "memstack.tenant", "memstack.project", "memstack.memory",
                                "memstack.ontology", "memstack.task"])
     add_alembic_table(tree)
     human, _, problems = _check(capsys, monkeypatch, tree, sqlite_url, "--database")

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from safetyhelpers import REV, applied_rows, cli, history_rows, snapshot
+from support.inspect import applied_rows, history_rows, snapshot
+from support.revisions import REV
+from support.running import cli
 
 from memstack.engine.loader import checksum_file, checksum_source
 

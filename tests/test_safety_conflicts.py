@@ -10,22 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dbfixtures import make_project, write_package
-from safetyhelpers import (
-    REV,
-    Result,
-    app_tables,
-    applied_rows,
-    cli,
-    history_rows,
-    insert_version_row,
-    manage,
-    new_id,
-    snapshot,
-    use_components,
-    version_rows,
-    write_revision,
-)
+from support.inspect import app_tables, applied_rows, history_rows, insert_version_row, snapshot, version_rows
+from support.projects import make_project, set_components, write_package
+from support.revisions import REV, new_id, write_revision
+from support.running import Result, cli, manage
 
 from memstack.core.settings import DEFAULT_COMPONENTS
 
@@ -154,7 +142,7 @@ def test_cycle(project: Path, db_url: str, capsys: pytest.CaptureFixture[str],
 def test_removed_component_is_reported_then_pruned(project: Path, db_url: str, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _full(capsys, monkeypatch, project, db_url)
-    use_components(project, base=[c for c in DEFAULT_COMPONENTS if c != "memstack.memo"])
+    set_components(project, base=[c for c in DEFAULT_COMPONENTS if c != "memstack.memo"])
     _refuses_everywhere(capsys, monkeypatch, project, db_url,
                         "component 'memo' is no longer configured, but its revisions are still applied (0001_initial)",
                         "migrate memo zero", "migrate --prune memo",

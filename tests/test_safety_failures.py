@@ -8,22 +8,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from safetyhelpers import (
-    Chain,
-    backend_of,
-    chain_component,
-    cli,
-    columns,
-    execute,
-    history_rows,
-    manage,
-    marks,
-    snapshot,
-    spawn_manage,
-    tables,
-    version_rows,
-    wait_for,
-)
+from support.databases import backend_of, execute
+from support.inspect import columns, history_rows, marks, snapshot, tables, version_rows
+from support.revisions import Chain, chain_component
+from support.running import cli, manage, spawn_manage, wait_for
 
 FAILING = 'op.execute("INSERT INTO no_such_table_here (id) VALUES (1)")'
 

@@ -7,22 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from safetyhelpers import (
-    REV,
-    add_alembic_table,
-    alembic,
-    app_tables,
-    applied_rows,
-    chain_component,
-    cli,
-    execute,
-    history_json,
-    history_rows,
-    marks,
-    snapshot,
-    tables,
-    version_rows,
-)
+from support.databases import execute
+from support.inspect import app_tables, applied_rows, history_rows, marks, snapshot, tables, version_rows
+from support.projects import add_alembic_table
+from support.revisions import REV, chain_component
+from support.running import alembic, cli, history_json
 
 
 def _events(rows: list[dict]) -> list[tuple[str, str, str, str]]:

@@ -8,21 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from safetyhelpers import (
-    BOOKKEEPING_TABLES,
-    HISTORY_KEYS,
-    REV,
-    add_alembic_table,
-    alembic,
-    app_tables,
-    chain_component,
-    cli,
-    history_json,
-    history_rows,
-    query,
-    tables,
-    version_rows,
-)
+from support.databases import query
+from support.inspect import BOOKKEEPING_TABLES, HISTORY_KEYS, app_tables, history_rows, tables, version_rows
+from support.projects import add_alembic_table
+from support.revisions import REV, chain_component
+from support.running import alembic, cli, history_json
 
 from memstack.engine.recorder import BOOKKEEPING_SCHEMA_VERSION
 

@@ -10,23 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from safetyhelpers import (
-    REV,
-    add_alembic_table,
-    alembic,
-    backend_of,
-    cli,
-    connect,
-    history_rows,
-    manage,
-    manage_argv,
-    query,
-    snapshot,
-    spawn_manage,
-    subprocess_env,
-    version_rows,
-)
 from sqlalchemy import text
+from support.databases import backend_of, connect, query
+from support.inspect import history_rows, snapshot, version_rows
+from support.projects import add_alembic_table
+from support.revisions import REV
+from support.running import alembic, cli, manage, manage_argv, spawn_manage, subprocess_env
 
 from memstack.core.db import create_engine
 from memstack.engine.lock import migration_lock

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from clihelpers import run_main
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
+from support.running import main_exit, migrate
 
 from memstack.auth.models import APIKey, Permission, Role, RolePermission, User, UserRole
 from memstack.cli import call_command
@@ -33,13 +33,13 @@ KEY_LINE = re.compile(r"^admin@memstack\.ai API key: (ms_sk_[0-9a-f]{64})$", re.
 
 
 
-def migrate(project: Path, url: str) -> None:
-    call_command("migrate", project_dir=str(project), database_url=url, stdout=io.StringIO(), stderr=io.StringIO())
 
 
 @pytest.fixture
-def migrated(db_url: str, project: Path) -> str:
-    """The URL of a database migrated to every head, on each backend."""
+def migrated(db_url: str, project: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of a database migrated to every head, on each backend (SQLite: a copy of the template)."""
+    if db_url.startswith("sqlite"):
+        return str(request.getfixturevalue("migrated_sqlite_url"))
     migrate(project, db_url)
     return db_url
 
@@ -53,7 +53,7 @@ def session(migrated: str) -> Iterator[Session]:
 
 
 def seed_cli(capsys: pytest.CaptureFixture[str], project: Path, url: str, *extra: str) -> tuple[int, str, str]:
-    return run_main(capsys, "--project-dir", str(project), "--database-url", url, "seed", *extra)
+    return main_exit(capsys, "--project-dir", str(project), "--database-url", url, "seed", *extra)
 
 
 def counts(db: Session) -> dict[str, int]:
@@ -182,8 +182,9 @@ def test_password_from_the_environment_is_never_printed(project: Path, migrated:
     assert code == 0 and given not in out and given not in err
 
 
-def test_real_environment_wins_over_dotenv(project: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    migrate(project, sqlite_url)
+def test_real_environment_wins_over_dotenv(project: Path, migrated_sqlite_url: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_url = migrated_sqlite_url
     (project / ".env").write_text("MEMSTACK_USER_PASSWORD=from-dotenv\n", encoding="utf-8")
     monkeypatch.setenv("MEMSTACK_USER_PASSWORD", "from-environment")
     result = seed(load_settings(project_dir=project, database_url=sqlite_url))
@@ -195,8 +196,8 @@ def test_real_environment_wins_over_dotenv(project: Path, sqlite_url: str, monke
     assert bcrypt.checkpw(b"from-environment", (stored or "").encode())
 
 
-def test_too_long_password_is_refused(project: Path, sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
+def test_too_long_password_is_refused(project: Path, migrated_sqlite_url: str) -> None:
+    sqlite_url = migrated_sqlite_url
     settings = load_settings(project_dir=project, database_url=sqlite_url)
     with pytest.raises(MemstackError, match="72 bytes"):
         seed(settings, environ={"MEMSTACK_ADMIN_PASSWORD": "x" * 73})
@@ -263,7 +264,7 @@ def test_seed_on_a_partly_migrated_database(project: Path, sqlite_url: str,
 
 
 def test_seed_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = run_main(capsys, "seed", "--help")
+    code, out, _err = main_exit(capsys, "seed", "--help")
     assert code == 0
     assert "Example" in out and "MEMSTACK_ADMIN_PASSWORD" in out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dbfixtures import write_pyproject
+from support.projects import write_pyproject
 
 from memstack.core.errors import ConfigurationError, MemstackError
 from memstack.core.settings import (

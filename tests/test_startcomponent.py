@@ -5,17 +5,15 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import os
 import secrets
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clihelpers import run_main
 from sqlalchemy import inspect
+from support.running import Result, main_exit, python_m_memstack
 
 from memstack.cli import call_command
 from memstack.cli.scaffold import validate_name
@@ -217,54 +215,53 @@ def test_package_dir_outside_the_project(root: Path, tmp_path: Path) -> None:
 
 
 def test_exit_1_on_the_command_line(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = run_main(capsys, "--project-dir", str(root), "startcomponent", "../evil")
+    code, _out, err = main_exit(capsys, "--project-dir", str(root), "startcomponent", "../evil")
     assert code == 1
     assert "error: '../evil' is a path" in err
 
 
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = run_main(capsys, "startcomponent", "--help")
+    code, out, _err = main_exit(capsys, "startcomponent", "--help")
     assert code == 0 and "Example" in out and "--package-dir" in out
 
 
 # --------------------------------------------------------------------------- makemigrations and migrate
 
 
-def manage(root: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m memstack --database-url URL ARGS`` in the project, in its own process."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "memstack", "--database-url", url, *args], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 def test_makemigrations_and_migrate_handle_the_new_component(project: Path, db_url_no_mariadb: str) -> None:
     (project / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
     name = unique()
-    created = manage(project, db_url_no_mariadb, "startcomponent", name, "--package-dir", ".")
-    assert created.returncode == 0, created.stderr
 
-    made = manage(project, db_url_no_mariadb, "makemigrations", name)
-    assert made.returncode == 0, made.stderr
+    def memstack(*args: str) -> Result:
+        """``python -m memstack`` from the project root, which it finds by itself, with the new package importable."""
+        return python_m_memstack(project, db_url_no_mariadb, *args, find_project=True, pythonpath=[project],
+                                 timeout=300)
+
+    created = memstack("startcomponent", name, "--package-dir", ".")
+    assert created.code == 0, created.err
+
+    made = memstack("makemigrations", name)
+    assert made.code == 0, made.err
     revisions = sorted(p.name for p in (project / "migrations" / name).glob("*.py"))
     assert revisions == ["0001_initial.py"]
     revision = (project / "migrations" / name / "0001_initial.py").read_text()
     assert f"'{name}_items'" in revision and f"branch_labels: str | Sequence[str] | None = ('{name}',)" in revision
 
-    applied = manage(project, db_url_no_mariadb, "migrate", name)
-    assert applied.returncode == 0, applied.stderr
+    applied = memstack("migrate", name)
+    assert applied.code == 0, applied.err
     engine = create_engine(db_url_no_mariadb)
     try:
         assert f"{name}_items" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
 
-    shown = manage(project, db_url_no_mariadb, "showmigrations", name, "--json")
-    assert shown.returncode == 0, shown.stderr
-    assert '"applied": true' in shown.stdout
+    shown = memstack("showmigrations", name, "--json")
+    assert shown.code == 0, shown.err
+    assert '"applied": true' in shown.out
 
-    hello = manage(project, db_url_no_mariadb, "hello")  # the generated example command
-    assert hello.returncode == 0, hello.stderr
-    assert f"hello from {name}: 0 row(s) in {name}_items" in hello.stdout
+    hello = memstack("hello")  # the generated example command
+    assert hello.code == 0, hello.err
+    assert f"hello from {name}: 0 row(s) in {name}_items" in hello.out
 
-    again = manage(project, db_url_no_mariadb, "makemigrations", "--check")
-    assert again.returncode == 0, again.stdout + again.stderr
+    again = memstack("makemigrations", "--check")
+    assert again.code == 0, again.out + again.err

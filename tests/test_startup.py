@@ -18,16 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-from safetyhelpers import (
-    REV,
-    history_rows,
-    new_id,
-    snapshot,
-    subprocess_env,
-    tables,
-    version_rows,
-    write_revision,
-)
+from support.inspect import history_rows, snapshot, tables, version_rows
+from support.revisions import REV, new_id, write_revision
+from support.running import subprocess_env
 
 import memstack
 from memstack.core.db import create_engine

@@ -8,30 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from enginehelpers import (
-    REV,
-    Exit,
-    add_alembic_config,
-    alembic,
-    applied_set,
-    call,
-    connect,
-    execute,
-    run_main,
-    set_components,
-    table_names,
-    version_rows,
-)
-from enginehelpers import (
-    full_snapshot as snapshot,
-)
-from sqlalchemy import inspect, text
+from support.databases import execute
+from support.inspect import full_snapshot as snapshot
+from support.inspect import history_rows, table_names, version_rows
+from support.projects import add_alembic_config, set_components
+from support.revisions import REV, create_table, new_id, write_revision
+from support.running import alembic, applied_set, cli, json_of, migrate, ok
 
 from memstack.engine.offline import NOT_RENDERABLE
 
@@ -43,45 +30,14 @@ MERGE = ("task", "0005_merge_legacy_task_columns")
 # --------------------------------------------------------------------------- helpers
 
 
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, project: Path, url: str,
-        *args: str, terminal_input: str | None = None) -> Exit:
-    """``manage.py --project-dir P --database-url U ARGS`` through the real error boundary."""
-    return run_main(capsys, monkeypatch, "--project-dir", str(project), "--database-url", url, *args,
-                    terminal_input=terminal_input)
-
-
-def ok(result: Exit) -> Exit:
-    assert result.code == 0, f"exit {result.code}\nstdout:\n{result.out}\nstderr:\n{result.err}"
-    return result
-
-
-def migrate(project: Path, url: str, *args: str) -> None:
-    call(project, url, "migrate", *args, yes=True)
-
-
-def history(url: str) -> list[dict[str, Any]]:
-    with connect(url) as connection:
-        if not inspect(connection).has_table("memstack_history"):
-            return []
-        return [dict(r) for r in connection.execute(text("SELECT * FROM memstack_history ORDER BY id")).mappings()]
-
-
 def keys(steps: Sequence[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(component, name, direction) of JSON steps."""
     return [(s["component"], s["name"], s["direction"]) for s in steps]
 
 
-def json_of(result: Exit) -> Any:
-    return json.loads(ok(result).out)
-
-
 def tags_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, project: Path,
               url: str) -> dict[str, Any]:
     return {t["tag"]: t for t in json_of(cli(capsys, monkeypatch, project, url, "tag", "--list", "--json"))}
-
-
-def new_id() -> str:
-    return secrets.choice("abcdef") + secrets.token_hex(6)[:11]
 
 
 def own_component(make_component: Any, project: Path, revisions: Sequence[dict[str, str]]) -> tuple[str, list[str]]:
@@ -95,17 +51,11 @@ def own_component(make_component: Any, project: Path, revisions: Sequence[dict[s
     for index, spec in enumerate(revisions):
         number = index + 1
         table = f"{label}_t{number}"
-        upgrade = spec.get("upgrade", f'op.create_table("{table}", sa.Column("id", sa.Integer(), primary_key=True))')
-        downgrade = spec.get("downgrade", f'op.drop_table("{table}")')
-        down = ids[index - 1] if index else None
-        branch = (label,) if index == 0 else None
-        (folder / f"{number:04d}_step{number}.py").write_text(
-            f'"""step {number}"""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
-            f"revision = {ids[index]!r}\ndown_revision = {down!r}\nbranch_labels = {branch!r}\n"
-            f"depends_on = None\n{spec.get('module', '')}\n\n"
-            f"def upgrade() -> None:\n    {upgrade}\n\n\ndef downgrade() -> None:\n"
-            + "\n".join("    " + line for line in downgrade.splitlines()) + "\n",
-            encoding="utf-8")
+        write_revision(folder, f"{number:04d}_step{number}", ids[index], ids[index - 1] if index else None,
+                       upgrade=spec.get("upgrade", create_table(table)),
+                       downgrade=spec.get("downgrade", f"op.drop_table({table!r})"),
+                       branch_labels=(label,) if index == 0 else None, message=f"step {number}",
+                       module=spec.get("module", ""))
     set_components(project, label)
     return label, ids
 
@@ -307,7 +257,7 @@ def test_rollback_by_steps_follows_history_across_components(project: Path, db_u
     done = json_of(cli(capsys, monkeypatch, project, url, "rollback", "--yes", "--json"))
     assert keys(done) == keys(one)
     assert [(s["event"], s["success"]) for s in done] == [("unapply", True)]
-    last = history(url)[-1]
+    last = history_rows(url)[-1]
     assert (last["event"], last["component"], last["name"], last["direction"]) == \
         ("unapply", "ontology", "0001_initial", "down")
     # one at a time: project (applied after memo), then tenant, then memo, then auth
@@ -390,7 +340,7 @@ def test_rollback_after_plain_alembic_upgrade_with_history_truncated(project: Pa
     url = db_url_no_mariadb
     add_alembic_config(project)
     upgraded = alembic(project, url, "upgrade", "heads")
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.code == 0, upgraded.err
     assert applied_set(project, url) == ALL
     execute(url, "DELETE FROM memstack_history")
 
@@ -466,14 +416,14 @@ def test_downgrade_failing_while_running_is_an_ordinary_failure(project: Path, d
     label, ids = own_component(make_component, project, [
         {}, {"downgrade": 'op.drop_table("no_such_table_here")'}])
     migrate(project, url, label)
-    history_before = len(history(url))
+    history_before = len(history_rows(url))
 
     failed = cli(capsys, monkeypatch, project, url, "rollback", label, "--yes")
     assert failed.code == 1
     assert "irreversible" not in failed.err
     assert "no_such_table_here" in failed.err
     assert f"Unapplying {label} 0002_step2 ... FAILED" in failed.err
-    rows = history(url)[history_before:]
+    rows = history_rows(url)[history_before:]
     assert [(r["event"], r["revision"], r["direction"], bool(r["success"])) for r in rows] == \
         [("failure", ids[1], "down", False)]
     assert "no_such_table_here" in rows[0]["error"]
@@ -484,4 +434,4 @@ def test_downgrade_failing_while_running_is_an_ordinary_failure(project: Path, d
     assert failed_zero.code == 1
     assert "step 1 of 2 failed" in failed_zero.err
     assert {(label, "0001_step1"), (label, "0002_step2")} <= applied_set(project, url)
-    assert [r["event"] for r in history(url)[history_before:]] == ["failure", "failure"]
+    assert [r["event"] for r in history_rows(url)[history_before:]] == ["failure", "failure"]

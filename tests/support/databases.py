@@ -1,9 +1,9 @@
-"""Throw-away databases on the test servers, and minimal project roots.
+"""Throw-away databases on the test servers, and the plain SQL the tests use to look and poke.
 
 The fixtures in ``conftest.py`` are thin wrappers around these helpers; a test that needs a
 second database can use :func:`temporary_database` directly::
 
-    from dbfixtures import temporary_database
+    from support.databases import temporary_database
 
     with temporary_database("postgres") as other_url:
         ...
@@ -22,19 +22,18 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from memstack.core.settings import DEFAULT_COMPONENTS, mask_url
+from memstack.core.settings import mask_url
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECT_TIMEOUT = 3  # seconds; a dead server must not stall the suite
 DATABASE_PREFIX = "memstack_t_"
 
@@ -171,82 +170,38 @@ def temporary_database(kind: str) -> Iterator[str]:
 
 
 def sqlite_url_for(folder: Path, name: str = "test.db") -> str:
+    """``sqlite:///<folder>/<name>`` with an absolute path (the file need not exist)."""
     return f"sqlite:///{(folder / name).resolve().as_posix()}"
 
 
-# --------------------------------------------------------------------------- projects
+def backend_of(url: str) -> str:
+    """``sqlite``, ``postgres`` or ``mariadb``: the fixture kind a URL belongs to."""
+    return "sqlite" if url.startswith("sqlite") else "postgres" if url.startswith("postgres") else "mariadb"
 
 
-def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+@contextlib.contextmanager
+def connect(url: str) -> Iterator[Connection]:
+    """A connection without a pool, so nothing stays open on the server after the block."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
-def write_pyproject(
-    root: Path,
-    components: Sequence[str | dict[str, str]] | None = DEFAULT_COMPONENTS,
-    extra: str = "",
-) -> Path:
-    """Write ``root/pyproject.toml`` with a ``[tool.memstack]`` table.
-
-    ``components`` entries are package names or tables (``{"package": ..., "label": ...}``);
-    ``None`` leaves the key out (memstack's default list applies). ``extra`` is appended
-    verbatim inside the table (``'database_url = "sqlite:///x.db"'``).
-    """
-    lines = ["[project]", 'name = "memstack-test-project"', 'version = "0"', "", "[tool.memstack]"]
-    if components is not None:
-        lines.append("components = [")
-        for entry in components:
-            if isinstance(entry, str):
-                lines.append(f"    {_toml_string(entry)},")
-            else:
-                fields = ", ".join(f"{key} = {_toml_string(value)}" for key, value in entry.items())
-                lines.append(f"    {{ {fields} }},")
-        lines.append("]")
-    if extra:
-        lines.append(extra)
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "pyproject.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def execute(url: str, *statements: str, params: dict[str, Any] | None = None) -> None:
+    """Run ``statements`` in one committed transaction (``params`` bound to each)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement), params or {})
+    finally:
+        engine.dispose()
 
 
-def make_project(
-    root: Path,
-    components: Sequence[str | dict[str, str]] | None = DEFAULT_COMPONENTS,
-    extra: str = "",
-    copy_folders: bool = True,
-) -> Path:
-    """A minimal project root at ``root``: pyproject.toml plus copies of the repo's
-    ``migrations/`` and ``templates/`` (when they exist). Returns ``root``."""
-    write_pyproject(root, components, extra)
-    if copy_folders:
-        for folder in ("migrations", "templates"):
-            source = REPO_ROOT / folder
-            if source.is_dir():
-                shutil.copytree(source, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-                                dirs_exist_ok=True)
-    return root
-
-
-# --------------------------------------------------------------------------- component packages
-
-
-def write_package(folder: Path, name: str, files: dict[str, str] | None = None) -> Path:
-    """Write package ``name`` (dotted names nest) under ``folder`` with ``files``
-    (relative path -> source, e.g. ``{"models.py": ..., "commands/hello.py": ...}``).
-
-    Every folder on the way gets an ``__init__.py``. Returns the package's folder.
-    """
-    package_dir = folder.joinpath(*name.split("."))
-    for level in range(len(name.split("."))):
-        part = folder.joinpath(*name.split(".")[: level + 1])
-        part.mkdir(parents=True, exist_ok=True)
-        (part / "__init__.py").touch()
-    for relative, source in (files or {}).items():
-        path = package_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for parent in path.relative_to(package_dir).parents:
-            if parent != Path("."):
-                (package_dir / parent / "__init__.py").touch()
-        path.write_text(source, encoding="utf-8")
-    return package_dir
+def query(url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of one SELECT, as dicts."""
+    with connect(url) as connection:
+        return [dict(row) for row in connection.execute(text(sql), params).mappings()]

@@ -1,0 +1,9 @@
+"""The test suite's helpers, each written once, in modules by job.
+
+* ``databases`` -- the test servers, throw-away databases, connections and raw SQL
+* ``projects`` -- project roots under ``tmp_path``, pyproject tables, component packages
+* ``revisions`` -- the committed tree's revision ids (read from ``migrations/``) and hand-written revisions
+* ``running`` -- ``call_command``, ``main()`` in-process, ``manage.py`` and ``alembic`` in subprocesses
+* ``inspect`` -- what a database holds: tables, columns, version rows, bookkeeping, snapshots
+* ``legacy`` -- databases as MemStack's old code built them (adoption tests)
+"""
