@@ -13,14 +13,18 @@ configuration (:func:`revision_environment`), so revisions written for plain Ale
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from memstack.core.components import Registry
+from memstack.core.errors import MemstackError
 from memstack.engine.errors import EngineError
 
 if TYPE_CHECKING:
@@ -71,6 +75,34 @@ def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- the environment revisions run in
+def load_revision_module(path: Path, cache: dict[tuple[str, float], ModuleType] | None = None) -> ModuleType:
+    """Import a revision file under a private name (``cache``: by path and modification time)."""
+    key = (str(path), path.stat().st_mtime)
+    if cache is not None and key in cache:
+        return cache[key]
+    name = f"_memstack_revision_{abs(hash(str(path)))}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise MemstackError(f"cannot load revision file {path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise MemstackError(f"importing revision file {path} failed: {type(exc).__name__}: {exc}",
+                            hint="fix the file (run with --traceback for the stack)") from exc
+    sys.modules.pop(name, None)
+    if cache is not None:
+        cache[key] = module
+    return module
+
+
+def revision_function(module: ModuleType, direction: str) -> Callable[[], None]:
+    function = getattr(module, "upgrade" if direction == "up" else "downgrade", None)
+    if function is None:
+        raise MemstackError(f"revision module {module.__name__} has no {direction}grade() function")
+    return function  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class AlembicSetup:
     """The project's ``alembic.config.Config`` and script directory, built once per run.

@@ -121,6 +121,7 @@ class RunOptions:
     confirm: ConfirmCallback | None = None
     progress: ProgressCallback | None = None
     on_wait: WaitCallback | None = None
+    x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
 
 
 def _confirm_cascade(plan: MigratePlan, options: RunOptions) -> None:
@@ -167,7 +168,8 @@ def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
             with ws.engine.connect() as connection, connection.begin():
                 Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
                 record_unverified(connection, ws.tree, state)
-        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
+                            alembic=ws.alembic_setup(options.x_arguments))
         return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event,
                             atomic=options.atomic)
 
@@ -425,7 +427,8 @@ def rehearse(ws: Workspace, plan_maker: Callable[[DatabaseState], MigratePlan],
         plan = plan_maker(state)
         check_reversible(plan.steps)
         ensure_safe(ws.tree, state, ws.registry.labels)
-        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
+                            alembic=ws.alembic_setup(options.x_arguments))
         return executor.rehearse(plan.steps, plan.applied)
 
 
