@@ -141,8 +141,8 @@ def test_committed_revisions_keep_todays_names(project: Path, db_url_no_mariadb:
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """memstack's own revisions name every constraint, so running without the naming convention
     gives exactly the names the models' convention produces."""
-    import memstack.auth.models  # noqa: F401 - the models fill the metadata
-    import memstack.ontology.models  # noqa: F401
+    import memstack.auth.models
+    import memstack.ontology.models
     import memstack.tenant.models  # noqa: F401
     from memstack.core.db import metadata
 
@@ -207,3 +207,46 @@ def test_offline_environment_and_config_from_pyproject(project: Path) -> None:
         op.create_check_constraint("package_flat_extras", "package", "extras >= 0")
     assert "CONSTRAINT package_flat_extras CHECK" in buffer.getvalue()
     assert alembic_setup(None).x_arguments == []
+
+
+NAMED_MODELS = '''
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from memstack.core.db import Base
+
+
+class Gadget(Base):
+    __tablename__ = "gadgets"
+    __table_args__ = (CheckConstraint("weight >= 0", name="weight_positive"), UniqueConstraint("code"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    weight: Mapped[int] = mapped_column(Integer)
+    owner_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id"), index=True)
+'''
+
+
+def test_written_revisions_keep_the_conventions_names(project: Path, db_url_no_mariadb: str, make_component) -> None:  # type: ignore[no-untyped-def]
+    """makemigrations writes the convention's names into the file (op.f), so they survive a run
+    without the naming convention."""
+    from dbfixtures import write_pyproject
+    from enginehelpers import call
+
+    url = db_url_no_mariadb
+    package = make_component({"models.py": NAMED_MODELS}, prefix="gadgets")
+    write_pyproject(project, [*DEFAULT_COMPONENTS, package])
+    call(project, url, "makemigrations")
+    call(project, url, "migrate")
+    checks, uniques = constraint_names(url, "gadgets")
+    assert checks == {"gadgets_weight_positive_check"}
+    assert uniques == {"gadgets_code_key"}
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            found = inspect(connection)
+            assert {fk["name"] for fk in found.get_foreign_keys("gadgets")} == {"gadgets_owner_id_fkey"}
+            assert {i["name"] for i in found.get_indexes("gadgets")} >= {"ix_gadgets_owner_id"}
+    finally:
+        engine.dispose()
+    call(project, url, "check")  # the models and the migrated database agree
