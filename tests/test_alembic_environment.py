@@ -7,6 +7,7 @@ import context``, ``context.get_x_argument()``, ``op.get_context().config``, ``o
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -190,8 +191,6 @@ def downgrade() -> None:
 
 def test_offline_environment_and_config_from_pyproject(project: Path) -> None:
     """``--sql`` rendering runs in an offline environment; the Config is the project's [tool.alembic]."""
-    import io
-
     (project / "pyproject.toml").write_text(
         (project / "pyproject.toml").read_text() + '\n[tool.alembic]\nscript_location = "%(here)s/migrations"\n')
     setup = alembic_setup(project, ["a=1"])
@@ -250,3 +249,23 @@ def test_written_revisions_keep_the_conventions_names(project: Path, db_url_no_m
     finally:
         engine.dispose()
     call(project, url, "check")  # the models and the migrated database agree
+
+
+def test_x_arguments_through_call_command_and_manage_py(project: Path, sqlite_url: str, make_component) -> None:  # type: ignore[no-untyped-def]
+    from safetyhelpers import manage, package_dir
+
+    from memstack import call_command
+
+    label, _ = foreign_component(make_component, project)
+    call_command("migrate", label, "0001", x_argument=["tenant=initech"], project_dir=str(project),
+                 database_url=sqlite_url, stdout=io.StringIO(), stderr=io.StringIO())
+    assert query(sqlite_url, "SELECT tenant FROM package") == [{"tenant": "initech"}]
+
+    result = manage(project, sqlite_url, "migrate", label, "zero", "--yes", pythonpath=[package_dir(label)])
+    assert result.code == 0, result
+    result = manage(project, sqlite_url, "migrate", label, "0001", "-x", "tenant=hooli",
+                    pythonpath=[package_dir(label)])
+    assert result.code == 0, result
+    assert query(sqlite_url, "SELECT tenant FROM package") == [{"tenant": "hooli"}]
+    result = manage(project, sqlite_url, "migrate", "-x", pythonpath=[package_dir(label)])
+    assert result.code == 2  # -x without a value is a usage error

@@ -24,7 +24,7 @@ from memstack.core.errors import MemstackError
               help="How long to wait for another migration to finish (default 60, or lock_timeout).")
 @click.option("--ddl-lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
               help="How long one DDL statement may wait for table locks (PostgreSQL, MariaDB).")
-@click.option("-x", "x_arguments", multiple=True, metavar="KEY=VALUE",
+@click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
               help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
 @yes_option
 @json_option

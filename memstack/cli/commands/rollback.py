@@ -15,7 +15,7 @@ from memstack.cli.reporting import confirm_steps, print_plan, report_progress, r
 @click.option("--plan", "show_plan", is_flag=True, help="Show what would be undone; change nothing.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
               help="How long to wait for another migration to finish.")
-@click.option("-x", "x_arguments", multiple=True, metavar="KEY=VALUE",
+@click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
               help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
 @yes_option
 @json_option
