@@ -100,10 +100,6 @@ def _after(state: set[str], step: Step) -> set[str]:
     return state | {step.revision.id} if step.direction == "up" else state - {step.revision.id}
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _elapsed_ms(clock: float) -> int:
     return int((time.perf_counter() - clock) * 1000)
 
@@ -283,6 +279,8 @@ class Executor:
         ``connection``: the strategy's open transaction; ``None``: the step runs outside one
         (marked while it runs, recorded after).
         """
+        from memstack.engine.recorder import utcnow
+
         self.progress("start", step, None)
         started_at, clock = utcnow(), time.perf_counter()
         after = _after(before, step)
