@@ -256,3 +256,42 @@ def test_for_database_refuses_a_schema_off_postgresql(project: Path, sqlite_url:
     ws = Workspace.load(project_dir=project)
     with pytest.raises(SchemaUnsupported, match="PostgreSQL"):
         ws.for_database(sqlite_url, schema="other")
+
+
+# --------------------------------------------------------------------------- wording (pure)
+ENGINE_MODULES = ("executor", "recorder", "workspace", "lock", "alembic_config", "scratch", "bookkeeping")
+
+
+@pytest.mark.parametrize(("outcome", "dialect", "words"), [
+    ("plan_rolled_back", "postgresql", "the whole plan was rolled back"),
+    ("maybe_half_applied", "mariadb", "mariadb cannot roll back DDL"),
+    ("maybe_half_applied", "postgresql", "it declares atomic = False"),
+    ("step_rolled_back", "sqlite", "steps 1..1 stayed applied"),
+])
+def test_failures_are_worded_at_the_cli_boundary(outcome: str, dialect: str, words: str) -> None:
+    from memstack.cli.errors import for_person
+    from memstack.engine.executor import MigrationFailed
+    from memstack.engine.graph import Revision, Step
+
+    step = Step(Revision(id="abc123def456", component="task", name="0002_add_progress"), "up")
+    error = MigrationFailed(step=step, index=2, total=3, error=RuntimeError("boom"), outcome=outcome,
+                            dialect=dialect)
+    assert "manage.py" not in str(error) and error.hint is None
+    worded = for_person(error)
+    assert worded.message == "step 2 of 3 failed: task 0002_add_progress (up): boom"
+    assert words in (worded.hint or "")
+    if outcome == "maybe_half_applied":
+        assert "manage.py migrate --fake task 0002_add_progress" in (worded.hint or "")
+
+
+def test_lock_timeout_is_worded_and_engine_modules_spell_no_command() -> None:
+    from memstack.cli.errors import for_person
+    from memstack.engine.lock import LockTimeout
+
+    error = LockTimeout("PostgreSQL", 2.5, "pid 42 on host")
+    assert str(error) == "could not take the migration lock on PostgreSQL within 2.5 s; held by pid 42 on host"
+    assert (error.what, error.timeout, error.holder) == ("PostgreSQL", 2.5, "pid 42 on host")
+    assert "--lock-timeout" in (for_person(error).hint or "")
+    folder = Path(loader.__file__).parent
+    for name in ENGINE_MODULES:
+        assert "manage.py" not in (folder / f"{name}.py").read_text(encoding="utf-8"), name
