@@ -295,3 +295,15 @@ def test_lock_timeout_is_worded_and_engine_modules_spell_no_command() -> None:
     folder = Path(loader.__file__).parent
     for name in ENGINE_MODULES:
         assert "manage.py" not in (folder / f"{name}.py").read_text(encoding="utf-8"), name
+
+
+def test_sql_of_a_non_atomic_revision_commits_around_the_block(project: Path, make_component,  # type: ignore[no-untyped-def]
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    label, _ = non_atomic_component(make_component, project)
+    offline = "postgresql://nobody@127.0.0.1:1/never_connected"
+    result = cli(capsys, monkeypatch, project, offline, "sqlmigrate", label, "0002")
+    assert result.code == 0, result
+    sql = " ".join(result.out.split())
+    assert "COMMIT; CREATE INDEX CONCURRENTLY ix_items_kind ON items (kind); ALTER TYPE mood ADD VALUE" in sql
+    assert sql.rstrip().endswith("BEGIN;")

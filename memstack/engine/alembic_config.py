@@ -173,7 +173,9 @@ def revision_environment(setup: AlembicSetup, connection: Connection | None = No
                 environment.configure(connection=connection, transaction_per_migration=True,
                                       transactional_ddl=True if connection.dialect.name == "sqlite" else None)
             else:
-                environment.configure(dialect_name=dialect_name, output_buffer=buffer, literal_binds=True)
+                # SQLite as memstack runs it has transactional DDL: autocommit_block() emits COMMIT/BEGIN
+                environment.configure(dialect_name=dialect_name, output_buffer=buffer, literal_binds=True,
+                                      transactional_ddl=True if dialect_name == "sqlite" else None)
             migration_context = environment.get_context()
             if connection is not None and atomic:
                 migration_context.autocommit_block = _refuse_autocommit_block  # type: ignore[method-assign]
