@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from enginehelpers import run_main
+from support.running import run_main
 
 from memstack.cli.errors import for_person
 from memstack.engine import errors as e

@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 from memstack.core.errors import MemstackError
 from memstack.engine import errors as engine_errors
 from memstack.engine.errors import EngineError
+from memstack.engine.executor import MigrationFailed, NonAtomicInPlan
 from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
+from memstack.engine.lock import LockTimeout
 from memstack.engine.planner import (
     AmbiguousTarget,
     IrreversibleInPlan,
@@ -157,3 +159,34 @@ def _unknown_tag(error: engine_errors.UnknownTag) -> Worded:
 @wording(engine_errors.TagRevisionsMissing)
 def _tag_revisions_missing(error: engine_errors.TagRevisionsMissing) -> Worded:
     return error.message, "check out the code the tag was taken with"
+# executor and lock
+
+
+@wording(MigrationFailed)
+def _migration_failed(error: MigrationFailed) -> Worded:
+    rev = error.step.revision
+    if error.outcome == "plan_rolled_back":
+        fix = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
+    elif error.outcome == "maybe_half_applied":
+        why = ("it declares atomic = False" if error.dialect in ("postgresql", "sqlite")
+               else f"{error.dialect} cannot roll back DDL")
+        fix = (f"the step ran outside a transaction ({why}): the revision may be half-applied. "
+               f"Fix the schema by hand, then run 'manage.py repair' (if its effect is undone) or "
+               f"'manage.py migrate --fake {rev.component} {rev.name}' (if it is complete)")
+    else:
+        fix = ((f"steps 1..{error.index - 1} stayed applied; this step was rolled back. " if error.index > 1
+                else "this step was rolled back; nothing changed. ")
+               + "Fix the revision or the data, then run migrate again")
+    return error.message, fix
+
+
+@wording(NonAtomicInPlan)
+def _non_atomic_in_plan(error: NonAtomicInPlan) -> Worded:
+    return (f"--atomic cannot run {', '.join(error.labels)}: declared atomic = False (runs outside a transaction)",
+            "run 'manage.py migrate' without --atomic: each revision then runs on its own, the "
+            "non-atomic ones with a running mark")
+
+
+@wording(LockTimeout)
+def _lock_timeout(error: LockTimeout) -> Worded:
+    return error.message, "wait for the other migration to finish, or raise --lock-timeout (or lock_timeout)"

@@ -126,5 +126,7 @@ def _configure_sqlite(engine: Engine, *, for_migrations: bool) -> None:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            mode = connection.get_execution_options().get("sqlite_begin", "BEGIN")
-            connection.exec_driver_sql(mode)
+            options = connection.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":  # Alembic's autocommit_block(): no BEGIN
+                return
+            connection.exec_driver_sql(options.get("sqlite_begin", "BEGIN"))

@@ -1,15 +1,37 @@
-"""Keeps ``[tool.alembic]`` in ``pyproject.toml`` in step with the components.
+"""The project's Alembic configuration: kept in step with the components, and run under.
+
+``[tool.alembic]`` in ``pyproject.toml`` is kept in step with the components.
 
 The plain ``alembic`` command reads its version folders from there (its listing commands never
 run ``env.py``), so every component's folder must be listed. Edits keep comments and layout
 (tomlkit).
+
+The executor runs every revision inside an Alembic environment built from the same
+configuration (:func:`revision_environment`), so revisions written for plain Alembic work.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import io
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from memstack.core.components import Registry
+from memstack.core.errors import MemstackError
+from memstack.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Connection
 
 
 def wanted_locations(registry: Registry, project_dir: Path) -> list[str]:
@@ -50,3 +72,114 @@ def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
     if changed:
         pyproject.write_text(tomlkit.dumps(document), encoding="utf-8")
     return changed
+
+
+# --------------------------------------------------------------------------- the environment revisions run in
+def load_revision_module(path: Path, cache: dict[tuple[str, float], ModuleType] | None = None) -> ModuleType:
+    """Import a revision file under a private name (``cache``: by path and modification time)."""
+    key = (str(path), path.stat().st_mtime)
+    if cache is not None and key in cache:
+        return cache[key]
+    name = f"_memstack_revision_{abs(hash(str(path)))}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise MemstackError(f"cannot load revision file {path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise MemstackError(f"importing revision file {path} failed: {type(exc).__name__}: {exc}",
+                            hint="fix the file (run with --traceback for the stack)") from exc
+    sys.modules.pop(name, None)
+    if cache is not None:
+        cache[key] = module
+    return module
+
+
+def revision_function(module: ModuleType, direction: str) -> Callable[[], None]:
+    function = getattr(module, "upgrade" if direction == "up" else "downgrade", None)
+    if function is None:
+        raise MemstackError(f"revision module {module.__name__} has no {direction}grade() function")
+    return function  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class AlembicSetup:
+    """The project's ``alembic.config.Config`` and script directory, built once per run.
+
+    Every step runs inside an :class:`~alembic.runtime.environment.EnvironmentContext` made
+    from it, so ``from alembic import context``, ``context.config``,
+    ``context.get_x_argument()`` and ``op.get_context().config`` behave as under ``alembic upgrade``.
+    """
+
+    config: Config
+    script: ScriptDirectory
+
+    @property
+    def x_arguments(self) -> list[str]:
+        return list(getattr(self.config.cmd_opts, "x", None) or [])
+
+
+def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = ()) -> AlembicSetup:
+    """The Config the plain ``alembic`` command would build for ``project_dir``, with ``-x`` values."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    pyproject = project_dir / "pyproject.toml" if project_dir is not None else None
+    has_toml = pyproject is not None and pyproject.is_file()
+    config = Config(toml_file=str(pyproject) if has_toml else None,
+                    cmd_opts=argparse.Namespace(x=list(x_arguments) or None))
+    folder = project_dir / "migrations" if project_dir is not None else None
+    try:
+        script = ScriptDirectory.from_config(config)
+    except Exception:  # no [tool.alembic] script_location: the project's migrations folder will do
+        script = ScriptDirectory(str(folder if folder is not None and folder.is_dir() else Path.cwd()))
+    return AlembicSetup(config, script)
+
+
+@contextmanager
+def _refuse_autocommit_block() -> Iterator[None]:
+    raise NonAtomicUndeclared()
+    yield  # pragma: no cover - makes this a generator
+
+
+class NonAtomicUndeclared(EngineError):
+    """A revision called ``autocommit_block()`` without declaring ``atomic = False``."""
+
+    def __init__(self) -> None:
+        super().__init__("autocommit_block() needs the revision to declare atomic = False at module level "
+                         "(memstack records a transactional revision in the same transaction)")
+
+
+@contextmanager
+def revision_environment(setup: AlembicSetup, connection: Connection | None = None, *, atomic: bool = True,
+                         dialect_name: str | None = None, buffer: io.StringIO | None = None,
+                         ) -> Iterator[MigrationContext]:
+    """Alembic's ``context`` and ``op`` bound to ``connection`` (or offline SQL into ``buffer``).
+
+    No ``target_metadata`` is passed: memstack's naming convention must not rename the
+    constraints a revision names itself (memstack's own revisions carry explicit names).
+    ``atomic=False``: the connection is not in a transaction yet; the caller opens Alembic's
+    own per-revision transaction so ``autocommit_block()`` can commit it.
+    """
+    from alembic.operations import Operations
+    from alembic.runtime.environment import EnvironmentContext
+
+    environment = EnvironmentContext(setup.config, setup.script, as_sql=connection is None)
+    setup.config.attributes["connection"] = connection
+    try:
+        with environment:
+            if connection is not None:
+                environment.configure(connection=connection, transaction_per_migration=True,
+                                      transactional_ddl=True if connection.dialect.name == "sqlite" else None)
+            else:
+                # SQLite as memstack runs it has transactional DDL: autocommit_block() emits COMMIT/BEGIN
+                environment.configure(dialect_name=dialect_name, output_buffer=buffer, literal_binds=True,
+                                      transactional_ddl=True if dialect_name == "sqlite" else None)
+            migration_context = environment.get_context()
+            if connection is not None and atomic:
+                migration_context.autocommit_block = _refuse_autocommit_block  # type: ignore[method-assign]
+            with Operations.context(migration_context):
+                yield migration_context
+    finally:
+        setup.config.attributes.pop("connection", None)

@@ -1,40 +1,76 @@
-"""Runs a plan: each revision in its own transaction, progress reported by callback.
+"""Runs a plan: one step routine, wrapped by three transaction strategies.
 
-On SQLite the migration engine makes DDL transactional (see ``memstack.core.db.create_engine``);
-foreign keys are off while a step runs and ``PRAGMA foreign_key_check`` guards the commit.
+* per revision (default): each step in its own transaction, recorded in it;
+* atomic: the whole plan in one transaction;
+* rehearsal (``--dry-run``): the whole plan in one transaction, then rolled back.
+
+A step that cannot run in a transaction (MariaDB, whose DDL commits itself, or a revision
+declaring ``atomic = False``) runs outside one: it is marked while it runs and recorded
+after. Every revision runs inside an Alembic ``EnvironmentContext`` built from the project's
+configuration (see :mod:`memstack.engine.alembic_config`). On SQLite the migration engine
+makes DDL transactional (``memstack.core.db.create_engine``); foreign keys are off while a
+step runs and ``PRAGMA foreign_key_check`` guards the commit.
+
+Nothing here is module-global state: an executor can run in many processes at once (not
+threads: Alembic's ``op`` and ``context`` are module-global proxies).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import io
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
-from typing import Any
-
-from sqlalchemy.engine import Connection, Engine
+from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
+from memstack.engine.alembic_config import (
+    AlembicSetup,
+    alembic_setup,
+    load_revision_module,
+    revision_environment,
+    revision_function,
+)
+from memstack.engine.errors import EngineError
 from memstack.engine.graph import MigrationGraph, Step
 from memstack.engine.loader import LoadedTree
-from memstack.engine.recorder import Recorder, utcnow
+
+if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
+    from types import ModuleType
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from memstack.engine.recorder import Recorder
 
 
-class MigrationFailed(MemstackError):
-    """A revision raised while running; earlier steps stay applied, this one was rolled back."""
+class MigrationFailed(EngineError):
+    """A revision raised while running; what stayed applied depends on ``outcome``.
 
-    def __init__(self, message: str, *, step: Step, index: int, total: int, error: BaseException,
-                 hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    ``outcome``: ``plan_rolled_back`` (atomic run), ``maybe_half_applied`` (the step ran
+    outside a transaction) or ``step_rolled_back`` (earlier steps stay applied).
+    """
+
+    def __init__(self, *, step: Step, index: int, total: int, error: BaseException, outcome: str,
+                 dialect: str) -> None:
+        detail = str(getattr(error, "orig", None) or error).strip()
+        super().__init__(f"step {index} of {total} failed: {step.revision.label} ({step.direction}): {detail}")
         self.step = step
         self.index = index
         self.total = total
         self.error = error
+        self.outcome = outcome
+        self.dialect = dialect
+
+
+class NonAtomicInPlan(EngineError):
+    """``--atomic`` was asked for a plan holding revisions that declare ``atomic = False``."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        super().__init__("the plan holds revision(s) declaring atomic = False, which cannot run inside one "
+                         f"transaction: {', '.join(labels)}")
+        self.labels = list(labels)
 
 
 @dataclass(frozen=True)
@@ -49,64 +85,38 @@ ProgressCallback = Callable[[str, Step, "StepResult | None"], None]
 """Called with ("start", step, None) and ("done" | "failed", step, result)."""
 
 
-_module_cache: dict[tuple[str, float], ModuleType] = {}
+class _StepFailed(Exception):
+    """Internal: a step raised; carries what the failure row needs."""
+
+    def __init__(self, cause: Exception, started_at: dt.datetime, duration_ms: int) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.started_at = started_at
+        self.duration_ms = duration_ms
+        self.text = _error_text(cause)
 
 
-def load_revision_module(path: Path) -> ModuleType:
-    """Import a revision file under a private name (cached by path and modification time)."""
-    key = (str(path), path.stat().st_mtime)
-    cached = _module_cache.get(key)
-    if cached is not None:
-        return cached
-    name = f"_memstack_revision_{abs(hash(str(path)))}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise MemstackError(f"cannot load revision file {path}")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise MemstackError(f"importing revision file {path} failed: {type(exc).__name__}: {exc}",
-                            hint="fix the file (run with --traceback for the stack)") from exc
-    sys.modules.pop(name, None)
-    _module_cache[key] = module
-    return module
+def _after(state: set[str], step: Step) -> set[str]:
+    return state | {step.revision.id} if step.direction == "up" else state - {step.revision.id}
 
 
-def run_revision_function(module: ModuleType, direction: str, connection: Connection | None = None,
-                          *, dialect_name: str | None = None, buffer: io.StringIO | None = None) -> None:
-    """Call ``upgrade``/``downgrade`` with Alembic's ``op`` bound to a context.
-
-    Online with ``connection``; offline (SQL into ``buffer``) with ``dialect_name``.
-    """
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-
-    from memstack.core.db import metadata
-
-    opts: dict[str, Any] = {"target_metadata": metadata}
-    if connection is not None:
-        context = MigrationContext.configure(connection=connection, opts=opts)
-    else:
-        opts.update(as_sql=True, output_buffer=buffer, literal_binds=True)
-        context = MigrationContext.configure(dialect_name=dialect_name, opts=opts)
-    function = getattr(module, "upgrade" if direction == "up" else "downgrade", None)
-    if function is None:
-        raise MemstackError(f"revision module {module.__name__} has no {direction}grade() function")
-    with Operations.context(context):
-        function()
+def _elapsed_ms(clock: float) -> int:
+    return int((time.perf_counter() - clock) * 1000)
 
 
 class Executor:
     """Applies plans to one database; the caller holds the migration lock."""
 
     def __init__(self, engine: Engine, tree: LoadedTree, progress: ProgressCallback | None = None, *,
-                 ddl_lock_timeout: float | None = None, record: bool = True) -> None:
+                 ddl_lock_timeout: float | None = None, record: bool = True,
+                 alembic: AlembicSetup | None = None) -> None:
         self.engine = engine
         self.tree = tree
         self.progress = progress or (lambda *_: None)
         self.ddl_lock_timeout = ddl_lock_timeout
         self.record = record  # False for scratch databases: no bookkeeping tables
+        self.alembic = alembic or alembic_setup()
+        self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
 
     @property
     def graph(self) -> MigrationGraph:
@@ -116,11 +126,31 @@ class Executor:
     def transactional_ddl(self) -> bool:
         return self.engine.dialect.name in ("postgresql", "sqlite")
 
+    def checksum(self, revision_id: str) -> str:
+        from memstack.engine.loader import checksum_file
+
+        return checksum_file(self.tree.path_of(revision_id))
+
+    def _declared_atomic(self, step: Step) -> bool:
+        return step.revision.id not in self.tree.non_atomic
+
+    def _outside_transaction(self, step: Step, fake: bool) -> bool:
+        """True when the step's DDL cannot be rolled back with its record, so it gets a mark."""
+        return not fake and (not self.transactional_ddl or not self._declared_atomic(step))
+
+    # ------------------------------------------------------------------ connections
     def _connect(self) -> Connection:
         connection = self.engine.connect()
         if connection.dialect.name == "sqlite":
             connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._connect() as connection:
+            self._set_ddl_lock_timeout(connection)
+            with connection.begin():
+                yield connection
 
     def _set_ddl_lock_timeout(self, connection: Connection) -> None:
         if self.ddl_lock_timeout is None:
@@ -133,127 +163,73 @@ class Executor:
         if connection.in_transaction():  # the SET autobegan one; the session setting outlives it
             connection.commit()
 
-    def checksum(self, revision_id: str) -> str:
-        from memstack.engine.loader import checksum_file
+    def _prepare(self, connection: Connection) -> Recorder:
+        """Once per run: the version table (and bookkeeping tables) exist; the recorder knows them."""
+        from memstack.engine.recorder import Recorder
 
-        return checksum_file(self.tree.path_of(revision_id))
+        recorder = Recorder(connection)
+        recorder.ensure_version_table()
+        if self.record:
+            recorder.ensure_bookkeeping()
+        recorder.has_version_table()  # inspects once, now: later steps bind it to their own connections
+        return recorder
 
+    # ------------------------------------------------------------------ strategies
     def run(self, plan: Sequence[Step], applied: set[str], *, fake: bool = False, event: str | None = None,
             atomic: bool = False) -> list[StepResult]:
         """Run ``plan`` from state ``applied``; returns one result per finished step.
 
         ``event`` names what history records for each step (default: apply/unapply, or fake).
         """
-        if atomic and not self.transactional_ddl:
+        if atomic:
+            return self._run_atomic(plan, applied, fake=fake, event=event)
+        if not plan:
+            return []
+        with self._transaction() as connection:
+            recorder = self._prepare(connection)
+        results: list[StepResult] = []
+        state = set(applied)
+        for index, step in enumerate(plan, start=1):
+            outside = self._outside_transaction(step, fake)
+            try:
+                if outside:
+                    result = self._step(recorder, None, step, state, fake=fake, event=event)
+                else:
+                    with self._transaction() as connection:
+                        result = self._step(recorder, connection, step, state, fake=fake, event=event)
+            except _StepFailed as failed:
+                self._record_failure(recorder, step, failed, marked=outside and self.record)
+                outcome = "maybe_half_applied" if outside else "step_rolled_back"
+                raise self._failure(step, index, len(plan), failed.cause, outcome) from failed.cause
+            results.append(result)
+            self.progress("done", step, result)
+            state = _after(state, step)
+        return results
+
+    def _run_atomic(self, plan: Sequence[Step], applied: set[str], *, fake: bool,
+                    event: str | None) -> list[StepResult]:
+        if not self.transactional_ddl:
             raise MemstackError(
                 f"--atomic needs transactional DDL, which {self.engine.dialect.name} does not have",
                 hint="run without --atomic: each revision then runs on its own, with a running mark",
             )
-        if atomic:
-            return self._run_atomic(plan, applied, fake=fake, event=event)
+        blocked = [s.revision.label for s in plan if not fake and not self._declared_atomic(s)]
+        if blocked:
+            raise NonAtomicInPlan(blocked)
         results: list[StepResult] = []
         state = set(applied)
-        for index, step in enumerate(plan, start=1):
-            results.append(self._run_one(step, index, len(plan), state, fake=fake, event=event))
-            state = state | {step.revision.id} if step.direction == "up" else state - {step.revision.id}
-        return results
-
-    def _event_for(self, step: Step, fake: bool, event: str | None) -> str:
-        if event:
-            return event
-        if fake:
-            return "fake"
-        return "apply" if step.direction == "up" else "unapply"
-
-    def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *,
-                     event: str, started: dt.datetime, duration_ms: int) -> None:
-        recorder.replace_rows(self.graph.rows_for(before), self.graph.rows_for(after))
-        if not self.record:
-            return
-        rev = step.revision
-        checksum = self.checksum(rev.id) if step.direction == "up" else None
-        if step.direction == "up":
-            recorder.record_applied(rev.id, rev.component, rev.name, checksum, verified=True)
-        else:
-            recorder.forget_applied([rev.id])
-        recorder.add_history(event=event, component=rev.component, revision=rev.id, name=rev.name,
-                             direction=step.direction, started_at=started, duration_ms=duration_ms, success=True,
-                             checksum=checksum)
-
-    def _prepare(self, connection: Connection) -> Recorder:
-        recorder = Recorder(connection)
-        recorder.ensure_version_table()
-        if self.record:
-            recorder.ensure_bookkeeping()
-        return recorder
-
-    def _run_one(self, step: Step, index: int, total: int, state: set[str], *, fake: bool,
-                 event: str | None) -> StepResult:
-        self.progress("start", step, None)
-        rev = step.revision
-        after = state | {rev.id} if step.direction == "up" else state - {rev.id}
-        started_at = utcnow()
-        started = time.perf_counter()
-        marked = self.record and not self.transactional_ddl and not fake
+        index = 0
         try:
-            if marked:  # MariaDB: DDL commits itself, so say what is running before it starts
-                with self._connect() as connection, connection.begin():
-                    self._prepare(connection).set_mark(rev.id, rev.component, rev.name, step.direction)
-            with self._connect() as connection:
-                self._set_ddl_lock_timeout(connection)
-                with connection.begin():
-                    recorder = self._prepare(connection)
-                    if not fake:
-                        self._run_step(connection, step)
-                    duration = int((time.perf_counter() - started) * 1000)
-                    self._record_step(recorder, step, state, after, event=self._event_for(step, fake, event),
-                                      started=started_at, duration_ms=duration)
-                    if marked or (fake and self.record):  # faking a marked step resolves its mark
-                        recorder.clear_marks([rev.id])
-                    self._check_foreign_keys(connection, step)
-        except Exception as exc:
-            duration = int((time.perf_counter() - started) * 1000)
-            error = _error_text(exc)
-            result = StepResult(step, duration, success=False, error=error)
-            self._record_failure(step, started_at, duration, error, marked=marked)
-            self.progress("failed", step, result)
-            raise self._failure(step, index, total, exc, marked=marked) from exc
-        result = StepResult(step, int((time.perf_counter() - started) * 1000))
-        self.progress("done", step, result)
-        return result
-
-    def _run_atomic(self, plan: Sequence[Step], applied: set[str], *, fake: bool,
-                    event: str | None) -> list[StepResult]:
-        results: list[StepResult] = []
-        state = set(applied)
-        current: tuple[Step, int, dt.datetime, float] | None = None
-        try:
-            with self._connect() as connection:
-                self._set_ddl_lock_timeout(connection)
-                with connection.begin():
-                    recorder = self._prepare(connection)
-                    for index, step in enumerate(plan, start=1):
-                        current = (step, index, utcnow(), time.perf_counter())
-                        self.progress("start", step, None)
-                        after = state | {step.revision.id} if step.direction == "up" else state - {step.revision.id}
-                        if not fake:
-                            self._run_step(connection, step)
-                        duration = int((time.perf_counter() - current[3]) * 1000)
-                        self._record_step(recorder, step, state, after, event=self._event_for(step, fake, event),
-                                          started=current[2], duration_ms=duration)
-                        self._check_foreign_keys(connection, step)
-                        state = after
-                        results.append(StepResult(step, duration))
-                    current = None
-        except Exception as exc:
-            if current is None:
-                raise
-            step, index, started_at, started = current
-            duration = int((time.perf_counter() - started) * 1000)
-            error = _error_text(exc)
-            self._record_failure(step, started_at, duration, error, marked=False)
-            self.progress("failed", step, StepResult(step, duration, success=False, error=error))
-            raise self._failure(step, index, len(plan), exc, marked=False, atomic=True) from exc
+            with self._transaction() as connection:
+                recorder = self._prepare(connection)
+                for step in plan:
+                    index += 1  # kept outside the loop header: the failure below names the step
+                    results.append(self._step(recorder, connection, step, state, fake=fake, event=event))
+                    state = _after(state, step)
+        except _StepFailed as failed:
+            step = plan[index - 1]
+            self._record_failure(None, step, failed, marked=False)
+            raise self._failure(step, index, len(plan), failed.cause, "plan_rolled_back") from failed.cause
         for result in results:
             self.progress("done", result.step, result)
         return results
@@ -261,7 +237,8 @@ class Executor:
     def rehearse(self, plan: Sequence[Step], applied: set[str]) -> tuple[list[StepResult], str | None]:
         """Run ``plan`` for real in one transaction, then roll it all back.
 
-        Returns each step's outcome and the first error (None when every step worked).
+        Returns each step's outcome and the first error (None when every step worked). A
+        revision declaring ``atomic = False`` cannot be rolled back: the rehearsal stops before it.
         """
         if not self.transactional_ddl:
             raise MemstackError(
@@ -271,77 +248,123 @@ class Executor:
             )
         results: list[StepResult] = []
         state = set(applied)
-        error: str | None = None
         with self._connect() as connection:
             self._set_ddl_lock_timeout(connection)
             transaction = connection.begin()
             try:
                 recorder = self._prepare(connection)
                 for step in plan:
-                    self.progress("start", step, None)
-                    started_at, started = utcnow(), time.perf_counter()
-                    after = state | {step.revision.id} if step.direction == "up" else state - {step.revision.id}
-                    savepoint_ok = True
+                    if not self._declared_atomic(step):
+                        error = (f"{step.revision.label} declares atomic = False and cannot be rolled back; "
+                                 "the rehearsal stopped before it")
+                        results.append(StepResult(step, 0, success=False, error=error))
+                        return results, error
                     try:
-                        self._run_step(connection, step)
-                        self._record_step(recorder, step, state, after, event=self._event_for(step, False, None),
-                                          started=started_at, duration_ms=0)
-                        self._check_foreign_keys(connection, step)
-                    except Exception as exc:
-                        savepoint_ok = False
-                        error = _error_text(exc)
-                    duration = int((time.perf_counter() - started) * 1000)
-                    result = StepResult(step, duration, success=savepoint_ok, error=None if savepoint_ok else error)
+                        result = self._step(recorder, connection, step, state, fake=False, event=None)
+                    except _StepFailed as failed:
+                        results.append(StepResult(step, failed.duration_ms, success=False, error=failed.text))
+                        return results, failed.text
                     results.append(result)
-                    self.progress("done" if savepoint_ok else "failed", step, result)
-                    if not savepoint_ok:
-                        break
-                    state = after
+                    self.progress("done", step, result)
+                    state = _after(state, step)
             finally:
                 transaction.rollback()
-        return results, error
+        return results, None
 
-    def _record_failure(self, step: Step, started_at: dt.datetime, duration: int, error: str, *,
-                        marked: bool) -> None:
+    # ------------------------------------------------------------------ the one step routine
+    def _step(self, recorder: Recorder, connection: Connection | None, step: Step, before: set[str], *,
+              fake: bool, event: str | None) -> StepResult:
+        """Time the step, run it, record it, check foreign keys; raises :class:`_StepFailed`.
+
+        ``connection``: the strategy's open transaction; ``None``: the step runs outside one
+        (marked while it runs, recorded after).
+        """
+        from memstack.engine.recorder import utcnow
+
+        self.progress("start", step, None)
+        started_at, clock = utcnow(), time.perf_counter()
+        after = _after(before, step)
+        try:
+            if connection is not None:
+                if not fake:
+                    self._run_revision(connection, step, in_transaction=True)
+                self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
+                                  started=started_at, duration_ms=_elapsed_ms(clock))
+                self._check_foreign_keys(connection, step)
+            else:
+                if self.record:  # say what is running before it starts: its DDL commits itself
+                    with self._transaction() as marking:
+                        rev = step.revision
+                        recorder.bound_to(marking).set_mark(rev.id, rev.component, rev.name, step.direction)
+                with self._connect() as outside:
+                    self._set_ddl_lock_timeout(outside)
+                    self._run_revision(outside, step, in_transaction=False)
+                with self._transaction() as recording:
+                    self._check_foreign_keys(recording, step)
+                    self._record_step(recorder.bound_to(recording), step, before, after, fake=fake, event=event,
+                                      started=started_at, duration_ms=_elapsed_ms(clock), clear_mark=True)
+        except Exception as exc:
+            failed = _StepFailed(exc, started_at, _elapsed_ms(clock))
+            self.progress("failed", step, StepResult(step, failed.duration_ms, success=False, error=failed.text))
+            raise failed from exc
+        return StepResult(step, _elapsed_ms(clock))
+
+    def _run_revision(self, connection: Connection, step: Step, *, in_transaction: bool) -> None:
+        """Call the revision's function inside an Alembic environment on ``connection``.
+
+        Outside a transaction, Alembic's own per-revision transaction is opened, as
+        ``alembic upgrade`` does, so ``autocommit_block()`` can commit it.
+        """
+        if step.direction == "down" and step.revision.irreversible:
+            raise MemstackError(f"{step.revision.label} is irreversible: it has no downgrade")
+        function = revision_function(
+            load_revision_module(self.tree.path_of(step.revision.id), self._modules), step.direction)
+        with revision_environment(self.alembic, connection, atomic=self._declared_atomic(step)) as context:
+            if in_transaction:
+                function()
+            else:
+                with context.begin_transaction(_per_migration=True):
+                    function()
+
+    def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
+                     event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False) -> None:
+        recorder.replace_rows(self.graph.rows_for(before), self.graph.rows_for(after))
+        if not self.record:
+            return
+        rev = step.revision
+        checksum = self.checksum(rev.id) if step.direction == "up" else None
+        if step.direction == "up":
+            recorder.record_applied(rev.id, rev.component, rev.name, checksum, verified=True)
+        else:
+            recorder.forget_applied([rev.id])
+        name = event or ("fake" if fake else "apply" if step.direction == "up" else "unapply")
+        recorder.add_history(event=name, component=rev.component, revision=rev.id, name=rev.name,
+                             direction=step.direction, started_at=started, duration_ms=duration_ms, success=True,
+                             checksum=checksum)
+        if clear_mark or fake:  # faking a marked step resolves its mark
+            recorder.clear_marks([rev.id])
+
+    def _record_failure(self, recorder: Recorder | None, step: Step, failed: _StepFailed, *, marked: bool) -> None:
         if not self.record:
             return
         rev = step.revision
         try:
-            with self._connect() as connection, connection.begin():
-                recorder = self._prepare(connection)
-                recorder.add_history(event="failure", component=rev.component, revision=rev.id, name=rev.name,
-                                     direction=step.direction, started_at=started_at, duration_ms=duration,
-                                     success=False, error=error)
+            with self._transaction() as connection:
+                # after an atomic rollback the bookkeeping tables may be gone with the plan
+                bound = recorder.bound_to(connection) if recorder is not None else self._prepare(connection)
+                bound.add_history(event="failure", component=rev.component, revision=rev.id, name=rev.name,
+                                  direction=step.direction, started_at=failed.started_at,
+                                  duration_ms=failed.duration_ms, success=False, error=failed.text)
                 if marked:
-                    recorder.fail_mark(rev.id, error)
+                    bound.fail_mark(rev.id, failed.text)
         except Exception:  # the database may be gone; the original error matters more
             pass
 
-    def _failure(self, step: Step, index: int, total: int, exc: Exception, *, marked: bool,
-                 atomic: bool = False) -> MigrationFailed:
+    def _failure(self, step: Step, index: int, total: int, exc: Exception, outcome: str) -> MigrationFailed:
         if isinstance(exc, MigrationFailed):
             return exc
-        detail = str(getattr(exc, "orig", None) or exc).strip()
-        if atomic:
-            hint = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
-        elif marked:
-            hint = (f"{self.engine.dialect.name} cannot roll back DDL: the revision may be half-applied. "
-                    f"Fix the schema by hand, then run 'manage.py repair' (if its effect is undone) or "
-                    f"'manage.py migrate --fake {step.revision.component} {step.revision.name}' (if it is complete)")
-        else:
-            hint = ((f"steps 1..{index - 1} stayed applied; this step was rolled back. " if index > 1
-                     else "this step was rolled back; nothing changed. ")
-                    + "Fix the revision or the data, then run migrate again")
-        return MigrationFailed(
-            f"step {index} of {total} failed: {step.revision.label} ({step.direction}): {detail}",
-            step=step, index=index, total=total, error=exc, hint=hint,
-        )
-
-    def _run_step(self, connection: Connection, step: Step) -> None:
-        if step.direction == "down" and step.revision.irreversible:
-            raise MemstackError(f"{step.revision.label} is irreversible: it has no downgrade")
-        module = load_revision_module(self.tree.path_of(step.revision.id))
-        run_revision_function(module, step.direction, connection)
+        return MigrationFailed(step=step, index=index, total=total, error=exc, outcome=outcome,
+                               dialect=self.engine.dialect.name)
 
     @staticmethod
     def _check_foreign_keys(connection: Connection, step: Step) -> None:
@@ -361,9 +384,10 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(original or exc).__name__}: {str(original or exc).strip()}"
 
 
-def render_sql(tree: LoadedTree, step: Step, dialect_name: str) -> str:
+def render_sql(tree: LoadedTree, step: Step, dialect_name: str, alembic: AlembicSetup | None = None) -> str:
     """The SQL of one step for ``dialect_name`` without a database; raises when it cannot render."""
     buffer = io.StringIO()
-    module = load_revision_module(tree.path_of(step.revision.id))
-    run_revision_function(module, step.direction, dialect_name=dialect_name, buffer=buffer)
+    function = revision_function(load_revision_module(tree.path_of(step.revision.id)), step.direction)
+    with revision_environment(alembic or alembic_setup(), dialect_name=dialect_name, buffer=buffer):
+        function()
     return buffer.getvalue()

@@ -30,6 +30,7 @@ class RevisionFile:
     depends_on: tuple[str, ...]
     branch_labels: tuple[str, ...]
     irreversible: bool
+    atomic: bool = True  # module-level ``atomic = False``: runs outside a transaction (autocommit_block)
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -49,7 +50,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         raise GraphError(f"{path}: not valid Python ({exc.msg}, line {exc.lineno})",
                          hint="fix the file's syntax") from exc
     found: dict[str, Any] = {}
-    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible"}
+    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic"}
     for node in tree.body:
         targets: list[ast.expr] = []
         value: ast.expr | None = None
@@ -78,6 +79,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         depends_on=_as_tuple(found.get("depends_on")),
         branch_labels=_as_tuple(found.get("branch_labels")),
         irreversible=irreversible,
+        atomic=bool(found.get("atomic", True)),
     )
 
 
@@ -125,6 +127,7 @@ class LoadedTree:
     graph: MigrationGraph
     paths: dict[str, Path] = field(default_factory=dict)
     branch_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    non_atomic: set[str] = field(default_factory=set)  # revisions declaring ``atomic = False``
 
     def path_of(self, revision_id: str) -> Path:
         return self.paths[revision_id]
@@ -156,6 +159,8 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
             graph.add(revision)
             tree.paths[revision.id] = path
             tree.branch_labels[revision.id] = parsed.branch_labels
+            if not parsed.atomic:
+                tree.non_atomic.add(revision.id)
     if validate:
         graph.validate()
     return tree

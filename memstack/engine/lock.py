@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
-
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from typing import IO, TYPE_CHECKING, Any
 
 from memstack.core.errors import MemstackError
+from memstack.engine.errors import EngineError
+
+if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.sql.elements import TextClause
 
 LOCK_NAME = "memstack_migrate"
 POLL_SECONDS = 0.2
@@ -32,8 +34,20 @@ WaitCallback = Callable[[str], None]
 """Called once with a description of who holds the lock, when we have to wait."""
 
 
-class LockTimeout(MemstackError):
-    pass
+class LockTimeout(EngineError):
+    """Another migration held the lock for longer than the timeout."""
+
+    def __init__(self, what: str, timeout: float, holder: str) -> None:
+        super().__init__(f"could not take the migration lock on {what} within {timeout:g} s; held by {holder}")
+        self.what = what
+        self.timeout = timeout
+        self.holder = holder
+
+
+def _sql(statement: str) -> TextClause:
+    from sqlalchemy import text
+
+    return text(statement)
 
 
 def _advisory_key(database: str) -> int:
@@ -67,10 +81,7 @@ def _wait_loop(try_once: Callable[[], bool], holder: Callable[[], str], timeout:
             on_wait(holder())
             told = True
         if time.monotonic() >= deadline:
-            raise LockTimeout(
-                f"could not take the migration lock on {what} within {timeout:g} s; held by {holder()}",
-                hint="wait for the other migration to finish, or raise --lock-timeout",
-            )
+            raise LockTimeout(what, timeout, holder())
         time.sleep(POLL_SECONDS)
 
 
@@ -80,10 +91,10 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
 
         def try_once() -> bool:
-            return bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            return bool(connection.execute(_sql("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
 
         def holder() -> str:
-            row = connection.execute(text(
+            row = connection.execute(_sql(
                 "SELECT a.pid, a.usename, a.application_name, a.client_addr, a.backend_start "
                 "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND "
@@ -99,7 +110,7 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
             yield
         finally:
             try:
-                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                connection.execute(_sql("SELECT pg_advisory_unlock(:k)"), {"k": key})
             except Exception:  # the connection is closed below anyway, which releases it
                 pass
 
@@ -110,13 +121,13 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
 
         def try_once() -> bool:
-            return connection.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
+            return connection.execute(_sql("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
 
         def holder() -> str:
-            conn_id = connection.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar()
+            conn_id = connection.execute(_sql("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar()
             if conn_id is None:
                 return "another session (gone by now)"
-            row = connection.execute(text(
+            row = connection.execute(_sql(
                 "SELECT USER, HOST, TIME FROM information_schema.PROCESSLIST WHERE ID = :i"), {"i": conn_id}).first()
             if row is None:
                 return f"connection {conn_id}"
@@ -127,7 +138,7 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
             yield
         finally:
             try:
-                connection.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+                connection.execute(_sql("SELECT RELEASE_LOCK(:n)"), {"n": name})
             except Exception:
                 pass
 

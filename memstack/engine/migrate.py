@@ -53,6 +53,7 @@ class RunOptions:
     confirm: ConfirmCallback | None = None
     progress: ProgressCallback | None = None
     on_wait: WaitCallback | None = None
+    x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
 
 
 def database_state(ws: Workspace) -> DatabaseState:
@@ -186,7 +187,8 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
             with ws.engine.connect() as connection, connection.begin():
                 Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
                 record_unverified(connection, ws.tree, state)
-        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
+                            alembic=ws.alembic_setup(options.x_arguments))
         return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event,
                             atomic=options.atomic)
 
@@ -199,7 +201,8 @@ def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
         plan = make_plan(state)
         check_reversible(plan.steps)
         ensure_safe(ws.tree, state, ws.registry.labels)
-        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout)
+        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
+                            alembic=ws.alembic_setup(options.x_arguments))
         results, error = executor.rehearse(plan.steps, plan.applied)
     if error:
         raise RehearsalFailed(list(results), error)

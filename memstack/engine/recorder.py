@@ -1,17 +1,9 @@
-"""The only code that reads or writes ``alembic_version`` and memstack's own tables.
+"""The only code that reads or writes the rows of ``alembic_version`` and memstack's own tables.
 
 ``alembic_version`` keeps Alembic's own layout so the plain ``alembic`` command keeps working
 on a database memstack migrated; its rows are the applied revisions no other applied
-revision builds on (exactly what Alembic stores).
-
-memstack's bookkeeping tables (names start with ``memstack_``) belong to no component and are
-created and upgraded here, under a schema version of their own:
-
-* ``memstack_history``: one row per event (apply, unapply, fake, stamp, adopt, repair, failure);
-* ``memstack_applied``: every applied revision with the checksum of its code when applied;
-* ``memstack_marks``: "running" marks on databases whose DDL is not transactional (MariaDB);
-* ``memstack_tags``: named snapshots of the applied state of every component;
-* ``memstack_meta``: the bookkeeping schema version.
+revision builds on (exactly what Alembic stores). The tables themselves, their schema
+version and upgrades live in :mod:`memstack.engine.bookkeeping`.
 """
 
 from __future__ import annotations
@@ -25,101 +17,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import delete, insert, inspect, select, update
 from sqlalchemy.engine import Connection
 
-VERSION_TABLE = "alembic_version"
-BOOKKEEPING_SCHEMA_VERSION = 2
-
-bookkeeping_metadata = MetaData()
-
-version_table = Table(
+from memstack.engine import bookkeeping
+from memstack.engine.bookkeeping import (
+    BOOKKEEPING_SCHEMA_VERSION,
     VERSION_TABLE,
-    MetaData(),
-    Column("version_num", String(32), nullable=False),
-    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
-)
-
-meta_table = Table(
-    "memstack_meta",
+    applied_table,
     bookkeeping_metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", String(255), nullable=False),
+    history_table,
+    marks_table,
+    meta_table,
+    tags_table,
+    version_table,
 )
 
-history_table = Table(
-    "memstack_history",
-    bookkeeping_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event", String(16), nullable=False),
-    Column("component", String(64), nullable=False),
-    Column("revision", String(32), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("direction", String(4), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
-    Column("duration_ms", Integer, nullable=True),
-    Column("success", Boolean, nullable=False),
-    Column("error", Text, nullable=True),
-    Column("note", Text, nullable=True),
-    Column("checksum", String(64), nullable=True),
-    Column("os_user", String(128), nullable=True),
-    Column("host", String(255), nullable=True),
-    Column("memstack_version", String(32), nullable=True),
-    Column("source", String(16), nullable=False, default="memstack"),
-)
-
-applied_table = Table(
-    "memstack_applied",
-    bookkeeping_metadata,
-    Column("revision", String(32), primary_key=True),
-    Column("component", String(64), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("checksum", String(64), nullable=True),
-    Column("verified", Boolean, nullable=False),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
-)
-
-marks_table = Table(
-    "memstack_marks",
-    bookkeeping_metadata,
-    Column("revision", String(32), primary_key=True),
-    Column("component", String(64), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("direction", String(4), nullable=False),
-    Column("state", String(16), nullable=False),  # running | failed
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("error", Text, nullable=True),
-    Column("os_user", String(128), nullable=True),
-    Column("host", String(255), nullable=True),
-    Column("pid", Integer, nullable=True),
-)
-
-tags_table = Table(
-    "memstack_tags",
-    bookkeeping_metadata,
-    Column("name", String(128), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("state", Text, nullable=False),  # JSON: {component: [applied head ids]}
-    Column("os_user", String(128), nullable=True),
-    Column("host", String(255), nullable=True),
-)
-
+__all__ = [  # the tables are re-exported for older imports; new code imports bookkeeping
+    "BOOKKEEPING_SCHEMA_VERSION", "VERSION_TABLE", "AppliedRecord", "HistoryEntry", "Mark", "Recorder",
+    "applied_table", "bookkeeping_metadata", "history_table", "iso", "marks_table", "meta_table",
+    "tags_table", "utcnow", "version_table", "who",
+]
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -219,6 +137,12 @@ class Recorder:
         self.connection = connection
         self._tables: set[str] | None = None
 
+    def bound_to(self, connection: Connection) -> Recorder:
+        """This recorder on another connection, knowing the tables already found (no new inspection)."""
+        other = Recorder(connection)
+        other._tables = set(self._existing())
+        return other
+
     # ------------------------------------------------------------------ existence
     def _existing(self) -> set[str]:
         if self._tables is None:
@@ -233,40 +157,16 @@ class Recorder:
 
     def ensure_version_table(self) -> None:
         if not self.has_version_table():
-            version_table.create(self.connection, checkfirst=True)
+            bookkeeping.ensure_version_table(self.connection)
             self._tables = None
 
     def ensure_bookkeeping(self) -> None:
-        """Create memstack's own tables, or upgrade them to this memstack's schema version."""
-        existing = self._existing()
-        if not all(t in existing for t in bookkeeping_metadata.tables):
-            bookkeeping_metadata.create_all(self.connection, checkfirst=True)
-            self._tables = None
-            if "memstack_meta" in existing:  # some tables existed: bring the old ones up to date too
-                self._upgrade_bookkeeping()
-            self._set_schema_version()
-            return
-        self._upgrade_bookkeeping()
+        """Create or upgrade memstack's own tables (see :func:`bookkeeping.ensure_bookkeeping`)."""
+        bookkeeping.ensure_bookkeeping(self.connection, self._existing())
+        self._tables = None
 
     def bookkeeping_version(self) -> int:
-        value = self.connection.execute(
-            select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
-        return int(value) if value else 1
-
-    def _set_schema_version(self) -> None:
-        self.connection.execute(delete(meta_table).where(meta_table.c.key == "schema_version"))
-        self.connection.execute(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)))
-
-    def _upgrade_bookkeeping(self) -> None:
-        """Upgrade steps of memstack's own tables, by schema version (never by a component)."""
-        version = self.bookkeeping_version()
-        if version >= BOOKKEEPING_SCHEMA_VERSION:
-            return
-        if version < 2:  # 2: memstack_history.note
-            columns = {c["name"] for c in inspect(self.connection).get_columns(history_table.name)}
-            if "note" not in columns:
-                self.connection.exec_driver_sql("ALTER TABLE memstack_history ADD COLUMN note TEXT")
-        self._set_schema_version()
+        return bookkeeping.schema_version(self.connection)
 
     # ------------------------------------------------------------------ version rows
     def version_rows(self) -> list[str]:

@@ -1,18 +1,38 @@
-"""One project's settings, components, revision tree and database, loaded on first use."""
+"""One project's settings, components, revision tree and database, loaded on first use.
+
+The tree is read once; :meth:`Workspace.for_database` points the same loaded tree at another
+database (or PostgreSQL schema) without reading a file again: the seam for fleet runs. Run
+those in separate processes: Alembic's ``op`` is a module-global proxy, so two migrations in
+one process must not overlap.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from memstack.core.components import Registry, build_registry
 from memstack.core.settings import Settings, load_settings
+from memstack.engine.errors import EngineError
 from memstack.engine.graph import MigrationGraph
 from memstack.engine.loader import LoadedTree, load_tree
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from memstack.engine.alembic_config import AlembicSetup
+
+
+class SchemaUnsupported(EngineError):
+    """``for_database(schema=...)`` on a backend, or with an engine, where memstack cannot set it."""
+
+    def __init__(self, dialect: str) -> None:
+        super().__init__(f"a schema can be chosen only with a PostgreSQL URL (got {dialect}); "
+                         "configure an engine's search_path yourself")
+        self.dialect = dialect
 
 
 @dataclass
@@ -20,6 +40,7 @@ class Workspace:
     settings: Settings
     registry: Registry
     _engine: Engine | None = field(default=None, repr=False)
+    _owns_engine: bool = field(default=True, repr=False)
 
     @classmethod
     def load(cls, project_dir: Any = None, database_url: str | None = None,
@@ -38,28 +59,73 @@ class Workspace:
     def reload(self) -> None:
         self.__dict__.pop("tree", None)
 
+    def for_database(self, url_or_engine: str | Engine, schema: str | None = None) -> Workspace:
+        """The same settings, components and loaded tree against another database.
+
+        ``url_or_engine``: a URL (any form the settings accept; the new workspace owns and
+        disposes its engine) or an engine the caller keeps owning. ``schema``: a PostgreSQL
+        schema to migrate instead of the default one (set as the connections' ``search_path``).
+        The tree is shared, never re-read.
+        """
+        from sqlalchemy.engine import Engine
+
+        engine: Engine | None = None
+        if isinstance(url_or_engine, Engine):
+            if schema is not None:
+                raise SchemaUnsupported("an engine")
+            engine = url_or_engine
+            url = url_or_engine.url.render_as_string(hide_password=False)
+        else:
+            url = url_or_engine
+        settings = dataclasses.replace(self.settings, database_url_as_given=url,
+                                       sources={**self.settings.sources, "database_url": "for_database"})
+        other = Workspace(settings=settings, registry=self.registry, _engine=engine, _owns_engine=engine is None)
+        other.__dict__["tree"] = self.tree  # shared: loading it here once serves every database
+        if schema is not None:
+            if other.dialect_name != "postgresql":
+                raise SchemaUnsupported(other.dialect_name)
+            other._engine = _create_migration_engine(settings.database_url, search_path=schema)
+        return other
+
+    def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:
+        """The Alembic configuration revisions run under, with ``-x`` values."""
+        from memstack.engine.alembic_config import alembic_setup
+
+        return alembic_setup(self.settings.project_dir, x_arguments)
+
     @property
     def engine(self) -> Engine:
         """The migration engine (transactional DDL on SQLite)."""
         if self._engine is None:
-            from memstack.core.db import create_engine
-
-            self._engine = create_engine(self.settings.database_url, for_migrations=True)
+            self._engine = _create_migration_engine(self.settings.database_url)
+            self._owns_engine = True
         return self._engine
 
     @property
     def dialect_name(self) -> str:
+        if self._engine is not None:
+            return self._engine.dialect.name
         from sqlalchemy.engine import make_url
 
         return make_url(self.settings.database_url).get_dialect().name
 
     def close(self) -> None:
-        if self._engine is not None:
+        if self._engine is not None and self._owns_engine:
             self._engine.dispose()
-            self._engine = None
+        self._engine = None
 
     def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _create_migration_engine(url: str, search_path: str | None = None) -> Engine:
+    from memstack.core.db import create_engine
+
+    if search_path is None:
+        return create_engine(url, for_migrations=True)
+    quoted = '"' + search_path.replace('"', '""') + '"'
+    return create_engine(url, for_migrations=True, connect_args={
+        "application_name": "memstack", "options": f"-csearch_path={quoted}"})

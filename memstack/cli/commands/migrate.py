@@ -26,12 +26,14 @@ from memstack.cli.reporting import confirm_steps, print_plan, report_progress, r
               help="How long to wait for another migration to finish (default 60, or lock_timeout).")
 @click.option("--ddl-lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
               help="How long one DDL statement may wait for table locks (PostgreSQL, MariaDB).")
+@click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
+              help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
 @yes_option
 @json_option
 @common_options
 def command(component: str | None, target: str | None, to_tag: str | None, show_plan: bool, show_sql: bool,
             dry_run: bool, fake: bool, atomic: bool, prune_component: str | None, lock_timeout: float | None,
-            ddl_lock_timeout: float | None, yes: bool, as_json: bool) -> None:
+            ddl_lock_timeout: float | None, x_arguments: tuple[str, ...], yes: bool, as_json: bool) -> None:
     """Bring the database up to date, or move one component to TARGET.
 
     \b
@@ -59,6 +61,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate memory zero --plan
       manage.py migrate --to-tag before-release --dry-run
       manage.py migrate --fake task 0002      # record as applied without running
+      manage.py migrate -x tenant=acme        # revisions read it: context.get_x_argument(as_dictionary=True)
     """
     from memstack.engine.errors import RehearsalFailed
     from memstack.engine.maintenance import prune
@@ -86,7 +89,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             return
         options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
                              confirm=confirm_steps(app, yes), progress=report_progress(app),
-                             on_wait=report_wait(app))
+                             on_wait=report_wait(app), x_arguments=x_arguments)
         if dry_run:
             app.warn("--dry-run runs the plan for real and holds the same table locks as a real run until it "
                      "rolls back (--ddl-lock-timeout applies)")

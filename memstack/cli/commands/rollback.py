@@ -15,11 +15,13 @@ from memstack.cli.reporting import confirm_steps, print_plan, report_progress, r
 @click.option("--plan", "show_plan", is_flag=True, help="Show what would be undone; change nothing.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
               help="How long to wait for another migration to finish.")
+@click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
+              help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
 @yes_option
 @json_option
 @common_options
-def command(component: str | None, steps: int, show_plan: bool, lock_timeout: float | None, yes: bool,
-            as_json: bool) -> None:
+def command(component: str | None, steps: int, show_plan: bool, lock_timeout: float | None,
+            x_arguments: tuple[str, ...], yes: bool, as_json: bool) -> None:
     """Undo the last N applied revisions, of COMPONENT or of the whole database.
 
     Which revisions are applied comes from the database's version rows; history only says
@@ -43,7 +45,7 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
             print_plan(app, plan.steps, as_json)
             return
         options = RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app),
-                             on_wait=report_wait(app))
+                             on_wait=report_wait(app), x_arguments=x_arguments)
         results = rollback(ws, component, steps, options)
     if as_json:
         app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "event": "unapply"}
