@@ -20,7 +20,8 @@ from memstack.cli import call_command
 from memstack.core.db import create_engine
 from memstack.core.errors import MemstackError
 from memstack.core.settings import load_settings
-from memstack.seed import PERMISSIONS, seed
+from memstack.auth.seed import PERMISSIONS
+from memstack.onboarding import seed
 from memstack.tenant.models import Tenant, UserTenant
 
 ALL_CODES = {code for code, _name, _description in PERMISSIONS}

@@ -14,7 +14,7 @@ import sys
 import traceback as traceback_module
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -184,7 +184,8 @@ def _prog_name() -> str:
     return name if name not in ("__main__.py", "-c", "") else "memstack"
 
 
-def call_command(name: str, /, *args: Any, stdout: Any = None, stderr: Any = None, **options: Any) -> Any:
+def call_command(name: str, /, *args: object, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+                 **options: Any) -> Any:
     """Run command ``name`` from Python and return its result; errors raise, nothing exits.
 
     Options use their Python names (``call_command("migrate", "memory", "zero", yes=True)``);

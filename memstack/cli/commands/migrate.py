@@ -59,6 +59,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate --fake task 0002      # record as applied without running
     """
     from memstack.engine import operations
+    from memstack.engine.safety import DatabaseState
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
@@ -73,7 +74,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
             return
 
-        def plan_maker(state: operations.DatabaseState) -> operations.MigratePlan:
+        def plan_maker(state: DatabaseState) -> operations.MigratePlan:
             return operations.plan_for(ws, state, component, target, to_tag)
 
         if show_plan or show_sql:
