@@ -22,7 +22,6 @@ from memstack.engine.graph import (
     Step,
     build_graph,
     plan_to_target,
-    state_summary,
 )
 
 # --------------------------------------------------------------------------- builders
@@ -329,12 +328,6 @@ class TestOfComponent:
         m2 = rev("memory", "0002_second", m3)
         g = graph(m2, m3, m1)
         assert g.of_component("memory") == [m1, m3, m2]
-
-    def test_state_summary(self, stack: MigrationGraph) -> None:
-        summary = state_summary(stack, every(auth1, tenant1))
-        assert list(summary) == ORDER
-        assert summary["auth"] == [(auth1, True), (auth2, False)]
-        assert summary["memory"] == [(memory1, False), (memory2, False)]
 
 
 # =========================================================================== ancestors, descendants

@@ -8,7 +8,7 @@ upgrading, and so do we: a version row at X means X and every ancestor of X is a
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -410,11 +410,6 @@ def plan_to_target(
     inside = graph.descendants([target.id])
     remove = [rid for rid in inside if graph.get(rid).component == component and rid in applied]
     return graph.backwards_plan(remove, applied, requested=[component])
-
-
-def state_summary(graph: MigrationGraph, applied: set[str]) -> Mapping[str, list[tuple[Revision, bool]]]:
-    """Per component, each revision in graph order with whether it is applied."""
-    return {c: [(r, r.id in applied) for r in graph.of_component(c)] for c in graph.component_order}
 
 
 def component_heads(graph: MigrationGraph, component: str, applied: set[str]) -> list[str]:
