@@ -29,17 +29,18 @@ def command(as_json: bool) -> None:
 
     app = get_app()
     findings = doctor(app.settings)
-    items = [{"item": f.item, "status": f.status, "detail": f.detail, "fix": fix_text(f.fix, f.cause)}
-             for f in findings]
+    fixes = [fix_text(f.fix, f.cause) for f in findings]
     if as_json:
+        items = [{"item": f.item, "status": f.status, "detail": f.detail, "fix": fix}
+                 for f, fix in zip(findings, fixes, strict=True)]
         app.json({"ok": all(f.status != "error" for f in findings), "items": items})
     else:
         marks = {"ok": app.style("ok  ", fg="green"), "warning": app.style("warn", fg="yellow"),
                  "error": app.style("FAIL", fg="red")}
-        for item in items:
-            app.data(f"[{marks[item['status'] or 'ok']}] {item['item']}: {item['detail']}")
-            if item["fix"] and item["status"] != "ok":
-                app.data(f"       fix: {item['fix']}")
+        for finding, fix in zip(findings, fixes, strict=True):
+            app.data(f"[{marks[finding.status]}] {finding.item}: {finding.detail}")
+            if fix and finding.status != "ok":
+                app.data(f"       fix: {fix}")
     errors = [f for f in findings if f.status == "error"]
     if errors:
         raise MemstackError(f"doctor found {len(errors)} problem(s) that need action", hint="see the fixes above")
