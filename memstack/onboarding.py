@@ -1,57 +1,35 @@
-"""From clone to working database (``onboard``), and a readable health report (``doctor``)."""
+"""Recipes above the engine: from clone to working database (``onboard``), and seeding.
+
+Seeding runs each component's seed hook (:mod:`memstack.core.seeding`) in component order,
+in one transaction, under the migration lock.
+"""
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import asdict, dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
-
+from memstack.core.db import database_exists, server_url
 from memstack.core.errors import MemstackError
-from memstack.core.settings import Settings, mask_url
+from memstack.core.seeding import SchemaNotMigrated, SeedResult, SeedRun, check_schema, seed_hooks
+from memstack.core.settings import Settings, mask_url, read_dotenv
 
-DRIVERS = {"postgresql": ("psycopg", "pip install 'psycopg[binary]'"),
-           "mysql": ("pymysql", "pip install -e '.[mysql]'"),
-           "sqlite": ("sqlite3", "use a Python built with sqlite3")}
+if TYPE_CHECKING:
+    from memstack.engine.executor import ProgressCallback
+    from memstack.engine.lock import WaitCallback
 
-
-def _admin_url(url: str) -> tuple[str, str, str]:
-    """(server URL for maintenance work, database name, backend)."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        return parsed.set(database="postgres").render_as_string(hide_password=False), parsed.database or "", backend
-    # URL.set(database=None) leaves the database as it is; only URL.create drops it
-    server = URL.create(parsed.drivername, parsed.username, parsed.password, parsed.host, parsed.port,
-                        query=parsed.query)
-    return server.render_as_string(hide_password=False), parsed.database or "", backend
-
-
-def database_exists(url: str) -> bool:
-    from memstack.core.db import create_engine
-
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return not parsed.database or parsed.database == ":memory:" or Path(parsed.database).is_file()
-    admin, name, _ = _admin_url(url)
-    engine = create_engine(admin)
-    try:
-        with engine.connect() as connection:
-            if backend == "postgresql":
-                query = text("SELECT 1 FROM pg_database WHERE datname = :n")
-            else:
-                query = text("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n")
-            return connection.execute(query, {"n": name}).first() is not None
-    finally:
-        engine.dispose()
+__all__ = ["OnboardResult", "database_exists", "ensure_database", "onboard", "seed"]
 
 
 def ensure_database(url: str) -> bool:
     """Create the database when it does not exist; True when it was created."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
     from memstack.core.db import create_engine
 
     if database_exists(url):
@@ -66,7 +44,7 @@ def ensure_database(url: str) -> bool:
             pass  # connecting creates the file
         engine.dispose()
         return True
-    admin, name, _ = _admin_url(url)
+    admin, name, _ = server_url(url)
     if not name:
         raise MemstackError(f"the database URL {mask_url(url)} names no database", hint="add /<database> to it")
     quoted = f'"{name}"' if backend == "postgresql" else f"`{name}`"
@@ -76,90 +54,73 @@ def ensure_database(url: str) -> bool:
         with engine.connect() as connection:
             connection.execute(text(f"CREATE DATABASE {quoted}{suffix}"))
     except Exception as exc:
-        raise MemstackError(f"cannot create database {name!r} on {mask_url(admin)}: {exc}",
+        from memstack.core.db import connection_reason
+
+        raise MemstackError(f"cannot create database {name!r} on {mask_url(admin)}: {connection_reason(exc)}",
                             hint="create it by hand, or give the user the right to create databases") from exc
     finally:
         engine.dispose()
     return True
 
 
-# --------------------------------------------------------------------------- doctor
+# --------------------------------------------------------------------------- seed
 
 
-@dataclass(frozen=True)
-class Finding:
-    item: str
-    status: str  # ok | warning | error
-    detail: str
-    fix: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+def seed_environment(project_dir: Path) -> dict[str, str]:
+    """The settings' environment chain: the real environment wins over the project's ``.env``."""
+    return {**read_dotenv(project_dir), **os.environ}
 
 
-def doctor(settings: Settings) -> list[Finding]:
-    """Each health item with its status and, when something needs action, the fix."""
+def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def seed(settings: Settings, *, environ: Mapping[str, str] | None = None) -> SeedResult:
+    """Run every component's seed hook, in component order; return what was found and created.
+
+    ``environ`` replaces the environment chain (real environment over ``.env``), which hooks
+    read their secrets from. Raises :class:`SchemaNotMigrated` when a hook's tables are missing.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
     from memstack.core.components import build_registry
-    from memstack.engine.workspace import Workspace
+    from memstack.core.db import create_engine, database_unavailable
+    from memstack.engine.lock import migration_lock
 
+    env = seed_environment(settings.project_dir) if environ is None else dict(environ)
     url = settings.database_url
-    findings = [Finding("configuration", "ok", f"project {settings.project_dir}; database {mask_url(url)} "
-                        f"(from {settings.sources.get('database_url', '?')})")]
-    backend = make_url(url).get_backend_name()
-    module, install = DRIVERS.get(backend, (backend, ""))
-    try:
-        importlib.import_module(module)
-        findings.append(Finding("driver", "ok", f"{module} is installed"))
-    except ImportError:
-        findings.append(Finding("driver", "error", f"the {module} driver is not installed", install))
-        return findings
-    try:
-        exists = database_exists(url)
-    except Exception as exc:
-        findings.append(Finding("server", "error", f"cannot reach the server: {str(exc).splitlines()[0]}",
-                                "start the database server, or fix the URL (host, port, user, password)"))
-        return findings
-    if not exists:
-        findings.append(Finding("database", "error", f"database {make_url(url).database} does not exist",
-                                "manage.py onboard (creates and migrates it)"))
-        return findings
+    sqlite_path = _sqlite_file(url)
+    if sqlite_path is not None and not sqlite_path.is_file():
+        raise SchemaNotMigrated(f"the database file {sqlite_path} does not exist yet")
     registry = build_registry(settings)
-    with Workspace(settings=settings, registry=registry) as ws:
-        try:
-            with ws.engine.connect() as connection:
-                version = connection.execute(text(
-                    "SELECT sqlite_version()" if backend == "sqlite" else "SELECT version()")).scalar()
-            findings.append(Finding("server", "ok", f"reachable; {backend} {str(version).split(' on ')[0]}"))
-        except Exception as exc:
-            findings.append(Finding("server", "error", f"cannot connect: {str(exc).splitlines()[0]}",
-                                    "check the URL's user and password, and that the server accepts connections"))
-            return findings
-        from memstack.engine.checks import run_checks
+    registry.load_models()
+    hooks = seed_hooks(registry)
+    engine = create_engine(url)
+    try:
+        check_schema(engine, list(dict.fromkeys(t for hook in hooks for t in hook.required_tables)))
+        result = SeedResult()
+        # under the migration lock: replicas seeding at once must not create a row twice
+        # (tenant names, for one, are not unique in the schema)
+        with migration_lock(engine, settings.lock_timeout), Session(engine) as session, session.begin():
+            # one created_at for every row, set here: the same on every backend, no reliance on now() in SQL
+            run = SeedRun(session, env, datetime.now(UTC), result)
+            for hook in hooks:
+                hook.hook(run)
+        return result
+    except SQLAlchemyError as exc:
+        raise database_unavailable(exc, url, doing="seed") from exc
+    finally:
+        engine.dispose()
 
-        problems = run_checks(ws, database=True, models=False)
-        by_kind: dict[str, list[Any]] = {}
-        for problem in problems:
-            by_kind.setdefault(problem.kind, []).append(problem)
-        names = {"graph": "revision files", "multiple_heads": "heads", "alembic_config": "[tool.alembic]",
-                 "pending": "pending revisions", "checksum_drift": "checksums", "failure_mark": "failure marks",
-                 "unknown_revisions": "unknown revisions", "lock_held": "lock", "unverified_checksum": "checksums"}
-        for kind, label in names.items():
-            for problem in by_kind.get(kind, []):
-                status = "warning" if problem.severity == "warning" else "error"
-                findings.append(Finding(label, status, problem.message, problem.fix))
-        findings.insert(3, Finding("database", "ok", f"{make_url(url).database or '(in memory)'} exists"))
-        for kind, label, ok_text in (("graph", "revision files", "every link points to a revision; no cycle"),
-                                     ("alembic_config", "[tool.alembic]", "lists every component's folder"),
-                                     ("unknown_revisions", "unknown revisions", "none: the code knows every "
-                                      "revision the database records"),
-                                     ("pending", "pending revisions", "every component is at its head"),
-                                     ("multiple_heads", "heads", "one head per component"),
-                                     ("checksum_drift", "checksums", "applied files are unchanged"),
-                                     ("failure_mark", "failure marks", "none"),
-                                     ("lock_held", "lock", "free")):
-            if kind not in by_kind:
-                findings.append(Finding(label, "ok", ok_text))
-    return findings
+
+_run_seed_hooks = seed  # onboard's own ``seed`` flag hides the function's name there
 
 
 # --------------------------------------------------------------------------- onboard
@@ -169,10 +130,11 @@ def doctor(settings: Settings) -> list[Finding]:
 class OnboardResult:
     created_database: bool
     applied: list[str]
-    seed: Any | None  # memstack.seed.SeedResult, when seeding ran
+    seed: SeedResult | None  # when seeding ran
 
 
-def onboard(settings: Settings, *, seed: bool = True, progress: Any = None, on_wait: Any = None) -> OnboardResult:
+def onboard(settings: Settings, *, seed: bool = True, progress: ProgressCallback | None = None,
+            on_wait: WaitCallback | None = None) -> OnboardResult:
     """Check the configuration, create the database if needed, migrate every component, seed.
 
     A second run changes nothing.
@@ -188,9 +150,6 @@ def onboard(settings: Settings, *, seed: bool = True, progress: Any = None, on_w
             ws.graph.head(label)
         created = ensure_database(settings.database_url)
         results = migrate(ws, options=RunOptions(progress=progress, on_wait=on_wait))
-    seeded = None
-    if seed:
-        from memstack.seed import seed as run_seed
-
-        seeded = run_seed(settings)
+    seeded = _run_seed_hooks(settings) if seed else None
     return OnboardResult(created, [r.step.revision.label for r in results], seeded)
+

@@ -2,6 +2,8 @@
 
 MemStack's earlier attempt swallowed migration errors and booted on a broken schema; this
 raises on every problem. With nothing pending it costs a fixed number of reads and no lock.
+Errors keep their type and get a fix worded for whoever runs the application
+(:func:`for_application`); commands are mentioned, not assumed.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from memstack.core.errors import MemstackError
+from memstack.core.errors import DatabaseUnavailable, MemstackError
+from memstack.engine.errors import ChecksumDrift, EngineError, FailureMark, RemovedComponent, UnknownRows
 
 log = logging.getLogger("memstack.startup")
 
@@ -33,6 +35,55 @@ class StartupResult:
         return bool(self.applied)
 
 
+class NotUpToDate(EngineError):
+    """``verify_only`` found pending revisions."""
+
+    def __init__(self, url: str, pending: list[str]) -> None:
+        super().__init__(f"the database {url} is not up to date: {len(pending)} pending revision(s): "
+                         f"{', '.join(pending)}")
+        self.url = url
+        self.pending = pending
+
+
+class AheadAndBehind(EngineError):
+    """The database has revisions this code does not know and lacks some it does: neither side is newer."""
+
+    def __init__(self, url: str, ahead: list[str], pending: list[str]) -> None:
+        super().__init__(f"the database {url} records revisions this code does not know ({', '.join(ahead)}) "
+                         f"and lacks some it does ({', '.join(pending)})")
+        self.url = url
+        self.ahead = ahead
+        self.pending = pending
+
+
+def _fix_for_application(error: MemstackError) -> str | None:
+    """What the application's operator can do; commands are only mentioned (a deploy may have no manage.py)."""
+    if isinstance(error, NotUpToDate):
+        return ("run the migrations before start-up (e.g. 'manage.py migrate' in the release job), or call "
+                "migrate_on_startup without verify_only")
+    if isinstance(error, AheadAndBehind):
+        return "deploy the code that matches the database ('manage.py check --database' lists both sides)"
+    if isinstance(error, RemovedComponent):
+        return (f"configure component {error.component!r} again, or forget its rows with the migrate command's "
+                f"--prune {error.component}")
+    if isinstance(error, UnknownRows):
+        return "the database was migrated by newer code: deploy that code (or restore the missing revision files)"
+    if isinstance(error, ChecksumDrift):
+        return "restore the applied revision file as it was, or record the change with the repair command"
+    if isinstance(error, FailureMark):
+        return "fix the schema by hand, then clear the mark with the repair command (or fake the revision)"
+    if isinstance(error, DatabaseUnavailable):
+        return "check that the database server runs and the URL is right (the doctor command says what is wrong)"
+    return None
+
+
+def for_application(error: MemstackError) -> MemstackError:
+    """``error`` itself (its type kept, so callers can catch it), with the start-up's fix when it has none."""
+    if error.hint is None:
+        error.hint = _fix_for_application(error)
+    return error
+
+
 def migrate_on_startup(
     database_url: str | None = None,
     *,
@@ -46,49 +97,59 @@ def migrate_on_startup(
     (a newer release already migrated it, as in a rolling deploy) is accepted with a warning
     as long as every revision this code knows is applied.
     """
+    try:
+        return _migrate_on_startup(database_url, project_dir, verify_only, lock_timeout)
+    except MemstackError as exc:
+        for_application(exc)
+        raise
+
+
+def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike[str] | None, verify_only: bool,
+                        lock_timeout: float | None) -> StartupResult:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from memstack.core.settings import mask_url
+    from memstack.core.db import database_unavailable
     from memstack.engine.migrate import RunOptions, database_state, migrate
     from memstack.engine.workspace import Workspace
 
     started = time.perf_counter()
+
+    def took() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
     with Workspace.load(project_dir=project_dir, database_url=database_url, lock_timeout=lock_timeout) as ws:
         masked = ws.settings.masked_database_url
         try:
             state = database_state(ws)
         except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password
-            first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
-            raise MemstackError(f"cannot read the migration state of {masked}: {mask_url(first_line)}",
-                                hint="check that the database server runs and the URL is right "
-                                "('manage.py doctor' reports what is wrong)") from exc
+            raise database_unavailable(exc, ws.settings.database_url, doing="read the migration state of") from exc
         graph = ws.graph
         known_applied = state.applied | {r for r in state.records if r in graph}
         pending = [graph.get(r).label for r in graph.toposort(set(graph.revisions) - known_applied)]
         ahead = list(state.unknown)
         if ahead:
             if pending:
-                raise MemstackError(
-                    f"the database {masked} records revisions this code does not know ({', '.join(ahead)}) "
-                    f"and lacks some it does ({', '.join(pending)})",
-                    hint="deploy the code that matches the database, or run 'manage.py check --database'",
-                )
+                raise AheadAndBehind(masked, ahead, pending)
             log.warning("database %s is ahead of this code (unknown revisions: %s); every revision this code "
                         "knows is applied, so start-up goes on", masked, ", ".join(ahead))
-            return StartupResult(masked, [], [], ahead, int((time.perf_counter() - started) * 1000))
+            return StartupResult(masked, [], [], ahead, took())
         if not pending:
-            return StartupResult(masked, [], [], [], int((time.perf_counter() - started) * 1000))
+            return StartupResult(masked, [], [], [], took())
         if verify_only:
-            raise MemstackError(
-                f"the database {masked} is not up to date: {len(pending)} pending revision(s): {', '.join(pending)}",
-                hint="run 'manage.py migrate' (or call migrate_on_startup without verify_only)",
-            )
+            raise NotUpToDate(masked, pending)
         log.info("applying %d pending revision(s) to %s", len(pending), masked)
         results = migrate(ws, options=RunOptions())
         applied = [r.step.revision.label for r in results]
-        return StartupResult(masked, applied, pending, [], int((time.perf_counter() - started) * 1000))
+        return StartupResult(masked, applied, pending, [], took())
 
 
-async def amigrate_on_startup(database_url: str | None = None, **kwargs: Any) -> StartupResult:
+async def amigrate_on_startup(
+    database_url: str | None = None,
+    *,
+    project_dir: str | os.PathLike[str] | None = None,
+    verify_only: bool = False,
+    lock_timeout: float | None = None,
+) -> StartupResult:
     """:func:`migrate_on_startup` in a worker thread, so the event loop is never blocked."""
-    return await asyncio.to_thread(migrate_on_startup, database_url, **kwargs)
+    return await asyncio.to_thread(migrate_on_startup, database_url, project_dir=project_dir,
+                                   verify_only=verify_only, lock_timeout=lock_timeout)

@@ -22,11 +22,11 @@ from support.revisions import REV, new_id, write_revision
 from support.running import cli, migrate, subprocess_env
 
 from memstack import call_command
-from memstack.core.db import create_engine
+from memstack.core.db import create_engine, database_exists
 from memstack.core.errors import MemstackError
 from memstack.core.settings import load_settings
 from memstack.engine.lock import migration_lock
-from memstack.onboarding import database_exists, ensure_database, onboard
+from memstack.onboarding import ensure_database, onboard
 
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],
          REV[("ontology", "0001_initial")], REV[("memo", "0001_initial")],

@@ -61,6 +61,16 @@ def test_clean_tree(tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch:
 # --------------------------------------------------------------------------- the tree
 
 
+def test_an_unreadable_revision_file_is_a_graph_problem_with_the_cli_fix(
+        tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tree / "migrations" / "memory" / "0003_broken.py").write_text("revision = (\n", encoding="utf-8")
+    human, _, problems = _check(capsys, monkeypatch, tree, None)
+    assert human.code == 1
+    assert _kinds(problems) == ["graph"]
+    assert "0003_broken.py: not valid Python" in problems[0]["message"]
+    assert problems[0]["fix"] == "fix the file's syntax"  # worded by the CLI, not by the loader
+
+
 def test_multiple_heads(tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     write_revision(tree / "migrations" / "memory", "0003_sibling", new_id(), MEMORY_1)
     human, _, problems = _check(capsys, monkeypatch, tree, None)

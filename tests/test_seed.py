@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from support.running import main_exit, migrate
 
 from memstack.auth.models import APIKey, Permission, Role, RolePermission, User, UserRole
+from memstack.auth.seed import PERMISSIONS
 from memstack.cli import call_command
 from memstack.core.db import create_engine
 from memstack.core.errors import MemstackError
 from memstack.core.settings import load_settings
-from memstack.seed import PERMISSIONS, seed
+from memstack.onboarding import seed
 from memstack.tenant.models import Tenant, UserTenant
 
 ALL_CODES = {code for code, _name, _description in PERMISSIONS}
@@ -283,3 +284,72 @@ def test_seeds_started_at_once_create_one_default_tenant(project: Path, migrated
     assert all(code == 0 for code, _ in results), results
     assert session.scalar(select(func.count()).select_from(Tenant).where(Tenant.name == "Default Tenant")) == 1
     assert session.scalar(select(func.count()).select_from(APIKey)) == 1
+
+
+# --------------------------------------------------------------------------- the seed hook
+
+GADGET_SEED = '''
+from memstack.core.seeding import SeedRun
+
+REQUIRED_TABLES = ("users",)
+
+
+def seed(run: SeedRun) -> None:
+    from sqlalchemy import select
+
+    from memstack.auth.models import User
+
+    admin = run.session.scalars(select(User).where(User.email == "admin@memstack.ai")).first()
+    run.note("gadget", f"after auth: {admin is not None}", True)
+'''
+
+
+def test_seed_hooks_are_found_in_component_order(project: Path, make_component) -> None:
+    from safetyhelpers import use_components
+
+    from memstack.core.components import build_registry
+    from memstack.core.seeding import seed_hooks
+
+    without = make_component({}, prefix="plain")
+    gadget = make_component({"seed.py": GADGET_SEED}, prefix="gadget")
+    use_components(project, without, gadget)
+    hooks = seed_hooks(build_registry(load_settings(project_dir=project)))
+    assert [h.label for h in hooks] == ["auth", "tenant", gadget]  # components without seed.py are skipped
+    assert hooks[-1].required_tables == ("users",)
+
+
+@pytest.mark.parametrize(("source", "words"), [
+    ("raise RuntimeError('boom')\n", "importing {package}.seed failed: RuntimeError: boom"),
+    ("VALUE = 1\n", "{package}.seed defines no seed(run) function"),
+])
+def test_a_broken_seed_hook_names_itself(project: Path, make_component, sqlite_url: str, source: str,
+                                        words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetyhelpers import use_components
+
+    package = make_component({"seed.py": source}, prefix="broken")
+    use_components(project, package)
+    migrate(project, sqlite_url)
+    code, out, err = seed_cli(capsys, project, sqlite_url)
+    assert code == 1 and out == ""
+    assert words.format(package=package) in err
+
+
+def test_a_component_hook_runs_after_auth_in_the_same_seed(project: Path, make_component, sqlite_url: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from safetyhelpers import use_components
+
+    package = make_component({"seed.py": GADGET_SEED}, prefix="gadget")
+    use_components(project, package)
+    migrate(project, sqlite_url)
+    code, out, _err = seed_cli(capsys, project, sqlite_url, "--json")
+    assert code == 0
+    created = json.loads(out)["created"]
+    assert created[-1] == {"kind": "gadget", "key": "after auth: True"}
+    assert {"kind": "tenant", "key": "Default Tenant"} in created
+
+
+def test_seed_on_an_unreachable_server_masks_the_password(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = seed_cli(capsys, project, "postgresql://app:s3cret@127.0.0.1:1/db")
+    assert code == 1
+    assert "cannot seed the database postgresql+psycopg://app:***@127.0.0.1:1/db" in err
+    assert "s3cret" not in err and "fix:" in err

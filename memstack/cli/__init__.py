@@ -14,12 +14,11 @@ import sys
 import traceback as traceback_module
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app
-from memstack.cli.errors import for_person
 from memstack.core.errors import MemstackError
 
 #: built-in command name -> module (each module defines ``command``)
@@ -161,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except MemstackError as raised:
         if app.traceback or _wants_traceback(args):
             traceback_module.print_exc()
+        from memstack.cli.errors import for_person  # the wordings import the engine: only on error
+
         worded = for_person(raised)
         click.echo(app.style(f"error: {worded.message}", fg="red"), err=True)
         if worded.hint:
@@ -184,7 +185,8 @@ def _prog_name() -> str:
     return name if name not in ("__main__.py", "-c", "") else "memstack"
 
 
-def call_command(name: str, /, *args: Any, stdout: Any = None, stderr: Any = None, **options: Any) -> Any:
+def call_command(name: str, /, *args: object, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+                 **options: Any) -> Any:
     """Run command ``name`` from Python and return its result; errors raise, nothing exits.
 
     Options use their Python names (``call_command("migrate", "memory", "zero", yes=True)``);
@@ -216,6 +218,8 @@ def call_command(name: str, /, *args: Any, stdout: Any = None, stderr: Any = Non
     except click.UsageError as exc:
         raise MemstackError(f"{name}: {exc.format_message()}") from exc
     except MemstackError as exc:
+        from memstack.cli.errors import for_person
+
         worded = for_person(exc)
         if worded is exc:
             raise

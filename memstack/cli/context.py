@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from memstack.core.errors import DeclinedError, MemstackError
+from memstack.core.errors import DeclinedError
 
 if TYPE_CHECKING:
     from memstack.core.components import Registry
@@ -171,17 +171,13 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
     """The workspace of the command's project; a database that cannot be used becomes one clear error."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    from memstack.core.db import database_unavailable
     from memstack.engine.workspace import Workspace
 
     ws = Workspace(settings=app.settings, registry=app.registry)
     try:
         yield ws
     except (OperationalError, InterfaceError) as exc:
-        first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
-        raise MemstackError(
-            f"cannot use the database {ws.settings.masked_database_url}: {first_line}",
-            hint="check that the server is running and the URL (host, port, user, database) is right; "
-            "'manage.py doctor' tells more",
-        ) from exc
+        raise database_unavailable(exc, ws.settings.database_url) from exc
     finally:
         ws.close()

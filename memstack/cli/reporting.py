@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from memstack.cli.context import AppContext
 from memstack.engine.graph import Step
 
+if TYPE_CHECKING:
+    from memstack.engine.executor import ProgressCallback, StepResult
+    from memstack.engine.lock import WaitCallback
+    from memstack.engine.planner import ConfirmCallback
 
-def report_progress(app: AppContext) -> Callable[[str, Step, Any], None]:
+
+def report_progress(app: AppContext) -> ProgressCallback:
     """One line per finished step: component, name, time taken (stderr)."""
 
-    def progress(event: str, step: Step, result: Any) -> None:
+    def progress(event: str, step: Step, result: StepResult | None) -> None:
         rev = step.revision
         verb = "Applying" if step.direction == "up" else "Unapplying"
         if event == "done":
-            app.info(f"  {verb} {rev.component} {rev.name} ... {app.style('OK', fg='green')} ({result.duration_ms} ms)")
+            took = f" ({result.duration_ms} ms)" if result is not None else ""
+            app.info(f"  {verb} {rev.component} {rev.name} ... {app.style('OK', fg='green')}{took}")
         elif event == "failed":
             app.info(f"  {verb} {rev.component} {rev.name} ... {app.style('FAILED', fg='red')}", level=0)
 
     return progress
 
 
-def confirm_steps(app: AppContext, yes: bool) -> Callable[[str, Sequence[Step]], None]:
+def confirm_steps(app: AppContext, yes: bool) -> ConfirmCallback:
     """Say what a question is about, list its steps, then ask (or refuse without a terminal)."""
 
     def confirm(question: str, steps: Sequence[Step]) -> None:
@@ -39,7 +45,7 @@ def confirm_steps(app: AppContext, yes: bool) -> Callable[[str, Sequence[Step]],
     return confirm
 
 
-def report_wait(app: AppContext) -> Callable[[str], None]:
+def report_wait(app: AppContext) -> WaitCallback:
     def on_wait(holder: str) -> None:
         timeout = app.settings.lock_timeout
         app.info(f"Waiting up to {timeout:g} s for the migration lock, held by {holder} ...")

@@ -213,15 +213,15 @@ def add_to_components(pyproject: Path, package: str, current: tuple[ComponentEnt
     import tomlkit
 
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
-    memstack_table = document["tool"]["memstack"]  # type: ignore[index]
-    components = memstack_table.get("components")  # type: ignore[union-attr]
+    memstack_table = document["tool"]["memstack"]
+    components = memstack_table.get("components")
     if components is None:
         array = tomlkit.array()
         array.multiline(True)
         for entry in current:
             array.append(entry.package)
         array.append(package)
-        memstack_table["components"] = array  # type: ignore[index]
+        memstack_table["components"] = array
     else:
         if any((item if isinstance(item, str) else item.get("package")) == package for item in components):
             return False

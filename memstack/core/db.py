@@ -14,12 +14,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeEngine
 
+from memstack.core.errors import DatabaseUnavailable
 from memstack.core.settings import mask_url
 
 __all__ = [
     "NAMING_CONVENTION",
     "Base",
+    "DatabaseUnavailable",
+    "connection_reason",
     "create_engine",
+    "database_unavailable",
     "fk",
     "id_column",
     "json",
@@ -130,3 +134,58 @@ def _configure_sqlite(engine: Engine, *, for_migrations: bool) -> None:
             if options.get("isolation_level") == "AUTOCOMMIT":  # Alembic's autocommit_block(): no BEGIN
                 return
             connection.exec_driver_sql(options.get("sqlite_begin", "BEGIN"))
+
+
+# --------------------------------------------------------------------------- connection errors
+
+
+def connection_reason(exc: BaseException) -> str:
+    """The first line of what the driver said, with any password in it masked."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return mask_url(lines[0] if lines else type(exc).__name__)
+
+
+def database_unavailable(exc: BaseException, url: str, *, doing: str = "use") -> DatabaseUnavailable:
+    """The one translation of a SQLAlchemy connection error: the URL and the reason always masked."""
+    return DatabaseUnavailable(mask_url(url), connection_reason(exc), doing=doing)
+
+
+# --------------------------------------------------------------------------- whole databases
+
+
+def server_url(url: str) -> tuple[str, str, str]:
+    """(URL of the server's maintenance database, database name, backend) for ``url``."""
+    from sqlalchemy.engine import URL, make_url
+
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(database="postgres").render_as_string(hide_password=False), parsed.database or "", backend
+    # URL.set(database=None) leaves the database as it is; only URL.create drops it
+    server = URL.create(parsed.drivername, parsed.username, parsed.password, parsed.host, parsed.port,
+                        query=parsed.query)
+    return server.render_as_string(hide_password=False), parsed.database or "", backend
+
+
+def database_exists(url: str) -> bool:
+    """Whether ``url``'s database exists (asked of the server's maintenance database; SQLite: the file)."""
+    from pathlib import Path
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return not parsed.database or parsed.database == ":memory:" or Path(parsed.database).is_file()
+    admin, name, _ = server_url(url)
+    engine = create_engine(admin)
+    try:
+        with engine.connect() as connection:
+            if backend == "postgresql":
+                query = text("SELECT 1 FROM pg_database WHERE datname = :n")
+            else:
+                query = text("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n")
+            return connection.execute(query, {"n": name}).first() is not None
+    finally:
+        engine.dispose()

@@ -27,3 +27,17 @@ class ConfigurationError(MemstackError):
 
 class DeclinedError(MemstackError):
     """A destructive step was declined or refused without a terminal."""
+
+
+class DatabaseUnavailable(MemstackError):
+    """The database cannot be reached or used (server down, no such database, wrong password).
+
+    ``url`` and ``reason`` (the driver's first line) are masked already: drivers quote the
+    URL back, password included, in some of their messages.
+    """
+
+    def __init__(self, url: str, reason: str, *, doing: str = "use") -> None:
+        super().__init__(f"cannot {doing} the database {url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.doing = doing

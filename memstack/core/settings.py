@@ -2,7 +2,7 @@
 
 command-line option > ``MEMSTACK_<NAME>`` in the environment > the project root's ``.env``
 > ``[tool.memstack]`` in ``pyproject.toml`` > built-in default. The database URL has a longer
-chain (see :func:`resolve_database_url`). Nothing here imports SQLAlchemy, so ``--help`` stays
+chain (see :func:`raw_database_url`). Nothing here imports SQLAlchemy, so ``--help`` stays
 fast.
 """
 
@@ -235,17 +235,6 @@ def legacy_postgres_url(env: Mapping[str, str]) -> str | None:
     password = env.get("POSTGRES_PASSWORD") or ""
     auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     return f"postgresql+psycopg://{auth}@{host}:{port}/{db}"
-
-
-def resolve_database_url(
-    project_dir: Path,
-    option: str | None,
-    env: Mapping[str, str],
-    config: Mapping[str, Any],
-) -> tuple[str, str]:
-    """(normalized URL, where it came from), following the contract's chain."""
-    raw, source = raw_database_url(option, env, config)
-    return normalize_url(raw, project_dir), source
 
 
 def raw_database_url(option: str | None, env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str, str]:

@@ -19,10 +19,11 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from memstack.core.components import is_bookkeeping_table
-from memstack.core.errors import MemstackError
-from memstack.engine.executor import Executor
+from memstack.engine.errors import AlreadyManaged, NoMatchingState, NothingToAdopt
+from memstack.engine.executor import Executor, ProgressCallback
 from memstack.engine.graph import Step
-from memstack.engine.planner import forwards_plan
+from memstack.engine.lock import WaitCallback
+from memstack.engine.planner import ConfirmCallback, forwards_plan
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
@@ -249,11 +250,7 @@ def analyse(ws: Workspace, connection: Connection, rows: Sequence[str]) -> Adopt
                 variants.append(f"column {table}.{column} carries an SQL DEFAULT that a fresh database does not "
                                 "have (harmless)")
     if problems:
-        raise MemstackError(
-            "the database matches no state of the migration graph; nothing was changed:\n  - "
-            + "\n  - ".join(dict.fromkeys(problems)),
-            hint="fix these differences by hand (or restore from a backup), then run 'manage.py adopt' again",
-        )
+        raise NoMatchingState(list(dict.fromkeys(problems)))
     known_tables = {e.table for effs in effects.values() for e in effs if e.kind == "table"}
     ignored = sorted(t for t in shapes if t not in known_tables)
     foreign = [r for r in rows if r not in graph]
@@ -265,11 +262,8 @@ def analyse(ws: Workspace, connection: Connection, rows: Sequence[str]) -> Adopt
 # --------------------------------------------------------------------------- the whole adoption
 
 
-ConfirmCallback = Callable[[str, Sequence[Step]], None]
-
-
-def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: Any = None,
-          on_wait: Any = None, report: Callable[[AdoptionPlan], None] | None = None) -> AdoptionPlan:
+def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: ProgressCallback | None = None,
+          on_wait: WaitCallback | None = None, report: Callable[[AdoptionPlan], None] | None = None) -> AdoptionPlan:
     """Record what the old code built as applied, create missing indexes, then migrate the rest."""
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
@@ -285,15 +279,10 @@ def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: An
             rows = recorder.version_rows()
             known = [r for r in rows if r in ws.graph]
             if known:
-                raise MemstackError(
-                    "this database is already managed by memstack/Alembic (its version table names known "
-                    "revisions); there is nothing to adopt",
-                    hint="run 'manage.py migrate' (or 'manage.py check --database')",
-                )
+                raise AlreadyManaged(known)
             plan = analyse(ws, connection, rows)
         if plan.empty:  # checked before the report: a plan of "0 present, all pending" only confuses
-            raise MemstackError("the database holds none of MemStack's tables; there is nothing to adopt",
-                                hint="run 'manage.py migrate' to build it")
+            raise NothingToAdopt()
         if report is not None:
             report(plan)
         if confirm is None:

@@ -21,7 +21,7 @@ from sqlalchemy import ForeignKeyConstraint, MetaData, inspect
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.core.components import is_bookkeeping_table
-from memstack.core.errors import MemstackError
+from memstack.engine.errors import NewRevisionCycle, UncreatedReference
 from memstack.engine.executor import Executor
 from memstack.engine.graph import MigrationGraph, Revision, Step
 from memstack.engine.planner import forwards_plan
@@ -72,7 +72,6 @@ class NewRevision:
 class Detection:
     revisions: list[NewRevision]
     ignored_tables: list[str]
-    owners: dict[str, str]
 
 
 # --------------------------------------------------------------------------- scratch state
@@ -289,7 +288,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     _infer_dependencies(graph, ordered, revisions, owners, created_by)
     for rev in ordered:
         _, rev.irreversible = _reverse(rev.upgrade_ops)
-    return Detection(ordered, ignored, owners)
+    return Detection(ordered, ignored)
 
 
 def _unowned_in_database(ws: Workspace, owners: dict[str, str]) -> list[str]:
@@ -417,19 +416,14 @@ def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revis
                 else:
                     head = graph.head(owner)
                     if head is None:
-                        raise MemstackError(
-                            f"{rev.component} references table {table!r} of component {owner!r}, "
-                            "which no revision creates",
-                            hint=f"run 'manage.py makemigrations {owner} {rev.component}'",
-                        )
+                        raise UncreatedReference(rev.component, table, owner)
                     rev.wanted.add(head.id)
     combined = MigrationGraph(revisions=dict(graph.revisions), component_order=list(graph.component_order))
     for rev in ordered:
         combined.add(rev.as_graph_node())
     cycle = combined.find_cycle()
     if cycle:
-        raise MemstackError("the new revisions would form a dependency cycle: " + " -> ".join(cycle),
-                            hint="report this: memstack should have split the cycle")
+        raise NewRevisionCycle(cycle)
     for rev in ordered:
         rev.depends_on = combined.minimal_dependencies(rev.down_revisions, sorted(rev.wanted))
 

@@ -8,25 +8,52 @@ files, unverified checksums, unknown revisions and failure marks.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from memstack.core.errors import MemstackError
+from memstack.engine.errors import RevisionFileError
 from memstack.engine.graph import GraphError
 from memstack.engine.loader import load_tree
 from memstack.engine.workspace import Workspace
 
+Command = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """How to fix a problem, with the commands kept apart from the words around them.
+
+    ``advice`` holds ``{0}``, ``{1}``, ... where ``commands`` go; each front end spells a
+    command its own way (the CLI as ``manage.py makemigrations --merge memory``).
+    """
+
+    advice: str
+    commands: tuple[Command, ...] = ()
+
+    def spelled(self, spell: Callable[[Command], str]) -> str:
+        return self.advice.format(*(spell(command) for command in self.commands))
+
+
+def run(*command: str) -> Fix:
+    """The fix that is exactly one command."""
+    return Fix("{0}", (command,))
+
 
 @dataclass(frozen=True)
 class Problem:
+    """One finding of ``check``; ``cause``, when set, is the domain error behind it (its wording wins)."""
+
     kind: str
     message: str
-    fix: str
+    fix: Fix
     component: str | None = None
     severity: str = "error"  # error | warning
+    cause: MemstackError | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+
+REVISION_FILES_FIX = Fix("fix the revision files")
 
 
 def describe_diff(diff: Any) -> str:
@@ -66,7 +93,7 @@ def alembic_config_problems(ws: Workspace) -> list[Problem]:
     path = ws.settings.pyproject_path
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     table = data.get("tool", {}).get("alembic")
-    fix = "run 'manage.py makemigrations' (it rewrites [tool.alembic] version_locations)"
+    fix = Fix("run '{0}' (it rewrites [tool.alembic] version_locations)", (("makemigrations",),))
     if not isinstance(table, dict):
         return [Problem("alembic_config", f"{path.name} has no [tool.alembic] table: the plain alembic command "
                         "cannot see the components", fix)]
@@ -88,13 +115,13 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
     tree = load_tree(ws.registry, validate=False)
     graph_problems = tree.graph.problems()
     for error in graph_problems:
-        problems.append(Problem("graph", error.message, error.hint or "fix the revision files"))
+        problems.append(Problem("graph", error.message, REVISION_FILES_FIX, cause=error))
     for label in ws.registry.labels:
         heads = tree.graph.heads(label)
         if len(heads) > 1:
             problems.append(Problem(
                 "multiple_heads", f"{label} has {len(heads)} heads: " + ", ".join(h.name for h in heads),
-                f"manage.py makemigrations --merge {label}", label))
+                run("makemigrations", "--merge", label), label))
     problems += alembic_config_problems(ws)
     if models and not problems:
         from memstack.engine.autodetect import detect
@@ -105,11 +132,12 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
             return [*problems, Problem(
                 "revision_fails", f"models could not be compared with the migrations: building a scratch "
                 f"database from the revisions failed: {exc.message}",
-                "fix the failing revision (manage.py migrate on an empty database shows the error)")]
+                Fix("fix the failing revision ({0} on an empty database shows the error)", (("migrate",),)),
+                cause=exc)]
         for rev in detection.revisions:
             for diff in rev.upgrade_ops.as_diffs():
                 problems.append(Problem("model_changes", f"{rev.component}: {describe_diff(diff)}",
-                                        f"manage.py makemigrations {rev.component}", rev.component))
+                                        run("makemigrations", rev.component), rev.component))
     return problems
 
 
@@ -122,42 +150,43 @@ def database_problems(ws: Workspace) -> list[Problem]:
     state = database_state(ws)
     if state.unknown:
         error = unknown_rows_error(state, ws.registry.labels)
-        problems.append(Problem("unknown_revisions", error.message, error.hint or ""))
+        problems.append(Problem("unknown_revisions", error.message, Fix(""), cause=error))
     for mark in state.marks:
         problems.append(Problem("failure_mark", f"{mark.component} {mark.name} ({mark.direction}) is marked "
                                 f"{mark.state}: {mark.error or 'interrupted'}",
-                                "fix the schema, then 'manage.py repair' or 'manage.py migrate --fake'",
+                                Fix("fix the schema, then '{0}' or '{1}'", (("repair",), ("migrate", "--fake"))),
                                 mark.component))
     for drift in checksum_drift(ws.tree, state):
         problems.append(Problem("checksum_drift", f"{drift.component} {drift.name} changed after it was applied "
                                 f"(recorded {drift.recorded[:12]}..., now {drift.current[:12]}...)",
-                                "restore the file, or 'manage.py repair'", drift.component))
+                                Fix("restore the file, or '{0}'", (("repair",),)), drift.component))
     for rid in unverified(state):
         if rid in ws.graph:
             rev = ws.graph.get(rid)
             problems.append(Problem("unverified_checksum", f"{rev.label} was applied without a recorded checksum",
-                                    "nothing to do; 'manage.py repair' records it as verified", rev.component,
+                                    Fix("nothing to do; '{0}' records it as verified", (("repair",),)),
+                                    rev.component,
                                     severity="warning"))
     for label in ws.registry.labels:
         pending = [r for r in ws.graph.of_component(label) if r.id not in state.applied]
         if pending:
             problems.append(Problem("pending", f"{label}: {len(pending)} pending revision(s): "
-                                    + ", ".join(r.name for r in pending), "manage.py migrate", label))
+                                    + ", ".join(r.name for r in pending), run("migrate"), label))
     holder = lock_holder(ws.engine)
     if holder:
         problems.append(Problem("lock_held", f"the migration lock is held by {holder}",
-                                "wait for that migration to finish", severity="warning"))
+                                Fix("wait for that migration to finish"), severity="warning"))
     return problems
 
 
 def run_checks(ws: Workspace, *, database: bool = False, models: bool = True) -> list[Problem]:
     try:
         problems = static_problems(ws, models=models)
-    except GraphError as exc:
-        problems = [Problem("graph", exc.message, exc.hint or "fix the revision files")]
+    except (GraphError, RevisionFileError) as exc:  # the tree cannot even be read
+        problems = [Problem("graph", exc.message, REVISION_FILES_FIX, cause=exc)]
     if database:
         try:
             problems += database_problems(ws)
         except MemstackError as exc:
-            problems.append(Problem("database", exc.message, exc.hint or ""))
+            problems.append(Problem("database", exc.message, Fix(""), cause=exc))
     return problems

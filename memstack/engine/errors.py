@@ -8,9 +8,14 @@ still reads as a plain statement of what is wrong (it is a :class:`MemstackError
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from memstack.core.errors import MemstackError
+
+if TYPE_CHECKING:
+    from memstack.engine.recorder import Mark
+    from memstack.engine.safety import Drift
 
 
 class EngineError(MemstackError):
@@ -110,3 +115,133 @@ class NothingToMerge(EngineError):
     def __init__(self, component: str, heads: int) -> None:
         super().__init__(f"component {component!r} has {heads} head(s); there is nothing to merge")
         self.component, self.heads = component, heads
+# The types live here, away from the modules that raise them, so that the CLI's boundary can
+# register their wording without importing SQLAlchemy (``manage.py --help`` stays fast).
+
+# --------------------------------------------------------------------------- loader
+
+
+class RevisionFileError(EngineError):
+    """A revision file memstack cannot read without running it; ``path`` names it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+
+class InvalidSyntax(RevisionFileError):
+    def __init__(self, path: Path, reason: str, line: int | None) -> None:
+        super().__init__(path, f"not valid Python ({reason}, line {line})")
+        self.reason = reason
+        self.line = line
+
+
+class NonLiteralField(RevisionFileError):
+    def __init__(self, path: Path, name: str) -> None:
+        super().__init__(path, f"{name} must be a literal (a string, a tuple of strings or None)")
+        self.name = name
+
+
+class MissingRevisionId(RevisionFileError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "no module-level 'revision = \"...\"'")
+
+
+class ForeignBranchLabel(RevisionFileError):
+    def __init__(self, path: Path, label: str, component: str) -> None:
+        super().__init__(path, f"branch label {label!r} differs from its component's label {component!r}")
+        self.label = label
+        self.component = component
+
+
+# --------------------------------------------------------------------------- safety
+
+
+class UnknownRows(EngineError):
+    """Version rows that no revision file provides (newer code migrated the database, or another tool)."""
+
+    def __init__(self, rows: list[str], message: str | None = None) -> None:
+        super().__init__(message or f"the database records revision(s) that no file provides: {', '.join(rows)}")
+        self.rows = rows
+
+
+class RemovedComponent(UnknownRows):
+    """The unknown rows belong to a component that was taken out of the configuration."""
+
+    def __init__(self, rows: list[str], component: str, applied_names: list[str]) -> None:
+        super().__init__(rows, f"component {component!r} is no longer configured, but its revisions are "
+                         f"still applied ({', '.join(applied_names)})")
+        self.component = component
+        self.applied_names = applied_names
+
+
+class ChecksumDrift(EngineError):
+    """Applied revisions whose file changed since they were applied."""
+
+    def __init__(self, drifts: list[Drift]) -> None:
+        first = drifts[0]
+        more = f" (and {len(drifts) - 1} more)" if len(drifts) > 1 else ""
+        super().__init__(
+            f"applied revision {first.component} {first.name} was changed after it was applied{more}: "
+            f"{first.path} has checksum {first.current[:12]}..., recorded {first.recorded[:12]}...")
+        self.drifts = drifts
+
+
+class FailureMark(EngineError):
+    """A revision failed or was interrupted half-way on a database without transactional DDL."""
+
+    def __init__(self, mark: Mark) -> None:
+        what = "failed" if mark.state == "failed" else "was interrupted"
+        super().__init__(
+            f"revision {mark.component} {mark.name} ({mark.direction}) {what} on a database without "
+            f"transactional DDL and may be half-applied{': ' + mark.error if mark.error else ''}")
+        self.mark = mark
+
+
+# --------------------------------------------------------------------------- adoption
+
+
+class AlreadyManaged(EngineError):
+    """The version table names known revisions: memstack (or Alembic) already manages the database."""
+
+    def __init__(self, rows: list[str]) -> None:
+        super().__init__("this database is already managed by memstack/Alembic (its version table names known "
+                         "revisions); there is nothing to adopt")
+        self.rows = rows
+
+
+class NothingToAdopt(EngineError):
+    """None of the tables the revisions create exists: an empty database is migrated, not adopted."""
+
+    def __init__(self) -> None:
+        super().__init__("the database holds none of MemStack's tables; there is nothing to adopt")
+
+
+class NoMatchingState(EngineError):
+    """The schema matches no state of the graph; ``differences`` says where it departs."""
+
+    def __init__(self, differences: list[str]) -> None:
+        super().__init__("the database matches no state of the migration graph; nothing was changed:\n  - "
+                         + "\n  - ".join(differences))
+        self.differences = differences
+
+
+# --------------------------------------------------------------------------- autodetect
+
+
+class UncreatedReference(EngineError):
+    """A new revision references another component's table that no revision creates yet."""
+
+    def __init__(self, component: str, table: str, owner: str) -> None:
+        super().__init__(f"{component} references table {table!r} of component {owner!r}, which no revision creates")
+        self.component = component
+        self.table = table
+        self.owner = owner
+
+
+class NewRevisionCycle(EngineError):
+    """The new revisions would depend on each other in a circle (memstack should have split it)."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        super().__init__("the new revisions would form a dependency cycle: " + " -> ".join(cycle))
+        self.cycle = cycle

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memstack.core.components import Registry
-from memstack.engine.graph import GraphError, MigrationGraph, Revision
-
-FILE_PATTERN = re.compile(r"^(?P<number>\d{4,})_(?P<slug>[a-z0-9_]+)\.py$")
+from memstack.engine.errors import ForeignBranchLabel, InvalidSyntax, MissingRevisionId, NonLiteralField
+from memstack.engine.graph import MigrationGraph, Revision
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
-        raise GraphError(f"{path}: not valid Python ({exc.msg}, line {exc.lineno})",
-                         hint="fix the file's syntax") from exc
+        raise InvalidSyntax(path, exc.msg, exc.lineno) from exc
     found: dict[str, Any] = {}
     wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic"}
     for node in tree.body:
@@ -63,15 +60,11 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
                 try:
                     found[target.id] = ast.literal_eval(value)
                 except ValueError as exc:
-                    raise GraphError(
-                        f"{path}: {target.id} must be a literal (a string, a tuple of strings or None)",
-                        hint="write the ids out literally; memstack reads them without running the file",
-                    ) from exc
+                    raise NonLiteralField(path, target.id) from exc
     irreversible = bool(found.get("irreversible", False)) or _downgrade_only_raises(tree)
     revision = found.get("revision")
     if not isinstance(revision, str) or not revision:
-        raise GraphError(f"{path}: no module-level 'revision = \"...\"'",
-                         hint="every revision file declares its id; move other files out of the migrations folder")
+        raise MissingRevisionId(path)
     return RevisionFile(
         path=path,
         revision=revision,
@@ -126,7 +119,6 @@ class LoadedTree:
 
     graph: MigrationGraph
     paths: dict[str, Path] = field(default_factory=dict)
-    branch_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     non_atomic: set[str] = field(default_factory=set)  # revisions declaring ``atomic = False``
 
     def path_of(self, revision_id: str) -> Path:
@@ -142,11 +134,7 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
             parsed = parse_revision_file(path)
             for label in parsed.branch_labels:
                 if label != component.label:
-                    raise GraphError(
-                        f"{path}: branch label {label!r} differs from its component's label {component.label!r}",
-                        hint="a component's folder holds only its own branch; "
-                        f"set branch_labels = ({component.label!r},)",
-                    )
+                    raise ForeignBranchLabel(path, label, component.label)
             revision = Revision(
                 id=parsed.revision,
                 component=component.label,
@@ -158,7 +146,6 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
             )
             graph.add(revision)
             tree.paths[revision.id] = path
-            tree.branch_labels[revision.id] = parsed.branch_labels
             if not parsed.atomic:
                 tree.non_atomic.add(revision.id)
     if validate:

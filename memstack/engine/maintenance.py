@@ -12,7 +12,7 @@ from memstack.core.errors import DeclinedError
 from memstack.engine.errors import ComponentStillConfigured, NothingRecorded
 from memstack.engine.loader import checksum_file
 from memstack.engine.lock import WaitCallback, migration_lock
-from memstack.engine.migrate import ConfirmCallback
+from memstack.engine.planner import ConfirmCallback
 from memstack.engine.recorder import Recorder, utcnow
 from memstack.engine.safety import Drift, checksum_drift, read_database_state, unknown_rows_error, unverified
 from memstack.engine.workspace import Workspace

@@ -8,15 +8,15 @@ go through ``RunOptions.confirm``, progress through ``RunOptions.progress``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from memstack.core.errors import DeclinedError
 from memstack.engine.errors import PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
 from memstack.engine.executor import Executor, ProgressCallback, StepResult
-from memstack.engine.graph import Step
 from memstack.engine.lock import WaitCallback, migration_lock
 from memstack.engine.planner import (
+    ConfirmCallback,
     MigratePlan,
     check_reversible,
     plan_migrate,
@@ -34,9 +34,6 @@ from memstack.engine.safety import (
     unknown_rows_error,
 )
 from memstack.engine.workspace import Workspace
-
-ConfirmCallback = Callable[[str, Sequence[Step]], None]
-"""Called with a question and the steps it is about; raises to decline."""
 
 PlanMaker = Callable[[DatabaseState], MigratePlan]
 

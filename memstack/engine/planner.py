@@ -7,7 +7,7 @@ resolving a target is the first half of planning a move to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,9 @@ from memstack.engine.graph import MigrationGraph, Revision, Step
 
 if TYPE_CHECKING:
     from memstack.engine.safety import DatabaseState
+
+ConfirmCallback = Callable[[str, Sequence[Step]], None]
+"""Called with a question and the steps it is about; raises to decline."""
 
 
 # --------------------------------------------------------------------------- errors

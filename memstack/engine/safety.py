@@ -10,10 +10,14 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from memstack.core.errors import MemstackError
+from memstack.engine.errors import ChecksumDrift, FailureMark, RemovedComponent, UnknownRows
 from memstack.engine.graph import MigrationGraph
 from memstack.engine.loader import LoadedTree, checksum_file
 from memstack.engine.recorder import AppliedRecord, Mark, Recorder
+
+__all__ = ["ChecksumDrift", "DatabaseState", "Drift", "FailureMark", "RemovedComponent", "UnknownRows",
+           "checksum_drift", "drift_error", "ensure_safe", "read_database_state", "record_unverified",
+           "unknown_rows_error", "unverified"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def read_database_state(connection: Connection, graph: MigrationGraph) -> Databa
     return DatabaseState(rows, records, marks, unknown, graph.applied_from_rows(known))
 
 
-def unknown_rows_error(state: DatabaseState, labels: list[str]) -> MemstackError:
+def unknown_rows_error(state: DatabaseState, labels: list[str]) -> UnknownRows:
     """The error for version rows no file provides, naming a removed component when we can tell."""
     removed: dict[str, list[str]] = {}
     for row in state.unknown:
@@ -57,17 +61,8 @@ def unknown_rows_error(state: DatabaseState, labels: list[str]) -> MemstackError
     if removed:
         component, names = next(iter(sorted(removed.items())))
         applied_names = sorted(r.name for r in state.records.values() if r.component == component)
-        return MemstackError(
-            f"component {component!r} is no longer configured, but its revisions are still applied "
-            f"({', '.join(applied_names or names)})",
-            hint=f"put it back in [tool.memstack] components and run 'manage.py migrate {component} zero' "
-            f"before removing it, or forget its rows with 'manage.py migrate --prune {component}'",
-        )
-    return MemstackError(
-        f"the database records revision(s) that no file provides: {', '.join(state.unknown)}",
-        hint="the database was migrated by newer code: deploy that code (or restore the missing files); "
-        "a database stamped by an older tool can be taken over with 'manage.py adopt'",
-    )
+        return RemovedComponent(list(state.unknown), component, applied_names or names)
+    return UnknownRows(list(state.unknown))
 
 
 def checksum_drift(tree: LoadedTree, state: DatabaseState) -> list[Drift]:
@@ -91,26 +86,9 @@ def unverified(state: DatabaseState) -> list[str]:
                   if rid not in state.records or not state.records[rid].verified or not state.records[rid].checksum)
 
 
-def drift_error(drift: list[Drift]) -> MemstackError:
-    first = drift[0]
-    more = f" (and {len(drift) - 1} more)" if len(drift) > 1 else ""
-    return MemstackError(
-        f"applied revision {first.component} {first.name} was changed after it was applied{more}: "
-        f"{first.path} has checksum {first.current[:12]}..., recorded {first.recorded[:12]}...",
-        hint="restore the file as it was applied (git log -p), or, when the change is intended and "
-        "harmless, record the new checksums with 'manage.py repair'",
-    )
-
-
-def marks_error(marks: list[Mark]) -> MemstackError:
-    mark = marks[0]
-    what = "failed" if mark.state == "failed" else "was interrupted"
-    return MemstackError(
-        f"revision {mark.component} {mark.name} ({mark.direction}) {what} on a database without transactional "
-        f"DDL and may be half-applied{': ' + mark.error if mark.error else ''}",
-        hint="fix the schema by hand, then run 'manage.py repair' if the revision's effect is fully undone, or "
-        f"'manage.py migrate --fake {mark.component} {mark.name}' if it is complete",
-    )
+def drift_error(drift: list[Drift]) -> ChecksumDrift:
+    """The refusal for changed applied files (kept as a function: the command modules raise it)."""
+    return ChecksumDrift(drift)
 
 
 def ensure_safe(tree: LoadedTree, state: DatabaseState, labels: list[str],
@@ -118,16 +96,16 @@ def ensure_safe(tree: LoadedTree, state: DatabaseState, labels: list[str],
     """Refuse schema work on a database that is not in a known, intact state.
 
     ``resolving``: (revision, direction) pairs the caller is about to fake; their marks are the
-    ones that fake resolves (the fix ``marks_error`` proposes), so they do not block it.
+    ones that fake resolves (a fix :class:`FailureMark` suggests), so they do not block it.
     """
     if state.unknown:
         raise unknown_rows_error(state, labels)
     blocking = [m for m in state.marks if (m.revision, m.direction) not in resolving]
     if blocking:
-        raise marks_error(blocking)
+        raise FailureMark(blocking[0])
     drift = checksum_drift(tree, state)
     if drift:
-        raise drift_error(drift)
+        raise ChecksumDrift(drift)
 
 
 def record_unverified(connection: Connection, tree: LoadedTree, state: DatabaseState) -> list[str]:

@@ -28,6 +28,7 @@ def command(with_database: bool, as_json: bool) -> None:
       manage.py check                       # in CI, before merging
       manage.py check --database --json     # before a deploy
     """
+    from memstack.cli.errors import fix_text
     from memstack.engine.checks import run_checks
 
     app = get_app()
@@ -35,12 +36,14 @@ def command(with_database: bool, as_json: bool) -> None:
         problems = run_checks(ws, database=with_database)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
-        app.json({"ok": not errors, "problems": [p.as_json() for p in problems]})
+        app.json({"ok": not errors, "problems": [
+            {"kind": p.kind, "message": p.message, "fix": fix_text(p.fix, p.cause) or "", "component": p.component,
+             "severity": p.severity} for p in problems]})
     else:
         for problem in problems:
             tag = app.style(problem.severity.upper(), fg="red" if problem.severity == "error" else "yellow")
             app.data(f"{tag} [{problem.kind}] {problem.message}")
-            app.data(f"    fix: {problem.fix}")
+            app.data(f"    fix: {fix_text(problem.fix, problem.cause)}")
         if not problems:
             app.info("No problems found.")
     if errors:

@@ -24,19 +24,23 @@ def command(as_json: bool) -> None:
       manage.py doctor
       manage.py doctor --json
     """
-    from memstack.onboarding import doctor
+    from memstack.cli.errors import fix_text
+    from memstack.engine.doctor import doctor
 
     app = get_app()
     findings = doctor(app.settings)
+    fixes = [fix_text(f.fix, f.cause) for f in findings]
     if as_json:
-        app.json({"ok": all(f.status != "error" for f in findings), "items": [f.as_json() for f in findings]})
+        items = [{"item": f.item, "status": f.status, "detail": f.detail, "fix": fix}
+                 for f, fix in zip(findings, fixes, strict=True)]
+        app.json({"ok": all(f.status != "error" for f in findings), "items": items})
     else:
         marks = {"ok": app.style("ok  ", fg="green"), "warning": app.style("warn", fg="yellow"),
                  "error": app.style("FAIL", fg="red")}
-        for finding in findings:
+        for finding, fix in zip(findings, fixes, strict=True):
             app.data(f"[{marks[finding.status]}] {finding.item}: {finding.detail}")
-            if finding.fix and finding.status != "ok":
-                app.data(f"       fix: {finding.fix}")
+            if fix and finding.status != "ok":
+                app.data(f"       fix: {fix}")
     errors = [f for f in findings if f.status == "error"]
     if errors:
         raise MemstackError(f"doctor found {len(errors)} problem(s) that need action", hint="see the fixes above")

@@ -11,7 +11,7 @@ from memstack.cli.context import common_options, get_app, json_option
 
 if TYPE_CHECKING:
     from memstack.cli.context import AppContext
-    from memstack.seed import SeedItem, SeedResult
+    from memstack.core.seeding import SeedItem, SeedResult
 
 _KIND_WORDS = {
     "permission": ("permission", "permissions"),
@@ -51,12 +51,16 @@ def command(as_json: bool) -> None:
     Generated passwords and the new API key are printed once, on stdout; only hashes are
     stored. The schema must be migrated first.
 
+    Each component may ship its own start-up data as <package>/seed.py defining
+    seed(run); the hooks run in component order, in one transaction (see
+    memstack.core.seeding).
+
     \b
     Examples:
       manage.py migrate && manage.py seed
       MEMSTACK_ADMIN_PASSWORD=... manage.py seed --json
     """
-    from memstack.seed import seed
+    from memstack.onboarding import seed
 
     app = get_app()
     app.info(f"Database: {app.settings.masked_database_url}", level=2)
@@ -69,7 +73,7 @@ def command(as_json: bool) -> None:
 
 def report_seed(app: AppContext, result: SeedResult) -> None:
     """What seeding did on stderr; generated secrets, once, on stdout (also used by onboard)."""
-    from memstack.seed import ADMIN_EMAIL
+    from memstack.auth.seed import ADMIN_EMAIL
 
     if result.created:
         app.info(f"Created: {_summary(result.created)}.")
