@@ -90,7 +90,7 @@ def write(folder: Path, name: str, revision: str, down: str | None, body: str, l
 
 def foreign_component(make_component, project: Path) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
     """A component with two revisions in the public Alembic style; returns (label, ids)."""
-    from dbfixtures import write_pyproject
+    from support.projects import write_pyproject
 
     label = make_component({}, prefix="pkgs")
     folder = project / "migrations" / label
@@ -170,7 +170,7 @@ def test_committed_revisions_keep_todays_names(project: Path, db_url_no_mariadb:
 def test_autocommit_block_needs_atomic_false(project: Path, sqlite_url: str, make_component,  # type: ignore[no-untyped-def]
                                              capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from dbfixtures import write_pyproject
+    from support.projects import write_pyproject
 
     label = make_component({}, prefix="undeclared")
     body = '''
@@ -232,8 +232,8 @@ class Gadget(Base):
 def test_written_revisions_keep_the_conventions_names(project: Path, db_url_no_mariadb: str, make_component) -> None:  # type: ignore[no-untyped-def]
     """makemigrations writes the convention's names into the file (op.f), so they survive a run
     without the naming convention."""
-    from dbfixtures import write_pyproject
-    from enginehelpers import call
+    from support.projects import write_pyproject
+    from support.running import call
 
     url = db_url_no_mariadb
     package = make_component({"models.py": NAMED_MODELS}, prefix="gadgets")
@@ -255,7 +255,8 @@ def test_written_revisions_keep_the_conventions_names(project: Path, db_url_no_m
 
 
 def test_x_arguments_through_call_command_and_manage_py(project: Path, sqlite_url: str, make_component) -> None:  # type: ignore[no-untyped-def]
-    from safetyhelpers import manage, package_dir
+    from support.projects import package_dir
+    from support.running import manage
 
     from memstack import call_command
 

@@ -99,7 +99,7 @@ def downgrade() -> None:
 
 def prepare_enum(url: str) -> None:
     if url.startswith("postgresql"):
-        from safetyhelpers import execute
+        from support.databases import execute
 
         execute(url, "CREATE TYPE mood AS ENUM ('sad', 'happy')")
 
@@ -225,7 +225,7 @@ def test_one_loaded_workspace_migrates_many_databases(project: Path, tmp_path: P
         assert len(version_rows(postgres)) > 0 and version_rows(first) == version_rows(second)
 
         # a schema of its own inside the PostgreSQL database
-        from safetyhelpers import execute
+        from support.databases import execute
 
         execute(postgres, "CREATE SCHEMA fleet_b")
         with ws.for_database(postgres, schema="fleet_b") as other:

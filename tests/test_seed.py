@@ -305,7 +305,7 @@ def seed(run: SeedRun) -> None:
 
 
 def test_seed_hooks_are_found_in_component_order(project: Path, make_component) -> None:
-    from safetyhelpers import use_components
+    from support.projects import set_components as use_components
 
     from memstack.core.components import build_registry
     from memstack.core.seeding import seed_hooks
@@ -324,7 +324,7 @@ def test_seed_hooks_are_found_in_component_order(project: Path, make_component) 
 ])
 def test_a_broken_seed_hook_names_itself(project: Path, make_component, sqlite_url: str, source: str,
                                         words: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from safetyhelpers import use_components
+    from support.projects import set_components as use_components
 
     package = make_component({"seed.py": source}, prefix="broken")
     use_components(project, package)
@@ -336,7 +336,7 @@ def test_a_broken_seed_hook_names_itself(project: Path, make_component, sqlite_u
 
 def test_a_component_hook_runs_after_auth_in_the_same_seed(project: Path, make_component, sqlite_url: str,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from safetyhelpers import use_components
+    from support.projects import set_components as use_components
 
     package = make_component({"seed.py": GADGET_SEED}, prefix="gadget")
     use_components(project, package)
