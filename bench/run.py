@@ -311,6 +311,7 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global REPO
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--revisions", type=int, nargs="+", default=[1000], metavar="N",
@@ -324,7 +325,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="time another memstack checkout (e.g. a `git archive` of an older commit)")
     parser.add_argument("--keep", action="store_true", help="keep the generated trees (path printed on stderr)")
     args = parser.parse_args(argv)
-    global REPO
     REPO = args.memstack_repo.resolve()
     _reap_with_rusage()
     rows: list[Row] = []
