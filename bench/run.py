@@ -148,6 +148,7 @@ class Bench:
         self.alembic = str(Path(self.python).with_name("alembic"))
         self.manage = str(REPO / "manage.py")
         self.databases: list[str] = []
+        self.cold = False
 
     def env(self, project: Path, url: str) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": f"{project}{os.pathsep}{REPO}", "MEMSTACK_DATABASE_URL": url,
@@ -162,6 +163,9 @@ class Bench:
              floor: Callable[[], tuple[float, int]] | None = None, repeat: int | None = None) -> Row:
         row = Row(self.size, operation, Sample(), Sample(), Sample() if floor else None)
         for _ in range(repeat or self.repeat):  # alternate, so load on the machine hits both alike
+            if self.cold:
+                for index in self.ours.glob("migrations/*/.memstack-index.json"):
+                    index.unlink()
             row.ours.add(*ours())
             row.plain.add(*plain())
             if floor and row.floor is not None:
@@ -323,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--memstack-repo", type=Path, default=REPO,
                         help="time another memstack checkout (e.g. a `git archive` of an older commit)")
+    parser.add_argument("--cold", action="store_true",
+                        help="delete memstack's revision index before each memstack run (parse every file)")
     parser.add_argument("--keep", action="store_true", help="keep the generated trees (path printed on stderr)")
     args = parser.parse_args(argv)
     REPO = args.memstack_repo.resolve()
@@ -332,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = Path(tempfile.mkdtemp(prefix=f"memstack-bench-{size}-"))
         print(f"bench: {size} revisions in {root}", file=sys.stderr)
         bench = Bench(root, size, args.components, args.repeat)
+        bench.cold = args.cold
         try:
             new = measure(bench, args.only)
             rows += new

@@ -272,3 +272,14 @@ def test_migrate_refuses_an_applied_file_edited_behind_the_index(project: Path, 
     refused = cli(capsys, monkeypatch, project, sqlite_url, "migrate")
     assert refused.code == 1, refused
     assert "memory 0001_initial was changed after it was applied" in refused.err
+
+
+def test_edit_indistinguishable_by_stat_is_caught_while_racy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a filesystem with coarse timestamps an edit can keep every stat field: fresh files are re-read."""
+    monkeypatch.setattr(index, "stat_key", lambda stat: (stat.st_size, stat.st_mtime_ns, 0, stat.st_ino))
+    folder = tmp_path / "c"
+    paths = write_chain(folder)
+    through_index(folder)
+    same_size_same_mtime_edit(paths[0], '"t1"', '"u1"')  # ctime is ignored by the patched stat_key
+    assert through_index(folder) == fresh(folder)
+    assert loader.checksum_file(paths[0]) == checksum.checksum_file(paths[0])

@@ -143,7 +143,9 @@ class RevisionIndex:
             key = stat_key(os.stat(path))
         except OSError:
             return None
-        return seen[1].checksum if key == seen[0] else None
+        if key != seen[0] or max(key[1], key[2]) >= time.time_ns() - RACY_WINDOW_NS:
+            return None  # changed, or so recent that a same-size edit could share its timestamps
+        return seen[1].checksum
 
     def save(self) -> None:
         """Write what this run saw (files gone since are dropped); failures are ignored."""
