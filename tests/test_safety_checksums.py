@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.databases import execute
 from support.inspect import applied_rows, history_rows, snapshot
 from support.revisions import REV
 from support.running import cli
@@ -125,3 +126,72 @@ def test_edited_applied_revision_is_refused_even_with_nothing_pending(project: P
     assert snapshot(db_url) == before
     assert cli(capsys, monkeypatch, project, db_url, "repair", "--yes").code == 0
     assert cli(capsys, monkeypatch, project, db_url, "migrate").code == 0
+
+
+def _legacy_checksum(path: Path, flavour: str) -> str:
+    """The checksum algorithm 1 (ast.dump) recorded for this file on Python ``flavour``."""
+    import ast
+    import hashlib
+
+    from memstack.engine import checksum
+
+    tree = checksum._without_docstrings(ast.parse(path.read_text(encoding="utf-8")))
+    return hashlib.sha256(checksum._legacy_dump(tree, flavour).encode()).hexdigest()
+
+
+def _record_legacy(url: str, revision: str, value: str, *, verified: bool = True) -> None:
+    execute(url, "UPDATE memstack_applied SET checksum = :value, verified = :verified WHERE revision = :rid",
+            params={"value": value, "rid": revision, "verified": verified})
+
+
+@pytest.mark.parametrize("flavour", ["3.11", "3.12", "3.13"])
+def test_checksums_of_the_old_algorithm_are_accepted_then_re_recorded(
+        project: Path, db_url_no_mariadb: str, flavour: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database migrated by memstack 0.1 on any Python migrates after the upgrade (issue 10, item 3)."""
+    url = db_url_no_mariadb
+    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001").code == 0
+    path = project / "migrations" / "memory" / "0001_initial.py"
+    legacy = _legacy_checksum(path, flavour)
+    assert legacy != checksum_file(path)
+    _record_legacy(url, MEMORY_1, legacy)
+
+    # a no-op start neither refuses nor writes
+    noop = cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001")
+    assert noop.code == 0, noop
+    assert applied_rows(url)[MEMORY_1]["checksum"] == legacy
+    check = cli(capsys, monkeypatch, project, url, "check", "--database", "--json")
+    assert "checksum_drift" not in {p["kind"] for p in json.loads(check.out)["problems"]}
+
+    # the next migrate that runs something re-records it with the current algorithm, verified kept
+    result = cli(capsys, monkeypatch, project, url, "migrate")
+    assert result.code == 0, result
+    row = applied_rows(url)[MEMORY_1]
+    assert row["checksum"] == checksum_file(path) and bool(row["verified"]) is True
+
+
+def test_old_algorithm_checksum_of_a_changed_file_is_still_refused(project: Path, db_url_no_mariadb: str,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    url = db_url_no_mariadb
+    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001").code == 0
+    path = project / "migrations" / "memory" / "0001_initial.py"
+    _record_legacy(url, MEMORY_1, _legacy_checksum(path, "3.12"))
+    _edit_code(path)
+    before = snapshot(url)
+    refused = cli(capsys, monkeypatch, project, url, "migrate")
+    assert refused.code == 1, refused
+    assert "memory 0001_initial was changed after it was applied" in refused.err
+    assert snapshot(url) == before
+
+
+def test_unverified_old_algorithm_checksum_stays_unverified(project: Path, db_url_no_mariadb: str,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    url = db_url_no_mariadb
+    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001").code == 0
+    path = project / "migrations" / "memory" / "0001_initial.py"
+    _record_legacy(url, MEMORY_1, _legacy_checksum(path, "3.11"), verified=False)
+    assert cli(capsys, monkeypatch, project, url, "migrate").code == 0
+    row = applied_rows(url)[MEMORY_1]
+    assert row["checksum"] == checksum_file(path) and bool(row["verified"]) is False

@@ -8,12 +8,12 @@ executor imports a revision, and only when it runs it.
 from __future__ import annotations
 
 import ast
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memstack.core.components import Registry
+from memstack.engine import checksum, index
 from memstack.engine.errors import ForeignBranchLabel, InvalidSyntax, MissingRevisionId, NonLiteralField
 from memstack.engine.graph import MigrationGraph, Revision
 
@@ -88,23 +88,30 @@ def _downgrade_only_raises(tree: ast.Module) -> bool:
 
 def checksum_source(source: str) -> str:
     """SHA-256 of the code with comments, docstrings and formatting ignored (contract: Revisions)."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            and isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+    return checksum.checksum_source(source)
 
 
 def checksum_file(path: Path) -> str:
-    return checksum_source(path.read_text(encoding="utf-8"))
+    """The file's checksum, from the revision index when the file is unchanged since it was loaded."""
+    return index.cached_checksum(path) or checksum.checksum_file(path)
+
+
+def _indexed_header(path: Path, source: str) -> index.Header:
+    parsed = parse_revision_file(path, source)
+    return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
+                        parsed.irreversible, checksum.checksum_source(source))
+
+
+def read_headers(folder: Path) -> list[RevisionFile]:
+    """Every revision file's header, parsed only when it changed since the index was written."""
+    revisions = index.open_index(folder)
+    headers = []
+    for path in revision_files(folder):
+        header = revisions.header(path, _indexed_header)
+        headers.append(RevisionFile(path, header.revision, header.down_revision, header.depends_on,
+                                    header.branch_labels, header.irreversible))
+    revisions.save()
+    return headers
 
 
 def revision_files(folder: Path) -> list[Path]:
@@ -130,8 +137,8 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
     graph = MigrationGraph(component_order=registry.labels)
     tree = LoadedTree(graph=graph)
     for component in registry:
-        for path in revision_files(component.migrations_path):
-            parsed = parse_revision_file(path)
+        for parsed in read_headers(component.migrations_path):
+            path = parsed.path
             for label in parsed.branch_labels:
                 if label != component.label:
                     raise ForeignBranchLabel(path, label, component.label)

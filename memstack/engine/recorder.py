@@ -241,9 +241,9 @@ class Recorder:
         if ids:
             self.connection.execute(delete(applied_table).where(applied_table.c.revision.in_(ids)))
 
-    def update_checksum(self, revision: str, checksum: str) -> None:
+    def update_checksum(self, revision: str, checksum: str, *, verified: bool = True) -> None:
         self.connection.execute(update(applied_table).where(applied_table.c.revision == revision)
-                                .values(checksum=checksum, verified=True))
+                                .values(checksum=checksum, verified=verified))
 
     # ------------------------------------------------------------------ marks
     def marks(self) -> list[Mark]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from memstack.engine import checksum
 from memstack.engine.errors import ChecksumDrift, FailureMark, RemovedComponent, UnknownRows
 from memstack.engine.graph import MigrationGraph
 from memstack.engine.loader import LoadedTree, checksum_file
@@ -74,10 +75,29 @@ def checksum_drift(tree: LoadedTree, state: DatabaseState) -> list[Drift]:
             continue
         path: Path = tree.paths[rid]
         current = checksum_file(path)
-        if current != record.checksum:
+        if current != record.checksum and not _legacy_of_same_code(record.checksum, path, current):
             rev = tree.graph.get(rid)
             drift.append(Drift(rev.component, rev.name, rid, str(path), record.checksum, current))
     return drift
+
+
+def _legacy_of_same_code(recorded: str, path: Path, current: str) -> bool:
+    """A checksum of checksum algorithm 1 (before memstack 0.2) computed from this very code."""
+    verdict = checksum.verify(recorded, path.read_text(encoding="utf-8"), current)
+    return verdict is checksum.Verdict.LEGACY_MATCH
+
+
+def legacy_checksums(tree: LoadedTree, state: DatabaseState) -> dict[str, str]:
+    """{revision: algorithm-2 checksum} for applied rows still recorded by algorithm 1."""
+    found: dict[str, str] = {}
+    for rid in sorted(state.applied):
+        record = state.records.get(rid)
+        if record is None or not record.checksum or rid not in tree.paths:
+            continue
+        current = checksum_file(tree.paths[rid])
+        if current != record.checksum and _legacy_of_same_code(record.checksum, tree.paths[rid], current):
+            found[rid] = current
+    return found
 
 
 def unverified(state: DatabaseState) -> list[str]:
@@ -115,4 +135,6 @@ def record_unverified(connection: Connection, tree: LoadedTree, state: DatabaseS
     for rid in missing:
         rev = tree.graph.get(rid)
         recorder.record_applied(rid, rev.component, rev.name, checksum_file(tree.paths[rid]), verified=False)
+    for rid, current in legacy_checksums(tree, state).items():  # re-recorded once, verified status kept
+        recorder.update_checksum(rid, current, verified=state.records[rid].verified)
     return missing
