@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import EngineError
+from memstack.engine.existing import UnrecordedSchema
 
 E = TypeVar("E", bound=EngineError)
 Worded = tuple[str, str | None]
@@ -46,3 +47,12 @@ def for_person(error: MemstackError) -> MemstackError:
 
 # --------------------------------------------------------------------------- wordings
 # One section per engine module; each @wording names the domain error it words.
+
+
+# engine.existing
+
+
+@wording(UnrecordedSchema)
+def _unrecorded_schema(error: UnrecordedSchema) -> Worded:
+    return (f"{error.message}: the schema was built without migrations (create_all?)",
+            "run 'manage.py adopt' to record the revisions the tables already match, then 'manage.py migrate'")
