@@ -344,14 +344,14 @@ class MakeMigrationsResult:
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
                     empty: bool = False, write: bool = True) -> MakeMigrationsResult:
     """Detect model changes per component and render (and unless ``write`` is False, write) revisions."""
-    from memstack.engine.autodetect import _reverse, detect
+    from memstack.engine.autodetect import detect
     from memstack.engine.writer import render_revision, write_file
 
     detection = detect(ws, components, message=message, empty=empty)
     files: list[PlannedFile] = []
     for rev in detection.revisions:
         component = ws.registry.get(rev.component)
-        downgrade, irreversible = _reverse(rev.upgrade_ops)
+        downgrade, irreversible = rev.downgrade_ops, rev.irreversible
         text = render_revision(
             ws.settings.templates_dir, component=rev.component, revision=rev.id, message=rev.message,
             down_revisions=rev.down_revisions, branch_labels=rev.branch_labels, depends_on=rev.depends_on,
