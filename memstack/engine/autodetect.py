@@ -272,7 +272,7 @@ def _without_index_ops(ops: list[Any], tables: dict[str, set[str]], kind: type, 
         if isinstance(op, alembic_ops.ModifyTableOps) and op.table_name in tables:
             names = tables[op.table_name]
             op.ops = [inner for inner in op.ops if not (
-                isinstance(inner, kind) and (not only_named or str(inner.index_name) in names))]
+                isinstance(inner, kind) and (not only_named or str(getattr(inner, "index_name", "")) in names))]
             if not op.ops:
                 continue
         kept.append(op)

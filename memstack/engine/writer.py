@@ -209,7 +209,7 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
     ordered = sorted(i for i in imports if i.startswith("import ")) + sorted(
         i for i in imports if i.startswith("from "))
     env = template_environment(templates_dir)
-    return env.get_template(REVISION_TEMPLATE).render(
+    return str(env.get_template(REVISION_TEMPLATE).render(
         component=component,
         revision=revision,
         message=message,
@@ -223,7 +223,7 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
         irreversible=irreversible,
         upgrade_body=up_body,
         downgrade_body=down_body,
-    )
+    ))
 
 
 def write_file(path: Path, text: str) -> None:
