@@ -57,6 +57,8 @@ class NewRevision:
     wanted: set[str] = field(default_factory=set)  # dependency candidates before reduction
     branch_labels: tuple[str, ...] = ()
     irreversible: bool = False
+    depends_on_names: list[str] = field(default_factory=list)  # "component NNNN_slug", as output shows them
+    down_revision_names: list[str] = field(default_factory=list)
     downgrade_ops: alembic_ops.DowngradeOps = field(default_factory=lambda: alembic_ops.DowngradeOps(ops=[]))
 
     @property
@@ -78,23 +80,46 @@ class Detection:
 # --------------------------------------------------------------------------- scratch state
 
 
-def build_scratch(ws: Workspace, engine: Engine) -> dict[str, str]:
-    """Apply every revision to ``engine``; return {table: component whose revisions created it}."""
+@dataclass
+class Creators:
+    """Which revision created each table and each column of the scratch database (by revision id)."""
+
+    tables: dict[str, str] = field(default_factory=dict)
+    columns: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def of(self, table: str, column: str | None) -> str | None:
+        """The revision a reference to ``table.column`` needs: the column's, else the table's."""
+        return self.columns.get((table, column or "")) or self.tables.get(table)
+
+
+def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = None) -> dict[str, str]:
+    """Apply every revision to ``engine``; return {table: component whose revisions created it}.
+
+    ``creators``, when given, is filled with the revision that created each table and column.
+    """
     graph = ws.graph
     created: dict[str, str] = {}
     seen: set[str] = set()
+    seen_columns: set[tuple[str, str]] = set()
 
     def track(event: str, step: Step, _result: object) -> None:
-        nonlocal seen
+        nonlocal seen, seen_columns
         if event != "done":
             return
         with engine.connect() as connection:
-            now = {t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)}
+            inspector = inspect(connection)
+            now = {t for t in inspector.get_table_names() if not is_bookkeeping_table(t)}
+            columns = {(t, c["name"]) for t in now for c in inspector.get_columns(t)} if creators else set()
         for table in now - seen:
             created[table] = step.revision.component
+            if creators is not None:
+                creators.tables[table] = step.revision.id
         for table in seen - now:
             created.pop(table, None)
-        seen = now
+        if creators is not None:
+            for key in columns - seen_columns:
+                creators.columns[key] = step.revision.id
+        seen, seen_columns = now, columns
 
     heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
     plan = graph.forwards_plan(heads, set())
@@ -150,6 +175,30 @@ def _referenced_tables(op: Any) -> set[str]:
     elif isinstance(op, alembic_ops.CreateForeignKeyOp):
         found.add(op.referent_table)
     return found
+
+
+def _referenced_columns(op: Any) -> set[tuple[str, str]]:
+    """(table, column) pairs an operation's foreign keys point to."""
+    found: set[tuple[str, str]] = set()
+    if isinstance(op, alembic_ops.ModifyTableOps):
+        for inner in op.ops:
+            found |= _referenced_columns(inner)
+    elif isinstance(op, alembic_ops.CreateTableOp):
+        for item in op.columns:
+            for fk in getattr(item, "foreign_keys", ()) or ():
+                found.add(_target(fk))
+            if isinstance(item, ForeignKeyConstraint):
+                found |= {_target(element) for element in item.elements}
+    elif isinstance(op, alembic_ops.AddColumnOp):
+        found |= {_target(fk) for fk in op.column.foreign_keys}
+    elif isinstance(op, alembic_ops.CreateForeignKeyOp):
+        found |= {(op.referent_table, column) for column in op.remote_cols}
+    return found
+
+
+def _target(element: Any) -> tuple[str, str]:
+    table, column = str(element.target_fullname).rsplit(".", 2)[-2:]
+    return table, column
 
 
 def _target_table(element: Any) -> str:
@@ -294,8 +343,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     for label in registry.labels:
         graph.head(label)  # refuses components with several heads: merge first
 
+    creators = Creators()
     with scratch_engine(ws.settings.database_url) as engine:
-        revision_owner = build_scratch(ws, engine)
+        revision_owner = build_scratch(ws, engine, creators)
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
@@ -326,7 +376,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
 
     followups = _split_cycles(revisions, owners, created_by, registry.labels, numbers, taken)
     ordered = [*revisions.values(), *followups]
-    _infer_dependencies(graph, ordered, revisions, owners, created_by)
+    _infer_dependencies(graph, ordered, revisions, owners, created_by, creators)
     for rev in ordered:
         rev.downgrade_ops, rev.irreversible = downgrade_for(rev.upgrade_ops)
     return Detection(ordered, ignored, owners)
@@ -444,25 +494,26 @@ def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], cre
 
 
 def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revisions: dict[str, NewRevision],
-                        owners: dict[str, str], created_by: dict[str, str]) -> None:
-    """Set each new revision's minimal ``depends_on``."""
+                        owners: dict[str, str], created_by: dict[str, str], creators: Creators) -> None:
+    """Set each new revision's minimal ``depends_on``: on the revisions that created what it references,
+    not on the referenced components' heads (unapplying a later, unrelated revision then drags nothing)."""
     for rev in ordered:
         for op in rev.upgrade_ops.ops:
-            for table in _referenced_tables(op):
+            for table, column in _referenced_columns(op):
                 owner = owners.get(table)
                 if owner is None or owner == rev.component:
                     continue
                 if created_by.get(table) == owner and owner in revisions:
                     rev.wanted.add(revisions[owner].id)
-                else:
-                    head = graph.head(owner)
-                    if head is None:
-                        raise MemstackError(
-                            f"{rev.component} references table {table!r} of component {owner!r}, "
-                            "which no revision creates",
-                            hint=f"run 'manage.py makemigrations {owner} {rev.component}'",
-                        )
-                    rev.wanted.add(head.id)
+                    continue
+                creator = creators.of(table, column)
+                if creator is None:
+                    raise MemstackError(
+                        f"{rev.component} references table {table!r} of component {owner!r}, "
+                        "which no revision creates",
+                        hint=f"run 'manage.py makemigrations {owner} {rev.component}'",
+                    )
+                rev.wanted.add(creator)
     combined = MigrationGraph(revisions=dict(graph.revisions), component_order=list(graph.component_order))
     for rev in ordered:
         combined.add(rev.as_graph_node())
@@ -472,4 +523,5 @@ def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revis
                             hint="report this: memstack should have split the cycle")
     for rev in ordered:
         rev.depends_on = combined.minimal_dependencies(rev.down_revisions, sorted(rev.wanted))
-
+        rev.depends_on_names = [combined.get(rid).label for rid in rev.depends_on]
+        rev.down_revision_names = [combined.get(rid).label for rid in rev.down_revisions]

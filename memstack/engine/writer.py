@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,8 +189,9 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
                     down_revisions: tuple[str, ...], branch_labels: tuple[str, ...], depends_on: list[str],
                     upgrade: alembic_ops.UpgradeOps, downgrade: alembic_ops.DowngradeOps | None,
                     irreversible: bool = False, upgrade_body: str | None = None,
-                    downgrade_body: str | None = None) -> str:
-    """The text of a revision file."""
+                    downgrade_body: str | None = None, depends_on_names: Sequence[str] | None = None,
+                    down_revision_names: Sequence[str] | None = None) -> str:
+    """The text of a revision file; its docstring names revisions as ``component NNNN_slug (id)``."""
     up_imports: set[str]
     down_imports: set[str]
     up_body, up_imports = (upgrade_body, set()) if upgrade_body is not None else render_ops(upgrade)
@@ -216,7 +218,8 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
         down_revisions=list(down_revisions),
         down_revision=list(down_revisions) if len(down_revisions) != 1 else down_revisions[0],
         branch_labels=tuple(branch_labels),
-        depends_on=depends_on,
+        depends_on=_named(depends_on, depends_on_names),
+        revises=_named(down_revisions, down_revision_names),
         depends_on_value=list(depends_on),
         create_date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         imports=ordered,
@@ -224,6 +227,12 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
         upgrade_body=up_body,
         downgrade_body=down_body,
     ))
+
+
+def _named(ids: Sequence[str], names: Sequence[str] | None) -> list[str]:
+    if not names or len(names) != len(ids):
+        return list(ids)
+    return [f"{name} ({rid})" for rid, name in zip(ids, names, strict=True)]
 
 
 def write_file(path: Path, text: str) -> None:

@@ -51,6 +51,8 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
     with open_workspace(app) as ws:
         result = operations.make_migrations(ws, components, message=message, empty=empty,
                                             write=not (dry_run or check))
+        names = {r.id: r.label for r in ws.graph.revisions.values()}
+    names.update({f.revision: f"{f.component} {f.name}" for f in result.files})
     for table in result.ignored_tables:
         app.warn(f"ignored table {table!r}: no component owns it (declare it in a component's models to manage it)")
     if as_json:
@@ -62,7 +64,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
             verb = "Would write" if (dry_run or check) else "Wrote"
             app.info(f"{verb} {planned.component} {planned.name} ({planned.revision})", level=0 if check else 1)
             if planned.depends_on:
-                app.info(f"    depends on: {', '.join(planned.depends_on)}", level=1)
+                app.info(f"    depends on: {', '.join(names.get(d, d) for d in planned.depends_on)}", level=1)
         if dry_run and not as_json:
             app.data(f"# --- {planned.path}")
             app.data(planned.text)
