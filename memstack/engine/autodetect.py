@@ -17,13 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from alembic.operations import ops as alembic_ops
-from sqlalchemy import ForeignKeyConstraint, MetaData, inspect
+from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.core.components import is_bookkeeping_table
 from memstack.core.errors import MemstackError
+from memstack.engine.downgrades import downgrade_for
 from memstack.engine.executor import Executor
 from memstack.engine.graph import MigrationGraph, Revision, Step
+from memstack.engine.references import (
+    Creators,
+    created_tables,
+    defer_foreign_keys,
+    referenced_columns,
+    referenced_tables,
+    strongly_connected,
+)
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
@@ -78,18 +87,6 @@ class Detection:
 
 
 # --------------------------------------------------------------------------- scratch state
-
-
-@dataclass
-class Creators:
-    """Which revision created each table and each column of the scratch database (by revision id)."""
-
-    tables: dict[str, str] = field(default_factory=dict)
-    columns: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def of(self, table: str, column: str | None) -> str | None:
-        """The revision a reference to ``table.column`` needs: the column's, else the table's."""
-        return self.columns.get((table, column or "")) or self.tables.get(table)
 
 
 def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = None) -> dict[str, str]:
@@ -153,98 +150,6 @@ def compare_component(connection: Connection, label: str, owners: dict[str, str]
     return script.upgrade_ops
 
 
-# --------------------------------------------------------------------------- references
-
-
-def _referenced_tables(op: Any) -> set[str]:
-    """Tables an operation's foreign keys point to."""
-    found: set[str] = set()
-    if isinstance(op, alembic_ops.ModifyTableOps):
-        for inner in op.ops:
-            found |= _referenced_tables(inner)
-    elif isinstance(op, alembic_ops.CreateTableOp):
-        for item in op.columns:
-            for fk in getattr(item, "foreign_keys", ()) or ():
-                found.add(_target_table(fk))
-            if isinstance(item, ForeignKeyConstraint):
-                for element in item.elements:
-                    found.add(_target_table(element))
-    elif isinstance(op, alembic_ops.AddColumnOp):
-        for fk in op.column.foreign_keys:
-            found.add(_target_table(fk))
-    elif isinstance(op, alembic_ops.CreateForeignKeyOp):
-        found.add(op.referent_table)
-    return found
-
-
-def _referenced_columns(op: Any) -> set[tuple[str, str]]:
-    """(table, column) pairs an operation's foreign keys point to."""
-    found: set[tuple[str, str]] = set()
-    if isinstance(op, alembic_ops.ModifyTableOps):
-        for inner in op.ops:
-            found |= _referenced_columns(inner)
-    elif isinstance(op, alembic_ops.CreateTableOp):
-        for item in op.columns:
-            for fk in getattr(item, "foreign_keys", ()) or ():
-                found.add(_target(fk))
-            if isinstance(item, ForeignKeyConstraint):
-                found |= {_target(element) for element in item.elements}
-    elif isinstance(op, alembic_ops.AddColumnOp):
-        found |= {_target(fk) for fk in op.column.foreign_keys}
-    elif isinstance(op, alembic_ops.CreateForeignKeyOp):
-        found |= {(op.referent_table, column) for column in op.remote_cols}
-    return found
-
-
-def _target(element: Any) -> tuple[str, str]:
-    table, column = str(element.target_fullname).rsplit(".", 2)[-2:]
-    return table, column
-
-
-def _target_table(element: Any) -> str:
-    return str(element.target_fullname.rsplit(".", 2)[-2])
-
-
-def _created_tables(upgrade: alembic_ops.UpgradeOps) -> set[str]:
-    return {op.table_name for op in upgrade.ops if isinstance(op, alembic_ops.CreateTableOp)}
-
-
-def _defer_foreign_keys(upgrade: alembic_ops.UpgradeOps, deferred_tables: set[str]) -> list[Any]:
-    """Strip FKs to ``deferred_tables`` from CREATE TABLE ops; return ops that add them later."""
-    from memstack.core.db import NAMING_CONVENTION
-
-    later: list[Any] = []
-    new_ops: list[Any] = []
-    for op in upgrade.ops:
-        if not isinstance(op, alembic_ops.CreateTableOp):
-            new_ops.append(op)
-            continue
-        table = op.to_table()
-        copy = table.to_metadata(MetaData(naming_convention=NAMING_CONVENTION))
-        moved: list[ForeignKeyConstraint] = []
-        for constraint in list(copy.foreign_key_constraints):
-            if _target_table(constraint.elements[0]) in deferred_tables:
-                copy.constraints.discard(constraint)
-                for element in constraint.elements:
-                    element.parent.foreign_keys.discard(element)
-                    copy.foreign_keys.discard(element)
-                moved.append(constraint)
-        if not moved:
-            new_ops.append(op)
-            continue
-        new_ops.append(alembic_ops.CreateTableOp.from_table(copy))
-        adds = []
-        for constraint in moved:
-            name = f"{table.name}_{constraint.column_keys[0]}_fkey"
-            adds.append(alembic_ops.CreateForeignKeyOp(
-                name, table.name, _target_table(constraint.elements[0]),
-                list(constraint.column_keys), [e.target_fullname.rsplit(".", 1)[-1] for e in constraint.elements],
-            ))
-        later.append(alembic_ops.ModifyTableOps(table.name, adds))
-    upgrade.ops = new_ops
-    return later
-
-
 # --------------------------------------------------------------------------- naming
 
 
@@ -283,51 +188,6 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
     return slugify("_and_".join(unique))
 
 
-def _reverse(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps, bool]:
-    try:
-        reversed_ops = upgrade.reverse()
-    except NotImplementedError:
-        return alembic_ops.DowngradeOps(ops=[]), True
-    return alembic_ops.DowngradeOps(ops=reversed_ops.ops), False
-
-
-def downgrade_for(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps, bool]:
-    """The downgrade of ``upgrade``, and whether there is none; drops whole tables in ``upgrade``.
-
-    A dropped table's indexes go with the table: dropping them first fails on MariaDB (1553)
-    when a foreign key uses one. The downgrade still recreates them, except the index MariaDB
-    made by itself for a foreign key (named as the constraint), which the CREATE TABLE brings back.
-    """
-    dropped = {op.table_name: op for op in upgrade.ops if isinstance(op, alembic_ops.DropTableOp)}
-    downgrade, irreversible = _reverse(upgrade)
-    if not dropped or irreversible:
-        return downgrade, irreversible
-    implicit = {name: _foreign_key_names(op) for name, op in dropped.items()}
-    downgrade.ops = _without_index_ops(downgrade.ops, implicit, alembic_ops.CreateIndexOp, only_named=True)
-    upgrade.ops = _without_index_ops(upgrade.ops, implicit, alembic_ops.DropIndexOp, only_named=False)
-    return downgrade, False
-
-
-def _foreign_key_names(op: alembic_ops.DropTableOp) -> set[str]:
-    reverse = op._reverse
-    items = reverse.columns if reverse is not None else []
-    return {str(item.name) for item in items if isinstance(item, ForeignKeyConstraint) and item.name}
-
-
-def _without_index_ops(ops: list[Any], tables: dict[str, set[str]], kind: type, *, only_named: bool) -> list[Any]:
-    """``ops`` without ``kind`` index operations on ``tables`` (only those named in the set when ``only_named``)."""
-    kept: list[Any] = []
-    for op in ops:
-        if isinstance(op, alembic_ops.ModifyTableOps) and op.table_name in tables:
-            names = tables[op.table_name]
-            op.ops = [inner for inner in op.ops if not (
-                isinstance(inner, kind) and (not only_named or str(getattr(inner, "index_name", "")) in names))]
-            if not op.ops:
-                continue
-        kept.append(op)
-    return kept
-
-
 # --------------------------------------------------------------------------- the whole detection
 
 
@@ -353,7 +213,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
             changes = {label: compare_component(connection, label, owners, metadata) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
-    created_by = {table: label for label, ops in changes.items() for table in _created_tables(ops)}
+    created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}
     wanted_components = _closure(selected, changes, owners, created_by)
     taken = set(graph.revisions)
     numbers = {label: max((r.number or 0 for r in graph.of_component(label)), default=0) for label in registry.labels}
@@ -408,7 +268,7 @@ def _closure(selected: list[str], changes: dict[str, alembic_ops.UpgradeOps], ow
     while stack:
         label = stack.pop()
         for op in changes[label].ops:
-            for table in _referenced_tables(op):
+            for table in referenced_tables(op):
                 other = created_by.get(table)
                 if other and other != label and other not in wanted:
                     wanted.add(other)
@@ -421,46 +281,11 @@ def _component_edges(revisions: dict[str, NewRevision], owners: dict[str, str],
     edges: dict[str, set[str]] = {label: set() for label in revisions}
     for label, rev in revisions.items():
         for op in rev.upgrade_ops.ops:
-            for table in _referenced_tables(op):
+            for table in referenced_tables(op):
                 other = created_by.get(table)
                 if other and other != label and other in revisions:
                     edges[label].add(other)
     return edges
-
-
-def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    result: list[list[str]] = []
-    counter = [0]
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = counter[0]
-        counter[0] += 1
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(edges[node]):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component: list[str] = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            result.append(component)
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
-    return result
 
 
 def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], created_by: dict[str, str],
@@ -468,7 +293,7 @@ def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], cre
     """Cut reference cycles between new revisions; return the follow-up revisions."""
     edges = _component_edges(revisions, owners, created_by)
     followups: list[NewRevision] = []
-    for scc in _strongly_connected(edges):
+    for scc in strongly_connected(edges):
         if len(scc) < 2:
             continue
         members = sorted(scc, key=order.index)
@@ -478,7 +303,7 @@ def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], cre
                 continue
             tables = {t for t, owner in created_by.items() if owner in later}
             rev = revisions[label]
-            added = _defer_foreign_keys(rev.upgrade_ops, tables)
+            added = defer_foreign_keys(rev.upgrade_ops, tables)
             if not added:
                 continue
             numbers[label] += 1
@@ -499,7 +324,7 @@ def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revis
     not on the referenced components' heads (unapplying a later, unrelated revision then drags nothing)."""
     for rev in ordered:
         for op in rev.upgrade_ops.ops:
-            for table, column in _referenced_columns(op):
+            for table, column in referenced_columns(op):
                 owner = owners.get(table)
                 if owner is None or owner == rev.component:
                     continue
