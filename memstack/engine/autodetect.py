@@ -33,6 +33,7 @@ from memstack.engine.references import (
     referenced_tables,
     strongly_connected,
 )
+from memstack.engine.renames import RenameChoices, RenameColumnOp, RenameTableOp, settle
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
@@ -162,6 +163,8 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
             continue  # its index drops go with the table
         if isinstance(op, alembic_ops.CreateTableOp):
             words.append(f"create_{op.table_name}")
+        elif isinstance(op, RenameTableOp):
+            words.append(f"rename_{op.table_name}_to_{op.new_table_name}")
         elif isinstance(op, alembic_ops.DropTableOp):
             words.append(f"drop_{op.table_name}")
         elif isinstance(op, alembic_ops.ModifyTableOps):
@@ -170,6 +173,8 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
                     words.append(f"add_{inner.column.name}")
                 elif isinstance(inner, alembic_ops.DropColumnOp):
                     words.append(f"remove_{inner.column_name}")
+                elif isinstance(inner, RenameColumnOp):
+                    words.append(f"rename_{inner.column_name}_to_{inner.modify_name}")
                 elif isinstance(inner, alembic_ops.AlterColumnOp):
                     words.append(f"alter_{inner.column_name}")
                 elif isinstance(inner, alembic_ops.CreateForeignKeyOp):
@@ -192,8 +197,13 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
 
 
 def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
-           empty: bool = False) -> Detection:
-    """The revisions ``makemigrations`` would write for ``components`` (all when empty)."""
+           empty: bool = False, renames: RenameChoices | None = None) -> Detection:
+    """The revisions ``makemigrations`` would write for ``components`` (all when empty).
+
+    With ``renames``, likely renames are settled (asked, given, or refused) and NOT NULL columns
+    added without a default are checked against the developer's database; without, a rename
+    stays a drop + add (what ``check`` needs to see that something changed).
+    """
     from memstack.core.db import metadata
 
     registry = ws.registry
@@ -215,6 +225,8 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
 
     created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}
     wanted_components = _closure(selected, changes, owners, created_by)
+    if renames is not None:
+        settle(changes, [label for label in registry.labels if label in wanted_components], renames, ws.engine)
     taken = set(graph.revisions)
     numbers = {label: max((r.number or 0 for r in graph.of_component(label)), default=0) for label in registry.labels}
     revisions: dict[str, NewRevision] = {}

@@ -17,6 +17,7 @@ from memstack.engine.graph import Revision, Step, plan_to_state, plan_to_target
 from memstack.engine.loader import checksum_file
 from memstack.engine.lock import WaitCallback, migration_lock
 from memstack.engine.recorder import HistoryEntry, Recorder, utcnow
+from memstack.engine.renames import RenameChoices
 from memstack.engine.safety import (
     DatabaseState,
     Drift,
@@ -342,12 +343,13 @@ class MakeMigrationsResult:
 
 
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
-                    empty: bool = False, write: bool = True) -> MakeMigrationsResult:
+                    empty: bool = False, write: bool = True, renames: RenameChoices | None = None,
+                    ) -> MakeMigrationsResult:
     """Detect model changes per component and render (and unless ``write`` is False, write) revisions."""
     from memstack.engine.autodetect import detect
     from memstack.engine.writer import render_revision, write_file
 
-    detection = detect(ws, components, message=message, empty=empty)
+    detection = detect(ws, components, message=message, empty=empty, renames=renames)
     files: list[PlannedFile] = []
     for rev in detection.revisions:
         component = ws.registry.get(rev.component)
