@@ -44,3 +44,14 @@ def test_migrate_of_an_unrelated_component_on_a_fresh_database_still_works(
     assert result.code == 0, result.err
     assert "task_logs" in table_names(sqlite_url)
     assert version_rows(sqlite_url)
+
+
+def test_fake_on_a_create_all_database_is_not_refused(project: Path, sqlite_url: str,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recording revisions as applied without running them is how such a database may be taken over."""
+    build_legacy_database(sqlite_url)
+    result = run_main(capsys, monkeypatch, "--project-dir", str(project), "--database-url", sqlite_url,
+                      "migrate", "task", "0001", "--fake")
+    assert result.code == 0, result.err
+    assert version_rows(sqlite_url)

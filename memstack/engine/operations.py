@@ -151,7 +151,7 @@ def run_plan(ws: Workspace, make_plan: Callable[[DatabaseState], MigratePlan],
         return []
     check_reversible(plan.steps)
     from memstack.engine.existing import refuse_unrecorded_schema
-    refuse_unrecorded_schema(ws, first_state.applied, plan.steps)
+    refuse_unrecorded_schema(ws, first_state.applied, [] if options.fake else plan.steps)  # --fake records them
     _confirm_cascade(plan, options)
     confirmed = {s.revision.id for s in plan.cascade}
     with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
