@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import EngineError
 from memstack.engine.existing import UnrecordedSchema
-from memstack.engine.renames import NotNullWithoutDefault, UndecidedRenames, UnknownRename
+from memstack.engine.rename_errors import NotNullWithoutDefault, UndecidedRenames, UnknownRename
 
 E = TypeVar("E", bound=EngineError)
 Worded = tuple[str, str | None]

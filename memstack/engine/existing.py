@@ -7,13 +7,13 @@ already exists", which reads like a broken revision. It is recognised before the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect
-
-from memstack.core.components import is_bookkeeping_table
 from memstack.engine.errors import EngineError
-from memstack.engine.graph import Step
-from memstack.engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from memstack.engine.graph import Step
+    from memstack.engine.workspace import Workspace
 
 
 class UnrecordedSchema(EngineError):
@@ -29,6 +29,10 @@ def refuse_unrecorded_schema(ws: Workspace, applied: set[str], steps: Sequence[S
     """Raise :class:`UnrecordedSchema` when a first migrate meets tables the components own."""
     if applied or not any(s.direction == "up" for s in steps):
         return
+    from sqlalchemy import inspect
+
+    from memstack.core.components import is_bookkeeping_table
+
     owned = set(ws.registry.load_models())
     with ws.engine.connect() as connection:
         present = {t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)}

@@ -12,31 +12,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alembic.autogenerate.render import renderers
 from alembic.operations import ops as alembic_ops
 
-from memstack.engine.errors import EngineError
+from memstack.engine.rename_errors import (
+    NotNullWithoutDefault,
+    RenameCandidate,
+    UndecidedRenames,
+    UnknownRename,
+)
 
-
-@dataclass(frozen=True)
-class RenameCandidate:
-    """A dropped column (or table) and an added one that may be the same thing renamed."""
-
-    kind: str  # "column" | "table"
-    table: str  # the table of a column; the old name of a table
-    old: str
-    new: str
-
-    @property
-    def key(self) -> str:
-        """How ``--rename`` spells it: ``table.old=new`` for a column, ``old=new`` for a table."""
-        return f"{self.table}.{self.old}={self.new}" if self.kind == "column" else f"{self.old}={self.new}"
-
-    @property
-    def question(self) -> str:
-        if self.kind == "column":
-            return f"Was column {self.table}.{self.old} renamed to {self.new}?"
-        return f"Was table {self.old} renamed to {self.new}?"
+__all__ = ["NotNullWithoutDefault", "RenameCandidate", "RenameChoices", "UndecidedRenames", "UnknownRename",
+           "apply_renames", "settle"]
 
 
 @dataclass
@@ -61,24 +47,6 @@ class RenameChoices:
         return None
 
 
-class UndecidedRenames(EngineError):
-    """Likely renames were found and neither a terminal nor a flag said what they are."""
-
-    def __init__(self, candidates: Sequence[RenameCandidate]) -> None:
-        self.candidates = list(candidates)
-        super().__init__("possible rename(s), which a drop + add would lose the data of: "
-                         + "; ".join(c.question.removeprefix("Was ").rstrip("?") for c in self.candidates))
-
-
-class UnknownRename(EngineError):
-    """A rename was given that the model changes do not contain."""
-
-    def __init__(self, keys: Sequence[str], candidates: Sequence[RenameCandidate]) -> None:
-        self.keys = sorted(keys)
-        self.candidates = list(candidates)
-        super().__init__("no such rename among the model changes: " + ", ".join(self.keys))
-
-
 class RenameColumnOp(alembic_ops.AlterColumnOp):
     """``alter_column(new_column_name=...)`` that can be reversed (Alembic's own cannot)."""
 
@@ -99,7 +67,11 @@ def _render_rename_table(_autogen: Any, op: RenameTableOp) -> str:
     return f"op.rename_table({op.table_name!r}, {op.new_table_name!r})"
 
 
-renderers.dispatch_for(RenameTableOp)(_render_rename_table)  # Alembic's autogenerate renders no rename_table
+def _register_renderer() -> None:
+    """Alembic's autogenerate renders no rename_table; registered when renames are settled."""
+    from alembic.autogenerate.render import renderers
+
+    renderers.dispatch_for(RenameTableOp, replace=True)(_render_rename_table)
 
 
 def _family(type_: Any) -> str:
@@ -183,16 +155,6 @@ def _rename_table(upgrade: alembic_ops.UpgradeOps, drop: alembic_ops.DropTableOp
 # --------------------------------------------------------------------------- NOT NULL without a default
 
 
-class NotNullWithoutDefault(EngineError):
-    """A NOT NULL column without a server default is added to a table that has (or may have) rows."""
-
-    def __init__(self, table: str, column: str, rows: int | None) -> None:
-        self.table, self.column, self.rows = table, column, rows
-        held = f"holds {rows} row(s)" if rows is not None else "may hold rows (the database could not tell)"
-        super().__init__(f"column {table}.{column} is added NOT NULL without a server default, and {table} {held}:"
-                         " the revision would fail on it")
-
-
 def not_null_additions(upgrade: alembic_ops.UpgradeOps) -> list[tuple[str, str]]:
     """(table, column) of every NOT NULL column without a server default added to an existing table."""
     found: list[tuple[str, str]] = []
@@ -229,6 +191,7 @@ def count_rows(engine: Any, table: str) -> int | None:
 def settle(changes: dict[str, alembic_ops.UpgradeOps], labels: Sequence[str], choices: RenameChoices,
            engine: Any) -> None:
     """Apply the rename decisions to ``labels``' changes; refuse undecided renames and unsafe NOT NULLs."""
+    _register_renderer()
     undecided: list[RenameCandidate] = []
     for label in labels:
         undecided += apply_renames(changes[label], choices)
