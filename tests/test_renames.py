@@ -108,6 +108,8 @@ def test_column_rename_refused_without_a_terminal_then_kept_with_rename(
     call(notes.project, notes.url, "migrate", "notes", "0001", yes=True)
     assert notes.rows("notes", "title") == ["hello"]
     call(notes.project, notes.url, "migrate")
+    call(notes.project, notes.url, "makemigrations", check=True)  # the renamed table matches its model
+    call(notes.project, notes.url, "migrate")
     assert notes.rows("notes", "heading") == ["hello"]
     call(notes.project, notes.url, "makemigrations", check=True)
 
@@ -126,6 +128,8 @@ def test_table_rename_keeps_rows_up_and_down(notes: Notes, capsys: pytest.Captur
     assert notes.rows("jottings", "title") == ["hello"]
     call(notes.project, notes.url, "migrate", "notes", "0001", yes=True)
     assert notes.rows("notes", "title") == ["hello"]
+    call(notes.project, notes.url, "migrate")
+    call(notes.project, notes.url, "makemigrations", check=True)  # the renamed table matches its model
 
 
 def test_terminal_answers_decide(project: Path, make_component: MakeComponent, sqlite_url: str,
