@@ -71,9 +71,11 @@ def test_new_component_first_revision(project: Path, make_component: MakeCompone
     revision = parsed(files[0])
     assert revision.branch_labels == (label,)
     assert revision.down_revision == ()
-    # exactly memory's head and auth's head: users is auth's, and auth 0002 is not implied by memory 0002
-    assert set(revision.depends_on) == {REV[("memory", "0002_add_task_id")], REV[("auth", "0002_add_user_roles_fk")]}
-    assert len(revision.depends_on) == 2
+    # the revisions that created memories and users (memory 0001 and auth 0001), not the components'
+    # heads; memory 0001 already implies auth 0001, so one link is the minimal set
+    assert revision.depends_on == (REV[("memory", "0001_initial")],)
+    assert "memory 0001_initial (" in files[0].read_text()  # the docstring names it
+    assert "depends on: memory 0001_initial" in result.err
     assert_minimal_links(load_graph(project))
 
     text = files[0].read_text()
@@ -100,8 +102,8 @@ def test_new_component_migrate_and_cascade(project: Path, make_component: MakeCo
 
     # migrate <new> on an empty database: what it needs first, nothing else
     result = call(project, db_url, "migrate", label)
-    needed = {("auth", "0001_initial"), ("tenant", "0001_initial"), ("auth", "0002_add_user_roles_fk"),
-              ("project", "0001_initial"), ("memory", "0001_initial"), ("memory", "0002_add_task_id")}
+    needed = {("auth", "0001_initial"), ("tenant", "0001_initial"), ("project", "0001_initial"),
+              ("memory", "0001_initial")}
     assert [(c, n) for _, c, n in result.steps()][-1] == (label, "0001_initial")
     assert {(c, n) for _, c, n in result.steps()} == needed | {(label, "0001_initial")}
     state = shown(project, db_url)
@@ -110,6 +112,12 @@ def test_new_component_migrate_and_cascade(project: Path, make_component: MakeCo
         assert not any(v for (c, _), v in state.items() if c == unapplied)
     assert {("memory_id", "memories"), ("user_id", "users")} <= foreign_keys(db_url, "memory_links")
     assert table_names(db_url) & {"entity_types", "memos", "task_logs"} == set()
+
+    # unapplying memory 0002 (which the new table does not need) leaves the new component alone
+    call(project, db_url, "migrate", "memory")
+    done_0001 = call(project, db_url, "migrate", "memory", "0001", yes=True)
+    assert [(c, n) for _, c, n in done_0001.steps()] == [("memory", "0002_add_task_id")]
+    assert "memory_links" in table_names(db_url)
 
     # memory zero without --yes and without a terminal: refused, nothing changes
     rows = version_rows(db_url)
@@ -129,10 +137,8 @@ def test_new_component_migrate_and_cascade(project: Path, make_component: MakeCo
     assert listed < first_unapply
     unapplied = [line.split()[1:3] for line in done.err.splitlines() if line.strip().startswith("Unapplying")]
     assert unapplied[0] == [label, "0001_initial"]
-    assert {tuple(u) for u in unapplied} == {(label, "0001_initial"), ("memory", "0001_initial"),
-                                              ("memory", "0002_add_task_id")}
-    assert {k for k, v in shown(project, db_url).items() if v} == needed - {
-        ("memory", "0001_initial"), ("memory", "0002_add_task_id")}
+    assert {tuple(u) for u in unapplied} == {(label, "0001_initial"), ("memory", "0001_initial")}
+    assert {k for k, v in shown(project, db_url).items() if v} == needed - {("memory", "0001_initial")}
     assert table_names(db_url) & {"memory_links", "memories"} == set()
 
 
@@ -152,9 +158,8 @@ def test_makemigrations_for_one_component_touches_only_its_tables(project: Path,
     assert "task_id" not in text
     assert "'memories'" not in text.replace("'memories.id'", "")
     assert [f.name for f in revision_files(project, "memory")] == ["0001_initial.py"]
-    # its dependency is memory's head as the tree has it now
-    assert set(parsed(files[0]).depends_on) == {REV[("memory", "0001_initial")],
-                                                 REV[("auth", "0002_add_user_roles_fk")]}
+    # its dependency: the revision that created memories (and, through it, users)
+    assert parsed(files[0]).depends_on == (REV[("memory", "0001_initial")],)
 
     # memory's own change goes to memory's branch only
     with pytest.raises(MemstackError, match="memory"):
@@ -328,9 +333,9 @@ class Share(Base):
     label = _new_component(project, make_component, models)
     call(project, sqlite_url, "makemigrations")
     revision = parsed(revision_files(project, label)[0])
-    # users -> auth 0002 (not implied by project), memos -> memo 0001; tenants is implied by project
-    assert set(revision.depends_on) == {REV[("project", "0001_initial")], REV[("memo", "0001_initial")],
-                                        REV[("auth", "0002_add_user_roles_fk")]}
+    # users -> auth 0001, tenants -> tenant 0001 (both implied by project 0001), projects -> project 0001,
+    # memos -> memo 0001: the creating revisions, reduced
+    assert set(revision.depends_on) == {REV[("project", "0001_initial")], REV[("memo", "0001_initial")]}
     assert_minimal_links(load_graph(project))
     call(project, sqlite_url, "migrate", label)
     assert {c for c, _ in applied_set(project, sqlite_url)} == {"auth", "tenant", "project", "memo", label}

@@ -31,6 +31,7 @@ from memstack.engine.errors import (
     UnknownRows,
 )
 from memstack.engine.executor import MigrationFailed, NonAtomicInPlan
+from memstack.engine.existing import UnrecordedSchema
 from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
 from memstack.engine.lock import LockTimeout
 from memstack.engine.planner import (
@@ -40,6 +41,7 @@ from memstack.engine.planner import (
     TargetNeedsComponent,
     UnknownTarget,
 )
+from memstack.engine.rename_errors import NotNullWithoutDefault, UndecidedRenames, UnknownRename
 
 if TYPE_CHECKING:
     from memstack.engine.checks import Command, Fix
@@ -328,3 +330,35 @@ def _uncreated_reference(error: UncreatedReference) -> Worded:
 @wording(NewRevisionCycle)
 def _new_revision_cycle(error: NewRevisionCycle) -> Worded:
     return error.message, "report this: memstack should have split the cycle"
+# engine.existing
+
+
+@wording(UnrecordedSchema)
+def _unrecorded_schema(error: UnrecordedSchema) -> Worded:
+    return (f"{error.message}: the schema was built without migrations (create_all?)",
+            "run 'manage.py adopt' to record the revisions the tables already match, then 'manage.py migrate'")
+
+
+# engine.renames
+
+
+@wording(UndecidedRenames)
+def _undecided_renames(error: UndecidedRenames) -> Worded:
+    flags = " ".join(f"--rename {c.key}" for c in error.candidates)
+    return (f"{error.message}; nothing was written",
+            f"if they are renames (data kept): manage.py makemigrations {flags}; if they are really dropped "
+            "and added (data lost): manage.py makemigrations --no-renames; or run it on a terminal to be asked")
+
+
+@wording(UnknownRename)
+def _unknown_rename(error: UnknownRename) -> Worded:
+    possible = ", ".join(c.key for c in error.candidates) or "none"
+    return (error.message, f"the possible renames are: {possible}; spell a column TABLE.OLD=NEW, a table OLD=NEW")
+
+
+@wording(NotNullWithoutDefault)
+def _not_null_without_default(error: NotNullWithoutDefault) -> Worded:
+    return (f"{error.message}; nothing was written",
+            f"give {error.column} a server default (server_default=...) in the model, or add it nullable, "
+            "run makemigrations, backfill the rows, then make it NOT NULL and run makemigrations again; "
+            "if every database's table is empty, pass --allow-not-null")

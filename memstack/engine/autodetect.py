@@ -17,14 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from alembic.operations import ops as alembic_ops
-from sqlalchemy import ForeignKeyConstraint, MetaData, inspect
+from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.core.components import is_bookkeeping_table
+from memstack.engine.downgrades import downgrade_for
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
 from memstack.engine.executor import Executor
 from memstack.engine.graph import MigrationGraph, Revision, Step
 from memstack.engine.planner import forwards_plan
+from memstack.engine.references import (
+    Creators,
+    created_tables,
+    defer_foreign_keys,
+    referenced_columns,
+    referenced_tables,
+    strongly_connected,
+)
+from memstack.engine.renames import RenameChoices, RenameColumnOp, RenameTableOp, settle
 from memstack.engine.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
@@ -58,6 +68,9 @@ class NewRevision:
     wanted: set[str] = field(default_factory=set)  # dependency candidates before reduction
     branch_labels: tuple[str, ...] = ()
     irreversible: bool = False
+    depends_on_names: list[str] = field(default_factory=list)  # "component NNNN_slug", as output shows them
+    down_revision_names: list[str] = field(default_factory=list)
+    downgrade_ops: alembic_ops.DowngradeOps = field(default_factory=lambda: alembic_ops.DowngradeOps(ops=[]))
 
     @property
     def name(self) -> str:
@@ -77,23 +90,34 @@ class Detection:
 # --------------------------------------------------------------------------- scratch state
 
 
-def build_scratch(ws: Workspace, engine: Engine) -> dict[str, str]:
-    """Apply every revision to ``engine``; return {table: component whose revisions created it}."""
+def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = None) -> dict[str, str]:
+    """Apply every revision to ``engine``; return {table: component whose revisions created it}.
+
+    ``creators``, when given, is filled with the revision that created each table and column.
+    """
     graph = ws.graph
     created: dict[str, str] = {}
     seen: set[str] = set()
+    seen_columns: set[tuple[str, str]] = set()
 
     def track(event: str, step: Step, _result: object) -> None:
-        nonlocal seen
+        nonlocal seen, seen_columns
         if event != "done":
             return
         with engine.connect() as connection:
-            now = {t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)}
+            inspector = inspect(connection)
+            now = {t for t in inspector.get_table_names() if not is_bookkeeping_table(t)}
+            columns = {(t, c["name"]) for t in now for c in inspector.get_columns(t)} if creators else set()
         for table in now - seen:
             created[table] = step.revision.component
+            if creators is not None:
+                creators.tables[table] = step.revision.id
         for table in seen - now:
             created.pop(table, None)
-        seen = now
+        if creators is not None:
+            for key in columns - seen_columns:
+                creators.columns[key] = step.revision.id
+        seen, seen_columns = now, columns
 
     heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
     plan = forwards_plan(graph, heads, set())
@@ -127,83 +151,20 @@ def compare_component(connection: Connection, label: str, owners: dict[str, str]
     return script.upgrade_ops
 
 
-# --------------------------------------------------------------------------- references
-
-
-def _referenced_tables(op: Any) -> set[str]:
-    """Tables an operation's foreign keys point to."""
-    found: set[str] = set()
-    if isinstance(op, alembic_ops.ModifyTableOps):
-        for inner in op.ops:
-            found |= _referenced_tables(inner)
-    elif isinstance(op, alembic_ops.CreateTableOp):
-        for item in op.columns:
-            for fk in getattr(item, "foreign_keys", ()) or ():
-                found.add(_target_table(fk))
-            if isinstance(item, ForeignKeyConstraint):
-                for element in item.elements:
-                    found.add(_target_table(element))
-    elif isinstance(op, alembic_ops.AddColumnOp):
-        for fk in op.column.foreign_keys:
-            found.add(_target_table(fk))
-    elif isinstance(op, alembic_ops.CreateForeignKeyOp):
-        found.add(op.referent_table)
-    return found
-
-
-def _target_table(element: Any) -> str:
-    return str(element.target_fullname.rsplit(".", 2)[-2])
-
-
-def _created_tables(upgrade: alembic_ops.UpgradeOps) -> set[str]:
-    return {op.table_name for op in upgrade.ops if isinstance(op, alembic_ops.CreateTableOp)}
-
-
-def _defer_foreign_keys(upgrade: alembic_ops.UpgradeOps, deferred_tables: set[str]) -> list[Any]:
-    """Strip FKs to ``deferred_tables`` from CREATE TABLE ops; return ops that add them later."""
-    from memstack.core.db import NAMING_CONVENTION
-
-    later: list[Any] = []
-    new_ops: list[Any] = []
-    for op in upgrade.ops:
-        if not isinstance(op, alembic_ops.CreateTableOp):
-            new_ops.append(op)
-            continue
-        table = op.to_table()
-        copy = table.to_metadata(MetaData(naming_convention=NAMING_CONVENTION))
-        moved: list[ForeignKeyConstraint] = []
-        for constraint in list(copy.foreign_key_constraints):
-            if _target_table(constraint.elements[0]) in deferred_tables:
-                copy.constraints.discard(constraint)
-                for element in constraint.elements:
-                    element.parent.foreign_keys.discard(element)
-                    copy.foreign_keys.discard(element)
-                moved.append(constraint)
-        if not moved:
-            new_ops.append(op)
-            continue
-        new_ops.append(alembic_ops.CreateTableOp.from_table(copy))
-        adds = []
-        for constraint in moved:
-            name = f"{table.name}_{constraint.column_keys[0]}_fkey"
-            adds.append(alembic_ops.CreateForeignKeyOp(
-                name, table.name, _target_table(constraint.elements[0]),
-                list(constraint.column_keys), [e.target_fullname.rsplit(".", 1)[-1] for e in constraint.elements],
-            ))
-        later.append(alembic_ops.ModifyTableOps(table.name, adds))
-    upgrade.ops = new_ops
-    return later
-
-
 # --------------------------------------------------------------------------- naming
 
 
 def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
     """A slug from what the operations do, as Django names its migrations."""
     words: list[str] = []
+    dropped = {op.table_name for op in upgrade.ops if isinstance(op, alembic_ops.DropTableOp)}
     for op in upgrade.ops:
+        if isinstance(op, alembic_ops.ModifyTableOps) and op.table_name in dropped:
+            continue  # its index drops go with the table
         if isinstance(op, alembic_ops.CreateTableOp):
             words.append(f"create_{op.table_name}")
+        elif isinstance(op, RenameTableOp):
+            words.append(f"rename_{op.table_name}_to_{op.new_table_name}")
         elif isinstance(op, alembic_ops.DropTableOp):
             words.append(f"drop_{op.table_name}")
         elif isinstance(op, alembic_ops.ModifyTableOps):
@@ -212,6 +173,8 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
                     words.append(f"add_{inner.column.name}")
                 elif isinstance(inner, alembic_ops.DropColumnOp):
                     words.append(f"remove_{inner.column_name}")
+                elif isinstance(inner, RenameColumnOp):
+                    words.append(f"rename_{inner.column_name}_to_{inner.modify_name}")
                 elif isinstance(inner, alembic_ops.AlterColumnOp):
                     words.append(f"alter_{inner.column_name}")
                 elif isinstance(inner, alembic_ops.CreateForeignKeyOp):
@@ -230,20 +193,17 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
     return slugify("_and_".join(unique))
 
 
-def _reverse(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps, bool]:
-    try:
-        reversed_ops = upgrade.reverse()
-    except NotImplementedError:
-        return alembic_ops.DowngradeOps(ops=[]), True
-    return alembic_ops.DowngradeOps(ops=reversed_ops.ops), False
-
-
 # --------------------------------------------------------------------------- the whole detection
 
 
 def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
-           empty: bool = False) -> Detection:
-    """The revisions ``makemigrations`` would write for ``components`` (all when empty)."""
+           empty: bool = False, renames: RenameChoices | None = None) -> Detection:
+    """The revisions ``makemigrations`` would write for ``components`` (all when empty).
+
+    With ``renames``, likely renames are settled (asked, given, or refused) and NOT NULL columns
+    added without a default are checked against the developer's database; without, a rename
+    stays a drop + add (what ``check`` needs to see that something changed).
+    """
     from memstack.core.db import metadata
 
     registry = ws.registry
@@ -253,8 +213,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     for label in registry.labels:
         graph.head(label)  # refuses components with several heads: merge first
 
+    creators = Creators()
     with scratch_engine(ws.settings.database_url) as engine:
-        revision_owner = build_scratch(ws, engine)
+        revision_owner = build_scratch(ws, engine, creators)
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
@@ -262,8 +223,10 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
             changes = {label: compare_component(connection, label, owners, metadata) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
-    created_by = {table: label for label, ops in changes.items() for table in _created_tables(ops)}
+    created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}
     wanted_components = _closure(selected, changes, owners, created_by)
+    if renames is not None:
+        settle(changes, [label for label in registry.labels if label in wanted_components], renames, ws.engine)
     taken = set(graph.revisions)
     numbers = {label: max((r.number or 0 for r in graph.of_component(label)), default=0) for label in registry.labels}
     revisions: dict[str, NewRevision] = {}
@@ -285,9 +248,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
 
     followups = _split_cycles(revisions, owners, created_by, registry.labels, numbers, taken)
     ordered = [*revisions.values(), *followups]
-    _infer_dependencies(graph, ordered, revisions, owners, created_by)
+    _infer_dependencies(graph, ordered, revisions, owners, created_by, creators)
     for rev in ordered:
-        _, rev.irreversible = _reverse(rev.upgrade_ops)
+        rev.downgrade_ops, rev.irreversible = downgrade_for(rev.upgrade_ops)
     return Detection(ordered, ignored)
 
 
@@ -317,7 +280,7 @@ def _closure(selected: list[str], changes: dict[str, alembic_ops.UpgradeOps], ow
     while stack:
         label = stack.pop()
         for op in changes[label].ops:
-            for table in _referenced_tables(op):
+            for table in referenced_tables(op):
                 other = created_by.get(table)
                 if other and other != label and other not in wanted:
                     wanted.add(other)
@@ -330,46 +293,11 @@ def _component_edges(revisions: dict[str, NewRevision], owners: dict[str, str],
     edges: dict[str, set[str]] = {label: set() for label in revisions}
     for label, rev in revisions.items():
         for op in rev.upgrade_ops.ops:
-            for table in _referenced_tables(op):
+            for table in referenced_tables(op):
                 other = created_by.get(table)
                 if other and other != label and other in revisions:
                     edges[label].add(other)
     return edges
-
-
-def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    result: list[list[str]] = []
-    counter = [0]
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = counter[0]
-        counter[0] += 1
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(edges[node]):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component: list[str] = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            result.append(component)
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
-    return result
 
 
 def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], created_by: dict[str, str],
@@ -377,7 +305,7 @@ def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], cre
     """Cut reference cycles between new revisions; return the follow-up revisions."""
     edges = _component_edges(revisions, owners, created_by)
     followups: list[NewRevision] = []
-    for scc in _strongly_connected(edges):
+    for scc in strongly_connected(edges):
         if len(scc) < 2:
             continue
         members = sorted(scc, key=order.index)
@@ -387,7 +315,7 @@ def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], cre
                 continue
             tables = {t for t, owner in created_by.items() if owner in later}
             rev = revisions[label]
-            added = _defer_foreign_keys(rev.upgrade_ops, tables)
+            added = defer_foreign_keys(rev.upgrade_ops, tables)
             if not added:
                 continue
             numbers[label] += 1
@@ -403,21 +331,22 @@ def _split_cycles(revisions: dict[str, NewRevision], owners: dict[str, str], cre
 
 
 def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revisions: dict[str, NewRevision],
-                        owners: dict[str, str], created_by: dict[str, str]) -> None:
-    """Set each new revision's minimal ``depends_on``."""
+                        owners: dict[str, str], created_by: dict[str, str], creators: Creators) -> None:
+    """Set each new revision's minimal ``depends_on``: on the revisions that created what it references,
+    not on the referenced components' heads (unapplying a later, unrelated revision then drags nothing)."""
     for rev in ordered:
         for op in rev.upgrade_ops.ops:
-            for table in _referenced_tables(op):
+            for table, column in referenced_columns(op):
                 owner = owners.get(table)
                 if owner is None or owner == rev.component:
                     continue
                 if created_by.get(table) == owner and owner in revisions:
                     rev.wanted.add(revisions[owner].id)
-                else:
-                    head = graph.head(owner)
-                    if head is None:
-                        raise UncreatedReference(rev.component, table, owner)
-                    rev.wanted.add(head.id)
+                    continue
+                creator = creators.of(table, column)
+                if creator is None:
+                    raise UncreatedReference(rev.component, table, owner)
+                rev.wanted.add(creator)
     combined = MigrationGraph(revisions=dict(graph.revisions), component_order=list(graph.component_order))
     for rev in ordered:
         combined.add(rev.as_graph_node())
@@ -426,4 +355,5 @@ def _infer_dependencies(graph: MigrationGraph, ordered: list[NewRevision], revis
         raise NewRevisionCycle(cycle)
     for rev in ordered:
         rev.depends_on = combined.minimal_dependencies(rev.down_revisions, sorted(rev.wanted))
-
+        rev.depends_on_names = [combined.get(rid).label for rid in rev.depends_on]
+        rev.down_revision_names = [combined.get(rid).label for rid in rev.down_revisions]

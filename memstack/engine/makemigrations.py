@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memstack.engine.errors import NothingToMerge
+from memstack.engine.renames import RenameChoices
 from memstack.engine.workspace import Workspace
 
 
@@ -33,20 +34,22 @@ class MakeMigrationsResult:
 
 
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
-                    empty: bool = False, write: bool = True) -> MakeMigrationsResult:
+                    empty: bool = False, write: bool = True, renames: RenameChoices | None = None,
+                    ) -> MakeMigrationsResult:
     """Detect model changes per component and render (and unless ``write`` is False, write) revisions."""
-    from memstack.engine.autodetect import _reverse, detect
+    from memstack.engine.autodetect import detect
     from memstack.engine.writer import render_revision, write_file
 
-    detection = detect(ws, components, message=message, empty=empty)
+    detection = detect(ws, components, message=message, empty=empty, renames=renames)
     files: list[PlannedFile] = []
     for rev in detection.revisions:
         component = ws.registry.get(rev.component)
-        downgrade, irreversible = _reverse(rev.upgrade_ops)
+        downgrade, irreversible = rev.downgrade_ops, rev.irreversible
         text = render_revision(
             ws.settings.templates_dir, component=rev.component, revision=rev.id, message=rev.message,
             down_revisions=rev.down_revisions, branch_labels=rev.branch_labels, depends_on=rev.depends_on,
             upgrade=rev.upgrade_ops, downgrade=None if irreversible else downgrade, irreversible=irreversible,
+            depends_on_names=rev.depends_on_names, down_revision_names=rev.down_revision_names,
         )
         path = component.migrations_path / f"{rev.name}.py"
         files.append(PlannedFile(rev.component, rev.id, rev.name, str(path), text, tuple(rev.depends_on),

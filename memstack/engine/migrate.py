@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from memstack.core.errors import DeclinedError
 from memstack.engine.errors import PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
 from memstack.engine.executor import Executor, ProgressCallback, StepResult
+from memstack.engine.existing import refuse_unrecorded_schema
 from memstack.engine.lock import WaitCallback, migration_lock
 from memstack.engine.planner import (
     ConfirmCallback,
@@ -167,6 +168,7 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
             raise drift_error(drift)
         return []
     check_reversible(plan.steps)
+    refuse_unrecorded_schema(ws, first_state.applied, [] if options.fake else plan.steps)  # --fake records them
     _confirm_cascade(plan, options)
     confirmed = {s.revision.id for s in plan.cascade}
     with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):

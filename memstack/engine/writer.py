@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from alembic.operations import ops as alembic_ops
 from memstack.core.errors import MemstackError
 
 REVISION_TEMPLATE = "revision.py.j2"
+MAX_LINE = 120  # ruff's line-length in pyproject.toml
 
 
 def _pyrepr(value: Any) -> str:
@@ -41,19 +44,90 @@ def template_environment(templates_dir: Path) -> Any:
     return env
 
 
-def _render_item(type_: str, obj: Any, _autogen: Any) -> str | bool:
-    """Render ``memstack.core.db.string(n)`` compactly (one variant for both MySQL dialect names), and
-    ``now()`` server defaults portably."""
+_NOW_SPELLINGS = {"now()", "current_timestamp", "current_timestamp()", "localtimestamp", "getdate()",
+                  "(datetime('now'))", "datetime('now')"}
+_BOOLEAN_SPELLINGS = {"false": "sa.false()", "0": "sa.false()", "true": "sa.true()", "1": "sa.true()"}
+
+
+def portable_server_default(sql: str, *, boolean: bool) -> str:
+    """A reflected (dialect-spelled) server default as an expression every dialect accepts.
+
+    PostgreSQL refuses ``DEFAULT '0'`` for a boolean and SQLite has no ``now()``; PostgreSQL
+    also reflects casts (``'x'::character varying``) that no other dialect parses.
+    """
+    spelled = re.sub(r"::[a-z ]+(\(\d+\))?$", "", sql.strip(), flags=re.IGNORECASE).strip()
+    while spelled.startswith("(") and spelled.endswith(")") and spelled.lower() not in _NOW_SPELLINGS:
+        spelled = spelled[1:-1].strip()
+    if spelled.lower() in _NOW_SPELLINGS:
+        return "sa.func.now()"
+    bare = spelled.strip("'").lower()
+    if boolean and bare in _BOOLEAN_SPELLINGS:
+        return _BOOLEAN_SPELLINGS[bare]
+    return f"sa.text({spelled!r})"
+
+
+def portable_type(type_: Any) -> Any:
+    """The generic SQLAlchemy type for a reflected one (``mysql.TINYINT(1)``, ``postgresql.TIMESTAMP``,
+    ``DATETIME``...), so a dropped table's downgrade recreates it on any dialect; None when already generic."""
+    from sqlalchemy import Boolean, String, Text
+
+    module = type(type_).__module__
+    dialect_bound = module.startswith("sqlalchemy.dialects")
+    if not dialect_bound and not (module.startswith("sqlalchemy.") and type(type_).__name__.isupper()):
+        return None
+    if dialect_bound and type(type_).__name__ == "TINYINT" and getattr(type_, "display_width", None) == 1:
+        return Boolean()
+    if dialect_bound and type(type_).__name__ in ("LONGTEXT", "MEDIUMTEXT", "TINYTEXT"):
+        return Text()
+    try:
+        generic = type_.as_generic()
+    except NotImplementedError:
+        return None
+    if type(generic) is type(type_):
+        return None  # JSON, BIGINT... are generic already
+    if isinstance(generic, String) and getattr(generic, "collation", None):
+        generic.collation = None  # MariaDB reflects utf8mb4_bin etc.; the other dialects do not know them
+    return generic
+
+
+def _render_server_default(obj: Any) -> str | bool:
+    from sqlalchemy import Boolean
+    from sqlalchemy.sql import elements, functions
+
+    argument = getattr(obj, "arg", None)
+    column = getattr(obj, "column", None)
+    is_boolean = isinstance(getattr(column, "type", None), Boolean) or type(
+        getattr(column, "type", None)).__name__ == "TINYINT"
+    if isinstance(argument, functions.now):
+        return "sa.func.now()"  # sa.text('now()') would break inserts on SQLite
+    if isinstance(argument, elements.False_):
+        return "sa.false()"  # DefaultDialect would write sa.text('0'), which PostgreSQL refuses for a boolean
+    if isinstance(argument, elements.True_):
+        return "sa.true()"
+    if isinstance(argument, elements.TextClause):
+        return portable_server_default(argument.text, boolean=is_boolean)
+    if isinstance(argument, functions.FunctionElement) and not list(argument.clauses):
+        return f"sa.func.{argument.name}()"
+    return False
+
+
+def _render_item(type_: str, obj: Any, autogen: Any) -> str | bool:
+    """Render types and server defaults in a form every dialect accepts: ``memstack.core.db.string(n)``
+    compactly (one variant for both MySQL dialect names), reflected types as generic ones, and
+    server defaults as portable expressions."""
+    from alembic.autogenerate.render import _repr_type
     from sqlalchemy import String
 
     if type_ == "server_default":
-        from sqlalchemy.sql import functions
-
-        argument = getattr(obj, "arg", None)
-        if isinstance(argument, functions.now):
-            return "sa.func.now()"  # sa.text('now()') would break inserts on SQLite
+        return _render_server_default(obj)
+    if type_ != "type":
         return False
-    mapping = getattr(obj, "_variant_mapping", None) if type_ == "type" else None
+    generic = portable_type(obj)
+    if generic is not None:
+        if type(generic) is String and generic.length is None:
+            return "sa.String().with_variant(sa.String(255), 'mysql', 'mariadb')"
+        return str(_repr_type(generic, autogen))
+    mapping = getattr(obj, "_variant_mapping", None)
     if not mapping or not isinstance(obj, String) or obj.length is not None:
         return False
     variants = {name: variant for name, variant in mapping.items()}
@@ -85,15 +159,39 @@ def render_ops(ops: alembic_ops.UpgradeOps | alembic_ops.DowngradeOps) -> tuple[
     body = render._indent(render._render_cmd_body(ops, autogen))
     lines = [line for line in body.splitlines() if "### commands auto generated" not in line
              and "### end Alembic commands" not in line]
-    return "\n".join(lines).rstrip() or "    pass", set(autogen.imports)
+    wrapped = [part for line in lines for part in _wrap(line)]
+    return "\n".join(wrapped).rstrip() or "    pass", set(autogen.imports)
+
+
+def _wrap(line: str, limit: int = MAX_LINE) -> list[str]:
+    """``line`` broken after commas inside brackets, so generated files pass the project's linter."""
+    if len(line) <= limit:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    depth, quote, cut = 0, "", -1
+    for position, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote and line[position - 1] != "\\" else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth >= 1 and position < limit - 1 and line[position + 1:position + 2] == " ":
+            cut = position
+    if cut < 0:
+        return [line]
+    return [line[:cut + 1], *_wrap(indent + line[cut + 2:], limit)]
 
 
 def render_revision(templates_dir: Path, *, component: str, revision: str, message: str,
                     down_revisions: tuple[str, ...], branch_labels: tuple[str, ...], depends_on: list[str],
                     upgrade: alembic_ops.UpgradeOps, downgrade: alembic_ops.DowngradeOps | None,
                     irreversible: bool = False, upgrade_body: str | None = None,
-                    downgrade_body: str | None = None) -> str:
-    """The text of a revision file."""
+                    downgrade_body: str | None = None, depends_on_names: Sequence[str] | None = None,
+                    down_revision_names: Sequence[str] | None = None) -> str:
+    """The text of a revision file; its docstring names revisions as ``component NNNN_slug (id)``."""
     up_imports: set[str]
     down_imports: set[str]
     up_body, up_imports = (upgrade_body, set()) if upgrade_body is not None else render_ops(upgrade)
@@ -120,7 +218,8 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
         down_revisions=list(down_revisions),
         down_revision=list(down_revisions) if len(down_revisions) != 1 else down_revisions[0],
         branch_labels=tuple(branch_labels),
-        depends_on=depends_on,
+        depends_on=_named(depends_on, depends_on_names),
+        revises=_named(down_revisions, down_revision_names),
         depends_on_value=list(depends_on),
         create_date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         imports=ordered,
@@ -128,6 +227,12 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
         upgrade_body=up_body,
         downgrade_body=down_body,
     ))
+
+
+def _named(ids: Sequence[str], names: Sequence[str] | None) -> list[str]:
+    if not names or len(names) != len(ids):
+        return list(ids)
+    return [f"{name} ({rid})" for rid, name in zip(ids, names, strict=True)]
 
 
 def write_file(path: Path, text: str) -> None:

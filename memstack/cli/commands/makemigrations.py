@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from memstack.cli.context import common_options, get_app, json_option, open_workspace
 from memstack.core.errors import MemstackError
+
+if TYPE_CHECKING:
+    from memstack.engine.renames import RenameChoices
 
 
 @click.command(short_help="Create revisions from model changes.")
@@ -15,10 +20,16 @@ from memstack.core.errors import MemstackError
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
 @click.option("--merge", "merge", is_flag=True, help="Write a merge revision joining COMPONENT's heads.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when any component has changes (for CI).")
+@click.option("--rename", "renames", multiple=True, metavar="TABLE.OLD=NEW|OLD=NEW",
+              help="Treat a dropped + added column (TABLE.OLD=NEW) or table (OLD=NEW) as a rename; repeatable.")
+@click.option("--no-renames", is_flag=True,
+              help="Write possible renames as drop + add (the dropped column's or table's data is lost).")
+@click.option("--allow-not-null", is_flag=True,
+              help="Allow a NOT NULL column without a server default on a table that has or may have rows.")
 @json_option
 @common_options
 def command(components: tuple[str, ...], message: str | None, empty: bool, dry_run: bool, merge: bool,
-            check: bool, as_json: bool) -> None:
+            check: bool, renames: tuple[str, ...], no_renames: bool, allow_not_null: bool, as_json: bool) -> None:
     """Compare each component's models with its migrations and write a revision per change.
 
     Only the tables a component owns are compared; references to other components'
@@ -26,12 +37,19 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
     between new tables are split into a follow-up revision. The comparison runs on a
     scratch database built from every revision, never on your own database.
 
+    A column (or table) that disappears while one of the same type (or the same columns)
+    appears is probably a rename: on a terminal you are asked; otherwise pass --rename
+    (keeps the data) or --no-renames (drop + add). A NOT NULL column without a server default
+    is refused unless your database shows its table empty: give it a server default, or add it
+    nullable, backfill, then make it NOT NULL in a second revision.
+
     \b
     Examples:
       manage.py makemigrations
       manage.py makemigrations memory -m "add summary column"
       manage.py makemigrations --check        # in CI: exit 1 when migrations are missing
       manage.py makemigrations --merge task   # join two heads after a git merge
+      manage.py makemigrations memo --rename memos.content=body   # a renamed column keeps its data
     """
     from memstack.engine.makemigrations import make_merge, make_migrations
 
@@ -49,7 +67,11 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
             app.data(planned.text)
         return
     with open_workspace(app) as ws:
-        result = make_migrations(ws, components, message=message, empty=empty, write=not (dry_run or check))
+        choices = None if check else _rename_choices(renames, no_renames, allow_not_null)
+        result = make_migrations(ws, components, message=message, empty=empty,
+                                 write=not (dry_run or check), renames=choices)
+        names = {r.id: r.label for r in ws.graph.revisions.values()}
+    names.update({f.revision: f"{f.component} {f.name}" for f in result.files})
     for table in result.ignored_tables:
         app.warn(f"ignored table {table!r}: no component owns it (declare it in a component's models to manage it)")
     if as_json:
@@ -61,7 +83,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
             verb = "Would write" if (dry_run or check) else "Wrote"
             app.info(f"{verb} {planned.component} {planned.name} ({planned.revision})", level=0 if check else 1)
             if planned.depends_on:
-                app.info(f"    depends on: {', '.join(planned.depends_on)}", level=1)
+                app.info(f"    depends on: {', '.join(names.get(d, d) for d in planned.depends_on)}", level=1)
         if dry_run and not as_json:
             app.data(f"# --- {planned.path}")
             app.data(planned.text)
@@ -71,3 +93,24 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
             + ", ".join(sorted({f.component for f in result.files})),
             hint="run 'manage.py makemigrations' and commit the new files",
         )
+
+
+def _rename_choices(renames: tuple[str, ...], no_renames: bool, allow_not_null: bool) -> RenameChoices:
+    """The rename decisions from the flags; on a terminal, the questions nobody answered with a flag."""
+    import sys
+
+    from memstack.engine.renames import RenameCandidate, RenameChoices
+
+    for spelled in renames:
+        if "=" not in spelled or not all(spelled.split("=", 1)):
+            raise click.BadParameter(f"{spelled!r}: expected TABLE.OLD=NEW (a column) or OLD=NEW (a table)",
+                                     param_hint="--rename")
+    if renames and no_renames:
+        raise click.UsageError("--rename and --no-renames contradict each other")
+
+    def ask(candidate: RenameCandidate) -> bool:
+        return click.confirm(candidate.question, default=False, err=True)
+
+    terminal = sys.stdin.isatty()
+    return RenameChoices(accepted=set(renames), no_renames=no_renames, ask=ask if terminal else None,
+                         allow_not_null=allow_not_null)
