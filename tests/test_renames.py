@@ -8,7 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from enginehelpers import Exit, call, connect, execute, revision_files, ruff_check, run_main, set_components
+from support.databases import connect, execute
+from support.projects import set_components
+from support.revisions import revision_files, ruff_check
+from support.running import Result, call, run_main
 
 from memstack.engine.errors import EngineError
 from memstack.engine.renames import NotNullWithoutDefault, RenameCandidate, UndecidedRenames
@@ -55,7 +58,7 @@ class Notes:
         set_components(self.project, {"package": package, "label": "notes"})
 
     def main(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str,
-             terminal_input: str | None = None) -> Exit:
+             terminal_input: str | None = None) -> Result:
         return run_main(capsys, monkeypatch, "--project-dir", str(self.project), "--database-url", self.url,
                         *args, terminal_input=terminal_input)
 
