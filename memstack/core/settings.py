@@ -8,16 +8,19 @@ fast.
 
 from __future__ import annotations
 
+import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode
 
 from memstack.core.errors import ConfigurationError
+from memstack.core.redaction import mask_url as mask_url  # re-exported: callers import it from here
+from memstack.core.redaction import redact as redact
+from memstack.core.redaction import remember_secret, split_credentials
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_COMPONENTS: tuple[str, ...] = (
@@ -164,33 +167,64 @@ def read_dotenv(project_dir: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------- URLs
 
 
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (in the authority and in the query)."""
-    masked = re.sub(r"(://[^:/@?#]*:)[^@/?#]*(@)", r"\1***\2", url)
-    return re.sub(r"(?i)([?&](?:password|passwd|pwd)=)[^&#]*", r"\1***", masked)
-
-
 def normalize_url(url: str, project_dir: Path) -> str:
-    """The URL memstack uses for schema work: synchronous driver, absolute SQLite path."""
+    """The URL memstack uses for schema work: synchronous driver, absolute SQLite path.
+
+    A server URL's password is percent-encoded here (it may hold a raw ``/``, ``#``, ``?`` or
+    ``@``), remembered for :func:`redact`, and the URL must name a database: without one
+    PostgreSQL would quietly use the ``postgres`` maintenance database.
+    """
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep:
+        remember_secret(_password_of(url))
         raise ConfigurationError(
-            f"{mask_url(url)!r} is not a database URL",
+            f"{mask_url(url)!r} is not a database URL (it has no scheme such as postgresql://)",
             hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
         )
-    if scheme in _POSTGRES_SCHEMES:
+    if scheme in _POSTGRES_SCHEMES or scheme in _MYSQL_SCHEMES:
+        rest = _encode_password(rest)
+        _require_database_name(url, rest)
+        if scheme in _MYSQL_SCHEMES:
+            return "mysql+pymysql://" + rest
         if scheme == "postgresql+asyncpg":
             rest = _asyncpg_query_to_libpq(rest)
         return "postgresql+psycopg://" + rest
-    if scheme in _MYSQL_SCHEMES:
-        return "mysql+pymysql://" + rest
     if scheme in _SQLITE_SCHEMES:
         return _absolute_sqlite_url(rest, project_dir)
+    remember_secret(_password_of(rest))
     raise ConfigurationError(
         f"unsupported database URL scheme {scheme!r} in {mask_url(url)!r}",
         hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
+    )
+
+
+def _password_of(rest: str) -> str | None:
+    parts = split_credentials(rest)
+    return parts[1] if parts else None
+
+
+def _encode_password(rest: str) -> str:
+    """``rest`` (after ``scheme://``) with its password percent-encoded, the way SQLAlchemy reads it."""
+    parts = split_credentials(rest)
+    if parts is None or parts[1] is None:
+        return rest
+    user, password, after = parts[0], parts[1], parts[2]
+    remember_secret(password)
+    return f"{user}:{quote(unquote(password), safe='')}@{after}"
+
+
+def _require_database_name(url: str, rest: str) -> None:
+    parts = split_credentials(rest)
+    after = parts[2] if parts else rest
+    location, _, query = after.partition("?")
+    database = location.partition("/")[2]
+    if database or {"dbname", "database", "db"} & set(parse_qs(query)):
+        return
+    raise ConfigurationError(
+        f"the database URL {mask_url(url)!r} names no database",
+        hint="add /<database name> after the host (for example postgresql://user@localhost/memstack)",
     )
 
 
@@ -233,6 +267,7 @@ def legacy_postgres_url(env: Mapping[str, str]) -> str | None:
     db = env.get("POSTGRES_DB") or "memstack"
     user = env.get("POSTGRES_USER") or "postgres"
     password = env.get("POSTGRES_PASSWORD") or ""
+    remember_secret(password)
     auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     return f"postgresql+psycopg://{auth}@{host}:{port}/{db}"
 
@@ -257,6 +292,11 @@ def raw_database_url(option: str | None, env: Mapping[str, str], config: Mapping
         ("POSTGRES_* variables", legacy_postgres_url(env)),
         ("[tool.memstack] database_url", config.get("database_url")),
     ]
+    if option is not None and not option.strip():
+        raise ConfigurationError(
+            "--database-url is empty (an unset shell variable?)",
+            hint="pass a URL such as postgresql://user@localhost/memstack, or leave the option out",
+        )
     for source, value in chain:
         if value:
             return str(value), source
@@ -295,8 +335,11 @@ def _parse_timeout(value: Any, source: str) -> float:
         timeout = float(value)
     except (TypeError, ValueError):
         raise ConfigurationError(f"lock_timeout from {source} must be a number of seconds, not {value!r}") from None
-    if timeout < 0:
-        raise ConfigurationError(f"lock_timeout from {source} must not be negative ({value!r})")
+    if not math.isfinite(timeout) or timeout < 0:
+        raise ConfigurationError(
+            f"lock_timeout from {source} must be a finite number of seconds, 0 or more, not {value!r}",
+            hint="use for example 60 (seconds); 0 means do not wait",
+        )
     return timeout
 
 
