@@ -85,19 +85,20 @@ class AppContext:
 
     def data(self, text: str = "") -> None:
         """Data for scripts and people: stdout, always."""
-        click.echo(text, file=self.out)
+        click.echo(_redact(text), file=self.out)
 
     def json(self, payload: Any) -> None:
-        click.echo(json.dumps(payload, indent=2, default=str), file=self.out)
+        click.echo(_redact(json.dumps(payload, indent=2, default=str)), file=self.out)
 
     def info(self, text: str, level: int = 1, **styles: Any) -> None:
         """Chatter: stderr, shown from verbosity ``level`` up."""
         if self.verbosity >= level:
+            text = _redact(text)
             click.echo(self.style(text, **styles) if styles else text, file=self.err)
 
     def warn(self, text: str) -> None:
         if self.verbosity >= 1:
-            click.echo(self.style(f"warning: {text}", fg="yellow"), file=self.err)
+            click.echo(self.style(f"warning: {_redact(text)}", fg="yellow"), file=self.err)
 
     def confirm(self, question: str, *, yes: bool) -> None:
         """Ask on a terminal; without one refuse unless ``--yes``. Declining raises."""
@@ -110,6 +111,13 @@ class AppContext:
             )
         if not click.confirm(question, default=False, err=True):
             raise DeclinedError("declined; nothing was changed")
+
+
+def _redact(text: str) -> str:
+    """Last line of defence: no password memstack has seen reaches the terminal."""
+    from memstack.core.settings import redact
+
+    return redact(text)
 
 
 def get_app(ctx: click.Context | None = None) -> AppContext:
@@ -159,6 +167,26 @@ def common_options(func: Any) -> Any:
     return func
 
 
+class Seconds(click.ParamType[float, Any]):
+    """A duration in seconds: a finite number, 0 or more (``nan`` would wait for ever)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        import math
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds (for example 60)", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r} is not a finite number of seconds, 0 or more (for example 60)", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds()
+
+
 def json_option(func: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")(func)
 
@@ -179,7 +207,7 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
     except (OperationalError, InterfaceError) as exc:
         first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
         raise MemstackError(
-            f"cannot use the database {ws.settings.masked_database_url}: {first_line}",
+            f"cannot use the database {ws.settings.masked_database_url}: {_redact(first_line)}",
             hint="check that the server is running and the URL (host, port, user, database) is right; "
             "'manage.py doctor' tells more",
         ) from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app, json_option, open_workspace, yes_option
+from memstack.cli.context import SECONDS, common_options, get_app, json_option, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
 from memstack.core.errors import MemstackError
 
@@ -20,9 +20,9 @@ from memstack.core.errors import MemstackError
 @click.option("--atomic", is_flag=True, help="Run the whole plan in one transaction (PostgreSQL, SQLite).")
 @click.option("--prune", "prune_component", metavar="COMPONENT",
               help="Forget the applied revisions of a component removed from the configuration.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--lock-timeout", type=SECONDS, metavar="SECONDS",
               help="How long to wait for another migration to finish (default 60, or lock_timeout).")
-@click.option("--ddl-lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--ddl-lock-timeout", type=SECONDS, metavar="SECONDS",
               help="How long one DDL statement may wait for table locks (PostgreSQL, MariaDB).")
 @yes_option
 @json_option
