@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import EngineError, RevisionNotRenderable
 
 E = TypeVar("E", bound=EngineError)
 Worded = tuple[str, str | None]
@@ -46,3 +46,13 @@ def for_person(error: MemstackError) -> MemstackError:
 
 # --------------------------------------------------------------------------- wordings
 # One section per engine module; each @wording names the domain error it words.
+
+
+# engine/offline.py
+
+
+@wording(RevisionNotRenderable)
+def _not_renderable(error: RevisionNotRenderable) -> Worded:
+    if error.failure.needs_database:
+        return error.message, "rehearse it with 'manage.py migrate --dry-run', or run 'manage.py migrate' itself"
+    return error.message, f"fix {error.path} (run again with --traceback to see the stack)"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memstack.core.errors import DeclinedError, MemstackError
-from memstack.engine.executor import Executor, ProgressCallback, StepResult, render_sql
+from memstack.engine.executor import Executor, ProgressCallback, StepResult
 from memstack.engine.graph import Revision, Step, plan_to_state, plan_to_target
 from memstack.engine.loader import checksum_file
 from memstack.engine.lock import WaitCallback, migration_lock
@@ -308,11 +308,9 @@ def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: b
     direction = "down" if backwards else "up"
     if backwards and revision.irreversible:
         return RenderedSQL(revision, direction, None, "irreversible: this revision has no downgrade")
-    try:
-        sql = render_sql(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
-    except Exception as exc:  # Alembic refuses what needs a live connection (batch rebuilds, reads)
-        return RenderedSQL(revision, direction, None,
-                           f"not renderable offline ({type(exc).__name__}: {exc}); use --dry-run")
+    from memstack.engine.offline import render_step  # raises RevisionNotRenderable
+
+    sql = render_step(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
     return RenderedSQL(revision, direction, sql)
 
 

@@ -7,6 +7,7 @@ import click
 from memstack.cli.context import SECONDS, common_options, get_app, json_option, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
 from memstack.core.errors import MemstackError
+from memstack.engine.errors import RevisionNotRenderable
 
 
 @click.command(short_help="Apply or unapply revisions (also: --plan, --sql, --dry-run).")
@@ -82,7 +83,11 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             if show_plan:
                 print_plan(app, plan.steps, as_json)
             else:
-                app.data(operations.plan_sql(ws, plan, state).rstrip())
+                try:
+                    app.data(operations.plan_sql(ws, plan, state).rstrip())
+                except RevisionNotRenderable as incomplete:  # the partial script, then exit 1
+                    app.data((incomplete.script or "").rstrip())
+                    raise
             return
         options = operations.RunOptions(fake=fake, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
                                         confirm=confirm_steps(app, yes), progress=report_progress(app),
