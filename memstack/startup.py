@@ -11,9 +11,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memstack.core.errors import MemstackError
+
+if TYPE_CHECKING:
+    from memstack.engine.safety import DatabaseState
+    from memstack.engine.workspace import Workspace
 
 log = logging.getLogger("memstack.startup")
 
@@ -42,7 +46,8 @@ def migrate_on_startup(
 ) -> StartupResult:
     """Apply pending revisions under the migration lock (or, ``verify_only``, only check).
 
-    Raises :class:`memstack.MemstackError` on any problem. A database ahead of this code
+    Raises :class:`memstack.MemstackError` on any problem, in both modes: pending revisions
+    (verify mode), failure marks, applied revision files changed since. A database ahead of this code
     (a newer release already migrated it, as in a rolling deploy) is accepted with a warning
     as long as every revision this code knows is applied.
     """
@@ -62,6 +67,7 @@ def migrate_on_startup(
             raise MemstackError(f"cannot read the migration state of {masked}: {mask_url(first_line)}",
                                 hint="check that the database server runs and the URL is right "
                                 "('manage.py doctor' reports what is wrong)") from exc
+        _refuse_unsafe_state(ws, state)
         graph = ws.graph
         known_applied = state.applied | {r for r in state.records if r in graph}
         pending = [graph.get(r).label for r in graph.toposort(set(graph.revisions) - known_applied)]
@@ -87,6 +93,18 @@ def migrate_on_startup(
         results = migrate(ws, options=RunOptions())
         applied = [r.step.revision.label for r in results]
         return StartupResult(masked, applied, pending, [], int((time.perf_counter() - started) * 1000))
+
+
+def _refuse_unsafe_state(ws: Workspace, state: DatabaseState) -> None:
+    """Failure marks (a revision that failed half-way) and applied files changed since: raise in
+    both modes, so neither verifying nor a start-up with nothing pending boots on them."""
+    from memstack.engine.safety import checksum_drift, drift_error, marks_error
+
+    if state.marks:
+        raise marks_error(state.marks)
+    drift = checksum_drift(ws.tree, state)
+    if drift:
+        raise drift_error(drift)
 
 
 async def amigrate_on_startup(database_url: str | None = None, **kwargs: Any) -> StartupResult:

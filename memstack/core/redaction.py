@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 MASK = "***"
 #: shorter secrets are not scrubbed from free text: replacing every "ab" would garble messages
 _MIN_SCRUB_LENGTH = 4
+_MIN_FRAGMENT_LENGTH = 6
 _known_secrets: set[str] = set()
 
 _QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd)=)[^&#\s'\"]*")
@@ -43,6 +44,10 @@ def remember_secret(secret: str | None) -> None:
     for form in {secret, unquote(secret), quote(unquote(secret), safe=""), quote(secret, safe="")}:
         if len(form) >= _MIN_SCRUB_LENGTH:
             _known_secrets.add(form)
+    # what a parser cutting at one of these characters would show elsewhere (a host name, a path)
+    for piece in re.split(r"[/#?@:]", unquote(secret)):
+        if len(piece) >= _MIN_FRAGMENT_LENGTH:
+            _known_secrets.add(piece)
 
 
 def mask_url(url: str) -> str:
