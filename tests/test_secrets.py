@@ -99,8 +99,9 @@ def test_no_password_in_any_command_output_on_postgresql(project: Path, tmp_path
             manage(project, *base, *args)
         # the legacy variables, with the database named in POSTGRES_DB
         parsed = make_url(plain)
-        legacy = {"POSTGRES_HOST": str(parsed.host), "POSTGRES_PORT": str(parsed.port), "POSTGRES_DB": str(parsed.database),
-                  "POSTGRES_USER": str(parsed.username), "POSTGRES_PASSWORD": PASSWORD}
+        legacy = {"POSTGRES_HOST": str(parsed.host), "POSTGRES_PORT": str(parsed.port),
+                  "POSTGRES_DB": str(parsed.database), "POSTGRES_USER": str(parsed.username),
+                  "POSTGRES_PASSWORD": PASSWORD}
         assert manage(project, "showmigrations", "-v", "3", **legacy).code == 0
         assert manage(project, "doctor", "--json", **legacy).code in (0, 1)
         assert manage(project, "migrate", "-v", "3", **legacy).code == 0
