@@ -29,6 +29,9 @@ class Workspace:
 
     @cached_property
     def tree(self) -> LoadedTree:
+        from memstack.core.settings import refuse_missing_own_migrations
+
+        refuse_missing_own_migrations((c.package, c.migrations_path) for c in self.registry)
         return load_tree(self.registry)
 
     @property
