@@ -140,3 +140,11 @@ def legacy_postgres_url(env: Mapping[str, str]) -> str | None:
     remember_secret(password)
     auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     return f"postgresql+psycopg://{auth}@{host}:{port}/{db}"
+
+
+def missing_sqlite_file(url: str) -> bool:
+    """True when ``url`` (normalized) names a SQLite file that does not exist: reading it must not
+    create it (a mistyped path would otherwise become a new empty database)."""
+    if not url.startswith("sqlite:///") or url.startswith(("sqlite:///:memory:", "sqlite:///file:")):
+        return False
+    return not Path(url[len("sqlite:///"):].partition("?")[0]).exists()

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement
 
+from memstack.core.urls import missing_sqlite_file
 from memstack.engine.errors import RenderFailure, RevisionNotRenderable
 from memstack.engine.executor import render_sql
 from memstack.engine.graph import Step
@@ -98,10 +99,12 @@ def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) 
     graph = ws.graph
     out: list[str] = [f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
                       f"{len(steps)} step(s), from the database's current state"]
-    with ws.engine.connect() as connection:
-        from sqlalchemy import inspect
+    existing: set[str] = set()
+    if not missing_sqlite_file(ws.settings.database_url):  # a script must not create the database file
+        with ws.engine.connect() as connection:
+            from sqlalchemy import inspect
 
-        existing = set(inspect(connection).get_table_names())
+            existing = set(inspect(connection).get_table_names())
     begin, commit = ("START TRANSACTION;", "COMMIT;") if dialect.name in ("mysql", "mariadb") else ("BEGIN;", "COMMIT;")
     setup: list[str] = []
     if version_table.name not in existing:
