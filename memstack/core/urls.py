@@ -148,3 +148,27 @@ def missing_sqlite_file(url: str) -> bool:
     if not url.startswith("sqlite:///") or url.startswith(("sqlite:///:memory:", "sqlite:///file:")):
         return False
     return not Path(url[len("sqlite:///"):].partition("?")[0]).exists()
+
+
+#: the driver module of each normalized scheme, and how to install it
+_DRIVERS = {
+    "postgresql+psycopg": ("psycopg", "pip install 'psycopg[binary]'"),
+    "mysql+pymysql": ("pymysql", "pip install 'memstack[mysql]' (or PyMySQL)"),
+}
+
+
+def require_driver(url: str) -> None:
+    """Refuse with the install command when the URL's database driver cannot be imported."""
+    import importlib
+
+    scheme = url.partition("://")[0]
+    if scheme not in _DRIVERS:
+        return
+    module, install = _DRIVERS[scheme]
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the database driver {module!r} for {scheme}:// URLs is not installed ({exc})",
+            hint=install,
+        ) from exc

@@ -46,7 +46,9 @@ class Workspace:
         """The migration engine (transactional DDL on SQLite)."""
         if self._engine is None:
             from memstack.core.db import create_engine
+            from memstack.core.urls import require_driver
 
+            require_driver(self.settings.database_url)
             self._engine = create_engine(self.settings.database_url, for_migrations=True)
         return self._engine
 
