@@ -261,6 +261,10 @@ def repair(ws: Workspace, *, confirm: ConfirmCallback | None = None,
 def history(ws: Workspace, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
     if component is not None:
         component = ws.registry.get(component).label if component in ws.registry.labels else component
+    from memstack.core.urls import missing_sqlite_file
+
+    if missing_sqlite_file(ws.settings.database_url):  # no history yet; reading must not create the file
+        return []
     with ws.engine.connect() as connection:
         return Recorder(connection).history(component, limit)
 
