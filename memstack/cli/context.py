@@ -114,10 +114,10 @@ class AppContext:
 
 
 def _redact(text: str) -> str:
-    """Last line of defence: no password memstack has seen reaches the terminal."""
-    from memstack.core.settings import redact
+    """Last line of defence for ordinary output: no URL reaches the terminal with its password."""
+    from memstack.core.redaction import mask_urls_in
 
-    return redact(text)
+    return mask_urls_in(text)
 
 
 def get_app(ctx: click.Context | None = None) -> AppContext:
@@ -199,6 +199,7 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
     """The workspace of the command's project; a database that cannot be used becomes one clear error."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    from memstack.core.redaction import redact
     from memstack.engine.workspace import Workspace
 
     ws = Workspace(settings=app.settings, registry=app.registry)
@@ -207,7 +208,7 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
     except (OperationalError, InterfaceError) as exc:
         first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
         raise MemstackError(
-            f"cannot use the database {ws.settings.masked_database_url}: {_redact(first_line)}",
+            f"cannot use the database {ws.settings.masked_database_url}: {redact(first_line)}",
             hint="check that the server is running and the URL (host, port, user, database) is right; "
             "'manage.py doctor' tells more",
         ) from exc

@@ -37,17 +37,20 @@ def split_credentials(rest: str) -> tuple[str, str | None, str] | None:
     return userinfo[:colon], userinfo[colon + 1:], after
 
 
-def remember_secret(secret: str | None) -> None:
-    """Scrub ``secret`` (raw, and as it is written in a URL) from text passed to :func:`redact`."""
+def remember_secret(secret: str | None, shown_with: str = "") -> None:
+    """Scrub ``secret`` (raw, and as it is written in a URL) from text passed to :func:`redact`.
+
+    ``shown_with`` is the masked URL: a password that is also part of it (``postgres`` as the
+    password of ``postgresql://postgres@...``) cannot be told apart and is left to the URL mask,
+    so messages do not turn into ``***ql+psycopg://***``."""
     if not secret:
         return
-    for form in {secret, unquote(secret), quote(unquote(secret), safe=""), quote(secret, safe="")}:
-        if len(form) >= _MIN_SCRUB_LENGTH:
-            _known_secrets.add(form)
+    forms = {secret, unquote(secret), quote(unquote(secret), safe=""), quote(secret, safe="")}
     # what a parser cutting at one of these characters would show elsewhere (a host name, a path)
-    for piece in re.split(r"[/#?@:]", unquote(secret)):
-        if len(piece) >= _MIN_FRAGMENT_LENGTH:
-            _known_secrets.add(piece)
+    pieces = {p for p in re.split(r"[/#?@:]", unquote(secret)) if len(p) >= _MIN_FRAGMENT_LENGTH}
+    for form in {f for f in forms if len(f) >= _MIN_SCRUB_LENGTH} | pieces:
+        if form not in shown_with:
+            _known_secrets.add(form)
 
 
 def mask_url(url: str) -> str:
@@ -66,10 +69,18 @@ def mask_url(url: str) -> str:
     return _QUERY_PASSWORD.sub(rf"\1{MASK}", masked)
 
 
+def mask_urls_in(text: str) -> str:
+    """``text`` with the password of every URL in it masked (for ordinary output, left exact otherwise)."""
+    return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text) if "://" in text else text
+
+
 def redact(text: str) -> str:
-    """``text`` with the passwords of URLs in it, and every password memstack has seen, masked."""
+    """``text`` with the passwords of URLs in it, and every password memstack has seen, masked.
+
+    For errors and tracebacks, where a driver may echo a password in any form; ordinary output
+    uses :func:`mask_urls_in`, since a password like ``postgres`` would garble every line."""
     if not text:
         return text
     for secret in sorted(_known_secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
-    return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)
+    return mask_urls_in(text)

@@ -48,7 +48,7 @@ def normalize_url(url: str, project_dir: Path) -> str:
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep:
-        remember_secret(_password_of(url))
+        remember_secret(_password_of(url), mask_url(url))
         raise ConfigurationError(
             f"{mask_url(url)!r} is not a database URL (it has no scheme such as postgresql://)",
             hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
@@ -63,7 +63,7 @@ def normalize_url(url: str, project_dir: Path) -> str:
         return "postgresql+psycopg://" + rest
     if scheme in _SQLITE_SCHEMES:
         return _absolute_sqlite_url(rest, project_dir)
-    remember_secret(_password_of(rest))
+    remember_secret(_password_of(rest), mask_url(url))
     raise ConfigurationError(
         f"unsupported database URL scheme {scheme!r} in {mask_url(url)!r}",
         hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
@@ -81,7 +81,7 @@ def _encode_password(rest: str) -> str:
     if parts is None or parts[1] is None:
         return rest
     user, password, after = parts[0], parts[1], parts[2]
-    remember_secret(password)
+    remember_secret(password, mask_url(f"postgresql+psycopg:// mysql+pymysql://{rest}"))
     return f"{user}:{quote(unquote(password), safe='')}@{after}"
 
 
@@ -137,7 +137,7 @@ def legacy_postgres_url(env: Mapping[str, str]) -> str | None:
     db = env.get("POSTGRES_DB") or "memstack"
     user = env.get("POSTGRES_USER") or "postgres"
     password = env.get("POSTGRES_PASSWORD") or ""
-    remember_secret(password)
+    remember_secret(password, f"postgresql+psycopg://{user}@{host}:{port}/{db}")
     auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
     return f"postgresql+psycopg://{auth}@{host}:{port}/{db}"
 
