@@ -86,6 +86,7 @@ def check_case(migrated: tuple[Path, str], case: Case, tmp_path: Path) -> None:
 CASES: dict[str, Case] = {
     # URLs
     "empty --database-url": Case(("migrate",), 1, "--database-url is empty", url=""),
+    "blank --database-url": Case(("showmigrations",), 1, "--database-url is empty", url="   "),
     "URL without a scheme": Case(("migrate",), 1, "is not a database URL", url="postgres@localhost/memstack"),
     "unknown driver": Case(("migrate",), 1, "unsupported database URL scheme", url="oracle://u@h/db"),
     "postgres URL without a database": Case(("showmigrations",), 1, "names no database",
@@ -104,6 +105,7 @@ CASES: dict[str, Case] = {
     "--ddl-lock-timeout nan": Case(("migrate", "--ddl-lock-timeout", "nan"), 2, "not a finite number"),
     "stamp --lock-timeout nan": Case(("stamp", "memo", "zero", "--lock-timeout", "NaN"), 2, "not a finite number"),
     "MEMSTACK_LOCK_TIMEOUT=nan": Case(("migrate",), 1, "finite number", env={"MEMSTACK_LOCK_TIMEOUT": "nan"}),
+    "MEMSTACK_LOCK_TIMEOUT=inf": Case(("migrate",), 1, "finite number", env={"MEMSTACK_LOCK_TIMEOUT": "inf"}),
     "MEMSTACK_LOCK_TIMEOUT=-5": Case(("migrate",), 1, "finite number", env={"MEMSTACK_LOCK_TIMEOUT": "-5"}),
     "--verbosity 9": Case(("migrate", "-v", "9"), 2, "verbosity"),
     # names
