@@ -90,22 +90,14 @@ def _sql(statement: ClauseElement, dialect: Dialect) -> str:
     return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).strip() + ";"
 
 
-def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) -> str:
-    from sqlalchemy.engine import make_url
-
-    from memstack.engine.recorder import who
-
-    dialect = make_url(ws.settings.database_url).get_dialect()()
-    graph = ws.graph
-    out: list[str] = [f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
-                      f"{len(steps)} step(s), from the database's current state"]
+def _bookkeeping_setup(ws: Workspace, dialect: Dialect) -> list[str]:
+    """CREATE statements for the version and bookkeeping tables the database lacks."""
     existing: set[str] = set()
     if not missing_sqlite_file(ws.settings.database_url):  # a script must not create the database file
-        with ws.engine.connect() as connection:
-            from sqlalchemy import inspect
+        from sqlalchemy import inspect
 
+        with ws.engine.connect() as connection:
             existing = set(inspect(connection).get_table_names())
-    begin, commit = ("START TRANSACTION;", "COMMIT;") if dialect.name in ("mysql", "mariadb") else ("BEGIN;", "COMMIT;")
     setup: list[str] = []
     if version_table.name not in existing:
         setup.append(_sql(CreateTable(version_table), dialect))
@@ -115,6 +107,20 @@ def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) 
     if meta_table in missing:
         setup.append(_sql(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)),
                           dialect))
+    return setup
+
+
+def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) -> str:
+    from sqlalchemy.engine import make_url
+
+    from memstack.engine.recorder import who
+
+    dialect = make_url(ws.settings.database_url).get_dialect()()
+    graph = ws.graph
+    out: list[str] = [f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
+                      f"{len(steps)} step(s), from the database's current state"]
+    begin, commit = ("START TRANSACTION;", "COMMIT;") if dialect.name in ("mysql", "mariadb") else ("BEGIN;", "COMMIT;")
+    setup = _bookkeeping_setup(ws, dialect)
     if setup:
         out += ["", "-- memstack's bookkeeping tables", begin, *setup, commit]
     user, host = who()
