@@ -13,9 +13,14 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.engine.errors import ChecksumDrift, EngineError, FailureMark, RemovedComponent, UnknownRows
+
+if TYPE_CHECKING:
+    from memstack.engine.safety import DatabaseState
+    from memstack.engine.workspace import Workspace
 
 log = logging.getLogger("memstack.startup")
 
@@ -93,7 +98,8 @@ def migrate_on_startup(
 ) -> StartupResult:
     """Apply pending revisions under the migration lock (or, ``verify_only``, only check).
 
-    Raises :class:`memstack.MemstackError` on any problem. A database ahead of this code
+    Raises :class:`memstack.MemstackError` on any problem, in both modes: pending revisions
+    (verify mode), failure marks, applied revision files changed since. A database ahead of this code
     (a newer release already migrated it, as in a rolling deploy) is accepted with a warning
     as long as every revision this code knows is applied.
     """
@@ -123,6 +129,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
             state = database_state(ws)
         except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password
             raise database_unavailable(exc, ws.settings.database_url, doing="read the migration state of") from exc
+        _refuse_unsafe_state(ws, state)
         graph = ws.graph
         known_applied = state.applied | {r for r in state.records if r in graph}
         pending = [graph.get(r).label for r in graph.toposort(set(graph.revisions) - known_applied)]
@@ -141,6 +148,18 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
         results = migrate(ws, options=RunOptions())
         applied = [r.step.revision.label for r in results]
         return StartupResult(masked, applied, pending, [], took())
+
+
+def _refuse_unsafe_state(ws: Workspace, state: DatabaseState) -> None:
+    """Failure marks (a revision that failed half-way) and applied files changed since: raise in
+    both modes, so neither verifying nor a start-up with nothing pending boots on them."""
+    from memstack.engine.safety import checksum_drift, drift_error
+
+    if state.marks:
+        raise FailureMark(state.marks[0])
+    drift = checksum_drift(ws.tree, state)
+    if drift:
+        raise drift_error(drift)
 
 
 async def amigrate_on_startup(

@@ -193,3 +193,63 @@ def test_sqlmigrate_target_errors(project: Path, capsys: pytest.CaptureFixture[s
     assert f"0004_add_message ({message_id})" in ambiguous.err
     missing = run_main(capsys, monkeypatch, *base, "sqlmigrate", "memory")
     assert missing.code == 2
+
+
+# --------------------------------------------------------------------------- honest exit codes (issue 12)
+
+
+def _memo_revision(project: Path, upgrade: str) -> str:
+    from support.revisions import new_id, write_revision
+
+    rid = new_id()
+    write_revision(project / "migrations" / "memo", "0002_extra", rid, REV[("memo", "0001_initial")],
+                   upgrade=upgrade)
+    return rid
+
+
+@pytest.mark.parametrize(("upgrade", "expected"), [
+    ("raise RuntimeError()", "a bug in 0002_extra.py (line 17): RuntimeError (raised without a message)"),
+    ("raise KeyError('tenant_id')", "a bug in 0002_extra.py (line 17): KeyError: 'tenant_id'"),
+    ("op.get_bind().execute(sa.text('SELECT 1')).fetchall()", "is not renderable offline: it reads the database"),
+    ("[r for r in op.get_bind().execute(sa.text('SELECT 1'))]", "is not renderable offline: it reads rows"),
+])
+def test_sql_tells_a_revision_bug_from_what_needs_a_database(project: Path, tmp_path: Path, upgrade: str,
+                                                             expected: str, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """No IndexError on an empty message; a bug is reported as the revision's bug, with its line."""
+    rid = _memo_revision(project, upgrade)
+    url = f"sqlite:///{tmp_path / 'never.db'}"
+    one = run_main(capsys, monkeypatch, "--project-dir", str(project), "--database-url", url,
+                   "sqlmigrate", "memo", "0002")
+    assert one.code == 1 and one.out == ""
+    assert f"memo 0002_extra ({rid}) " in one.err and expected in one.err and "Traceback" not in one.err
+    assert not (tmp_path / "never.db").exists()
+    with pytest.raises(MemstackError, match="0002_extra"):
+        call(project, url, "sqlmigrate", "memo", "0002")
+
+
+@pytest.mark.postgres
+def test_incomplete_script_exits_1_and_stops_psql(project: Path, postgres_url: str,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    _memo_revision(project, "raise RuntimeError()")
+    result = run_main(capsys, monkeypatch, "--project-dir", str(project), "--database-url", postgres_url,
+                      "migrate", "memo", "--sql")
+    assert result.code == 1
+    assert "a bug in 0002_extra.py" in result.err and "the script stops before it" in result.err
+    last = result.out.rstrip().splitlines()[-1]
+    assert last.startswith("DO $$ BEGIN RAISE EXCEPTION 'memstack: this script is incomplete")
+    assert "CREATE TABLE memos" in result.out  # the steps before it are whole
+    if shutil.which("psql") is None:
+        pytest.skip("no psql")
+    u = make_url(postgres_url)
+    proc = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-h", str(u.host), "-p", str(u.port), "-U",
+                           str(u.username), "-d", str(u.database), "-q"], input=result.out, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode != 0
+    assert "memstack: this script is incomplete" in proc.stderr

@@ -413,10 +413,14 @@ def test_sql_for_every_target_form(project: Path, db_url_no_mariadb: str, target
 def test_sql_names_what_cannot_render_offline_on_sqlite(project: Path, sqlite_url: str,
                                                         capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """auth 0002 rebuilds user_roles in batch mode: named, not a crash (exit 0)."""
-    result = ok(cli(capsys, monkeypatch, project, sqlite_url, "migrate", "--sql"))
+    """auth 0002 rebuilds user_roles in batch mode: named, not a crash; the script is incomplete, so exit 1
+    and it ends with a statement that fails on purpose."""
+    result = cli(capsys, monkeypatch, project, sqlite_url, "migrate", "--sql")
+    assert result.code == 1
     script = result.out
     assert "Traceback" not in result.err
+    assert "auth 0002_add_user_roles_fk (ef933074fc96) is not renderable offline" in result.err
+    assert script.rstrip().splitlines()[-1].startswith('SELECT * FROM "memstack: this script is incomplete')
     lines = script.splitlines()
     header = next(i for i, line in enumerate(lines) if "apply auth 0002_add_user_roles_fk" in line)
     assert lines[header].startswith("-- [3/13] ")
@@ -430,7 +434,9 @@ def test_sql_names_what_cannot_render_offline_on_sqlite(project: Path, sqlite_ur
     # backwards too: memory 0002 drops a column, which SQLite rebuilds the table for
     call(project, sqlite_url, "migrate")
     before = snapshot(sqlite_url)
-    back = ok(cli(capsys, monkeypatch, project, sqlite_url, "migrate", "memory", "zero", "--sql")).out
+    back_run = cli(capsys, monkeypatch, project, sqlite_url, "migrate", "memory", "zero", "--sql")
+    assert back_run.code == 1
+    back = back_run.out
     first = script_headers(back)[0]
     assert (first["verb"], first["component"], first["name"]) == ("unapply", "memory", "0002_add_task_id")
     assert NOT_RENDERABLE in back

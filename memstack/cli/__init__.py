@@ -20,6 +20,7 @@ import click
 
 from memstack.cli.context import AppContext, common_options, get_app
 from memstack.core.errors import MemstackError
+from memstack.core.redaction import redact
 
 #: built-in command name -> module (each module defines ``command``)
 BUILTIN_COMMANDS: dict[str, str] = {
@@ -102,7 +103,7 @@ class MemstackGroup(click.Group):
                 raise TypeError(f"{module_name}.command is not a click command")
         except Exception as exc:
             if get_app(ctx).traceback:
-                traceback_module.print_exc()
+                _print_traceback()
             return BrokenCommand(cmd_name, module_name, exc)
         command.name = cmd_name
         return command
@@ -159,25 +160,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except MemstackError as raised:
         if app.traceback or _wants_traceback(args):
-            traceback_module.print_exc()
+            _print_traceback()
         from memstack.cli.errors import for_person  # the wordings import the engine: only on error
 
         worded = for_person(raised)
-        click.echo(app.style(f"error: {worded.message}", fg="red"), err=True)
+        click.echo(app.style(f"error: {redact(worded.message)}", fg="red"), err=True)
         if worded.hint:
-            click.echo(f"  fix: {worded.hint}", err=True)
+            click.echo(f"  fix: {redact(worded.hint)}", err=True)
         sys.exit(worded.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:
         if app.traceback or _wants_traceback(args):
-            traceback_module.print_exc()
+            _print_traceback()
         else:
-            click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+            click.echo(f"error: unexpected {type(exc).__name__}: {redact(str(exc))}", err=True)
             click.echo("  (run again with --traceback to see where it happened)", err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+def _print_traceback() -> None:
+    """The stack for --traceback, with every password memstack has seen masked."""
+    click.echo(redact(traceback_module.format_exc()), err=True, nl=False)
 
 
 def _prog_name() -> str:

@@ -85,19 +85,20 @@ class AppContext:
 
     def data(self, text: str = "") -> None:
         """Data for scripts and people: stdout, always."""
-        click.echo(text, file=self.out)
+        click.echo(_redact(text), file=self.out)
 
     def json(self, payload: Any) -> None:
-        click.echo(json.dumps(payload, indent=2, default=str), file=self.out)
+        click.echo(_redact(json.dumps(payload, indent=2, default=str)), file=self.out)
 
     def info(self, text: str, level: int = 1, **styles: Any) -> None:
         """Chatter: stderr, shown from verbosity ``level`` up."""
         if self.verbosity >= level:
+            text = _redact(text)
             click.echo(self.style(text, **styles) if styles else text, file=self.err)
 
     def warn(self, text: str) -> None:
         if self.verbosity >= 1:
-            click.echo(self.style(f"warning: {text}", fg="yellow"), file=self.err)
+            click.echo(self.style(f"warning: {_redact(text)}", fg="yellow"), file=self.err)
 
     def confirm(self, question: str, *, yes: bool) -> None:
         """Ask on a terminal; without one refuse unless ``--yes``. Declining raises."""
@@ -110,6 +111,13 @@ class AppContext:
             )
         if not click.confirm(question, default=False, err=True):
             raise DeclinedError("declined; nothing was changed")
+
+
+def _redact(text: str) -> str:
+    """Last line of defence for ordinary output: no URL reaches the terminal with its password."""
+    from memstack.core.redaction import mask_urls_in
+
+    return mask_urls_in(text)
 
 
 def get_app(ctx: click.Context | None = None) -> AppContext:
@@ -157,6 +165,26 @@ def common_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+class Seconds(click.ParamType[float, Any]):
+    """A duration in seconds: a finite number, 0 or more (``nan`` would wait for ever)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        import math
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds (for example 60)", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r} is not a finite number of seconds, 0 or more (for example 60)", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds()
 
 
 def json_option(func: Any) -> Any:

@@ -27,6 +27,7 @@ from memstack.engine.errors import (
     NonLiteralField,
     NothingToAdopt,
     RemovedComponent,
+    RevisionNotRenderable,
     UncreatedReference,
     UnknownRows,
 )
@@ -362,3 +363,13 @@ def _not_null_without_default(error: NotNullWithoutDefault) -> Worded:
             f"give {error.column} a server default (server_default=...) in the model, or add it nullable, "
             "run makemigrations, backfill the rows, then make it NOT NULL and run makemigrations again; "
             "if every database's table is empty, pass --allow-not-null")
+
+
+# engine/offline.py
+
+
+@wording(RevisionNotRenderable)
+def _not_renderable(error: RevisionNotRenderable) -> Worded:
+    if error.failure.needs_database:
+        return error.message, "rehearse it with 'manage.py migrate --dry-run', or run 'manage.py migrate' itself"
+    return error.message, f"fix {error.path} (run again with --traceback to see the stack)"

@@ -269,5 +269,5 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
         if not migrations.is_absolute():
             migrations = settings.project_dir / migrations
     else:
-        migrations = settings.migrations_dir / label
+        migrations = settings.default_migrations_path(label, package)
     return Component(label=label, package=package, migrations_path=migrations.resolve())

@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeEngine
 
 from memstack.core.errors import DatabaseUnavailable
-from memstack.core.settings import mask_url
+from memstack.core.redaction import mask_url, redact
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -142,7 +142,7 @@ def _configure_sqlite(engine: Engine, *, for_migrations: bool) -> None:
 def connection_reason(exc: BaseException) -> str:
     """The first line of what the driver said, with any password in it masked."""
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return mask_url(lines[0] if lines else type(exc).__name__)
+    return redact(mask_url(lines[0] if lines else type(exc).__name__))
 
 
 def database_unavailable(exc: BaseException, url: str, *, doing: str = "use") -> DatabaseUnavailable:

@@ -8,16 +8,20 @@ fast.
 
 from __future__ import annotations
 
+import math
 import os
-import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
 
 from memstack.core.errors import ConfigurationError
+from memstack.core.redaction import mask_url as mask_url  # re-exported: callers import it from here
+from memstack.core.redaction import redact as redact
+from memstack.core.urls import SUPPORTED_URL_FORMS as SUPPORTED_URL_FORMS
+from memstack.core.urls import legacy_postgres_url as legacy_postgres_url
+from memstack.core.urls import normalize_url as normalize_url
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_COMPONENTS: tuple[str, ...] = (
@@ -30,28 +34,6 @@ DEFAULT_COMPONENTS: tuple[str, ...] = (
     "memstack.task",
 )
 
-SUPPORTED_URL_FORMS = (
-    "postgres://, postgresql://, postgresql+psycopg://, postgresql+asyncpg://, "
-    "postgresql+psycopg2://, mysql://, mariadb://, mysql+pymysql://, mysql+aiomysql://, "
-    "mysql+asyncmy://, sqlite://, sqlite+aiosqlite://"
-)
-
-_POSTGRES_SCHEMES = {
-    "postgres",
-    "postgresql",
-    "postgresql+psycopg",
-    "postgresql+psycopg2",
-    "postgresql+asyncpg",
-}
-_MYSQL_SCHEMES = {
-    "mysql",
-    "mariadb",
-    "mysql+pymysql",
-    "mariadb+pymysql",
-    "mysql+aiomysql",
-    "mysql+asyncmy",
-}
-_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +67,20 @@ class Settings:
 
     @property
     def templates_dir(self) -> Path:
-        return self.project_dir / "templates"
+        """The project's ``templates/``; an installed memstack's own when the project has none."""
+        own = self.project_dir / "templates"
+        bundled = bundled_dir()
+        return bundled / "templates" if not own.is_dir() and bundled is not None else own
+
+    def default_migrations_path(self, label: str, package: str) -> Path:
+        """``migrations/<label>`` of the project; for memstack's own components, the revisions an
+        installed memstack ships when the project has no copy."""
+        own = self.migrations_dir / label
+        bundled = bundled_dir()
+        if own.is_dir() or not package.startswith("memstack.") or bundled is None:
+            return own
+        shipped = bundled / "migrations" / label
+        return shipped if shipped.is_dir() else own
 
     @property
     def pyproject_path(self) -> Path:
@@ -96,7 +91,32 @@ class Settings:
         return mask_url(self.database_url)
 
 
+def refuse_missing_own_migrations(components: Iterable[tuple[str, Path]]) -> None:
+    """memstack's own components always have revisions: a missing folder means an installation
+    without them, which would otherwise "migrate" an empty tree and report success."""
+    for package, folder in components:
+        if package.startswith("memstack.") and not folder.is_dir():
+            raise ConfigurationError(
+                f"no migrations found for {package}: {folder} does not exist",
+                hint="run from the MemStack checkout or install memstack from its wheel (which ships them), "
+                f'or set {{ package = "{package}", migrations = "<folder>" }} in [tool.memstack] components',
+            )
+
+
 # --------------------------------------------------------------------------- project root
+
+
+def bundled_dir() -> Path | None:
+    """``<prefix>/share/memstack`` of an installed memstack (its revisions and templates), if any."""
+    import site
+    import sys
+    import sysconfig
+
+    for prefix in (sysconfig.get_path("data"), sys.prefix, site.USER_BASE or ""):
+        candidate = Path(prefix) / "share" / "memstack"
+        if prefix and (candidate / "migrations").is_dir():
+            return candidate
+    return None
 
 
 def _has_memstack_table(pyproject: Path) -> bool:
@@ -161,80 +181,6 @@ def read_dotenv(project_dir: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-# --------------------------------------------------------------------------- URLs
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (in the authority and in the query)."""
-    masked = re.sub(r"(://[^:/@?#]*:)[^@/?#]*(@)", r"\1***\2", url)
-    return re.sub(r"(?i)([?&](?:password|passwd|pwd)=)[^&#]*", r"\1***", masked)
-
-
-def normalize_url(url: str, project_dir: Path) -> str:
-    """The URL memstack uses for schema work: synchronous driver, absolute SQLite path."""
-    url = url.strip()
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not sep:
-        raise ConfigurationError(
-            f"{mask_url(url)!r} is not a database URL",
-            hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
-        )
-    if scheme in _POSTGRES_SCHEMES:
-        if scheme == "postgresql+asyncpg":
-            rest = _asyncpg_query_to_libpq(rest)
-        return "postgresql+psycopg://" + rest
-    if scheme in _MYSQL_SCHEMES:
-        return "mysql+pymysql://" + rest
-    if scheme in _SQLITE_SCHEMES:
-        return _absolute_sqlite_url(rest, project_dir)
-    raise ConfigurationError(
-        f"unsupported database URL scheme {scheme!r} in {mask_url(url)!r}",
-        hint=f"use one of the supported forms: {SUPPORTED_URL_FORMS}",
-    )
-
-
-_ASYNCPG_SSL = {"true": "require", "1": "require", "on": "require", "false": "disable", "0": "disable",
-                "off": "disable"}
-
-
-def _asyncpg_query_to_libpq(rest: str) -> str:
-    """asyncpg's ``ssl=...`` becomes libpq's ``sslmode=...`` (``true`` meaning ``require``)."""
-    base, sep, query = rest.partition("?")
-    if not sep:
-        return rest
-    pairs = []
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key == "ssl":
-            key, value = "sslmode", _ASYNCPG_SSL.get(value.lower(), value)
-        pairs.append((key, value))
-    return f"{base}?{urlencode(pairs)}"
-
-
-def _absolute_sqlite_url(rest: str, project_dir: Path) -> str:
-    # rest is "" (memory), "/relative.db", "//abs/path.db" or "/:memory:", maybe with "?query"
-    path, sep, query = rest.partition("?")
-    suffix = f"?{query}" if sep else ""
-    if path in ("", "/", "/:memory:") or path.startswith("/file:"):
-        return f"sqlite://{path}{suffix}"
-    relative = path[1:] if path.startswith("/") else path
-    file_path = Path(relative)
-    if not file_path.is_absolute():
-        file_path = (project_dir / file_path).resolve()
-    return f"sqlite:///{file_path.as_posix()}{suffix}"
-
-
-def legacy_postgres_url(env: Mapping[str, str]) -> str | None:
-    """MemStack's old ``POSTGRES_*`` variables, used only when POSTGRES_HOST or POSTGRES_DB is set."""
-    if not (env.get("POSTGRES_HOST") or env.get("POSTGRES_DB")):
-        return None
-    host = env.get("POSTGRES_HOST") or "localhost"
-    port = env.get("POSTGRES_PORT") or "5432"
-    db = env.get("POSTGRES_DB") or "memstack"
-    user = env.get("POSTGRES_USER") or "postgres"
-    password = env.get("POSTGRES_PASSWORD") or ""
-    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
-    return f"postgresql+psycopg://{auth}@{host}:{port}/{db}"
 
 
 def raw_database_url(option: str | None, env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str, str]:
@@ -246,6 +192,11 @@ def raw_database_url(option: str | None, env: Mapping[str, str], config: Mapping
         ("POSTGRES_* variables", legacy_postgres_url(env)),
         ("[tool.memstack] database_url", config.get("database_url")),
     ]
+    if option is not None and not option.strip():
+        raise ConfigurationError(
+            "--database-url is empty (an unset shell variable?)",
+            hint="pass a URL such as postgresql://user@localhost/memstack, or leave the option out",
+        )
     for source, value in chain:
         if value:
             return str(value), source
@@ -284,8 +235,11 @@ def _parse_timeout(value: Any, source: str) -> float:
         timeout = float(value)
     except (TypeError, ValueError):
         raise ConfigurationError(f"lock_timeout from {source} must be a number of seconds, not {value!r}") from None
-    if timeout < 0:
-        raise ConfigurationError(f"lock_timeout from {source} must not be negative ({value!r})")
+    if not math.isfinite(timeout) or timeout < 0:
+        raise ConfigurationError(
+            f"lock_timeout from {source} must be a finite number of seconds, 0 or more, not {value!r}",
+            hint="use for example 60 (seconds); 0 means do not wait",
+        )
     return timeout
 
 

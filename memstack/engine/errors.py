@@ -8,12 +8,14 @@ still reads as a plain statement of what is wrong (it is a :class:`MemstackError
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
+    from memstack.engine.graph import Revision
     from memstack.engine.recorder import Mark
     from memstack.engine.safety import Drift
 
@@ -245,3 +247,24 @@ class NewRevisionCycle(EngineError):
     def __init__(self, cycle: list[str]) -> None:
         super().__init__("the new revisions would form a dependency cycle: " + " -> ".join(cycle))
         self.cycle = cycle
+
+
+@dataclass(frozen=True)
+class RenderFailure:
+    """Why one revision produced no SQL: ``needs_database`` (truly offline-only) or a bug in it."""
+
+    needs_database: bool
+    detail: str  # the exception, one line, never empty
+    line: int | None = None  # where in the revision file, when the exception came from it
+
+
+class RevisionNotRenderable(EngineError):
+    """A revision's SQL could not be rendered; ``script`` is the plan's SQL up to it (or None)."""
+
+    def __init__(self, revision: Revision, path: Path, failure: RenderFailure, script: str | None = None) -> None:
+        self.revision, self.path, self.failure, self.script = revision, path, failure, script
+        where = f" (line {failure.line})" if failure.line else ""
+        what = ("is not renderable offline" if failure.needs_database
+                else f"fails while its SQL is rendered, a bug in {path.name}{where}")
+        tail = "; the script stops before it" if script is not None else ""
+        super().__init__(f"{revision.label} ({revision.id}) {what}: {failure.detail}{tail}")

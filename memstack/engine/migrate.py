@@ -65,6 +65,10 @@ def database_state(ws: Workspace) -> DatabaseState:
 
     from sqlalchemy.exc import OperationalError
 
+    from memstack.core.urls import missing_sqlite_file
+
+    if missing_sqlite_file(ws.settings.database_url):  # nothing applied; reading must not create the file
+        return DatabaseState([], {}, [], [], set())
     for attempt in range(1, 6):
         try:
             with ws.engine.connect() as connection:

@@ -3,20 +3,31 @@
 Unlike ``alembic upgrade --sql``, which renders from a starting revision you name, the plan
 here comes from what the database holds; the script also carries the version-table and
 bookkeeping statements a real run executes.
+
+A script that cannot be complete is never passed off as one: rendering stops at the first
+revision that fails, the script ends with a statement that fails on purpose (so ``psql -v
+ON_ERROR_STOP=1``, ``mariadb`` and ``sqlite3 -bail`` stop there and exit non-zero), and
+:class:`RevisionNotRenderable` is raised carrying the partial script. Only what truly needs a
+live database (a SQLite table rebuild, reading rows or the schema through ``op.get_bind()``)
+is called "not renderable offline"; any other exception is reported as the revision's bug.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import delete, func, insert, literal
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement
 
+from memstack.core.urls import missing_sqlite_file
+from memstack.engine.errors import RenderFailure, RevisionNotRenderable
 from memstack.engine.executor import render_sql
 from memstack.engine.graph import Step
-from memstack.engine.loader import checksum_file
+from memstack.engine.loader import LoadedTree, checksum_file
 from memstack.engine.recorder import (
     BOOKKEEPING_SCHEMA_VERSION,
     applied_table,
@@ -28,11 +39,75 @@ from memstack.engine.recorder import (
 from memstack.engine.safety import DatabaseState
 from memstack.engine.workspace import Workspace
 
+__all__ = ["NOT_RENDERABLE", "RenderFailure", "RevisionNotRenderable", "render_plan_sql", "render_step"]
+
 NOT_RENDERABLE = "not renderable offline: use --dry-run"
+#: methods of a result; offline, ``op.get_bind().execute()`` returns None, so calling one means "reads rows"
+_RESULT_METHODS = frozenset({"fetchall", "fetchone", "fetchmany", "first", "one", "one_or_none", "scalar",
+                             "scalars", "scalar_one", "scalar_one_or_none", "all", "mappings", "keys", "rowcount",
+                             "tuples", "partitions", "columns", "returned_defaults", "inserted_primary_key"})
+
+
+def explain_render_failure(exc: BaseException, path: Path) -> RenderFailure:
+    """Tell apart what needs a live database from a revision's own bug, from the exception alone."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import NoInspectionAvailable
+
+    text = (str(exc).strip().splitlines() or [""])[0][:300]
+    detail = f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (raised without a message)"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    line = frames[-1].lineno if frames else None
+    if isinstance(exc, CommandError) and "--sql mode" in str(exc):
+        return RenderFailure(True, "a batch table rebuild needs to read the live table", line)
+    reads_result = isinstance(exc, AttributeError) and getattr(exc, "name", "") in _RESULT_METHODS
+    if isinstance(exc, NoInspectionAvailable) or (reads_result and "'NoneType'" in str(exc)):
+        return RenderFailure(True, "it reads the database through op.get_bind()", line)
+    if isinstance(exc, TypeError) and "'NoneType' object is not iterable" in str(exc) and frames:
+        return RenderFailure(True, "it reads rows through op.get_bind()", line)
+    return RenderFailure(False, detail, line)
+
+
+def render_step(tree: LoadedTree, step: Step, dialect_name: str, script: str | None = None) -> str:
+    """The SQL of one step; raises :class:`RevisionNotRenderable` (with ``script``) when it cannot."""
+    try:
+        return render_sql(tree, step, dialect_name)
+    except Exception as exc:
+        path = tree.path_of(step.revision.id)
+        raise RevisionNotRenderable(step.revision, path, explain_render_failure(exc, path), script) from exc
+
+
+def stop_statement(dialect_name: str, label: str) -> str:
+    """A statement that fails on purpose, so a client running the script stops with an error."""
+    message = f"memstack: this script is incomplete, {label} could not be rendered; run migrate instead"
+    if dialect_name == "postgresql":
+        return f"DO $$ BEGIN RAISE EXCEPTION '{message}'; END $$;"
+    if dialect_name in ("mysql", "mariadb"):
+        return f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{message}';"
+    return f'SELECT * FROM "{message}";'  # SQLite: "no such table: memstack: this script is incomplete ..."
 
 
 def _sql(statement: ClauseElement, dialect: Dialect) -> str:
     return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).strip() + ";"
+
+
+def _bookkeeping_setup(ws: Workspace, dialect: Dialect) -> list[str]:
+    """CREATE statements for the version and bookkeeping tables the database lacks."""
+    existing: set[str] = set()
+    if not missing_sqlite_file(ws.settings.database_url):  # a script must not create the database file
+        from sqlalchemy import inspect
+
+        with ws.engine.connect() as connection:
+            existing = set(inspect(connection).get_table_names())
+    setup: list[str] = []
+    if version_table.name not in existing:
+        setup.append(_sql(CreateTable(version_table), dialect))
+    missing = [t for t in bookkeeping_metadata.sorted_tables if t.name not in existing]
+    for table in missing:
+        setup.append(_sql(CreateTable(table), dialect))
+    if meta_table in missing:
+        setup.append(_sql(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)),
+                          dialect))
+    return setup
 
 
 def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) -> str:
@@ -44,20 +119,8 @@ def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) 
     graph = ws.graph
     out: list[str] = [f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
                       f"{len(steps)} step(s), from the database's current state"]
-    with ws.engine.connect() as connection:
-        from sqlalchemy import inspect
-
-        existing = set(inspect(connection).get_table_names())
     begin, commit = ("START TRANSACTION;", "COMMIT;") if dialect.name in ("mysql", "mariadb") else ("BEGIN;", "COMMIT;")
-    setup: list[str] = []
-    if version_table.name not in existing:
-        setup.append(_sql(CreateTable(version_table), dialect))
-    missing = [t for t in bookkeeping_metadata.sorted_tables if t.name not in existing]
-    for table in missing:
-        setup.append(_sql(CreateTable(table), dialect))
-    if meta_table in missing:
-        setup.append(_sql(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)),
-                          dialect))
+    setup = _bookkeeping_setup(ws, dialect)
     if setup:
         out += ["", "-- memstack's bookkeeping tables", begin, *setup, commit]
     user, host = who()
@@ -69,11 +132,13 @@ def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) 
         out += ["", f"-- [{index}/{len(steps)}] {'apply' if step.direction == 'up' else 'unapply'} "
                 f"{rev.component} {rev.name} ({rev.id}){reason}"]
         try:
-            body = render_sql(ws.tree, step, dialect.name).strip()
-        except Exception as exc:
-            out.append(f"-- {NOT_RENDERABLE} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+            body = render_step(ws.tree, step, dialect.name).strip()
+        except RevisionNotRenderable as exc:
+            hint = NOT_RENDERABLE if exc.failure.needs_database else "fix the revision, then render again"
+            out.append(f"-- {hint} ({exc.failure.detail})")
             out.append("-- the statements below are left out, since the script cannot run past this step")
-            return "\n".join(out) + "\n"
+            out.append(stop_statement(dialect.name, rev.label))
+            raise RevisionNotRenderable(rev, exc.path, exc.failure, "\n".join(out) + "\n") from exc.__cause__
         old_rows, new_rows = graph.rows_for(applied), graph.rows_for(after)
         statements = [body] if body else []
         gone, added = sorted(old_rows - new_rows), sorted(new_rows - old_rows)

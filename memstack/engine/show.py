@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memstack.engine.errors import NotOneRevision
-from memstack.engine.executor import render_sql
 from memstack.engine.graph import Revision, Step
 from memstack.engine.migrate import database_state
 from memstack.engine.planner import resolve_target
@@ -49,6 +48,10 @@ def history(ws: Workspace, component: str | None = None, limit: int | None = Non
     """Recorded events, oldest first; a removed component's events can still be asked for by name."""
     if component is not None:
         component = ws.registry.get(component).label if component in ws.registry.labels else component
+    from memstack.core.urls import missing_sqlite_file
+
+    if missing_sqlite_file(ws.settings.database_url):  # no history yet; reading must not create the file
+        return []
     with ws.engine.connect() as connection:
         return Recorder(connection).history(component, limit)
 
@@ -70,9 +73,7 @@ def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: b
     direction = "down" if backwards else "up"
     if backwards and revision.irreversible:
         return RenderedSQL(revision, direction, None, "irreversible: this revision has no downgrade")
-    try:
-        sql = render_sql(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
-    except Exception as exc:  # Alembic refuses what needs a live connection (batch rebuilds, reads)
-        return RenderedSQL(revision, direction, None,
-                           f"not renderable offline ({type(exc).__name__}: {exc}); use --dry-run")
+    from memstack.engine.offline import render_step  # raises RevisionNotRenderable
+
+    sql = render_step(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
     return RenderedSQL(revision, direction, sql)

@@ -50,6 +50,9 @@ class Workspace:
 
     @cached_property
     def tree(self) -> LoadedTree:
+        from memstack.core.settings import refuse_missing_own_migrations
+
+        refuse_missing_own_migrations((c.package, c.migrations_path) for c in self.registry)
         return load_tree(self.registry)
 
     @property
@@ -97,6 +100,9 @@ class Workspace:
     def engine(self) -> Engine:
         """The migration engine (transactional DDL on SQLite)."""
         if self._engine is None:
+            from memstack.core.urls import require_driver
+
+            require_driver(self.settings.database_url)
             self._engine = _create_migration_engine(self.settings.database_url)
             self._owns_engine = True
         return self._engine

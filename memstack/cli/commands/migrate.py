@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace, yes_option
+from memstack.cli.context import SECONDS, AppContext, common_options, get_app, json_option, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
+from memstack.engine.errors import RevisionNotRenderable
 
 
 @click.command(short_help="Apply or unapply revisions (also: --plan, --sql, --dry-run).")
@@ -22,9 +23,9 @@ from memstack.cli.reporting import confirm_steps, print_plan, report_progress, r
 @click.option("--atomic", is_flag=True, help="Run the whole plan in one transaction (PostgreSQL, SQLite).")
 @click.option("--prune", "prune_component", metavar="COMPONENT",
               help="Forget the applied revisions of a component removed from the configuration.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--lock-timeout", type=SECONDS, metavar="SECONDS",
               help="How long to wait for another migration to finish (default 60, or lock_timeout).")
-@click.option("--ddl-lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--ddl-lock-timeout", type=SECONDS, metavar="SECONDS",
               help="How long one DDL statement may wait for table locks (PostgreSQL, MariaDB).")
 @click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
               help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
@@ -85,7 +86,11 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             if show_plan:
                 print_plan(app, plan.steps, as_json)
             else:
-                app.data(plan_sql(ws, plan, state).rstrip())
+                try:
+                    app.data(plan_sql(ws, plan, state).rstrip())
+                except RevisionNotRenderable as incomplete:  # the partial script, then exit 1
+                    app.data((incomplete.script or "").rstrip())
+                    raise
             return
         options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
                              confirm=confirm_steps(app, yes), progress=report_progress(app),

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from memstack.cli.context import common_options, get_app, open_workspace, yes_option
+from memstack.cli.context import SECONDS, common_options, get_app, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, report_progress, report_wait
 
 
 @click.command(short_help="Record a component as being at TARGET, without running anything.")
 @click.argument("component")
 @click.argument("target")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--lock-timeout", type=SECONDS, metavar="SECONDS",
               help="How long to wait for another migration to finish.")
 @yes_option
 @common_options
