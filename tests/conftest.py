@@ -3,7 +3,7 @@
 * ``sqlite_url`` -- ``sqlite:///<tmp_path>/test.db``
 * ``postgres_url`` / ``mariadb_url`` -- a fresh database ``memstack_t_<hex>`` on the server,
   dropped afterwards; skipped when the server is unreachable (failed when
-  ``MEMSTACK_REQUIRE_SERVERS=1``). See ``dbfixtures.py`` for the server URLs.
+  ``MEMSTACK_REQUIRE_SERVERS=1``). See ``support/databases.py`` for the server URLs.
 * ``db_url`` -- one test per backend: ids ``sqlite``, ``postgres``, ``mariadb``
   (marked ``postgres`` / ``mariadb``, so ``-m "not mariadb"`` deselects them).
 * ``db_url_no_mariadb`` -- ``sqlite`` and ``postgres`` only.
