@@ -26,7 +26,7 @@ class Fix:
     """How to fix a problem, with the commands kept apart from the words around them.
 
     ``advice`` holds ``{0}``, ``{1}``, ... where ``commands`` go; each front end spells a
-    command its own way (the CLI as ``manage.py makemigrations --merge memory``).
+    command its own way (the CLI as its own program name followed by the arguments).
     """
 
     advice: str

@@ -1,7 +1,7 @@
 """Domain errors of the engine: facts in fields, no front end's wording.
 
 The graph, loader, planner and executor raise these. Each front end words them for its
-reader: the CLI boundary (:mod:`memstack.cli.errors`) adds the ``manage.py`` command that
+reader: the CLI boundary (:mod:`memstack.cli.errors`) adds the command line that
 fixes it, the start-up API and the pytest plugin their own. Untranslated, an engine error
 still reads as a plain statement of what is wrong (it is a :class:`MemstackError`).
 """
@@ -117,8 +117,10 @@ class NothingToMerge(EngineError):
     def __init__(self, component: str, heads: int) -> None:
         super().__init__(f"component {component!r} has {heads} head(s); there is nothing to merge")
         self.component, self.heads = component, heads
+
+
 # The types live here, away from the modules that raise them, so that the CLI's boundary can
-# register their wording without importing SQLAlchemy (``manage.py --help`` stays fast).
+# register their wording without importing SQLAlchemy (the CLI's --help stays fast).
 
 # --------------------------------------------------------------------------- loader
 
