@@ -243,6 +243,8 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
     stamping = "purge" in environment_opts(context)
     with migration_lock(engine, ws.settings.lock_timeout):
         state = read_database_state(connection, ws.graph)
+        if ours and connection.in_transaction():
+            connection.commit()  # the reads autobegan one; bookkeeping must outlive a failing step
         if not stamping:
             ensure_safe(ws.tree, state, ws.registry.labels)
         with nullcontext() if connection.in_transaction() else connection.begin():
