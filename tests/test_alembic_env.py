@@ -89,7 +89,8 @@ def test_upgrade_refuses_unknown_rows_and_changed_files(alembic_project: Path, s
 def _break_memo(project: Path) -> None:
     path = project / "migrations" / "memo" / "0001_initial.py"
     source = path.read_text()
-    path.write_text(source.replace("def upgrade() -> None:\n", "def upgrade() -> None:\n    op.execute('SELECT * FROM no_such_table')\n", 1))
+    failing = "def upgrade() -> None:\n    op.execute('SELECT * FROM no_such_table')\n"
+    path.write_text(source.replace("def upgrade() -> None:\n", failing, 1))
 
 
 def test_failed_upgrade_is_recorded(alembic_project: Path, db_url: str) -> None:
@@ -104,7 +105,8 @@ def test_failed_upgrade_is_recorded(alembic_project: Path, db_url: str) -> None:
 def test_mariadb_failure_keeps_mark(alembic_project: Path, mariadb_url: str) -> None:
     path = alembic_project / "migrations" / "memo" / "0001_initial.py"
     source = path.read_text()
-    path.write_text(source.replace("\ndef downgrade", "    op.execute('SELECT * FROM no_such_table')\n\n\ndef downgrade", 1))
+    failing_last = "    op.execute('SELECT * FROM no_such_table')\n\n\ndef downgrade"  # after the CREATE TABLE
+    path.write_text(source.replace("\ndef downgrade", failing_last, 1))
     failed = alembic(alembic_project, mariadb_url, "upgrade", "memo@head")
     assert failed.returncode != 0
     with connect(mariadb_url) as connection:
