@@ -218,6 +218,9 @@ def _refuse_plain_revision(context: Any) -> Callable[..., None]:
     def process_revision_directives(migration_context: Any, revision: Any, directives: list[Any]) -> None:
         if command_name(context).startswith("check."):
             return  # alembic check reads the diff and writes nothing
+        revision_context = environment_opts(context).get("revision_context")
+        if getattr(revision_context, "process_revision_directives", None) is not None:
+            return  # a caller in Python (pytest-alembic) passed its own hook and decides what is written
         from alembic.util import CommandError
 
         raise CommandError(f"'alembic revision' is not how memstack revisions are made. {MAKEMIGRATIONS_HINT}")
@@ -227,12 +230,16 @@ def _refuse_plain_revision(context: Any) -> Callable[..., None]:
 
 @contextmanager
 def _connection(config: Any, ws: Workspace) -> Iterator[tuple[Connection, bool]]:
-    """The handed-over connection (not ours to commit or close), or one on memstack's engine."""
+    """(connection, owned): a handed-over connection is not ours to commit or close.
+
+    ``attributes["connection"]`` may also hold an Engine (pytest-alembic passes one): we connect it.
+    """
     given = config.attributes.get("connection")
-    if given is not None:
+    if isinstance(given, Connection):
         yield given, False
         return
-    with ws.engine.connect() as connection:
+    engine: Engine = given if isinstance(given, Engine) else ws.engine
+    with engine.connect() as connection:
         yield connection, True
         if connection.in_transaction():
             connection.commit()
@@ -255,7 +262,8 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
         tracker = StepTracker(ws, connection, set(state.applied), stamping, marked=not transactional)
         context.configure(
             connection=connection,
-            transactional_ddl=True if ours and connection.dialect.name == "sqlite" else None,
+            # memstack's own SQLite engine makes DDL transactional (memstack.core.db.create_engine)
+            transactional_ddl=True if connection.engine is ws._engine and ws.dialect_name == "sqlite" else None,
             transaction_per_migration=True,
             on_version_apply=tracker.on_apply,
             **options,
