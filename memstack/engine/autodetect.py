@@ -20,6 +20,7 @@ from alembic.operations import ops as alembic_ops
 from sqlalchemy import ForeignKeyConstraint, MetaData, inspect
 from sqlalchemy.engine import Connection, Engine
 
+from memstack.core.components import _has_models as has_models_module
 from memstack.core.components import is_bookkeeping_table
 from memstack.core.errors import MemstackError
 from memstack.engine.executor import Executor
@@ -72,6 +73,7 @@ class Detection:
     revisions: list[NewRevision]
     ignored_tables: list[str]
     owners: dict[str, str]
+    without_models: list[str] = field(default_factory=list)  # never compared: that would drop their tables
 
 
 # --------------------------------------------------------------------------- scratch state
@@ -259,7 +261,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
-            changes = {label: compare_component(connection, label, owners, metadata) for label in registry.labels}
+            bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
+            changes = {label: alembic_ops.UpgradeOps(ops=[]) if label in bare
+                       else compare_component(connection, label, owners, metadata) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
     created_by = {table: label for label, ops in changes.items() for table in _created_tables(ops)}
@@ -288,7 +292,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     _infer_dependencies(graph, ordered, revisions, owners, created_by)
     for rev in ordered:
         _, rev.irreversible = _reverse(rev.upgrade_ops)
-    return Detection(ordered, ignored, owners)
+    return Detection(ordered, ignored, owners, bare)
 
 
 def _unowned_in_database(ws: Workspace, owners: dict[str, str]) -> list[str]:

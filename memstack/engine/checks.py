@@ -83,6 +83,12 @@ def alembic_config_problems(ws: Workspace) -> list[Problem]:
     return problems
 
 
+def no_models_fix(ws: Workspace, label: str) -> str:
+    package = ws.registry.get(label).package
+    return (f"declare the tables in {package}/models.py (on memstack.core.db.Base), then "
+            f"'manage.py makemigrations --check' shows what differs")
+
+
 def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
     problems: list[Problem] = []
     tree = load_tree(ws.registry, validate=False)
@@ -106,6 +112,9 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
                 "revision_fails", f"models could not be compared with the migrations: building a scratch "
                 f"database from the revisions failed: {exc.message}",
                 "fix the failing revision (manage.py migrate on an empty database shows the error)")]
+        for label in detection.without_models:
+            problems.append(Problem("no_models", f"{label} has no models module: its tables are not compared with "
+                                    "its migrations", no_models_fix(ws, label), label, severity="warning"))
         for rev in detection.revisions:
             for diff in rev.upgrade_ops.as_diffs():
                 problems.append(Problem("model_changes", f"{rev.component}: {describe_diff(diff)}",

@@ -337,6 +337,7 @@ class MakeMigrationsResult:
     files: list[PlannedFile]
     ignored_tables: list[str]
     written: bool
+    without_models: list[str] = field(default_factory=list)
 
 
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
@@ -366,7 +367,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
         if files:
             ws.reload()
         sync_alembic_config(ws.registry, ws.settings.pyproject_path)
-    return MakeMigrationsResult(files, detection.ignored_tables, write and bool(files))
+    return MakeMigrationsResult(files, detection.ignored_tables, write and bool(files), detection.without_models)
 
 
 def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True) -> PlannedFile:

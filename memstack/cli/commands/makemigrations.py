@@ -51,6 +51,9 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
     with open_workspace(app) as ws:
         result = operations.make_migrations(ws, components, message=message, empty=empty,
                                             write=not (dry_run or check))
+    for label in result.without_models:
+        app.warn(f"component {label!r} has no models module, so it was not compared (nothing of it is dropped); "
+                 "declare its tables in the package's models.py to manage them")
     for table in result.ignored_tables:
         app.warn(f"ignored table {table!r}: no component owns it (declare it in a component's models to manage it)")
     if as_json:
