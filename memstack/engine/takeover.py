@@ -87,7 +87,8 @@ def read_alembic_project(alembic_dir: Path) -> AlembicProject:
             script = section.get("script_location")
             raw = section.get("version_locations")
             if raw:
-                locations = _split_locations(raw, section.get("path_separator") or section.get("version_path_separator"))
+                separator = section.get("path_separator") or section.get("version_path_separator")
+                locations = _split_locations(raw, separator)
             source = ini
     if script is None and pyproject.is_file():
         import tomllib
@@ -204,8 +205,8 @@ def add_component_entry(pyproject: Path, package: str, label: str) -> bool:
     import tomlkit
 
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
-    memstack = document["tool"]["memstack"]  # type: ignore[index]
-    components = memstack.setdefault("components", tomlkit.array())  # type: ignore[union-attr]
+    memstack = document["tool"]["memstack"]
+    components = memstack.setdefault("components", tomlkit.array())
     for entry in components:
         if entry == package or (isinstance(entry, dict) and entry.get("label") == label):
             return False
@@ -228,6 +229,6 @@ def ensure_package(project_dir: Path, package: str) -> Path | None:
     init = project_dir.joinpath(*package.split("."), "__init__.py")
     init.parent.mkdir(parents=True, exist_ok=True)
     if not init.exists():
-        init.write_text(f'"""Component taken over from plain Alembic; declare its tables in models.py."""\n',
+        init.write_text('"""Component taken over from plain Alembic; declare its tables in models.py."""\n',
                         encoding="utf-8")
     return init
