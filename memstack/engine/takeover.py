@@ -219,6 +219,7 @@ def add_component_entry(pyproject: Path, package: str, label: str) -> bool:
 
 def ensure_package(project_dir: Path, package: str) -> Path | None:
     """Create ``package`` (an empty ``__init__.py``, no models) under the project root when it is missing."""
+    import importlib
     import importlib.util
 
     try:
@@ -231,4 +232,5 @@ def ensure_package(project_dir: Path, package: str) -> Path | None:
     if not init.exists():
         init.write_text('"""Component taken over from plain Alembic; declare its tables in models.py."""\n',
                         encoding="utf-8")
+    importlib.invalidate_caches()
     return init
