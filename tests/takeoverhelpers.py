@@ -91,7 +91,8 @@ def write_foreign_project(root: Path, url: str, count: int = 110) -> list[str]:
         if n == 20:
             extra_import = "from alembic import context"
             extra_up = ('    label = context.get_x_argument(as_dictionary=True).get("label", "none")\n'
-                        '    op.execute(sa.text("INSERT INTO f_020 (id, name) VALUES (1, :label)").bindparams(label=label))\n')
+                        '    insert = sa.text("INSERT INTO f_020 (id, name) VALUES (1, :label)")\n'
+                        '    op.execute(insert.bindparams(label=label))\n')
         if n == 30:
             extra_up = ('    if op.get_context().dialect.name == "postgresql":\n'
                         '        op.execute("COMMENT ON TABLE f_030 IS \'foreign\'")\n')
