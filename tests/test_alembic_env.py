@@ -143,3 +143,27 @@ def test_plain_alembic_revision_is_refused(alembic_project: Path, sqlite_url: st
     assert "manage.py makemigrations" in auto.stdout + auto.stderr
     assert sorted((alembic_project / "migrations" / "auth").iterdir()) == before
     assert table_names(sqlite_url) == TABLES | {"alembic_version"}
+
+
+def test_passed_connection_comes_first(alembic_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``config.attributes["connection"]`` (the Alembic cookbook way) beats every configured URL."""
+    import alembic.command
+    import alembic.config
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    monkeypatch.setenv("MEMSTACK_DATABASE_URL", f"sqlite:///{tmp_path / 'configured.db'}")
+    engine = create_engine(f"sqlite:///{tmp_path / 'passed.db'}", poolclass=NullPool)
+    config = alembic.config.Config(toml_file=str(alembic_project / "pyproject.toml"))
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            alembic.command.upgrade(config, "auth@head")
+            connection.commit()
+    finally:
+        engine.dispose()
+    passed_url = f"sqlite:///{tmp_path / 'passed.db'}"
+    assert {"users", "alembic_version", "memstack_applied"} <= table_names(passed_url, bookkeeping=True)
+    assert _applied_rows(passed_url) == {REV[("auth", "0001_initial")], REV[("tenant", "0001_initial")],
+                                         REV[("auth", "0002_add_user_roles_fk")]}  # its depends_on pulled tenant
+    assert not (tmp_path / "configured.db").exists()
