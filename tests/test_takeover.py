@@ -158,3 +158,27 @@ def test_component_without_models_is_never_diffed_into_drops(project: Path, sqli
     assert '"no_models"' in checked.stdout and "drop" not in checked.stdout
     dry = _manage(project, sqlite_url, "takeover", str(tmp_path / "foreign"), "--component", LABEL)
     assert dry.returncode != 0 and "already exists" in dry.stderr
+
+
+def test_dry_run_writes_nothing_and_plain_alembic_runs_x_revisions(project: Path, sqlite_url: str,
+                                                                   tmp_path: Path) -> None:
+    """After a takeover, ``alembic -x label=...`` (through memstack's env.py) runs the revision reading it."""
+    add_alembic_config(project)
+    ids = write_foreign_project(tmp_path / "foreign", sqlite_url, count=25)
+    assert _plain_alembic(tmp_path / "foreign", "upgrade", ids[15]).returncode == 0
+    before = (project / "pyproject.toml").read_text()
+    dry = _manage(project, sqlite_url, "takeover", str(tmp_path / "foreign"), "--component", LABEL, "--dry-run",
+                  "-v", "2")
+    assert dry.returncode == 0, dry.stderr
+    assert "0001_create_f_001.py (branch label set)" in dry.stderr
+    assert not (project / "migrations" / LABEL).exists() and (project / "pyproject.toml").read_text() == before
+
+    took = _manage(project, sqlite_url, "takeover", str(tmp_path / "foreign"), "--component", LABEL,
+                   "--package", "legacy_app")
+    assert took.returncode == 0, took.stderr
+    upgraded = run([VENV_BIN / "alembic", "-x", "label=bar", "upgrade", f"{LABEL}@head"], cwd=project,
+                   url=sqlite_url, PYTHONPATH=str(project))
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert version_rows(sqlite_url) == {ids[-1]}
+    shown = _manage(project, sqlite_url, "showmigrations", LABEL)
+    assert shown.stdout.count("[X]") == 25, shown.stderr
