@@ -129,7 +129,11 @@ def test_explicit_url_and_project_dir_win(alembic_project: Path, tmp_path: Path)
     by_env = alembic(alembic_project, f"sqlite:///{explicit_db}", "current", use_config_option=True, cwd=elsewhere,
                      MEMSTACK_PROJECT_DIR=str(alembic_project))
     assert by_env.returncode == 0, by_env.stderr
-    assert REV[("auth", "0001_initial")] in by_env.stdout or REV[("auth", "0002_add_user_roles_fk")] in by_env.stdout
+    assert REV[("auth", "0002_add_user_roles_fk")] in by_env.stdout
+    by_option = alembic(alembic_project, f"sqlite:///{explicit_db}", "-x", f"project_dir={alembic_project}",
+                        "current", use_config_option=True, cwd=elsewhere)
+    assert by_option.returncode == 0, by_option.stderr
+    assert REV[("auth", "0002_add_user_roles_fk")] in by_option.stdout
 
 
 def test_plain_alembic_revision_is_refused(alembic_project: Path, sqlite_url: str) -> None:
