@@ -181,7 +181,7 @@ def plan_takeover(alembic_dir: Path, label: str, target_folder: Path) -> Takeove
     ordered = _graph_order(_read_revisions(project))
     plan = TakeoverPlan(label, project)
     root = ordered[0][1].revision
-    children = {d for _, r in ordered for d in r.down_revision}
+    parents = {d for _, r in ordered for d in r.down_revision}
     for number, (path, parsed) in enumerate(ordered, start=1):
         source = path.read_text(encoding="utf-8")
         wanted = (label,) if parsed.revision == root else ()
@@ -189,7 +189,7 @@ def plan_takeover(alembic_dir: Path, label: str, target_folder: Path) -> Takeove
         target = target_folder / f"{number:04d}_{slug_for(path, parsed.revision)}.py"
         plan.files.append(TakenFile(path, target, parsed.revision, text, text != source))
         plan.merges += len(parsed.down_revision) > 1
-        if parsed.revision not in children:
+        if parsed.revision not in parents:
             plan.heads.append(parsed.revision)
     return plan
 
