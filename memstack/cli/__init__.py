@@ -35,6 +35,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "tag": "memstack.cli.commands.tag",
     "rollback": "memstack.cli.commands.rollback",
     "adopt": "memstack.cli.commands.adopt",
+    "takeover": "memstack.cli.commands.takeover",
     "doctor": "memstack.cli.commands.doctor",
     "onboard": "memstack.cli.commands.onboard",
     "sqlmigrate": "memstack.cli.commands.sqlmigrate",

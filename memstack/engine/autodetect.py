@@ -20,6 +20,7 @@ from alembic.operations import ops as alembic_ops
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import Connection, Engine
 
+from memstack.core.components import _has_models as has_models_module
 from memstack.core.components import is_bookkeeping_table
 from memstack.engine.downgrades import downgrade_for
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
@@ -85,6 +86,7 @@ class NewRevision:
 class Detection:
     revisions: list[NewRevision]
     ignored_tables: list[str]
+    without_models: list[str] = field(default_factory=list)  # never compared: that would drop their tables
 
 
 # --------------------------------------------------------------------------- scratch state
@@ -220,7 +222,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
-            changes = {label: compare_component(connection, label, owners, metadata) for label in registry.labels}
+            bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
+            changes = {label: alembic_ops.UpgradeOps(ops=[]) if label in bare
+                       else compare_component(connection, label, owners, metadata) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
     created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}
@@ -251,7 +255,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     _infer_dependencies(graph, ordered, revisions, owners, created_by, creators)
     for rev in ordered:
         rev.downgrade_ops, rev.irreversible = downgrade_for(rev.upgrade_ops)
-    return Detection(ordered, ignored)
+    return Detection(ordered, ignored, bare)
 
 
 def _unowned_in_database(ws: Workspace, owners: dict[str, str]) -> list[str]:

@@ -110,6 +110,12 @@ def alembic_config_problems(ws: Workspace) -> list[Problem]:
     return problems
 
 
+def no_models_fix(ws: Workspace, label: str) -> Fix:
+    package = ws.registry.get(label).package
+    return Fix(f"declare the tables in {package}/models.py (on memstack.core.db.Base), then "
+               "'{0}' shows what differs", (("makemigrations", "--check"),))
+
+
 def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
     problems: list[Problem] = []
     tree = load_tree(ws.registry, validate=False)
@@ -134,6 +140,9 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
                 f"database from the revisions failed: {exc.message}",
                 Fix("fix the failing revision ({0} on an empty database shows the error)", (("migrate",),)),
                 cause=exc)]
+        for label in detection.without_models:
+            problems.append(Problem("no_models", f"{label} has no models module: its tables are not compared with "
+                                    "its migrations", no_models_fix(ws, label), label, severity="warning"))
         for rev in detection.revisions:
             for diff in rev.upgrade_ops.as_diffs():
                 problems.append(Problem("model_changes", f"{rev.component}: {describe_diff(diff)}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from memstack.engine.errors import NothingToMerge
@@ -31,6 +31,7 @@ class PlannedFile:
 class MakeMigrationsResult:
     files: list[PlannedFile]
     ignored_tables: list[str]
+    without_models: list[str] = field(default_factory=list)  # components never compared (no models module)
 
 
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
@@ -62,7 +63,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
         if files:
             ws.reload()
         sync_alembic_config(ws.registry, ws.settings.pyproject_path)
-    return MakeMigrationsResult(files, detection.ignored_tables)
+    return MakeMigrationsResult(files, detection.ignored_tables, detection.without_models)
 
 
 def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True) -> PlannedFile:

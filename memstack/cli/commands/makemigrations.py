@@ -72,6 +72,9 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
                                  write=not (dry_run or check), renames=choices)
         names = {r.id: r.label for r in ws.graph.revisions.values()}
     names.update({f.revision: f"{f.component} {f.name}" for f in result.files})
+    for label in result.without_models:
+        app.warn(f"component {label!r} has no models module, so it was not compared (nothing of it is dropped); "
+                 "declare its tables in the package's models.py to manage them")
     for table in result.ignored_tables:
         app.warn(f"ignored table {table!r}: no component owns it (declare it in a component's models to manage it)")
     if as_json:

@@ -1,0 +1,63 @@
+"""``takeover``: make an existing plain-Alembic project one memstack component."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from memstack.cli.context import common_options, get_app, open_workspace
+
+
+@click.command(short_help="Take over an existing Alembic project as a component.")
+@click.argument("alembic_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--component", "label", required=True, help="Label of the new component (a Python identifier).")
+@click.option("--package", default=None, help="Its Python package (default memstack.LABEL, created if missing).")
+@click.option("--dry-run", is_flag=True, help="Show the files it would write; change nothing.")
+@common_options
+def command(alembic_dir: Path, label: str, package: str | None, dry_run: bool) -> None:
+    """Copy ALEMBIC_DIR's revisions into migrations/LABEL/ as component LABEL.
+
+    ALEMBIC_DIR is the folder holding the project's alembic.ini (or a pyproject.toml with
+    [tool.alembic], or the script folder with env.py); its script_location and
+    version_locations are read from there. Revision ids and file contents are kept, so every
+    database plain Alembic migrated is recognised as it is, with no stamp. Two edits only: the
+    root revision gets branch_labels = ('LABEL',) (other branch labels are cleared) and files
+    are renamed NNNN_slug.py in graph order. Merges and several branches are kept.
+
+    The component starts without models, so check and makemigrations leave its tables alone
+    (nothing is ever dropped) until you declare them in PACKAGE/models.py.
+
+    \b
+    Example:
+      manage.py takeover ../billing-service --component billing
+      manage.py showmigrations billing && manage.py migrate billing
+    """
+    from memstack.engine.alembic_config import sync_alembic_config
+    from memstack.engine.takeover import add_component_entry, ensure_package, plan_takeover, write_takeover
+    from memstack.engine.workspace import Workspace
+
+    app = get_app()
+    with open_workspace(app) as ws:
+        settings = ws.settings
+        if label in ws.registry.labels:
+            raise click.UsageError(f"component {label!r} already exists")
+        plan = plan_takeover(alembic_dir, label, settings.migrations_dir / label)
+    for taken in plan.files:
+        note = " (branch label set)" if taken.edited else ""
+        app.info(f"{'Would copy' if dry_run else 'Copying'} {taken.source.name} -> "
+                 f"{taken.target.relative_to(settings.project_dir)}{note}", level=1)
+    app.info(f"{len(plan.files)} revisions, {plan.merges} merge(s), head(s): {', '.join(plan.heads)}", level=0)
+    if dry_run:
+        return
+    package = package or f"memstack.{label}"
+    created = ensure_package(settings.project_dir, package)
+    write_takeover(plan)
+    add_component_entry(settings.pyproject_path, package, label)
+    with Workspace.load(project_dir=settings.project_dir) as updated:
+        sync_alembic_config(updated.registry, settings.pyproject_path)
+    if created:
+        app.info(f"Created package {package} ({created.parent})", level=1)
+    app.info(f"Took over {plan.project.script_location} as component {label!r}. It has no models yet: "
+             f"declare its tables in {package.replace('.', '/')}/models.py to let makemigrations manage them.",
+             level=0)
