@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from support.databases import connect, execute
 from support.inspect import table_names, version_rows
 from support.projects import TABLES, add_alembic_config
 from support.revisions import REV
 from support.running import alembic, manage
-from sqlalchemy import text
 
 BOOKKEEPING = {"memstack_history", "memstack_applied", "memstack_marks", "memstack_tags", "memstack_meta"}
 

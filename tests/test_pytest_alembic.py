@@ -14,14 +14,14 @@ from pathlib import Path
 
 import alembic.config
 import pytest
-from support.projects import LABELS, add_alembic_config
-from support.revisions import load_graph
 from pytest_alembic import tests as builtin
 from pytest_alembic.plugin.fixtures import alembic_runner
 from pytest_alembic.runner import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
+from support.projects import LABELS, add_alembic_config
+from support.revisions import load_graph
 
 __all__ = ["alembic_runner"]  # the fixture, registered in this module by its import
 

@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.databases import temporary_database
-from enginehelpers import MANAGE_PY, VENV_BIN, add_alembic_config, run, version_rows
 from sqlalchemy.engine import make_url
+from support.databases import temporary_database
+from support.inspect import version_rows
+from support.projects import MANAGE_PY, add_alembic_config
+from support.running import VENV_BIN, run
 from takeoverhelpers import write_foreign_project
 
 from memstack.engine.loader import FILE_PATTERN, parse_revision_file

@@ -173,6 +173,13 @@ def subprocess_env(url: str | None = None, pythonpath: Sequence[Path] = (), **ex
     return env
 
 
+def run(argv: Sequence[str | Path], cwd: Path, url: str | None = None, timeout: float = 120,
+        **extra_env: str) -> subprocess.CompletedProcess[str]:
+    """Run a program with no terminal on stdin; returns the finished process (never raises on status)."""
+    return subprocess.run([str(a) for a in argv], cwd=cwd, env=subprocess_env(url, **extra_env),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def manage_argv(project: Path, *args: str, url: str | None = None, find_project: bool = False) -> list[str]:
     """``python manage.py [--project-dir P] [--database-url U] ARGS``.
 
