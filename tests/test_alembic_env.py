@@ -39,54 +39,54 @@ def _history(url: str) -> list[tuple[str, str, bool]]:
 def test_read_only_commands_create_nothing(alembic_project: Path, db_url: str) -> None:
     for args in (("current",), ("history", "-i"), ("check",)):
         result = alembic(alembic_project, db_url, *args)
-        assert result.returncode in (0, 1, 255), result.stderr
+        assert result.code in (0, 1, 255), result.err
     assert table_names(db_url, bookkeeping=True) == set()
     offline = alembic(alembic_project, db_url, "upgrade", "memo@head", "--sql")
-    assert offline.returncode == 0, offline.stderr
-    assert "CREATE TABLE memos" in offline.stdout
+    assert offline.code == 0, offline.err
+    assert "CREATE TABLE memos" in offline.out
     assert table_names(db_url, bookkeeping=True) == set()
 
 
 def test_upgrade_stamp_downgrade_keep_applied_exact(alembic_project: Path, db_url: str) -> None:
     upgraded = alembic(alembic_project, db_url, "upgrade", "heads")
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.code == 0, upgraded.err
     assert _applied_rows(db_url) == set(REV.values())
     assert [e for e in _history(db_url) if e[0] == "apply"] == [("apply", "up", True)] * len(REV)
 
     checked = alembic(alembic_project, db_url, "check")  # memstack_* tables are not "removed tables"
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "No new upgrade operations detected" in checked.stdout
+    assert checked.code == 0, checked.out + checked.err
+    assert "No new upgrade operations detected" in checked.out
 
     down = alembic(alembic_project, db_url, "downgrade", "task@base")
-    assert down.returncode == 0, down.stderr
+    assert down.code == 0, down.err
     task = {v for (label, _), v in REV.items() if label == "task"}
     assert _applied_rows(db_url) == set(REV.values()) - task
 
     stamped = alembic(alembic_project, db_url, "stamp", "base")
-    assert stamped.returncode == 0, stamped.stderr
+    assert stamped.code == 0, stamped.err
     assert _applied_rows(db_url) == set() and version_rows(db_url) == set()
     assert ("stamp", "down", True) in _history(db_url)
 
     again = alembic(alembic_project, db_url, "stamp", "heads")
-    assert again.returncode == 0, again.stderr
+    assert again.code == 0, again.err
     assert _applied_rows(db_url) == set(REV.values())
-    shown = manage(alembic_project, db_url, "showmigrations")
-    assert shown.stdout.count("[X]") == len(REV), shown.stderr
+    shown = manage(alembic_project, None, "showmigrations", env_url=db_url, find_project=True)
+    assert shown.out.count("[X]") == len(REV), shown.err
 
 
 def test_upgrade_refuses_unknown_rows_and_changed_files(alembic_project: Path, sqlite_url: str) -> None:
-    assert alembic(alembic_project, sqlite_url, "upgrade", "auth@head").returncode == 0
+    assert alembic(alembic_project, sqlite_url, "upgrade", "auth@head").code == 0
     execute(sqlite_url, "INSERT INTO alembic_version (version_num) VALUES ('f00000000000')")
     refused = alembic(alembic_project, sqlite_url, "upgrade", "heads")
-    assert refused.returncode != 0
-    assert "f00000000000" in refused.stdout + refused.stderr and "Traceback" not in refused.stderr
+    assert refused.code != 0
+    assert "f00000000000" in refused.out + refused.err and "Traceback" not in refused.err
     execute(sqlite_url, "DELETE FROM alembic_version WHERE version_num = 'f00000000000'")
 
     initial = alembic_project / "migrations" / "auth" / "0001_initial.py"
     initial.write_text(initial.read_text() + "\nEXTRA = 1\n")
     changed = alembic(alembic_project, sqlite_url, "upgrade", "heads")
-    assert changed.returncode != 0
-    assert "changed after it was applied" in changed.stdout + changed.stderr and "repair" in changed.stdout
+    assert changed.code != 0
+    assert "changed after it was applied" in changed.out + changed.err and "repair" in changed.out
     assert "memories" not in table_names(sqlite_url)
 
 
@@ -100,7 +100,7 @@ def _break_memo(project: Path) -> None:
 def test_failed_upgrade_is_recorded(alembic_project: Path, db_url: str) -> None:
     _break_memo(alembic_project)
     failed = alembic(alembic_project, db_url, "upgrade", "memo@head")
-    assert failed.returncode != 0
+    assert failed.code != 0
     assert ("failure", "up", False) in _history(db_url)
     assert "memos" not in table_names(db_url)
 
@@ -112,19 +112,19 @@ def test_mariadb_failure_keeps_mark(alembic_project: Path, mariadb_url: str) -> 
     failing_last = "    op.execute('SELECT * FROM no_such_table')\n\n\ndef downgrade"  # after the CREATE TABLE
     path.write_text(source.replace("\ndef downgrade", failing_last, 1))
     failed = alembic(alembic_project, mariadb_url, "upgrade", "memo@head")
-    assert failed.returncode != 0
+    assert failed.code != 0
     with connect(mariadb_url) as connection:
         marks = connection.execute(text("SELECT state FROM memstack_marks")).fetchall()
     assert [m[0] for m in marks] == ["failed"]
     refused = alembic(alembic_project, mariadb_url, "upgrade", "heads")
-    assert refused.returncode != 0 and "half-applied" in refused.stdout + refused.stderr
+    assert refused.code != 0 and "half-applied" in refused.out + refused.err
 
 
 def test_explicit_url_and_project_dir_win(alembic_project: Path, tmp_path: Path) -> None:
     settings_db, explicit_db = tmp_path / "settings.db", tmp_path / "explicit.db"
     upgraded = alembic(alembic_project, f"sqlite:///{settings_db}", "-x", f"sqlalchemy.url=sqlite:///{explicit_db}",
                        "upgrade", "auth@head")
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.code == 0, upgraded.err
     assert explicit_db.exists() and "users" in table_names(f"sqlite:///{explicit_db}")
     assert not settings_db.exists()
 
@@ -132,23 +132,23 @@ def test_explicit_url_and_project_dir_win(alembic_project: Path, tmp_path: Path)
     elsewhere.mkdir()
     by_env = alembic(alembic_project, f"sqlite:///{explicit_db}", "current", use_config_option=True, cwd=elsewhere,
                      MEMSTACK_PROJECT_DIR=str(alembic_project))
-    assert by_env.returncode == 0, by_env.stderr
-    assert REV[("auth", "0002_add_user_roles_fk")] in by_env.stdout
+    assert by_env.code == 0, by_env.err
+    assert REV[("auth", "0002_add_user_roles_fk")] in by_env.out
     by_option = alembic(alembic_project, f"sqlite:///{explicit_db}", "-x", f"project_dir={alembic_project}",
                         "current", use_config_option=True, cwd=elsewhere)
-    assert by_option.returncode == 0, by_option.stderr
-    assert REV[("auth", "0002_add_user_roles_fk")] in by_option.stdout
+    assert by_option.code == 0, by_option.err
+    assert REV[("auth", "0002_add_user_roles_fk")] in by_option.out
 
 
 def test_plain_alembic_revision_is_refused(alembic_project: Path, sqlite_url: str) -> None:
     before = sorted((alembic_project / "migrations" / "auth").iterdir())
     plain = alembic(alembic_project, sqlite_url, "revision", "-m", "x", "--head", "auth@head")
-    assert plain.returncode != 0
-    assert "manage.py makemigrations" in plain.stderr
-    assert alembic(alembic_project, sqlite_url, "upgrade", "heads").returncode == 0
+    assert plain.code != 0
+    assert "manage.py makemigrations" in plain.err
+    assert alembic(alembic_project, sqlite_url, "upgrade", "heads").code == 0
     auto = alembic(alembic_project, sqlite_url, "revision", "--autogenerate", "-m", "x", "--head", "auth@head")
-    assert auto.returncode != 0
-    assert "manage.py makemigrations" in auto.stdout + auto.stderr
+    assert auto.code != 0
+    assert "manage.py makemigrations" in auto.out + auto.err
     assert sorted((alembic_project / "migrations" / "auth").iterdir()) == before
     assert table_names(sqlite_url) == TABLES | {"alembic_version"}
 
