@@ -47,7 +47,7 @@ def test_refusal_lists_what_exists_and_what_does_not(project: Path, mariadb_url:
     assert "Traceback" not in refused.err
     assert f"table {chain.table(1)} exists" in refused.err
     assert f"table {chain.table(2)} is missing" in refused.err
-    assert "not checked: ExecuteSQL" in refused.err
+    assert "not checked: an op.execute statement" in refused.err
     # the fix names both ways out, with the objects to act on
     assert f"undo what is done (table {chain.table(1)} exists)" in refused.err
     assert f"manage.py migrate --fake {chain.label} {chain.names[0]}" in refused.err
@@ -103,7 +103,7 @@ def test_expected_objects_are_recorded_without_a_database(tmp_path: Path) -> Non
     assert [(e.describe(), e.exists_after) for e in expected] == [
         ("table a", True), ("column b.note", True), ("index ix_b_note on b", True),
         ("foreign key b_a_id_fkey on b", True), ("table old", False), ("table c", False), ("table d", True)]
-    assert unchecked == ["ExecuteSQL"]
+    assert unchecked == ["an op.execute statement"]
 
 
 def test_recording_leaves_alembic_op_as_it_was(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_recording_leaves_alembic_op_as_it_was(tmp_path: Path) -> None:
     assert getattr(op_module, "_proxy", None) is before
 
 
-# --------------------------------------------------------------------------- on SQLite: a downgrade, a revision needing a bind
+# ---------------------------------------------------------- on SQLite: a downgrade, a revision needing a bind
 
 
 def _revision(path: Path) -> Revision:

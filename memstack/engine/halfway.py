@@ -101,7 +101,7 @@ def expected_objects(path: Path, direction: str, dialect_name: str) -> tuple[lis
     for operation in recorded:
         found = _expectations(operation)
         if found is None:
-            unchecked.append(type(operation).__name__.removesuffix("Op"))
+            unchecked.append(_unchecked_text(operation))
         expected += found or []
     return expected, unchecked
 
@@ -164,6 +164,16 @@ def _expectations(operation: MigrateOperation) -> list[Expected] | None:
         return [Expected("column", operation.table_name, operation.column_name, False),
                 Expected("column", operation.table_name, operation.modify_name, True)]
     return None
+
+
+def _unchecked_text(operation: MigrateOperation) -> str:
+    """How a person recognises an operation a name cannot show: ``op.execute`` on ``t``, ..."""
+    words = {"ExecuteSQLOp": "op.execute", "BulkInsertOp": "op.bulk_insert", "AlterColumnOp": "op.alter_column"}
+    kind = type(operation).__name__
+    spelled = words.get(kind, "op." + "".join(f"_{c.lower()}" if c.isupper() else c
+                                              for c in kind.removesuffix("Op")).lstrip("_"))
+    table = getattr(operation, "table_name", None)
+    return f"{spelled} on {table}" if table else f"an {spelled} statement"
 
 
 def _exists(inspector: Inspector, item: Expected) -> bool:
