@@ -156,7 +156,12 @@ def _wait_loop(try_once: Callable[[], bool], holder: Callable[[], str], timeout:
         time.sleep(POLL_SECONDS)
 
 
-def _connection_gone(exc: Exception) -> str:
+def _connection_gone(connection: Connection, exc: Exception) -> str:
+    """Why the lock is lost, when its session fails; the dead connection is dropped, not reset."""
+    try:
+        connection.invalidate()
+    except Exception:  # pragma: no cover - invalidating a dead connection does not fail in practice
+        pass
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return f"its database session is gone ({detail[0] if detail else type(exc).__name__})"
 
@@ -192,7 +197,7 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
                     f"SELECT count(*) FROM pg_locks l WHERE {_PG_KEY_MATCH} AND l.pid = pg_backend_pid()"),
                     {"k": key}).scalar()
             except Exception as exc:
-                return _connection_gone(exc)
+                return _connection_gone(connection, exc)
             return None if mine else "its session no longer holds the advisory lock"
 
         _wait_loop(try_once, lambda: _postgres_holder(connection, key) or "another session (gone by now)",
@@ -232,7 +237,7 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
             try:
                 mine = connection.execute(_sql("SELECT IS_USED_LOCK(:n) = CONNECTION_ID()"), {"n": name}).scalar()
             except Exception as exc:
-                return _connection_gone(exc)
+                return _connection_gone(connection, exc)
             return None if mine == 1 else "its connection no longer holds the lock"
 
         _wait_loop(try_once, lambda: _mysql_holder(connection, name) or "another session (gone by now)",
