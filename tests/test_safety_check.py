@@ -328,7 +328,8 @@ def test_database_failure_mark_of_an_interrupted_run(tree: Path, sqlite_url: str
     human, _, problems = _check(capsys, monkeypatch, tree, sqlite_url, "--database")
     assert human.code == 1
     assert _kinds(problems) == ["failure_mark"]
-    assert problems[0]["message"] == "memo 0001_initial (up) is marked running: interrupted"
+    assert problems[0]["message"] == ("memo 0001_initial (up) is marked running: interrupted; "
+                                      "of its objects, done: table memos exists; not done: nothing")
 
 
 def test_database_lock_held_is_a_warning(tree: Path, db_url: str, capsys: pytest.CaptureFixture[str],

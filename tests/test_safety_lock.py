@@ -18,7 +18,7 @@ from support.revisions import REV
 from support.running import alembic, cli, manage, manage_argv, spawn_manage, subprocess_env
 
 from memstack.core.db import create_engine
-from memstack.engine.lock import migration_lock
+from memstack.engine.lock import migration_lock, mysql_lock_name
 
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],
          REV[("ontology", "0001_initial")], REV[("memo", "0001_initial")],
@@ -62,8 +62,8 @@ def _holder_ids(url: str) -> list[str]:
                      "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
         return [f"pid {row['pid']}" for row in pids]
     with connect(url) as connection:
-        name = "memstack_migrate_" + connection.engine.url.database
-        conn_id = connection.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": name[:64]}).scalar()
+        name = mysql_lock_name(connection.engine.url.database or "")
+        conn_id = connection.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar()
     return [f"connection {conn_id}"]
 
 

@@ -34,7 +34,7 @@ from memstack.engine.errors import (
 from memstack.engine.executor import MigrationFailed, NonAtomicInPlan
 from memstack.engine.existing import UnrecordedSchema
 from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
-from memstack.engine.lock import LockTimeout
+from memstack.engine.lock import LockLost, LockTimeout
 from memstack.engine.planner import (
     AmbiguousTarget,
     IrreversibleInPlan,
@@ -273,6 +273,12 @@ def _checksum_drift(error: ChecksumDrift) -> Worded:
 @wording(FailureMark)
 def _failure_mark(error: FailureMark) -> Worded:
     mark = error.mark
+    progress = error.progress
+    if progress is not None and not progress.error and (progress.done or progress.pending):
+        return error.message, (f"either undo what is done ({', '.join(progress.done) or 'nothing'}) and run "
+                               "'manage.py repair', then migrate again; or finish what is not done "
+                               f"({', '.join(progress.pending) or 'nothing'}) by hand and run "
+                               f"'manage.py migrate --fake {mark.component} {mark.name}'")
     return error.message, ("fix the schema by hand, then run 'manage.py repair' if the revision's effect is fully "
                            f"undone, or 'manage.py migrate --fake {mark.component} {mark.name}' if it is complete")
 
@@ -373,3 +379,15 @@ def _not_renderable(error: RevisionNotRenderable) -> Worded:
     if error.failure.needs_database:
         return error.message, "rehearse it with 'manage.py migrate --dry-run', or run 'manage.py migrate' itself"
     return error.message, f"fix {error.path} (run again with --traceback to see the stack)"
+
+
+# engine/lock.py: a lock lost while held (issue 12, item 3)
+
+
+@wording(LockLost)
+def _lock_lost(error: LockLost) -> Worded:
+    done = (f"steps 1..{error.completed} of {error.total} finished and stay applied; no further step started"
+            if error.completed else "no step started")
+    return error.message, (f"{done}. Find out what ended the lock's session (an administrator, a proxy, a "
+                           "network drop, a deleted lock file), make sure no other migration is running "
+                           "('manage.py doctor' names the holder), then run 'manage.py migrate' again")

@@ -161,8 +161,10 @@ def database_problems(ws: Workspace) -> list[Problem]:
         error = unknown_rows_error(state, ws.registry.labels)
         problems.append(Problem("unknown_revisions", error.message, Fix(""), cause=error))
     for mark in state.marks:
+        progress = state.progress.get(mark.revision)
         problems.append(Problem("failure_mark", f"{mark.component} {mark.name} ({mark.direction}) is marked "
-                                f"{mark.state}: {mark.error or 'interrupted'}",
+                                f"{mark.state}: {mark.error or 'interrupted'}"
+                                + (f"; of its objects, {progress.describe()}" if progress else ""),
                                 Fix("fix the schema, then '{0}' or '{1}'", (("repair",), ("migrate", "--fake"))),
                                 mark.component))
     for drift in checksum_drift(ws.tree, state):

@@ -16,6 +16,7 @@ from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
     from memstack.engine.graph import Revision
+    from memstack.engine.halfway import MarkProgress
     from memstack.engine.recorder import Mark
     from memstack.engine.safety import Drift
 
@@ -192,14 +193,20 @@ class ChecksumDrift(EngineError):
 
 
 class FailureMark(EngineError):
-    """A revision failed or was interrupted half-way on a database without transactional DDL."""
+    """A revision failed or was interrupted half-way on a database without transactional DDL.
 
-    def __init__(self, mark: Mark) -> None:
+    ``progress`` (a :class:`memstack.engine.halfway.MarkProgress`, when known): which of the
+    revision's objects exist, so the user knows what to fix before ``repair`` or ``--fake``.
+    """
+
+    def __init__(self, mark: Mark, progress: MarkProgress | None = None) -> None:
         what = "failed" if mark.state == "failed" else "was interrupted"
         super().__init__(
             f"revision {mark.component} {mark.name} ({mark.direction}) {what} on a database without "
-            f"transactional DDL and may be half-applied{': ' + mark.error if mark.error else ''}")
+            f"transactional DDL and may be half-applied{': ' + mark.error if mark.error else ''}"
+            f"{'. Of its objects, ' + progress.describe() if progress is not None else ''}")
         self.mark = mark
+        self.progress = progress
 
 
 # --------------------------------------------------------------------------- adoption

@@ -36,6 +36,7 @@ from memstack.engine.alembic_config import (
 from memstack.engine.errors import EngineError
 from memstack.engine.graph import MigrationGraph, Step
 from memstack.engine.loader import LoadedTree
+from memstack.engine.lock import verify_held
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
     from types import ModuleType
@@ -190,6 +191,7 @@ class Executor:
         results: list[StepResult] = []
         state = set(applied)
         for index, step in enumerate(plan, start=1):
+            verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
             outside = self._outside_transaction(step, fake)
             try:
                 if outside:
@@ -224,6 +226,8 @@ class Executor:
                 recorder = self._prepare(connection)
                 for step in plan:
                     index += 1  # kept outside the loop header: the failure below names the step
+                    verify_held(self.engine, before=step.revision.label, completed=index - 1,  # rolls all back
+                                total=len(plan))
                     results.append(self._step(recorder, connection, step, state, fake=fake, event=event))
                     state = _after(state, step)
         except _StepFailed as failed:

@@ -1,11 +1,21 @@
-"""One migration lock per database, that cannot outlive its process.
+"""One migration lock per database, that cannot outlive its process, nor be lost unnoticed.
 
 * PostgreSQL: a session-level advisory lock on a dedicated connection (released when the
   connection closes, so when the process dies). Needs a direct connection: a transaction-
   pooling proxy (PgBouncer in transaction mode) would hand the session to others.
-* MariaDB/MySQL: ``GET_LOCK`` on a dedicated connection (also released with the connection).
+* MariaDB/MySQL: ``GET_LOCK`` on a dedicated connection (also released with the connection),
+  named ``memstack:`` + a SHA-256 prefix of the database name (lock names hold 64 characters;
+  cutting the name made databases with a long common prefix share one lock).
 * SQLite: an OS lock (``flock``/``msvcrt``) on ``<database>.lock`` beside the file; the
   kernel drops it when the process dies.
+
+A held lock can still be lost: an administrator kills the session (``pg_terminate_backend``,
+``KILL``), a proxy or the network drops it, someone deletes the lock file. The holder
+registers a :class:`HeldLock` for its engine; :func:`verify_held` (the executor calls it
+before every step) raises :class:`LockLost` so no further step starts.
+
+:func:`lock_holder` names the holder without taking the lock (``doctor``, ``check
+--database``), so a concurrent ``migrate --lock-timeout 0`` is never refused because of it.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -24,10 +36,11 @@ from memstack.core.errors import MemstackError
 from memstack.engine.errors import EngineError
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.elements import TextClause
 
 LOCK_NAME = "memstack_migrate"
+MYSQL_LOCK_PREFIX = "memstack:"
 POLL_SECONDS = 0.2
 
 WaitCallback = Callable[[str], None]
@@ -44,6 +57,60 @@ class LockTimeout(EngineError):
         self.holder = holder
 
 
+class LockLost(EngineError):
+    """The migration lock was lost while held; no further step may start.
+
+    ``before``/``completed``/``total`` are filled in by the executor: the step that did not
+    start, and how many of the plan's steps finished (and stay applied) before it.
+    """
+
+    def __init__(self, what: str, reason: str, *, before: str | None = None, completed: int = 0,
+                 total: int = 0) -> None:
+        where = f" before step {completed + 1} of {total} ({before})" if before else ""
+        super().__init__(f"lost the migration lock on {what}{where}: {reason}")
+        self.what = what
+        self.reason = reason
+        self.before = before
+        self.completed = completed
+        self.total = total
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A lock this process holds; ``probe`` returns why it is lost, or None while it holds."""
+
+    engine: Engine
+    what: str
+    probe: Callable[[], str | None]
+
+
+#: the locks held in this context (thread/task), innermost last; empty outside ``migration_lock``
+_HELD: ContextVar[tuple[HeldLock, ...]] = ContextVar("memstack_held_locks", default=())
+
+
+def verify_held(engine: Engine, *, before: str | None = None, completed: int = 0, total: int = 0) -> None:
+    """Raise :class:`LockLost` when the lock held for ``engine`` is gone (no-op when none is held).
+
+    The executor calls it before each step (``before``: that step; ``completed`` of ``total``
+    done). Engines are matched by identity: ``migrate`` locks and runs on the workspace's one
+    engine; scratch databases run without a lock and are not checked.
+    """
+    for held in _HELD.get():
+        if held.engine is engine:
+            reason = held.probe()
+            if reason is not None:
+                raise LockLost(held.what, reason, before=before, completed=completed, total=total)
+
+
+@contextmanager
+def _registered(held: HeldLock) -> Iterator[HeldLock]:
+    token = _HELD.set((*_HELD.get(), held))
+    try:
+        yield held
+    finally:
+        _HELD.reset(token)
+
+
 def _sql(statement: str) -> TextClause:
     from sqlalchemy import text
 
@@ -55,21 +122,25 @@ def _advisory_key(database: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def mysql_lock_name(database: str) -> str:
+    """``memstack:`` + 40 hex digits of SHA-256(database): unique per database, within 64 characters."""
+    return MYSQL_LOCK_PREFIX + hashlib.sha256(database.encode()).hexdigest()[:40]
+
+
 @contextmanager
-def migration_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None = None) -> Iterator[None]:
+def migration_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None = None) -> Iterator[HeldLock]:
     """Hold the database's migration lock for the block; wait up to ``timeout`` seconds."""
     backend = engine.dialect.name
     if backend == "postgresql":
-        with _postgres_lock(engine, timeout, on_wait):
-            yield
+        lock = _postgres_lock(engine, timeout, on_wait)
     elif backend in ("mysql", "mariadb"):
-        with _mysql_lock(engine, timeout, on_wait):
-            yield
+        lock = _mysql_lock(engine, timeout, on_wait)
     elif backend == "sqlite":
-        with _sqlite_lock(engine, timeout, on_wait):
-            yield
+        lock = _sqlite_lock(engine, timeout, on_wait)
     else:  # pragma: no cover - settings only allow the three
         raise MemstackError(f"no migration lock for {backend}")
+    with lock as held, _registered(held):
+        yield held
 
 
 def _wait_loop(try_once: Callable[[], bool], holder: Callable[[], str], timeout: float,
@@ -85,29 +156,54 @@ def _wait_loop(try_once: Callable[[], bool], holder: Callable[[], str], timeout:
         time.sleep(POLL_SECONDS)
 
 
+def _connection_gone(connection: Connection, exc: Exception) -> str:
+    """Why the lock is lost, when its session fails; the dead connection is dropped, not reset."""
+    try:
+        connection.invalidate()
+    except Exception:  # pragma: no cover - invalidating a dead connection does not fail in practice
+        pass
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"its database session is gone ({detail[0] if detail else type(exc).__name__})"
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+_PG_KEY_MATCH = ("l.locktype = 'advisory' AND l.granted AND "
+                 "((l.classid::bigint << 32) | (l.objid::bigint & 4294967295)) = :k")
+
+
+def _postgres_holder(connection: Connection, key: int) -> str | None:
+    row = connection.execute(_sql(
+        "SELECT a.pid, a.usename, a.application_name, a.client_addr, a.backend_start "
+        f"FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE {_PG_KEY_MATCH} LIMIT 1"),
+        {"k": key}).first()
+    if row is None:
+        return None
+    return (f"PostgreSQL backend pid {row.pid} (user {row.usename}, client {row.client_addr or 'local'}, "
+            f"application {row.application_name or '-'}, connected since {row.backend_start:%Y-%m-%d %H:%M:%S})")
+
+
 @contextmanager
-def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[None]:
+def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[HeldLock]:
     key = _advisory_key(engine.url.database or "")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
 
         def try_once() -> bool:
             return bool(connection.execute(_sql("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
 
-        def holder() -> str:
-            row = connection.execute(_sql(
-                "SELECT a.pid, a.usename, a.application_name, a.client_addr, a.backend_start "
-                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND "
-                "((l.classid::bigint << 32) | (l.objid::bigint & 4294967295)) = :k LIMIT 1"), {"k": key}).first()
-            if row is None:
-                return "another session (gone by now)"
-            return (f"PostgreSQL backend pid {row.pid} (user {row.usename}, client {row.client_addr or 'local'}, "
-                    f"application {row.application_name or '-'}, "
-                    f"connected since {row.backend_start:%Y-%m-%d %H:%M:%S})")
+        def probe() -> str | None:
+            try:
+                mine = connection.execute(_sql(
+                    f"SELECT count(*) FROM pg_locks l WHERE {_PG_KEY_MATCH} AND l.pid = pg_backend_pid()"),
+                    {"k": key}).scalar()
+            except Exception as exc:
+                return _connection_gone(connection, exc)
+            return None if mine else "its session no longer holds the advisory lock"
 
-        _wait_loop(try_once, holder, timeout, on_wait, "PostgreSQL")
+        _wait_loop(try_once, lambda: _postgres_holder(connection, key) or "another session (gone by now)",
+                   timeout, on_wait, "PostgreSQL")
         try:
-            yield
+            yield HeldLock(engine, "PostgreSQL", probe)
         finally:
             try:
                 connection.execute(_sql("SELECT pg_advisory_unlock(:k)"), {"k": key})
@@ -115,32 +211,47 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
                 pass
 
 
+# --------------------------------------------------------------------------- MariaDB / MySQL
+
+
+def _mysql_holder(connection: Connection, name: str) -> str | None:
+    conn_id = connection.execute(_sql("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar()
+    if conn_id is None:
+        return None
+    row = connection.execute(_sql(
+        "SELECT USER, HOST, TIME FROM information_schema.PROCESSLIST WHERE ID = :i"), {"i": conn_id}).first()
+    if row is None:
+        return f"MariaDB connection {conn_id}"
+    return f"MariaDB connection {conn_id} (user {row[0]}, from {row[1]}, for {row[2]} s)"
+
+
 @contextmanager
-def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[None]:
-    name = f"{LOCK_NAME}_{engine.url.database or ''}"[:64]
+def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[HeldLock]:
+    name = mysql_lock_name(engine.url.database or "")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
 
         def try_once() -> bool:
             return connection.execute(_sql("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
 
-        def holder() -> str:
-            conn_id = connection.execute(_sql("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar()
-            if conn_id is None:
-                return "another session (gone by now)"
-            row = connection.execute(_sql(
-                "SELECT USER, HOST, TIME FROM information_schema.PROCESSLIST WHERE ID = :i"), {"i": conn_id}).first()
-            if row is None:
-                return f"connection {conn_id}"
-            return f"MariaDB connection {conn_id} (user {row[0]}, from {row[1]}, for {row[2]} s)"
+        def probe() -> str | None:
+            try:
+                mine = connection.execute(_sql("SELECT IS_USED_LOCK(:n) = CONNECTION_ID()"), {"n": name}).scalar()
+            except Exception as exc:
+                return _connection_gone(connection, exc)
+            return None if mine == 1 else "its connection no longer holds the lock"
 
-        _wait_loop(try_once, holder, timeout, on_wait, "MariaDB")
+        _wait_loop(try_once, lambda: _mysql_holder(connection, name) or "another session (gone by now)",
+                   timeout, on_wait, "MariaDB")
         try:
-            yield
+            yield HeldLock(engine, "MariaDB", probe)
         finally:
             try:
                 connection.execute(_sql("SELECT RELEASE_LOCK(:n)"), {"n": name})
             except Exception:
                 pass
+
+
+# --------------------------------------------------------------------------- SQLite
 
 
 def sqlite_lock_path(engine: Engine) -> Path | None:
@@ -168,47 +279,114 @@ def _os_try_lock(handle: IO[str]) -> bool:
         return False
 
 
+def _holder_file(path: Path) -> dict[str, Any]:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _describe_file_holder(path: Path) -> str:
+    info = _holder_file(path)
+    if not info:
+        return f"another process (lock file {path})"
+    return f"process {info.get('pid')} on {info.get('host')} since {info.get('since')} (lock file {path})"
+
+
+def _sqlite_probe(handle: IO[str], path: Path) -> Callable[[], str | None]:
+    def probe() -> str | None:
+        if handle.closed:
+            return f"its lock file {path} was closed"
+        try:
+            same = os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+        except FileNotFoundError:
+            return f"its lock file {path} was deleted, so another process can take a new one"
+        return None if same else f"its lock file {path} was replaced, so another process can lock the new one"
+
+    return probe
+
+
 @contextmanager
-def _sqlite_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[None]:
+def _sqlite_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[HeldLock]:
     path = sqlite_lock_path(engine)
     if path is None:  # an in-memory database lives in one process only
-        yield
+        yield HeldLock(engine, "SQLite (in memory)", lambda: None)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
-
-        def holder() -> str:
-            try:
-                info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8") or "{}")
-            except (OSError, ValueError):
-                info = {}
-            if not info:
-                return f"another process (lock file {path})"
-            return f"process {info.get('pid')} on {info.get('host')} since {info.get('since')} (lock file {path})"
-
-        _wait_loop(lambda: _os_try_lock(handle), holder, timeout, on_wait, f"SQLite file {path.name}")
+        _wait_loop(lambda: _os_try_lock(handle), lambda: _describe_file_holder(path), timeout, on_wait,
+                   f"SQLite file {path.name}")
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                  "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
         handle.flush()
         try:
-            yield
+            yield HeldLock(engine, f"SQLite file {path.name}", _sqlite_probe(handle, path))
         finally:
             handle.seek(0)
             handle.truncate()
             handle.flush()
 
 
-def lock_holder(engine: Engine) -> str | None:
-    """Who holds the migration lock right now (None when free); for ``doctor``."""
-    result: list[str] = []
+def _flock_held(path: Path) -> bool | None:
+    """Whether any process holds a ``flock`` on ``path``, read from Linux's ``/proc/locks``.
 
-    def capture(description: str) -> None:
-        result.append(description)
-
+    Reading the kernel's lock table takes nothing; None where there is no such table.
+    Matched by inode number: on overlay file systems the device in ``/proc/locks`` is the
+    underlying one, unlike ``stat``'s.
+    """
     try:
-        with migration_lock(engine, 0, capture):
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+        inode = os.stat(path).st_ino
+    except OSError:
+        return None
+    for line in table.splitlines():
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
+
+
+def _sqlite_holder(path: Path | None) -> str | None:
+    """Who holds the SQLite lock file, without locking it (a try-lock would, for an instant)."""
+    if path is None or not path.exists():
+        return None
+    held = _flock_held(path)
+    info = _holder_file(path)
+    if held is None:  # no kernel lock table: trust the holder file, while its process is alive here
+        if not info:
             return None
-    except LockTimeout:
-        return result[0] if result else "someone"
+        if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
+            try:
+                os.kill(info["pid"], 0)
+            except ProcessLookupError:
+                return None
+            except OSError:
+                pass
+    elif not held:
+        return None
+    return _describe_file_holder(path)
+
+
+# --------------------------------------------------------------------------- the probe
+
+
+def lock_holder(engine: Engine) -> str | None:
+    """Who holds the migration lock right now (None when free), without taking it.
+
+    ``doctor`` and ``check --database`` ask this while a migration may be starting; taking the
+    lock even for an instant would make a concurrent ``migrate --lock-timeout 0`` fail.
+    """
+    backend = engine.dialect.name
+    if backend == "sqlite":
+        return _sqlite_holder(sqlite_lock_path(engine))
+    with engine.connect() as connection:
+        if backend == "postgresql":
+            return _postgres_holder(connection, _advisory_key(engine.url.database or ""))
+        if backend in ("mysql", "mariadb"):
+            return _mysql_holder(connection, mysql_lock_name(engine.url.database or ""))
+    raise MemstackError(f"no migration lock for {backend}")  # pragma: no cover - settings only allow the three

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from memstack.engine import checksum
 from memstack.engine.errors import ChecksumDrift, FailureMark, RemovedComponent, UnknownRows
 from memstack.engine.graph import MigrationGraph
+from memstack.engine.halfway import MarkProgress
 from memstack.engine.loader import LoadedTree, checksum_file
 from memstack.engine.recorder import AppliedRecord, Mark, Recorder
 
@@ -40,6 +41,7 @@ class DatabaseState:
     marks: list[Mark]
     unknown: list[str] = field(default_factory=list)
     applied: set[str] = field(default_factory=set)
+    progress: dict[str, MarkProgress] = field(default_factory=dict)  # marked revision -> what of it exists
 
 
 def read_database_state(connection: Connection, graph: MigrationGraph) -> DatabaseState:
@@ -49,7 +51,16 @@ def read_database_state(connection: Connection, graph: MigrationGraph) -> Databa
     marks = recorder.marks()
     unknown = sorted(r for r in rows if r not in graph)
     known = [r for r in rows if r in graph]
-    return DatabaseState(rows, records, marks, unknown, graph.applied_from_rows(known))
+    return DatabaseState(rows, records, marks, unknown, graph.applied_from_rows(known),
+                         marks_progress(connection, graph, marks))
+
+
+def marks_progress(connection: Connection, graph: MigrationGraph, marks: list[Mark]) -> dict[str, MarkProgress]:
+    """For each marked revision, which of its objects exist (only read when there are marks: rare)."""
+    from memstack.engine.halfway import mark_progress
+
+    return {m.revision: mark_progress(connection, graph.get(m.revision), m.direction)
+            for m in marks if m.revision in graph}
 
 
 def unknown_rows_error(state: DatabaseState, labels: list[str]) -> UnknownRows:
@@ -122,7 +133,7 @@ def ensure_safe(tree: LoadedTree, state: DatabaseState, labels: list[str],
         raise unknown_rows_error(state, labels)
     blocking = [m for m in state.marks if (m.revision, m.direction) not in resolving]
     if blocking:
-        raise FailureMark(blocking[0])
+        raise FailureMark(blocking[0], state.progress.get(blocking[0].revision))
     drift = checksum_drift(tree, state)
     if drift:
         raise ChecksumDrift(drift)
