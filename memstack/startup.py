@@ -156,7 +156,7 @@ def _refuse_unsafe_state(ws: Workspace, state: DatabaseState) -> None:
     from memstack.engine.safety import checksum_drift, drift_error
 
     if state.marks:
-        raise FailureMark(state.marks[0])
+        raise FailureMark(state.marks[0], state.progress.get(state.marks[0].revision))
     drift = checksum_drift(ws.tree, state)
     if drift:
         raise drift_error(drift)
