@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from support.databases import SERVERS
 
 pytest_plugins = ["pytester"]
@@ -171,7 +170,8 @@ def test_a_postgresql_only_revision_fails_on_sqlite_only(pytester: pytest.Pytest
 
 
 def test_a_data_migration_losing_rows_fails_naming_the_revision(pytester: pytest.Pytester) -> None:
-    lossy = {**CATALOG_0002, "upgrade": CATALOG_0002["upgrade"] + "\n    op.execute(\"DELETE FROM items WHERE name = 'banana'\")"}
+    delete = "\n    op.execute(\"DELETE FROM items WHERE name = 'banana'\")"
+    lossy = {**CATALOG_0002, "upgrade": CATALOG_0002["upgrade"] + delete}
     write_tree(pytester.path, {"catalog/0002_add_price": lossy})
     result = run(pytester)
     result.stdout.fnmatch_lines([

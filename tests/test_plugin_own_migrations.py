@@ -1,7 +1,8 @@
 """memstack's own revisions under its own pytest plugin, on SQLite, PostgreSQL and MariaDB."""
 
-from memstack.testing.builtin import *  # noqa: F403
 from support.databases import SERVERS, require_servers
+
+from memstack.testing.builtin import *  # noqa: F403
 
 memstack_database_urls = ["sqlite://", *(s.url.render_as_string(hide_password=False) for s in SERVERS.values())]
 memstack_skip_unreachable = not require_servers()

@@ -47,12 +47,10 @@ def test_memstack_downgrades_leave_no_trace(memstack_scratch_workspace: Any) -> 
 def test_memstack_data_migrations(request: pytest.FixtureRequest, memstack_workspace: Any,
                                   memstack_server_url: str, memstack_data_migrations: list[Any]) -> None:
     """Each declared :class:`~memstack.testing.checks.DataMigration`, on a database of its own."""
-    from memstack.engine.scratch import scratch_engine
-    from memstack.testing.plugin import scratch_base_url
+    from memstack.testing.scratch import scratch_workspace
 
     if not memstack_data_migrations:
         pytest.skip("no data migrations declared (override the memstack_data_migrations fixture)")
-    url = scratch_base_url(memstack_server_url, memstack_workspace.settings.project_dir)
     for case in memstack_data_migrations:
-        with scratch_engine(url) as engine, memstack_workspace.for_database(engine) as ws:
+        with scratch_workspace(memstack_workspace, memstack_server_url) as ws:
             checks.check_data_migration(ws, case)

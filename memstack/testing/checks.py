@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memstack.core.errors import MemstackError
-from memstack.engine.executor import Executor
+from memstack.engine.executor import Executor, MigrationFailed, ProgressCallback
 from memstack.engine.graph import Revision, Step
 from memstack.engine.loader import load_tree
 from memstack.engine.planner import backwards_plan, forwards_plan
 from memstack.engine.workspace import Workspace
 from memstack.testing.runner import MigrationRunner
-from memstack.testing.snapshot import Snapshot, describe_difference, take_snapshot
+from memstack.testing.snapshot import Snapshot, SnapshotCache, describe_difference, take_snapshot
 
 
 class MigrationCheckFailed(AssertionError):
@@ -51,14 +51,18 @@ def _fail(lines: Sequence[str], headline: str) -> MigrationCheckFailed:
 
 
 def _executor(ws: Workspace) -> Executor:
+    """One executor per check: it imports each revision module once, however many steps run it."""
     return Executor(ws.engine, ws.tree, record=False, alembic=ws.alembic_setup())
 
 
-def _run(executor: Executor, step: Step, applied: set[str], doing: str) -> None:
+def _run(executor: Executor, plan: Sequence[Step], applied: set[str], progress: ProgressCallback) -> None:
+    """Run ``plan`` in one executor run, ``progress`` looking at the schema after (or before) each step."""
+    executor.progress = progress
     try:
-        executor.run([step], applied)
-    except MemstackError as exc:
-        raise MigrationCheckFailed(f"{step.revision.label} ({step.revision.id}) failed {doing} on "
+        executor.run(plan, applied)
+    except MigrationFailed as exc:
+        revision = exc.step.revision
+        raise MigrationCheckFailed(f"{revision.label} ({revision.id}) failed {exc.step.direction} on "
                                    f"{executor.engine.dialect.name}: {exc.message}") from exc
 
 
@@ -102,23 +106,35 @@ def check_upgrades_alone(ws: Workspace, component: str) -> None:
 
 
 def check_up_down_up(ws: Workspace) -> None:
-    """Each revision, in graph order, goes up, down and up again; each move leaves the schema it should."""
+    """Each revision, in graph order, goes up, down and up again; each move leaves the schema it should.
+
+    The whole walk is one executor run (up, down, up per revision); the schema is compared after each step.
+    """
     graph = ws.graph
-    executor = _executor(ws)
     heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
-    applied: set[str] = set()
-    before = take_snapshot(ws.engine)
+    plan: list[Step] = []
     for step in forwards_plan(graph, heads, set()):
+        plan += [step] if step.revision.irreversible else [step, Step(step.revision, "down"), step]
+    cache = SnapshotCache()
+    before = after = take_snapshot(ws.engine, cache)
+    ups: dict[str, int] = {}
+
+    def watch(event: str, step: Step, _result: object) -> None:
+        nonlocal before, after
+        if event != "done":
+            return
+        now = take_snapshot(ws.engine, cache)
         revision = step.revision
-        _run(executor, step, applied, "upgrading")
-        after = take_snapshot(ws.engine)
-        if not revision.irreversible:
-            _run(executor, Step(revision, "down"), applied | {revision.id}, "downgrading")
-            _compare(before, take_snapshot(ws.engine), revision, "the downgrade does not restore the schema before it")
-            _run(executor, step, applied, "upgrading again after its downgrade")
-            _compare(after, take_snapshot(ws.engine), revision, "upgrading again gives another schema than the first time")
-        applied.add(revision.id)
-        before = after
+        if step.direction == "down":
+            _compare(before, now, revision, "the downgrade does not restore the schema before it")
+        elif ups.setdefault(revision.id, 0) == 0:
+            before, after = after, now
+        else:
+            _compare(after, now, revision, "upgrading again gives another schema than the first time")
+        if step.direction == "up":
+            ups[revision.id] += 1
+
+    _run(_executor(ws), plan, set(), watch)
 
 
 def check_downgrades_leave_no_trace(ws: Workspace) -> None:
@@ -127,20 +143,24 @@ def check_downgrades_leave_no_trace(ws: Workspace) -> None:
     executor = _executor(ws)
     heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
     before_each: dict[str, Snapshot] = {}
-    applied: set[str] = set()
-    for step in forwards_plan(graph, heads, set()):
-        before_each[step.revision.id] = take_snapshot(ws.engine)
-        _run(executor, step, applied, "upgrading")
-        applied.add(step.revision.id)
+    cache = SnapshotCache()
+
+    def remember(event: str, step: Step, _result: object) -> None:
+        if event == "start":
+            before_each[step.revision.id] = take_snapshot(ws.engine, cache)
+
+    def compare(event: str, step: Step, _result: object) -> None:
+        if event == "done":
+            _compare(before_each[step.revision.id], take_snapshot(ws.engine, cache), step.revision,
+                     "after downgrading everything that came later, its downgrade leaves")
+
+    upgrade = forwards_plan(graph, heads, set())
+    _run(executor, upgrade, set(), remember)
+    applied = {s.revision.id for s in upgrade}
     irreversible = {r for r in applied if graph.get(r).irreversible}
     kept = irreversible | {a for r in irreversible for a in graph.ancestors(r)}  # undoing these undoes r
-    removable = applied - kept - graph.descendants(irreversible)
-    for step in backwards_plan(graph, removable, applied):
-        _run(executor, step, applied, "downgrading")
-        applied.discard(step.revision.id)
-        _compare(before_each[step.revision.id], take_snapshot(ws.engine), step.revision,
-                 "after downgrading everything that came later, its downgrade leaves")
-    if not applied:
+    _run(executor, backwards_plan(graph, applied - kept - graph.descendants(irreversible), applied), applied, compare)
+    if not kept:
         lines = describe_difference({}, take_snapshot(ws.engine))
         if lines:
             raise _fail(lines, "after downgrading every component to zero, the database still holds:")

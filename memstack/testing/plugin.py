@@ -71,18 +71,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("memstack_component", labels, ids=labels)
 
 
-def scratch_base_url(server_url: str, project: Path) -> str:
-    """``server_url`` with memstack's driver; a server URL naming no database is fine (each test makes one)."""
-    from sqlalchemy.engine import make_url
-
-    from memstack.core.urls import normalize_url
-
-    parsed = make_url(server_url)
-    if parsed.get_backend_name() != "sqlite" and not parsed.database:
-        server_url = parsed.set(database="memstack_scratch").render_as_string(hide_password=False)
-    return normalize_url(server_url, project)
-
-
 @pytest.fixture(scope="session")
 def memstack_workspace(pytestconfig: pytest.Config) -> Any:
     """The project's :class:`~memstack.engine.workspace.Workspace`, its revision files read once."""
@@ -103,21 +91,18 @@ def memstack_scratch_workspace(request: pytest.FixtureRequest, memstack_workspac
                                memstack_server_url: str) -> Iterator[Any]:
     """The session's workspace pointed at a new, empty database on ``memstack_server_url`` (dropped after)."""
     from memstack.core.errors import MemstackError
-    from memstack.engine.scratch import scratch_engine
+    from memstack.testing.scratch import scratch_workspace
 
-    url = scratch_base_url(memstack_server_url, memstack_workspace.settings.project_dir)
+    scratch = scratch_workspace(memstack_workspace, memstack_server_url)
     try:
-        scratch = scratch_engine(url)
-        engine = scratch.__enter__()
+        ws = scratch.__enter__()
     except MemstackError as exc:
         if _skip_unreachable(request):
             pytest.skip(f"no scratch database: {exc.message}")
         raise
-    ws = memstack_workspace.for_database(engine)
     try:
         yield ws
     finally:
-        ws.close()
         scratch.__exit__(None, None, None)
 
 

@@ -33,10 +33,42 @@ def _index(index: dict[str, Any]) -> str:
     return f"{index.get('name')}({columns}){' unique' if index.get('unique') else ''}"
 
 
-def take_snapshot(bind: Engine | Connection) -> Snapshot:
-    """Every application table of the database (bookkeeping and ``alembic_version`` left out)."""
+def take_snapshot(bind: Engine | Connection, cache: SnapshotCache | None = None) -> Snapshot:
+    """Every application table of the database (bookkeeping and ``alembic_version`` left out).
+
+    With a ``cache`` on SQLite, only tables whose DDL text (or whose indexes') changed since
+    the last snapshot are reflected again: a walk over a thousand revisions stays linear.
+    """
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:  # one connection for every reflection query
+            return take_snapshot(connection, cache)
     inspector = inspect(bind)
     tables = sorted(t for t in inspector.get_table_names() if not is_bookkeeping_table(t))
+    if cache is None or inspector.dialect.name != "sqlite":
+        return _reflect(inspector, tables)
+    return cache.refresh(bind, inspector, tables)
+
+
+class SnapshotCache:
+    """Per-table reflections of a SQLite database, keyed by the table's DDL in sqlite_master."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {}
+
+    def refresh(self, connection: Connection, inspector: Any, tables: list[str]) -> Snapshot:
+        from sqlalchemy import text
+
+        rows = connection.execute(text("SELECT tbl_name, COALESCE(sql, name) FROM sqlite_master ORDER BY type, name"))
+        ddl: dict[str, list[str]] = {}
+        for table, sql in rows:
+            ddl.setdefault(table, []).append(sql)
+        changed = [t for t in tables if t not in self._tables or self._tables[t][0] != tuple(ddl.get(t, ()))]
+        fresh = _reflect(inspector, changed)
+        self._tables = {t: (tuple(ddl.get(t, ())), fresh[t] if t in fresh else self._tables[t][1]) for t in tables}
+        return {t: entry[1] for t, entry in self._tables.items()}
+
+
+def _reflect(inspector: Any, tables: list[str]) -> Snapshot:
     snapshot: Snapshot = {}
     if not tables:
         return snapshot
