@@ -162,7 +162,7 @@ def test_a_postgresql_only_revision_fails_on_sqlite_only(pytester: pytest.Pytest
     server = SERVERS["postgres"].url.render_as_string(hide_password=False)
     result = run(pytester, "sqlite://", server)
     out = result.stdout.str()
-    assert "catalog 0002_add_price (aaaa00000002) failed upgrading on sqlite" in out
+    assert "catalog 0002_add_price (aaaa00000002) failed (up) on sqlite" in out
     for test in ("up_down_up", "downgrades_leave_no_trace", "models_match_migrations"):
         assert f"FAILED test_migrations.py::test_memstack_{test}[sqlite]" in out
         assert f"FAILED test_migrations.py::test_memstack_{test}[postgresql]" not in out

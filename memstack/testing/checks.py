@@ -62,7 +62,7 @@ def _run(executor: Executor, plan: Sequence[Step], applied: set[str], progress: 
         executor.run(plan, applied)
     except MigrationFailed as exc:
         revision = exc.step.revision
-        raise MigrationCheckFailed(f"{revision.label} ({revision.id}) failed {exc.step.direction} on "
+        raise MigrationCheckFailed(f"{revision.label} ({revision.id}) failed ({exc.step.direction}) on "
                                    f"{executor.engine.dialect.name}: {exc.message}") from exc
 
 
