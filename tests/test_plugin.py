@@ -190,6 +190,10 @@ def test_the_plugin_is_inert_without_the_import(pytester: pytest.Pytester) -> No
 def test_the_runner_fixture_migrates_rolls_back_and_reads_rows(pytester: pytest.Pytester) -> None:
     write_tree(pytester.path)
     (pytester.path / "test_migrations.py").write_text('''
+import pytest
+from memstack.engine.planner import UnknownTarget
+
+
 def test_runner(memstack_migrations):
     runner = memstack_migrations
     runner.migrate("orders")  # pulls in catalog 0001 only
@@ -202,6 +206,23 @@ def test_runner(memstack_migrations):
     assert runner.rows("items", "name") == [{"name": "apple"}]
     runner.migrate("catalog", "zero")  # cascades into orders, confirmed by the runner
     assert runner.snapshot() == {}
+    with pytest.raises(UnknownTarget, match="no revision of component 'catalog' matches target '0009'"):
+        runner.migrate_before("catalog", "0009")
 ''')
     result = run(pytester)
     result.assert_outcomes(passed=1)
+
+
+def test_an_unreachable_server_fails_unless_skipping_is_asked(pytester: pytest.Pytester,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMSTACK_REQUIRE_SERVERS", raising=False)
+    write_tree(pytester.path)
+    dead = "postgresql://postgres@127.0.0.1:1/postgres"
+    failing = run(pytester, dead)
+    failing.stdout.fnmatch_lines(["*cannot create a scratch database on postgresql*127.0.0.1:1*"])
+    assert failing.ret == 1
+    (pytester.path / "pyproject.toml").write_text(PYPROJECT + "memstack_skip_unreachable = true\n")
+    skipping = run(pytester, dead)
+    skipping.assert_outcomes(passed=1, skipped=6)  # the single-head test needs no database
+    monkeypatch.setenv("MEMSTACK_REQUIRE_SERVERS", "1")
+    assert run(pytester, dead).ret == 1

@@ -47,10 +47,10 @@ def test_memstack_downgrades_leave_no_trace(memstack_scratch_workspace: Any) -> 
 def test_memstack_data_migrations(request: pytest.FixtureRequest, memstack_workspace: Any,
                                   memstack_server_url: str, memstack_data_migrations: list[Any]) -> None:
     """Each declared :class:`~memstack.testing.checks.DataMigration`, on a database of its own."""
-    from memstack.testing.scratch import scratch_workspace
+    from memstack.testing.plugin import open_scratch
 
     if not memstack_data_migrations:
         pytest.skip("no data migrations declared (override the memstack_data_migrations fixture)")
     for case in memstack_data_migrations:
-        with scratch_workspace(memstack_workspace, memstack_server_url) as ws:
+        with open_scratch(request, memstack_workspace, memstack_server_url) as ws:
             checks.check_data_migration(ws, case)

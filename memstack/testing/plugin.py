@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +91,17 @@ def _skip_unreachable(request: pytest.FixtureRequest) -> bool:
 def memstack_scratch_workspace(request: pytest.FixtureRequest, memstack_workspace: Any,
                                memstack_server_url: str) -> Iterator[Any]:
     """The session's workspace pointed at a new, empty database on ``memstack_server_url`` (dropped after)."""
+    with open_scratch(request, memstack_workspace, memstack_server_url) as ws:
+        yield ws
+
+
+@contextmanager
+def open_scratch(request: pytest.FixtureRequest, workspace: Any, server_url: str) -> Iterator[Any]:
+    """A scratch workspace on ``server_url``; an unreachable server skips the test when the project asked so."""
     from memstack.core.errors import MemstackError
     from memstack.testing.scratch import scratch_workspace
 
-    scratch = scratch_workspace(memstack_workspace, memstack_server_url)
+    scratch = scratch_workspace(workspace, server_url)
     try:
         ws = scratch.__enter__()
     except MemstackError as exc:
