@@ -41,6 +41,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
     from memstack.engine.autodetect import detect
     from memstack.engine.writer import render_revision, write_file
 
+    ws.generating = True
     detection = detect(ws, components, message=message, empty=empty, renames=renames)
     files: list[PlannedFile] = []
     for rev in detection.revisions:

@@ -41,6 +41,7 @@ class Workspace:
     registry: Registry
     _engine: Engine | None = field(default=None, repr=False)
     _owns_engine: bool = field(default=True, repr=False)
+    generating: bool = False  # makemigrations writes the first revisions: a missing folder is not an error
 
     @classmethod
     def load(cls, project_dir: Any = None, database_url: str | None = None,
@@ -52,7 +53,8 @@ class Workspace:
     def tree(self) -> LoadedTree:
         from memstack.core.settings import refuse_missing_own_migrations
 
-        refuse_missing_own_migrations((c.package, c.migrations_path) for c in self.registry)
+        if not self.generating:
+            refuse_missing_own_migrations((c.package, c.migrations_path) for c in self.registry)
         return load_tree(self.registry)
 
     @property
