@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays ch
     from sqlalchemy.engine import Connection, Engine
 
     from memstack.engine.recorder import Recorder
+    from memstack.engine.versionrows import VersionRows
 
 
 class MigrationFailed(EngineError):
@@ -117,6 +118,7 @@ class Executor:
         self.record = record  # False for scratch databases: no bookkeeping tables
         self.alembic = alembic or alembic_setup()
         self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
+        self._rows: VersionRows | None = None  # the version rows as of the last recorded step
 
     @property
     def graph(self) -> MigrationGraph:
@@ -328,7 +330,8 @@ class Executor:
 
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False) -> None:
-        recorder.replace_rows(self.graph.rows_for(before), self.graph.rows_for(after))
+        gone, added = self._move_rows(before, step)
+        recorder.move_rows(gone, added)
         if not self.record:
             return
         rev = step.revision
@@ -343,6 +346,14 @@ class Executor:
                              checksum=checksum)
         if clear_mark or fake:  # faking a marked step resolves its mark
             recorder.clear_marks([rev.id])
+
+    def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
+        """The version rows one step removes and adds, kept incrementally across the run's steps."""
+        from memstack.engine.versionrows import VersionRows
+
+        if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one
+            self._rows = VersionRows(self.graph, before)
+        return self._rows.move(step.revision.id, step.direction)
 
     def _record_failure(self, recorder: Recorder | None, step: Step, failed: _StepFailed, *, marked: bool) -> None:
         if not self.record:

@@ -9,10 +9,12 @@ version and upgrades live in :mod:`memstack.engine.bookkeeping`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import json
 import os
 import socket
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,8 +53,9 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+@functools.cache
 def who() -> tuple[str, str]:
-    """(OS user, host) for history rows."""
+    """(OS user, host) for history rows (looked up once per process)."""
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
@@ -130,18 +133,53 @@ class Mark:
     pid: int | None
 
 
+def _upsert(dialect_name: str, values: dict[str, Any]) -> Any:
+    """INSERT of a memstack_applied row replacing any row of the same revision, where the dialect has one."""
+    changed = {k: v for k, v in values.items() if k != "revision"}
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(applied_table).values(**values).on_conflict_do_update(
+            index_elements=[applied_table.c.revision], set_=changed)
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(applied_table).values(**values).on_conflict_do_update(
+            index_elements=[applied_table.c.revision], set_=changed)
+    if dialect_name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        return mysql_insert(applied_table).values(**values).on_duplicate_key_update(**changed)
+    return None
+
+
 class Recorder:
     """Reads and writes state on one connection; the caller owns the transaction."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._tables: set[str] | None = None
+        self._touched = False  # this recorder's transaction already replaced the state token
 
     def bound_to(self, connection: Connection) -> Recorder:
         """This recorder on another connection, knowing the tables already found (no new inspection)."""
         other = Recorder(connection)
         other._tables = set(self._existing())
         return other
+
+    def touch(self) -> None:
+        """Replace the state token (once per recorder, i.e. per transaction): the no-op digest goes stale.
+
+        Every write to the version rows, applied records or marks calls this, in the same
+        transaction as the write (see :mod:`memstack.engine.fingerprint`).
+        """
+        if self._touched or meta_table.name not in self._existing():
+            return
+        from memstack.engine.fingerprint import TOKEN_KEY
+
+        self.connection.execute(update(meta_table).where(meta_table.c.key == TOKEN_KEY)
+                                .values(value=uuid.uuid4().hex))
+        self._touched = True
 
     # ------------------------------------------------------------------ existence
     def _existing(self) -> set[str]:
@@ -176,12 +214,25 @@ class Recorder:
 
     def replace_rows(self, old: Iterable[str], new: Iterable[str]) -> None:
         """Move the version rows from ``old`` to ``new`` (only the difference is written)."""
+        self.touch()
         old_set, new_set = set(old), set(new)
         gone, added = old_set - new_set, new_set - old_set
         if gone:
             self.connection.execute(delete(version_table).where(version_table.c.version_num.in_(sorted(gone))))
-        for row in sorted(added):
-            self.connection.execute(insert(version_table).values(version_num=row))
+        if added:
+            self.connection.execute(insert(version_table), [{"version_num": row} for row in sorted(added)])
+
+    def move_rows(self, gone: Iterable[str], added: Iterable[str]) -> None:
+        """Write one step's row change; one row replaced by another is one UPDATE, as Alembic does."""
+        self.touch()
+        gone_rows, added_rows = sorted(set(gone)), sorted(set(added))
+        if len(gone_rows) == 1 and len(added_rows) == 1:
+            moved = self.connection.execute(update(version_table).where(
+                version_table.c.version_num == gone_rows[0]).values(version_num=added_rows[0]))
+            if moved.rowcount == 1:
+                return
+            gone_rows = []  # the old row was not there: insert the new one
+        self.replace_rows(gone_rows, added_rows)
 
     # ------------------------------------------------------------------ history
     def add_history(self, *, event: str, component: str, revision: str, name: str, direction: str,
@@ -231,17 +282,24 @@ class Recorder:
 
     def record_applied(self, revision: str, component: str, name: str, checksum: str | None,
                        *, verified: bool = True) -> None:
+        self.touch()
+        values = {"revision": revision, "component": component, "name": name, "checksum": checksum,
+                  "verified": verified, "applied_at": utcnow()}
+        upsert = _upsert(self.connection.dialect.name, values)
+        if upsert is not None:  # one round trip instead of two
+            self.connection.execute(upsert)
+            return
         self.connection.execute(delete(applied_table).where(applied_table.c.revision == revision))
-        self.connection.execute(insert(applied_table).values(
-            revision=revision, component=component, name=name, checksum=checksum, verified=verified,
-            applied_at=utcnow()))
+        self.connection.execute(insert(applied_table).values(**values))
 
     def forget_applied(self, revisions: Iterable[str]) -> None:
+        self.touch()
         ids = sorted(set(revisions))
         if ids:
             self.connection.execute(delete(applied_table).where(applied_table.c.revision.in_(ids)))
 
     def update_checksum(self, revision: str, checksum: str, *, verified: bool = True) -> None:
+        self.touch()
         self.connection.execute(update(applied_table).where(applied_table.c.revision == revision)
                                 .values(checksum=checksum, verified=verified))
 
@@ -253,6 +311,7 @@ class Recorder:
                      r.host, r.pid) for r in self.connection.execute(select(marks_table))]
 
     def set_mark(self, revision: str, component: str, name: str, direction: str) -> None:
+        self.touch()
         user, host = who()
         self.connection.execute(delete(marks_table).where(marks_table.c.revision == revision))
         self.connection.execute(insert(marks_table).values(
@@ -260,10 +319,12 @@ class Recorder:
             started_at=utcnow(), os_user=user, host=host, pid=os.getpid()))
 
     def fail_mark(self, revision: str, error: str) -> None:
+        self.touch()
         self.connection.execute(update(marks_table).where(marks_table.c.revision == revision)
                                 .values(state="failed", error=error[:4000]))
 
     def clear_marks(self, revisions: Iterable[str] | None = None) -> None:
+        self.touch()
         if "memstack_marks" not in self._existing():
             return
         query = delete(marks_table)
