@@ -8,27 +8,32 @@ in ``memstack_meta`` a digest of three things:
 * the tree: every component's label and folder and every revision file's header and
   checksum (from the revision index, validated by ``stat``), memstack's and the
   bookkeeping schema's versions;
-* the state token: a random value every transaction that changes memstack's state rows
-  replaces (:meth:`Recorder.touch`), so a mark, a repair or a revision applied by another
-  memstack process changes it;
-* the version rows themselves, so plain ``alembic upgrade/downgrade`` is caught too.
+* the state the checks saw: version rows, applied records (revision, checksum, verified)
+  and the number of marks, so another process's work, a repair, plain ``alembic
+  upgrade/downgrade`` and hand-made changes all change it.
 
-A later no-op start reads the digest, the token and the rows in one query and compares; any
+A later no-op start reads the digest and that state in one query and compares; any
 difference (an edited file, another branch, a deleted row, another process's work) falls back
-to the full path. The token is read before the state it vouches for, so a change committed
-in between leaves a stale token behind, never a stale "up to date".
+to the full path. The digest is computed from the very state that was checked, so a change
+committed after the check leaves a digest that no longer matches, never a stale "up to date".
 """
 
 from __future__ import annotations
 
 import hashlib
-import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import literal, select, union_all
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Integer, String, cast, literal, select, union_all
+from sqlalchemy.exc import SQLAlchemyError
 
-from memstack.engine.bookkeeping import BOOKKEEPING_SCHEMA_VERSION, meta_table, version_table
+from memstack.engine.bookkeeping import (
+    BOOKKEEPING_SCHEMA_VERSION,
+    applied_table,
+    marks_table,
+    meta_table,
+    version_table,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -36,8 +41,6 @@ if TYPE_CHECKING:
     from memstack.engine.workspace import Workspace
 
 FINGERPRINT_KEY = "noop_fingerprint"
-TOKEN_KEY = "state_token"
-_ROW = "version_row"
 
 
 def tree_fingerprint(ws: Workspace) -> str:
@@ -54,29 +57,44 @@ def tree_fingerprint(ws: Workspace) -> str:
         for path in revision_files(folder):
             header = revisions.header(path, _indexed_header)
             digest.update(repr((path.name, header.revision, header.down_revision, header.depends_on,
-                                header.branch_labels, header.irreversible, header.checksum)).encode())
+                                header.branch_labels, header.irreversible, header.checksum, header.atomic)).encode())
         revisions.save()
     return digest.hexdigest()
 
 
-def _combined(tree: str, token: str, rows: list[str]) -> str:
-    return hashlib.sha256("\0".join([tree, token, *sorted(rows)]).encode()).hexdigest()
+def _combined(tree: str, facts: list[str]) -> str:
+    return hashlib.sha256("\0".join([tree, *sorted(facts)]).encode()).hexdigest()
 
 
-def _read_facts(connection: Connection) -> tuple[str | None, str | None, list[str]]:
-    """(stored digest, state token, version rows) in one query."""
-    meta = select(meta_table.c.key, meta_table.c.value).where(meta_table.c.key.in_([FINGERPRINT_KEY, TOKEN_KEY]))
-    rows = select(literal(_ROW).label("key"), version_table.c.version_num.label("value"))
-    stored = token = None
+def _state_facts(rows: Iterable[str], applied: Iterable[tuple[str, str | None, bool]], marks: int) -> list[str]:
+    """What the digest vouches for besides the tree: version rows, applied records, marks."""
+    return ([f"row {r}" for r in rows] + [f"applied {r} {c} {bool(v)}" for r, c, v in applied]
+            + [f"marks {marks}"])
+
+
+def _read_facts(connection: Connection) -> tuple[str | None, list[str]]:
+    """(stored digest, state facts) in one query."""
+    none = literal(None, String)
+    meta = select(meta_table.c.key, meta_table.c.value, none, literal(0)).where(
+        meta_table.c.key == FINGERPRINT_KEY)
+    rows = select(literal("row"), version_table.c.version_num, none, literal(0))
+    applied = select(literal("applied"), applied_table.c.revision, applied_table.c.checksum,
+                     cast(applied_table.c.verified, Integer))
+    marks = select(literal("mark"), marks_table.c.revision, none, literal(0))
+    stored = None
     versions: list[str] = []
-    for key, value in connection.execute(union_all(meta, rows)):
-        if key == FINGERPRINT_KEY:
+    records: list[tuple[str, str | None, bool]] = []
+    mark_count = 0
+    for kind, value, checksum, verified in connection.execute(union_all(meta, rows, applied, marks)):
+        if kind == FINGERPRINT_KEY:
             stored = value
-        elif key == TOKEN_KEY:
-            token = value
-        else:
+        elif kind == "row":
             versions.append(value)
-    return stored, token, versions
+        elif kind == "applied":
+            records.append((value, checksum, bool(verified)))
+        else:
+            mark_count += 1
+    return stored, _state_facts(versions, records, mark_count)
 
 
 def _database_missing(ws: Workspace) -> bool:
@@ -86,32 +104,15 @@ def _database_missing(ws: Workspace) -> bool:
 
 
 def up_to_date(ws: Workspace) -> bool:
-    """True only when the stored digest matches this tree, the state token and the version rows."""
+    """True only when the stored digest matches this tree and the state read with it."""
     if _database_missing(ws):
         return False
     try:
         with ws.engine.connect() as connection:
-            stored, token, rows = _read_facts(connection)
+            stored, facts = _read_facts(connection)
     except SQLAlchemyError:  # no bookkeeping tables yet, or no server: the full path says which
         return False
-    if stored is None or token is None:
-        return False
-    return stored == _combined(tree_fingerprint(ws), token, rows)
-
-
-def _read_or_create_token(ws: Workspace) -> str | None:
-    with ws.engine.connect() as connection:
-        token = connection.execute(select(meta_table.c.value).where(meta_table.c.key == TOKEN_KEY)).scalar()
-    if token is not None:
-        return str(token)
-    try:
-        with ws.engine.begin() as connection:
-            connection.execute(meta_table.insert().values(key=TOKEN_KEY, value=uuid.uuid4().hex))
-    except IntegrityError:  # another process created it meanwhile
-        pass
-    with ws.engine.connect() as connection:
-        token = connection.execute(select(meta_table.c.value).where(meta_table.c.key == TOKEN_KEY)).scalar()
-    return None if token is None else str(token)
+    return stored is not None and stored == _combined(tree_fingerprint(ws), facts)
 
 
 def remember_if_up_to_date(ws: Workspace) -> None:
@@ -122,14 +123,13 @@ def remember_if_up_to_date(ws: Workspace) -> None:
     if _database_missing(ws):
         return
     try:
-        token = _read_or_create_token(ws)  # before the state it vouches for (module docstring)
-        if token is None:
-            return
         state = database_state(ws)
         graph = ws.graph
         if state.marks or state.unknown or set(graph.revisions) - state.applied or checksum_drift(ws.tree, state):
             return
-        value = _combined(tree_fingerprint(ws), token, list(state.rows))  # the rows the checks saw
+        records = [(r.revision, r.checksum, r.verified) for r in state.records.values()]
+        facts = _state_facts(state.rows, records, len(state.marks))  # what the checks above saw
+        value = _combined(tree_fingerprint(ws), facts)
         with ws.engine.begin() as connection:
             connection.execute(meta_table.delete().where(meta_table.c.key == FINGERPRINT_KEY))
             connection.execute(meta_table.insert().values(key=FINGERPRINT_KEY, value=value))

@@ -34,7 +34,7 @@ from typing import Any
 from memstack.engine import checksum
 
 INDEX_NAME = ".memstack-index.json"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: ``atomic`` kept (format 1 lost ``atomic = False``)
 RACY_WINDOW_NS = 2_000_000_000
 """Entries changed this close to the index's own write time are not trusted (covers 2 s
 FAT timestamps and the usual 1 s and 1 ns ones)."""
@@ -52,6 +52,7 @@ class Header:
     branch_labels: tuple[str, ...]
     irreversible: bool
     checksum: str
+    atomic: bool = True
 
 
 def stat_key(stat: os.stat_result) -> StatKey:
@@ -74,17 +75,18 @@ def _entry_from_json(raw: Any) -> tuple[StatKey, Header]:
     revision, digest, irreversible = raw["revision"], raw["checksum"], raw["irreversible"]
     if not isinstance(revision, str) or not isinstance(digest, str) or len(digest) != 64:
         raise ValueError("bad revision or checksum")
-    if type(irreversible) is not bool:
-        raise ValueError("bad irreversible")
+    atomic = raw["atomic"]
+    if type(irreversible) is not bool or type(atomic) is not bool:
+        raise ValueError("bad irreversible or atomic")
     header = Header(revision, _strings(raw["down_revision"]), _strings(raw["depends_on"]),
-                    _strings(raw["branch_labels"]), irreversible, digest)
+                    _strings(raw["branch_labels"]), irreversible, digest, atomic)
     return (key[0], key[1], key[2], key[3]), header
 
 
 def _entry_to_json(key: StatKey, header: Header) -> dict[str, Any]:
     return {"stat": list(key), "revision": header.revision, "down_revision": list(header.down_revision),
             "depends_on": list(header.depends_on), "branch_labels": list(header.branch_labels),
-            "irreversible": header.irreversible, "checksum": header.checksum}
+            "irreversible": header.irreversible, "checksum": header.checksum, "atomic": header.atomic}
 
 
 class RevisionIndex:

@@ -14,7 +14,6 @@ import getpass
 import json
 import os
 import socket
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -159,27 +158,12 @@ class Recorder:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._tables: set[str] | None = None
-        self._touched = False  # this recorder's transaction already replaced the state token
 
     def bound_to(self, connection: Connection) -> Recorder:
         """This recorder on another connection, knowing the tables already found (no new inspection)."""
         other = Recorder(connection)
         other._tables = set(self._existing())
         return other
-
-    def touch(self) -> None:
-        """Replace the state token (once per recorder, i.e. per transaction): the no-op digest goes stale.
-
-        Every write to the version rows, applied records or marks calls this, in the same
-        transaction as the write (see :mod:`memstack.engine.fingerprint`).
-        """
-        if self._touched or meta_table.name not in self._existing():
-            return
-        from memstack.engine.fingerprint import TOKEN_KEY
-
-        self.connection.execute(update(meta_table).where(meta_table.c.key == TOKEN_KEY)
-                                .values(value=uuid.uuid4().hex))
-        self._touched = True
 
     # ------------------------------------------------------------------ existence
     def _existing(self) -> set[str]:
@@ -214,7 +198,6 @@ class Recorder:
 
     def replace_rows(self, old: Iterable[str], new: Iterable[str]) -> None:
         """Move the version rows from ``old`` to ``new`` (only the difference is written)."""
-        self.touch()
         old_set, new_set = set(old), set(new)
         gone, added = old_set - new_set, new_set - old_set
         if gone:
@@ -224,7 +207,6 @@ class Recorder:
 
     def move_rows(self, gone: Iterable[str], added: Iterable[str]) -> None:
         """Write one step's row change; one row replaced by another is one UPDATE, as Alembic does."""
-        self.touch()
         gone_rows, added_rows = sorted(set(gone)), sorted(set(added))
         if len(gone_rows) == 1 and len(added_rows) == 1:
             moved = self.connection.execute(update(version_table).where(
@@ -282,7 +264,6 @@ class Recorder:
 
     def record_applied(self, revision: str, component: str, name: str, checksum: str | None,
                        *, verified: bool = True) -> None:
-        self.touch()
         values = {"revision": revision, "component": component, "name": name, "checksum": checksum,
                   "verified": verified, "applied_at": utcnow()}
         upsert = _upsert(self.connection.dialect.name, values)
@@ -293,13 +274,11 @@ class Recorder:
         self.connection.execute(insert(applied_table).values(**values))
 
     def forget_applied(self, revisions: Iterable[str]) -> None:
-        self.touch()
         ids = sorted(set(revisions))
         if ids:
             self.connection.execute(delete(applied_table).where(applied_table.c.revision.in_(ids)))
 
     def update_checksum(self, revision: str, checksum: str, *, verified: bool = True) -> None:
-        self.touch()
         self.connection.execute(update(applied_table).where(applied_table.c.revision == revision)
                                 .values(checksum=checksum, verified=verified))
 
@@ -311,7 +290,6 @@ class Recorder:
                      r.host, r.pid) for r in self.connection.execute(select(marks_table))]
 
     def set_mark(self, revision: str, component: str, name: str, direction: str) -> None:
-        self.touch()
         user, host = who()
         self.connection.execute(delete(marks_table).where(marks_table.c.revision == revision))
         self.connection.execute(insert(marks_table).values(
@@ -319,12 +297,10 @@ class Recorder:
             started_at=utcnow(), os_user=user, host=host, pid=os.getpid()))
 
     def fail_mark(self, revision: str, error: str) -> None:
-        self.touch()
         self.connection.execute(update(marks_table).where(marks_table.c.revision == revision)
                                 .values(state="failed", error=error[:4000]))
 
     def clear_marks(self, revisions: Iterable[str] | None = None) -> None:
-        self.touch()
         if "memstack_marks" not in self._existing():
             return
         query = delete(marks_table)
