@@ -39,7 +39,7 @@ OPERATIONS = ("help", "history", "noop", "startup", "empty_pg", "empty_sqlite", 
 FLOOR_NOOP = ("import os, sqlalchemy as sa\n"
               "e = sa.create_engine(os.environ['BENCH_DATABASE_URL'])\n"
               "with e.connect() as c: c.execute(sa.text('SELECT version_num FROM alembic_version')).all()\n")
-STARTUP = ("import time, os, sys\nimport sqlalchemy, memstack.engine.operations, memstack.engine.workspace\n"
+STARTUP = ("import time, os, sys\nimport sqlalchemy, memstack.engine.migrate, memstack.engine.workspace\n"
            "from memstack.startup import migrate_on_startup\n"
            "t = time.perf_counter(); migrate_on_startup(project_dir=os.getcwd())\n"
            "print(time.perf_counter() - t)\n")
