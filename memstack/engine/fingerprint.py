@@ -53,9 +53,11 @@ def tree_fingerprint(ws: Workspace) -> str:
     for component in ws.registry:
         folder = component.migrations_path
         digest.update(f"\0component {component.label} {folder}".encode())
-        revisions = index.open_index(folder)
+        loaded = index.last_opened(folder)  # this process's earlier load: files are not read twice
+        revisions = index.open_index(folder) if loaded is None else loaded
         for path in revision_files(folder):
-            header = revisions.header(path, _indexed_header)
+            header = (loaded.seen_header(path) if loaded is not None else None) or \
+                revisions.header(path, _indexed_header)
             digest.update(repr((path.name, header.revision, header.down_revision, header.depends_on,
                                 header.branch_labels, header.irreversible, header.checksum, header.atomic)).encode())
         revisions.save()

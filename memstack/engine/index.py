@@ -136,6 +136,21 @@ class RevisionIndex:
         self._dirty = True  # rewritten even when equal: a racy entry becomes trusted once older
         return header
 
+    def seen_header(self, path: Path) -> Header | None:
+        """The header this run already read or trusted for ``path``, while its stat is unchanged.
+
+        The same view the loaded tree was built from (no racy-window check: within one run the
+        loaded tree is already what runs); a changed stat means the file is read again.
+        """
+        seen = self._seen.get(path.name)
+        if seen is None:
+            return None
+        try:
+            key = stat_key(os.stat(path))
+        except OSError:
+            return None
+        return seen[1] if key == seen[0] else None
+
     def checksum_of(self, path: Path) -> str | None:
         """A checksum from this run's headers when the file's stat still matches, else None."""
         seen = self._seen.get(path.name)
@@ -173,6 +188,11 @@ def open_index(folder: Path) -> RevisionIndex:
     index = RevisionIndex(folder)
     _open[folder] = index
     return index
+
+
+def last_opened(folder: Path) -> RevisionIndex | None:
+    """The index the last load of ``folder`` in this process used, if any."""
+    return _open.get(folder)
 
 
 def cached_checksum(path: Path) -> str | None:
