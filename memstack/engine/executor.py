@@ -36,6 +36,7 @@ from memstack.engine.alembic_config import (
 from memstack.engine.errors import EngineError
 from memstack.engine.graph import MigrationGraph, Step
 from memstack.engine.loader import LoadedTree
+from memstack.engine.versionrows import VersionRows
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
     from types import ModuleType
@@ -43,7 +44,6 @@ if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays ch
     from sqlalchemy.engine import Connection, Engine
 
     from memstack.engine.recorder import Recorder
-    from memstack.engine.versionrows import VersionRows
 
 
 class MigrationFailed(EngineError):
@@ -118,7 +118,7 @@ class Executor:
         self.record = record  # False for scratch databases: no bookkeeping tables
         self.alembic = alembic or alembic_setup()
         self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
-        self._rows: VersionRows | None = None  # the version rows as of the last recorded step
+        self._rows: VersionRows | None = None  # version rows as of the last recorded step
 
     @property
     def graph(self) -> MigrationGraph:
@@ -330,8 +330,7 @@ class Executor:
 
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False) -> None:
-        gone, added = self._move_rows(before, step)
-        recorder.move_rows(gone, added)
+        recorder.move_rows(*self._move_rows(before, step))  # (gone, added), kept incrementally
         if not self.record:
             return
         rev = step.revision
@@ -348,9 +347,6 @@ class Executor:
             recorder.clear_marks([rev.id])
 
     def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
-        """The version rows one step removes and adds, kept incrementally across the run's steps."""
-        from memstack.engine.versionrows import VersionRows
-
         if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one
             self._rows = VersionRows(self.graph, before)
         return self._rows.move(step.revision.id, step.direction)
