@@ -115,6 +115,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
     from sqlalchemy.exc import SQLAlchemyError
 
     from memstack.core.db import database_unavailable
+    from memstack.engine import fingerprint
     from memstack.engine.migrate import RunOptions, database_state, migrate
     from memstack.engine.workspace import Workspace
 
@@ -125,6 +126,8 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
 
     with Workspace.load(project_dir=project_dir, database_url=database_url, lock_timeout=lock_timeout) as ws:
         masked = ws.settings.masked_database_url
+        if fingerprint.up_to_date(ws):  # one query and the index's stat calls
+            return StartupResult(masked, [], [], [], took())
         try:
             state = database_state(ws)
         except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password
@@ -141,6 +144,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
                         "knows is applied, so start-up goes on", masked, ", ".join(ahead))
             return StartupResult(masked, [], [], ahead, took())
         if not pending:
+            fingerprint.remember_if_up_to_date(ws)
             return StartupResult(masked, [], [], [], took())
         if verify_only:
             raise NotUpToDate(masked, pending)

@@ -37,6 +37,7 @@ from memstack.engine.errors import EngineError
 from memstack.engine.graph import MigrationGraph, Step
 from memstack.engine.loader import LoadedTree
 from memstack.engine.lock import verify_held
+from memstack.engine.versionrows import VersionRows
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
     from types import ModuleType
@@ -118,6 +119,7 @@ class Executor:
         self.record = record  # False for scratch databases: no bookkeeping tables
         self.alembic = alembic or alembic_setup()
         self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
+        self._rows: VersionRows | None = None  # version rows as of the last recorded step
 
     @property
     def graph(self) -> MigrationGraph:
@@ -332,7 +334,7 @@ class Executor:
 
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False) -> None:
-        recorder.replace_rows(self.graph.rows_for(before), self.graph.rows_for(after))
+        recorder.move_rows(*self._move_rows(before, step))  # (gone, added), kept incrementally
         if not self.record:
             return
         rev = step.revision
@@ -347,6 +349,11 @@ class Executor:
                              checksum=checksum)
         if clear_mark or fake:  # faking a marked step resolves its mark
             recorder.clear_marks([rev.id])
+
+    def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
+        if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one
+            self._rows = VersionRows(self.graph, before)
+        return self._rows.move(step.revision.id, step.direction)
 
     def _record_failure(self, recorder: Recorder | None, step: Step, failed: _StepFailed, *, marked: bool) -> None:
         if not self.record:

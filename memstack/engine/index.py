@@ -34,7 +34,7 @@ from typing import Any
 from memstack.engine import checksum
 
 INDEX_NAME = ".memstack-index.json"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: ``atomic`` kept (format 1 lost ``atomic = False``)
 RACY_WINDOW_NS = 2_000_000_000
 """Entries changed this close to the index's own write time are not trusted (covers 2 s
 FAT timestamps and the usual 1 s and 1 ns ones)."""
@@ -52,6 +52,7 @@ class Header:
     branch_labels: tuple[str, ...]
     irreversible: bool
     checksum: str
+    atomic: bool = True
 
 
 def stat_key(stat: os.stat_result) -> StatKey:
@@ -74,17 +75,18 @@ def _entry_from_json(raw: Any) -> tuple[StatKey, Header]:
     revision, digest, irreversible = raw["revision"], raw["checksum"], raw["irreversible"]
     if not isinstance(revision, str) or not isinstance(digest, str) or len(digest) != 64:
         raise ValueError("bad revision or checksum")
-    if type(irreversible) is not bool:
-        raise ValueError("bad irreversible")
+    atomic = raw["atomic"]
+    if type(irreversible) is not bool or type(atomic) is not bool:
+        raise ValueError("bad irreversible or atomic")
     header = Header(revision, _strings(raw["down_revision"]), _strings(raw["depends_on"]),
-                    _strings(raw["branch_labels"]), irreversible, digest)
+                    _strings(raw["branch_labels"]), irreversible, digest, atomic)
     return (key[0], key[1], key[2], key[3]), header
 
 
 def _entry_to_json(key: StatKey, header: Header) -> dict[str, Any]:
     return {"stat": list(key), "revision": header.revision, "down_revision": list(header.down_revision),
             "depends_on": list(header.depends_on), "branch_labels": list(header.branch_labels),
-            "irreversible": header.irreversible, "checksum": header.checksum}
+            "irreversible": header.irreversible, "checksum": header.checksum, "atomic": header.atomic}
 
 
 class RevisionIndex:
@@ -134,6 +136,21 @@ class RevisionIndex:
         self._dirty = True  # rewritten even when equal: a racy entry becomes trusted once older
         return header
 
+    def seen_header(self, path: Path) -> Header | None:
+        """The header this run already read or trusted for ``path``, while its stat is unchanged.
+
+        The same view the loaded tree was built from (no racy-window check: within one run the
+        loaded tree is already what runs); a changed stat means the file is read again.
+        """
+        seen = self._seen.get(path.name)
+        if seen is None:
+            return None
+        try:
+            key = stat_key(os.stat(path))
+        except OSError:
+            return None
+        return seen[1] if key == seen[0] else None
+
     def checksum_of(self, path: Path) -> str | None:
         """A checksum from this run's headers when the file's stat still matches, else None."""
         seen = self._seen.get(path.name)
@@ -171,6 +188,11 @@ def open_index(folder: Path) -> RevisionIndex:
     index = RevisionIndex(folder)
     _open[folder] = index
     return index
+
+
+def last_opened(folder: Path) -> RevisionIndex | None:
+    """The index the last load of ``folder`` in this process used, if any."""
+    return _open.get(folder)
 
 
 def cached_checksum(path: Path) -> str | None:

@@ -99,7 +99,7 @@ def checksum_file(path: Path) -> str:
 def _indexed_header(path: Path, source: str) -> index.Header:
     parsed = parse_revision_file(path, source)
     return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
-                        parsed.irreversible, checksum.checksum_source(source))
+                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic)
 
 
 def read_headers(folder: Path) -> list[RevisionFile]:
@@ -109,7 +109,7 @@ def read_headers(folder: Path) -> list[RevisionFile]:
     for path in revision_files(folder):
         header = revisions.header(path, _indexed_header)
         headers.append(RevisionFile(path, header.revision, header.down_revision, header.depends_on,
-                                    header.branch_labels, header.irreversible))
+                                    header.branch_labels, header.irreversible, header.atomic))
     revisions.save()
     return headers
 

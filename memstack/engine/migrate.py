@@ -113,6 +113,8 @@ def migrate(ws: Workspace, component: str | None = None, target: str | None = No
     With ``options.dry_run`` the plan runs for real in one transaction and is rolled back; a
     failing step raises :class:`RehearsalFailed` carrying the steps run.
     """
+    from memstack.engine import fingerprint
+
     options = options or RunOptions()
 
     def plan_maker(state: DatabaseState) -> MigratePlan:
@@ -120,7 +122,13 @@ def migrate(ws: Workspace, component: str | None = None, target: str | None = No
 
     if options.dry_run:
         return _rehearse(ws, plan_maker, options)
-    return _run_plan(ws, plan_maker, options)
+    everything = component is None and target is None and to_tag is None and not options.fake
+    if everything and fingerprint.up_to_date(ws):  # one query: nothing to do (see engine/fingerprint.py)
+        return []
+    results = _run_plan(ws, plan_maker, options)
+    if everything:
+        fingerprint.remember_if_up_to_date(ws)
+    return results
 
 
 def stamp(ws: Workspace, component: str, target: str, options: RunOptions | None = None) -> list[StepResult]:

@@ -37,6 +37,7 @@ from memstack.engine.recorder import (
     version_table,
 )
 from memstack.engine.safety import DatabaseState
+from memstack.engine.versionrows import VersionRows
 from memstack.engine.workspace import Workspace
 
 __all__ = ["NOT_RENDERABLE", "RenderFailure", "RevisionNotRenderable", "render_plan_sql", "render_step"]
@@ -124,10 +125,9 @@ def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) 
     if setup:
         out += ["", "-- memstack's bookkeeping tables", begin, *setup, commit]
     user, host = who()
-    applied = set(state.applied)
+    rows = VersionRows(graph, state.applied)  # kept step by step: recomputing them made --sql cubic
     for index, step in enumerate(steps, start=1):
         rev = step.revision
-        after = applied | {rev.id} if step.direction == "up" else applied - {rev.id}
         reason = f" ({step.reason})" if step.reason else ""
         out += ["", f"-- [{index}/{len(steps)}] {'apply' if step.direction == 'up' else 'unapply'} "
                 f"{rev.component} {rev.name} ({rev.id}){reason}"]
@@ -139,9 +139,9 @@ def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) 
             out.append("-- the statements below are left out, since the script cannot run past this step")
             out.append(stop_statement(dialect.name, rev.label))
             raise RevisionNotRenderable(rev, exc.path, exc.failure, "\n".join(out) + "\n") from exc.__cause__
-        old_rows, new_rows = graph.rows_for(applied), graph.rows_for(after)
+        moved_out, moved_in = rows.move(rev.id, step.direction)
         statements = [body] if body else []
-        gone, added = sorted(old_rows - new_rows), sorted(new_rows - old_rows)
+        gone, added = sorted(moved_out), sorted(moved_in)
         if gone:
             statements.append(_sql(delete(version_table).where(version_table.c.version_num.in_(gone)), dialect))
         for row in added:
@@ -159,7 +159,6 @@ def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) 
             finished_at=func.current_timestamp(), duration_ms=literal(None), success=True, checksum=checksum,
             os_user=user, host=host, memstack_version=_version(), source="sql"), dialect))
         out += [begin, *statements, commit]
-        applied = after
     return "\n".join(out) + "\n"
 
 

@@ -9,6 +9,7 @@ version and upgrades live in :mod:`memstack.engine.bookkeeping`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import json
 import os
@@ -51,8 +52,9 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+@functools.cache
 def who() -> tuple[str, str]:
-    """(OS user, host) for history rows."""
+    """(OS user, host) for history rows (looked up once per process)."""
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
@@ -130,6 +132,26 @@ class Mark:
     pid: int | None
 
 
+def _upsert(dialect_name: str, values: dict[str, Any]) -> Any:
+    """INSERT of a memstack_applied row replacing any row of the same revision, where the dialect has one."""
+    changed = {k: v for k, v in values.items() if k != "revision"}
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(applied_table).values(**values).on_conflict_do_update(
+            index_elements=[applied_table.c.revision], set_=changed)
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(applied_table).values(**values).on_conflict_do_update(
+            index_elements=[applied_table.c.revision], set_=changed)
+    if dialect_name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        return mysql_insert(applied_table).values(**values).on_duplicate_key_update(**changed)
+    return None
+
+
 class Recorder:
     """Reads and writes state on one connection; the caller owns the transaction."""
 
@@ -180,8 +202,19 @@ class Recorder:
         gone, added = old_set - new_set, new_set - old_set
         if gone:
             self.connection.execute(delete(version_table).where(version_table.c.version_num.in_(sorted(gone))))
-        for row in sorted(added):
-            self.connection.execute(insert(version_table).values(version_num=row))
+        if added:
+            self.connection.execute(insert(version_table), [{"version_num": row} for row in sorted(added)])
+
+    def move_rows(self, gone: Iterable[str], added: Iterable[str]) -> None:
+        """Write one step's row change; one row replaced by another is one UPDATE, as Alembic does."""
+        gone_rows, added_rows = sorted(set(gone)), sorted(set(added))
+        if len(gone_rows) == 1 and len(added_rows) == 1:
+            moved = self.connection.execute(update(version_table).where(
+                version_table.c.version_num == gone_rows[0]).values(version_num=added_rows[0]))
+            if moved.rowcount == 1:
+                return
+            gone_rows = []  # the old row was not there: insert the new one
+        self.replace_rows(gone_rows, added_rows)
 
     # ------------------------------------------------------------------ history
     def add_history(self, *, event: str, component: str, revision: str, name: str, direction: str,
@@ -231,10 +264,14 @@ class Recorder:
 
     def record_applied(self, revision: str, component: str, name: str, checksum: str | None,
                        *, verified: bool = True) -> None:
+        values = {"revision": revision, "component": component, "name": name, "checksum": checksum,
+                  "verified": verified, "applied_at": utcnow()}
+        upsert = _upsert(self.connection.dialect.name, values)
+        if upsert is not None:  # one round trip instead of two
+            self.connection.execute(upsert)
+            return
         self.connection.execute(delete(applied_table).where(applied_table.c.revision == revision))
-        self.connection.execute(insert(applied_table).values(
-            revision=revision, component=component, name=name, checksum=checksum, verified=verified,
-            applied_at=utcnow()))
+        self.connection.execute(insert(applied_table).values(**values))
 
     def forget_applied(self, revisions: Iterable[str]) -> None:
         ids = sorted(set(revisions))
