@@ -52,7 +52,7 @@ def render_dot(graph: MigrationGraph, applied: Iterable[str], components: Sequen
     for parent, child, cross in _edges(graph, shown):
         style = ' [style=dashed, color="#b03a2e", label="depends on"]' if cross else ""
         lines.append(f"  {_node(parent)} -> {_node(child)}{style};")
-    lines.append('  legend [shape=note, label="filled: applied\\ndiamond: merge\\ndashed: cross-component dependency"];')
+    lines.append('  legend [shape=note, label="filled: applied\\ndiamond: merge\\ndashed: depends on"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
