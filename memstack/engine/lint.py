@@ -44,12 +44,15 @@ MARKER = re.compile(r"#\s*memstack:\s*lint-ok\s+(?P<rule>[\w-]+)\s*(?:--\s*(?P<r
 
 
 class SquawkMissing(EngineError):
+    """The squawk binary is neither beside this Python nor on PATH."""
+
     def __init__(self) -> None:
-        super().__init__("lintmigrations needs squawk, which is not installed",
-                         hint="pip install squawk-cli (it ships the squawk binary)")
+        super().__init__("linting migrations needs squawk, which is not installed")
 
 
 class SquawkFailed(EngineError):
+    """squawk ran but printed no report we can read."""
+
     def __init__(self, detail: str) -> None:
         super().__init__(f"squawk failed: {detail}")
         self.detail = detail
@@ -119,12 +122,12 @@ def run_squawk(sql_by_name: dict[str, str]) -> dict[str, list[tuple[str, str, in
         raise SquawkFailed((done.stderr or done.stdout).strip()[:500]) from exc
     results: dict[str, list[tuple[str, str, int]]] = {name: [] for name in sql_by_name}
     for report in reports:
-        name = paths.get(report.get("file", ""))
-        if name is not None:
+        owner = paths.get(report.get("file", ""))
+        if owner is not None:
             message = report.get("message", "")
             if report.get("help"):
                 message += f" ({report['help']})"
-            results[name].append((report.get("rule_name", "squawk"), message, int(report.get("line", 0)) + 1))
+            results[owner].append((report.get("rule_name", "squawk"), message, int(report.get("line", 0)) + 1))
     return results
 
 
@@ -141,14 +144,14 @@ def _keyword(call: ast.Call, name: str) -> str | None:
 
 def _batch_tables(tree: ast.AST) -> dict[str, str]:
     """{batch_op variable: table} of ``with op.batch_alter_table('t') as batch_op``."""
-    found = {}
+    found: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.With):
             for item in node.items:
                 call = item.context_expr
                 if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                         and call.func.attr == "batch_alter_table" and isinstance(item.optional_vars, ast.Name)):
-                    table = _string(call.args[0]) if call.args else _keyword(call, "table_name")
+                    table: str | None = _string(call.args[0]) if call.args else _keyword(call, "table_name")
                     if table:
                         found[item.optional_vars.id] = table
     return found
@@ -208,8 +211,9 @@ def _imports_models(tree: ast.Module, packages: Sequence[str]) -> list[tuple[int
     """(line, module) of imports of the application's models (a component's models, or memstack.core.db)."""
     found = []
     for node in ast.walk(tree):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-            [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
         for name in names:
             own = any(name == f"{p}.models" or name.startswith(f"{p}.models.") for p in packages)
             if own or name == "memstack.core.db":

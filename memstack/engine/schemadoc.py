@@ -32,16 +32,24 @@ class GraphvizMissing(EngineError):
     """svg/png need Graphviz's ``dot`` program, which is not on PATH."""
 
     def __init__(self, image_format: str) -> None:
-        super().__init__(f"rendering {image_format} needs Graphviz's `dot` program, which is not installed",
-                         hint="install the graphviz package (apt-get install graphviz, brew install graphviz), "
-                              "or use --format dot")
+        super().__init__(f"rendering {image_format} needs Graphviz's `dot` program, which is not installed")
         self.image_format = image_format
 
 
 class GraphvizFailed(EngineError):
+    """``dot`` ran and refused the diagram (a bug in the template, or a name Graphviz cannot take)."""
+
     def __init__(self, detail: str) -> None:
         super().__init__(f"Graphviz could not render the diagram: {detail}")
         self.detail = detail
+
+
+class TemplatesMissing(EngineError):
+    """The project's ``templates/schemadoc/`` folder is gone."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"the schema documentation templates {folder} are missing")
+        self.folder = folder
 
 
 @dataclass(frozen=True)
@@ -181,8 +189,7 @@ def _environment(templates_dir: Path) -> Any:
 
     folder = templates_dir / "schemadoc"
     if not folder.is_dir():
-        raise EngineError(f"the schema documentation templates {folder} are missing",
-                          hint="restore templates/schemadoc/ from the memstack checkout")
+        raise TemplatesMissing(folder)
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=jinja2.select_autoescape(
         ["html", "j2"]), trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined)
