@@ -37,7 +37,8 @@ def _edges(graph: MigrationGraph, shown: set[str]) -> list[tuple[Revision, Revis
 def render_dot(graph: MigrationGraph, applied: Iterable[str], components: Sequence[str] = ()) -> str:
     done = set(applied)
     lines = ["digraph revisions {", '  graph [rankdir=TB, fontname="Helvetica", label="Revision graph"];',
-             '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=10];', "  edge [color=\"#555555\"];"]
+             '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=10];',
+             '  edge [color="#555555", fontname="Helvetica", fontsize=9];']
     shown: set[str] = set()
     for label, revisions in _lanes(graph, components):
         lines += [f'  subgraph "cluster_{label}" {{', f'    label="{label}"; style=rounded; color="#4a6fa5";']
