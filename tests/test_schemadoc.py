@@ -215,6 +215,17 @@ def test_the_page_renders_in_chromium_without_console_errors(project: Path, migr
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
+def test_the_search_box_filters_tables_in_chromium(project: Path, migrated_sqlite_url: str, tmp_path: Path) -> None:
+    page = tmp_path / "schema.html"
+    call(project, migrated_sqlite_url, "schemadoc", output=str(page))
+    done = _chromium(tmp_path, page.as_uri() + "?q=progress")  # a column only task_logs has
+    assert _console_errors(done.stderr) == []
+    sections = re.findall(r'<section class="([^"]+)" id="table-([^"]+)"', done.stdout)
+    shown = {table for classes, table in sections if "hidden" not in classes.split()}
+    assert len(sections) >= 16 and shown == {"task_logs"}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
 def test_chromium_check_sees_a_script_error(tmp_path: Path) -> None:
     """The console check above is not blind: a page with a broken script is caught."""
     page = tmp_path / "broken.html"
