@@ -43,6 +43,8 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "startcomponent": "memstack.cli.commands.startcomponent",
     "dbshell": "memstack.cli.commands.dbshell",
     "shell": "memstack.cli.commands.shell",
+    "schemadoc": "memstack.cli.commands.schemadoc",
+    "lintmigrations": "memstack.cli.commands.lintmigrations",
 }
 
 

@@ -34,6 +34,7 @@ from memstack.engine.errors import (
 from memstack.engine.executor import MigrationFailed, NonAtomicInPlan
 from memstack.engine.existing import UnrecordedSchema
 from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
+from memstack.engine.lint import SquawkMissing
 from memstack.engine.lock import LockLost, LockTimeout
 from memstack.engine.planner import (
     AmbiguousTarget,
@@ -43,6 +44,7 @@ from memstack.engine.planner import (
     UnknownTarget,
 )
 from memstack.engine.rename_errors import NotNullWithoutDefault, UndecidedRenames, UnknownRename
+from memstack.engine.schemadoc import GraphvizMissing, TemplatesMissing
 
 if TYPE_CHECKING:
     from memstack.engine.checks import Command, Fix
@@ -391,3 +393,22 @@ def _lock_lost(error: LockLost) -> Worded:
     return error.message, (f"{done}. Find out what ended the lock's session (an administrator, a proxy, a "
                            "network drop, a deleted lock file), make sure no other migration is running "
                            "('manage.py doctor' names the holder), then run 'manage.py migrate' again")
+
+
+# engine/schemadoc.py, engine/lint.py (schemadoc, lintmigrations)
+
+
+@wording(GraphvizMissing)
+def _graphviz_missing(error: GraphvizMissing) -> Worded:
+    return error.message, ("install the graphviz package (apt-get install graphviz, brew install graphviz), "
+                           "or write the source with 'manage.py schemadoc --format dot'")
+
+
+@wording(TemplatesMissing)
+def _schemadoc_templates_missing(error: TemplatesMissing) -> Worded:
+    return error.message, "restore templates/schemadoc/ from the memstack checkout"
+
+
+@wording(SquawkMissing)
+def _squawk_missing(error: SquawkMissing) -> Worded:
+    return error.message, "pip install squawk-cli (it ships the squawk binary), then run 'manage.py lintmigrations'"

@@ -9,9 +9,13 @@ from memstack.cli.context import common_options, get_app, json_option, open_work
 
 @click.command(short_help="List revisions and whether each is applied.")
 @click.argument("components", nargs=-1)
+@click.option("--graph", "as_graph", is_flag=True,
+              help="Draw the revision graph instead: one lane per component, dependencies, merges, applied marked.")
+@click.option("--format", "graph_format", type=click.Choice(["text", "dot", "mermaid"]), default="text",
+              show_default=True, help="With --graph: text, Graphviz dot (| dot -Tsvg), or Mermaid (for Markdown).")
 @json_option
 @common_options
-def command(components: tuple[str, ...], as_json: bool) -> None:
+def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str) -> None:
     """List each component's revisions in graph order: [X] applied, [ ] pending.
 
     With -v 2, also what each revision builds on (down_revision) and depends on in other
@@ -21,6 +25,7 @@ def command(components: tuple[str, ...], as_json: bool) -> None:
     Examples:
       manage.py showmigrations
       manage.py showmigrations memory task --json
+      manage.py showmigrations --graph --format dot | dot -Tsvg -o revisions.svg
     """
     from memstack.engine.show import show_migrations
 
@@ -28,6 +33,12 @@ def command(components: tuple[str, ...], as_json: bool) -> None:
     with open_workspace(app) as ws:
         states = show_migrations(ws, components)
         graph = ws.graph
+    if as_graph:
+        from memstack.engine.graphdoc import render_graph
+
+        applied = [s.revision.id for rows in states.values() for s in rows if s.applied]
+        app.data(render_graph(graph, applied, graph_format, list(states)).rstrip("\n"))
+        return
     if as_json:
         app.json([s.as_json() for rows in states.values() for s in rows])
         return
