@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.core.seeding import SchemaNotMigrated
 from memstack.engine import errors as engine_errors
+from memstack.engine import loader
 from memstack.engine.errors import (
     AlreadyManaged,
     ChecksumDrift,
@@ -318,6 +319,17 @@ def _missing_revision_id(error: MissingRevisionId) -> Worded:
 def _foreign_branch_label(error: ForeignBranchLabel) -> Worded:
     return error.message, ("a component's folder holds only its own branch; "
                            f"set branch_labels = ({error.component!r},)")
+
+
+@wording(loader.UnreadableMigrations)
+def _unreadable_migrations(error: loader.UnreadableMigrations) -> Worded:
+    return error.message, (f"make {error.path} a folder of revision files (or empty), or set "
+                           f'{{ migrations = "<folder>" }} on {error.component!r} in [tool.memstack] components')
+
+
+@wording(loader.RevisionIdTooLong)
+def _revision_id_too_long(error: loader.RevisionIdTooLong) -> Worded:
+    return error.message, f"shorten the {error.field} to {error.limit} characters or fewer, and update what points to it"
 
 
 # ---------------------------------------------------------------- engine/autodetect

@@ -27,6 +27,10 @@ BOOKKEEPING_PREFIX = "memstack_"
 ALEMBIC_VERSION_TABLE = "alembic_version"
 
 
+#: the width of the ``component`` columns of memstack's bookkeeping tables
+MAX_LABEL_LENGTH = 64
+
+
 def is_bookkeeping_table(name: str) -> bool:
     return name.startswith(BOOKKEEPING_PREFIX) or name == ALEMBIC_VERSION_TABLE
 
@@ -259,6 +263,12 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
     label = entry.label or package.rsplit(".", 1)[-1]
     if not valid_label(label):
         raise ConfigurationError(f"component label {label!r} (of {package}) is not a Python identifier")
+    if len(label) > MAX_LABEL_LENGTH:  # SQLite would take it; PostgreSQL and MariaDB fail half-way
+        raise ConfigurationError(
+            f"component label {label!r} is {len(label)} characters long; memstack's bookkeeping holds "
+            f"at most {MAX_LABEL_LENGTH}",
+            hint=f'give it a shorter label: {{ package = "{package}", label = "..." }} in [tool.memstack] components',
+        )
     if _package_dir(package) is None:
         raise ConfigurationError(
             f"component package {package!r} cannot be found",
@@ -270,4 +280,9 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
             migrations = settings.project_dir / migrations
     else:
         migrations = settings.default_migrations_path(label, package)
+    if migrations.is_symlink() and not migrations.exists():  # resolved, it would read as an empty tree
+        raise ConfigurationError(
+            f"the migrations folder of component {label!r}, {migrations}, is a broken symbolic link",
+            hint="point the link at the component's revisions folder, or replace it with the folder",
+        )
     return Component(label=label, package=package, migrations_path=migrations.resolve())

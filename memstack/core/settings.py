@@ -95,7 +95,8 @@ def refuse_missing_own_migrations(components: Iterable[tuple[str, Path]]) -> Non
     """memstack's own components always have revisions: a missing folder means an installation
     without them, which would otherwise "migrate" an empty tree and report success."""
     for package, folder in components:
-        if package.startswith("memstack.") and not folder.is_dir():
+        if package.startswith("memstack.") and not folder.exists() and not folder.is_symlink():
+            # (a file or a broken link in its place is worded by the loader)
             raise ConfigurationError(
                 f"no migrations found for {package}: {folder} does not exist",
                 hint="run from the MemStack checkout or install memstack from its wheel (which ships them), "
