@@ -197,7 +197,7 @@ def yes_option(func: Any) -> Any:
 @contextmanager
 def open_workspace(app: AppContext) -> Iterator[Workspace]:
     """The workspace of the command's project; a database that cannot be used becomes one clear error."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
     from memstack.core.db import database_unavailable
     from memstack.engine.workspace import Workspace
@@ -205,7 +205,14 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
     ws = Workspace(settings=app.settings, registry=app.registry)
     try:
         yield ws
-    except (OperationalError, InterfaceError) as exc:
-        raise database_unavailable(exc, ws.settings.database_url) from exc
+    except DBAPIError as exc:
+        from memstack.core.privileges import privilege_error
+
+        refused = privilege_error(exc, ws.settings.database_url)
+        if refused is not None:
+            raise refused from exc
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            raise database_unavailable(exc, ws.settings.database_url) from exc
+        raise
     finally:
         ws.close()

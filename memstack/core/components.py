@@ -239,6 +239,18 @@ def _package_dir(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _refuse_broken_package(package: str) -> None:
+    """Import the package itself (not its models): a broken one would otherwise pass unnoticed
+    until a revision or the models import it, half-way through a deploy."""
+    try:
+        importlib.import_module(package)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"component package {package!r} fails to import: {type(exc).__name__}: {exc}",
+            hint="fix the package (or install what it needs); --traceback shows where it fails",
+        ) from exc
+
+
 def build_registry(settings: Settings) -> Registry:
     """Components from settings, with labels checked; models are not imported yet."""
     registry = Registry(project_dir=settings.project_dir)
@@ -274,6 +286,7 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
             f"component package {package!r} cannot be found",
             hint="install it, or fix its name in [tool.memstack] components",
         )
+    _refuse_broken_package(package)
     if entry.migrations:
         migrations = Path(entry.migrations)
         if not migrations.is_absolute():
