@@ -186,8 +186,13 @@ def _tag_revisions_missing(error: engine_errors.TagRevisionsMissing) -> Worded:
 
 @wording(MigrationFailed)
 def _migration_failed(error: MigrationFailed) -> Worded:
+    from memstack.core.privileges import is_refusal
+
     rev = error.step.revision
-    if error.outcome == "plan_rolled_back":
+    if is_refusal(error.error):  # not the revision's fault: a read-only file or a user without privileges
+        fix = ("the database refused the write (a read-only SQLite file, or a user without privileges on the "
+               "tables); nothing was applied. Connect as a user (or to a file) that may write, then run migrate again")
+    elif error.outcome == "plan_rolled_back":
         fix = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
     elif error.outcome == "maybe_half_applied":
         why = ("it declares atomic = False" if error.dialect in ("postgresql", "sqlite")

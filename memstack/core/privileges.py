@@ -24,16 +24,22 @@ class NoPrivilege(MemstackError):
         self.reason = reason
 
 
-def privilege_error(exc: BaseException, url: str) -> NoPrivilege | None:
-    """``NoPrivilege`` when ``exc`` (a SQLAlchemy DBAPIError) is a permission refusal, else None."""
+def is_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` (a SQLAlchemy DBAPIError) is the database refusing a permission."""
     orig = getattr(exc, "orig", None)
     if orig is None:
-        return None
+        return False
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    code = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
-    text = str(orig).strip()
-    readonly_sqlite = "readonly database" in text or "read-only" in text.lower() and "sqlite" in type(orig).__module__
-    if sqlstate == _PG_INSUFFICIENT_PRIVILEGE or code in _MYSQL_ACCESS_DENIED or readonly_sqlite:
-        first = (text.splitlines() or [type(orig).__name__])[0]
-        return NoPrivilege(url, redact(mask_url(first)))
-    return None
+    args = getattr(orig, "args", None) or ()
+    code = args[0] if args and isinstance(args[0], int) else None
+    readonly_sqlite = "sqlite" in type(orig).__module__ and "readonly database" in str(orig)
+    return sqlstate == _PG_INSUFFICIENT_PRIVILEGE or code in _MYSQL_ACCESS_DENIED or readonly_sqlite
+
+
+def privilege_error(exc: BaseException, url: str) -> NoPrivilege | None:
+    """``NoPrivilege`` when ``exc`` is a permission refusal (see :func:`is_refusal`), else None."""
+    if not is_refusal(exc):
+        return None
+    text = str(getattr(exc, "orig", exc)).strip()
+    first = (text.splitlines() or [type(exc).__name__])[0]
+    return NoPrivilege(url, redact(mask_url(first)))
