@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.core.seeding import SchemaNotMigrated
 from memstack.engine import errors as engine_errors
-from memstack.engine import loader
 from memstack.engine.errors import (
     AlreadyManaged,
     ChecksumDrift,
@@ -326,17 +325,6 @@ def _foreign_branch_label(error: ForeignBranchLabel) -> Worded:
                            f"set branch_labels = ({error.component!r},)")
 
 
-@wording(loader.UnreadableMigrations)
-def _unreadable_migrations(error: loader.UnreadableMigrations) -> Worded:
-    return error.message, (f"make {error.path} a folder of revision files (or empty), or set "
-                           f'{{ migrations = "<folder>" }} on {error.component!r} in [tool.memstack] components')
-
-
-@wording(loader.RevisionIdTooLong)
-def _revision_id_too_long(error: loader.RevisionIdTooLong) -> Worded:
-    return error.message, f"shorten the {error.field} to {error.limit} characters or fewer, and update what points to it"
-
-
 # ---------------------------------------------------------------- engine/autodetect
 
 
@@ -390,3 +378,6 @@ def _not_renderable(error: RevisionNotRenderable) -> Worded:
     if error.failure.needs_database:
         return error.message, "rehearse it with 'manage.py migrate --dry-run', or run 'manage.py migrate' itself"
     return error.message, f"fix {error.path} (run again with --traceback to see the stack)"
+
+
+from memstack.cli import input_wordings as _input_wordings  # noqa: E402,F401  (registers its wordings)

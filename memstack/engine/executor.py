@@ -364,7 +364,7 @@ class Executor:
         except Exception:  # the database may be gone; the original error matters more
             pass
 
-    def _failure(self, step: Step, index: int, total: int, exc: Exception, outcome: str) -> MigrationFailed:
+    def _failure(self, step: Step, index: int, total: int, exc: BaseException, outcome: str) -> MigrationFailed:
         if isinstance(exc, MigrationFailed):
             return exc
         return MigrationFailed(step=step, index=index, total=total, error=exc, outcome=outcome,

@@ -170,10 +170,10 @@ def refuse_unreadable_folder(component: str, folder: Path) -> None:
 
 
 def _refuse_long_names(path: Path, parsed: RevisionFile) -> None:
-    for field, value, limit in (("revision id", parsed.revision, MAX_REVISION_ID),
-                                ("file name", path.stem, MAX_REVISION_NAME)):
+    for what, value, limit in (("revision id", parsed.revision, MAX_REVISION_ID),
+                               ("file name", path.stem, MAX_REVISION_NAME)):
         if len(value) > limit:
-            raise RevisionIdTooLong(path, field, value, limit)
+            raise RevisionIdTooLong(path, what, value, limit)
 
 
 @dataclass
