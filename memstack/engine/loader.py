@@ -23,9 +23,8 @@ from memstack.engine.errors import (
 )
 from memstack.engine.graph import MigrationGraph, Revision
 
-#: the widths of memstack_applied/memstack_history columns (and alembic_version's version_num)
+#: the width of memstack_applied/memstack_history ``revision`` (and alembic_version's version_num)
 MAX_REVISION_ID = 32
-MAX_REVISION_NAME = 255
 
 
 class UnreadableMigrations(EngineError):
@@ -169,11 +168,9 @@ def refuse_unreadable_folder(component: str, folder: Path) -> None:
             raise UnreadableMigrations(component, folder, f"cannot be read: {exc.strerror}") from exc
 
 
-def _refuse_long_names(path: Path, parsed: RevisionFile) -> None:
-    for what, value, limit in (("revision id", parsed.revision, MAX_REVISION_ID),
-                               ("file name", path.stem, MAX_REVISION_NAME)):
-        if len(value) > limit:
-            raise RevisionIdTooLong(path, what, value, limit)
+def _refuse_long_id(path: Path, parsed: RevisionFile) -> None:
+    if len(parsed.revision) > MAX_REVISION_ID:  # (file names cannot outgrow their 255-character column)
+        raise RevisionIdTooLong(path, "revision id", parsed.revision, MAX_REVISION_ID)
 
 
 @dataclass
@@ -196,7 +193,7 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
         refuse_unreadable_folder(component.label, component.migrations_path)
         for parsed in read_headers(component.migrations_path):
             path = parsed.path
-            _refuse_long_names(path, parsed)
+            _refuse_long_id(path, parsed)
             for label in parsed.branch_labels:
                 if label != component.label:
                     raise ForeignBranchLabel(path, label, component.label)
