@@ -95,7 +95,8 @@ def test_postgres_unknown_user(project: Path, migrated_postgres: str) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("args", [("migrate",), ("showmigrations",), ("history",), ("check", "--database"),
-                                  ("migrate", "memo", "zero", "--yes"), ("stamp", "memo", "zero")],
+                                  ("migrate", "memo", "zero", "--yes"), ("stamp", "memo", "zero"),
+                                  ("doctor",)],
                          ids=" ".join)
 def test_postgres_user_without_privileges(project: Path, migrated_postgres: str, args: tuple[str, ...]) -> None:
     """A LOGIN role with no privileges on the tables postgres migrated: one line naming the refusal."""
