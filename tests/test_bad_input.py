@@ -4,22 +4,22 @@ changes nothing.
 Each case runs the real ``manage.py`` in a subprocess and asserts the exit status (1 for an
 error or refusal, 2 for a usage error), a message naming the problem and its fix (``error:``
 and ``fix:`` lines; click's ``Error:`` line for usage errors), no traceback and no catch-all
-"unexpected" error, and an unchanged database (schema and bookkeeping rows compared).
+"unexpected" error, and an unchanged database (schema and bookkeeping rows compared); see
+``support/badinput.py``. This file holds URLs, options and names; broken revision trees and
+components are in ``test_bad_input_trees.py``, privileges, Ctrl-C and scratch databases in
+``test_bad_input_servers.py``.
 A case that does not pass yet is marked ``xfail(strict=True)`` with the reason.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support.badinput import assert_clear_message, run_manage
 from support.databases import temporary_database
 from support.inspect import snapshot
-from support.projects import MANAGE_PY
-from support.running import Result, subprocess_env
 
 # --------------------------------------------------------------------------- harness
 
@@ -32,28 +32,6 @@ class Case:
     url: str | None = "{db}"  # {db}: the migrated SQLite database of the test; None: no --database-url
     env: dict[str, str] = field(default_factory=dict)
     creates_nothing: str | None = None  # a path that must not exist afterwards
-
-
-def run_manage(project: Path, argv: list[str], env: dict[str, str]) -> Result:
-    proc = subprocess.run([sys.executable, str(MANAGE_PY), "--project-dir", str(project), *argv], cwd=project,
-                          env=subprocess_env(None, **env), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=180, check=False)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-def assert_clear_message(result: Result, code: int, says: str) -> None:
-    assert result.code == code, result
-    assert "Traceback" not in result.err and "unexpected" not in result.err, result
-    lines = [line for line in result.err.splitlines() if line.strip()]
-    if code == 2:
-        assert any(line.startswith("Error:") for line in lines), result
-        message = next(line for line in lines if line.startswith("Error:"))
-    else:
-        errors = [line for line in lines if line.startswith("error:")]
-        assert len(errors) == 1, result
-        message = errors[0]
-        assert any(line.strip().startswith("fix:") for line in lines), result  # and how to fix it
-    assert says.lower() in message.lower(), result
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,13 @@ def common_options(func: Any) -> Any:
     return func
 
 
-class Seconds(click.ParamType[float, Any]):
+if TYPE_CHECKING:
+    FloatParam = click.ParamType[float, Any]
+else:  # click before 8.5 has a plain ParamType; subscripting it would fail at import
+    FloatParam = click.ParamType
+
+
+class Seconds(FloatParam):
     """A duration in seconds: a finite number, 0 or more (``nan`` would wait for ever)."""
 
     name = "seconds"
@@ -197,7 +203,7 @@ def yes_option(func: Any) -> Any:
 @contextmanager
 def open_workspace(app: AppContext) -> Iterator[Workspace]:
     """The workspace of the command's project; a database that cannot be used becomes one clear error."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
     from memstack.core.db import database_unavailable
     from memstack.engine.workspace import Workspace
@@ -205,7 +211,14 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
     ws = Workspace(settings=app.settings, registry=app.registry)
     try:
         yield ws
-    except (OperationalError, InterfaceError) as exc:
-        raise database_unavailable(exc, ws.settings.database_url) from exc
+    except DBAPIError as exc:
+        from memstack.core.privileges import privilege_error
+
+        refused = privilege_error(exc, ws.settings.database_url)
+        if refused is not None:
+            raise refused from exc
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            raise database_unavailable(exc, ws.settings.database_url) from exc
+        raise
     finally:
         ws.close()

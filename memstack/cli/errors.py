@@ -34,7 +34,6 @@ from memstack.engine.errors import (
 from memstack.engine.executor import MigrationFailed, NonAtomicInPlan
 from memstack.engine.existing import UnrecordedSchema
 from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
-from memstack.engine.lint import SquawkMissing
 from memstack.engine.lock import LockLost, LockTimeout
 from memstack.engine.planner import (
     AmbiguousTarget,
@@ -44,7 +43,6 @@ from memstack.engine.planner import (
     UnknownTarget,
 )
 from memstack.engine.rename_errors import NotNullWithoutDefault, UndecidedRenames, UnknownRename
-from memstack.engine.schemadoc import GraphvizMissing, TemplatesMissing
 
 if TYPE_CHECKING:
     from memstack.engine.checks import Command, Fix
@@ -187,8 +185,13 @@ def _tag_revisions_missing(error: engine_errors.TagRevisionsMissing) -> Worded:
 
 @wording(MigrationFailed)
 def _migration_failed(error: MigrationFailed) -> Worded:
+    from memstack.core.privileges import is_refusal
+
     rev = error.step.revision
-    if error.outcome == "plan_rolled_back":
+    if is_refusal(error.error):  # not the revision's fault: a read-only file or a user without privileges
+        fix = ("the database refused the write (a read-only SQLite file, or a user without privileges on the "
+               "tables); nothing was applied. Connect as a user (or to a file) that may write, then run migrate again")
+    elif error.outcome == "plan_rolled_back":
         fix = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
     elif error.outcome == "maybe_half_applied":
         why = ("it declares atomic = False" if error.dialect in ("postgresql", "sqlite")
@@ -395,20 +398,5 @@ def _lock_lost(error: LockLost) -> Worded:
                            "('manage.py doctor' names the holder), then run 'manage.py migrate' again")
 
 
-# engine/schemadoc.py, engine/lint.py (schemadoc, lintmigrations)
-
-
-@wording(GraphvizMissing)
-def _graphviz_missing(error: GraphvizMissing) -> Worded:
-    return error.message, ("install the graphviz package (apt-get install graphviz, brew install graphviz), "
-                           "or write the source with 'manage.py schemadoc --format dot'")
-
-
-@wording(TemplatesMissing)
-def _schemadoc_templates_missing(error: TemplatesMissing) -> Worded:
-    return error.message, "restore templates/schemadoc/ from the memstack checkout"
-
-
-@wording(SquawkMissing)
-def _squawk_missing(error: SquawkMissing) -> Worded:
-    return error.message, "pip install squawk-cli (it ships the squawk binary), then run 'manage.py lintmigrations'"
+from memstack.cli import input_wordings as _input_wordings  # noqa: E402,F401  (registers its wordings)
+from memstack.cli import tool_wordings as _tool_wordings  # noqa: E402,F401

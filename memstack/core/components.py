@@ -27,6 +27,10 @@ BOOKKEEPING_PREFIX = "memstack_"
 ALEMBIC_VERSION_TABLE = "alembic_version"
 
 
+#: the width of the ``component`` columns of memstack's bookkeeping tables
+MAX_LABEL_LENGTH = 64
+
+
 def is_bookkeeping_table(name: str) -> bool:
     return name.startswith(BOOKKEEPING_PREFIX) or name == ALEMBIC_VERSION_TABLE
 
@@ -235,6 +239,18 @@ def _package_dir(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _refuse_broken_package(package: str) -> None:
+    """Import the package itself (not its models): a broken one would otherwise pass unnoticed
+    until a revision or the models import it, half-way through a deploy."""
+    try:
+        importlib.import_module(package)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"component package {package!r} fails to import: {type(exc).__name__}: {exc}",
+            hint="fix the package (or install what it needs); --traceback shows where it fails",
+        ) from exc
+
+
 def build_registry(settings: Settings) -> Registry:
     """Components from settings, with labels checked; models are not imported yet."""
     registry = Registry(project_dir=settings.project_dir)
@@ -259,15 +275,27 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
     label = entry.label or package.rsplit(".", 1)[-1]
     if not valid_label(label):
         raise ConfigurationError(f"component label {label!r} (of {package}) is not a Python identifier")
+    if len(label) > MAX_LABEL_LENGTH:  # SQLite would take it; PostgreSQL and MariaDB fail half-way
+        raise ConfigurationError(
+            f"component label {label!r} is {len(label)} characters long; memstack's bookkeeping holds "
+            f"at most {MAX_LABEL_LENGTH}",
+            hint=f'give it a shorter label: {{ package = "{package}", label = "..." }} in [tool.memstack] components',
+        )
     if _package_dir(package) is None:
         raise ConfigurationError(
             f"component package {package!r} cannot be found",
             hint="install it, or fix its name in [tool.memstack] components",
         )
+    _refuse_broken_package(package)
     if entry.migrations:
         migrations = Path(entry.migrations)
         if not migrations.is_absolute():
             migrations = settings.project_dir / migrations
     else:
         migrations = settings.default_migrations_path(label, package)
+    if migrations.is_symlink() and not migrations.exists():  # resolved, it would read as an empty tree
+        raise ConfigurationError(
+            f"the migrations folder of component {label!r}, {migrations}, is a broken symbolic link",
+            hint="point the link at the component's revisions folder, or replace it with the folder",
+        )
     return Component(label=label, package=package, migrations_path=migrations.resolve())

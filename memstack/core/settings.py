@@ -54,12 +54,18 @@ class Settings:
     components: tuple[ComponentEntry, ...]
     lock_timeout: float
     sources: Mapping[str, str] = field(default_factory=dict)
+    scratch_url: str | None = None  # an existing empty database for check/makemigrations (no CREATE DATABASE)
 
     @property
     def database_url(self) -> str:
         """The URL for schema work; checked only when used, so commands that never touch the
         database (``components``, ``--help``) work with a bad one."""
         return normalize_url(self.database_url_as_given, self.project_dir)
+
+    @property
+    def scratch_database_url(self) -> str | None:
+        """``scratch_url`` normalized like the database URL (None: create a throw-away database)."""
+        return normalize_url(self.scratch_url, self.project_dir) if self.scratch_url else None
 
     @property
     def migrations_dir(self) -> Path:
@@ -95,7 +101,8 @@ def refuse_missing_own_migrations(components: Iterable[tuple[str, Path]]) -> Non
     """memstack's own components always have revisions: a missing folder means an installation
     without them, which would otherwise "migrate" an empty tree and report success."""
     for package, folder in components:
-        if package.startswith("memstack.") and not folder.is_dir():
+        if package.startswith("memstack.") and not folder.exists() and not folder.is_symlink():
+            # (a file or a broken link in its place is worded by the loader)
             raise ConfigurationError(
                 f"no migrations found for {package}: {folder} does not exist",
                 hint="run from the MemStack checkout or install memstack from its wheel (which ships them), "
@@ -268,6 +275,8 @@ def load_settings(
             timeout, timeout_source = _parse_timeout(value, source), source
             break
 
+    scratch_url, scratch_source = _scratch_url(env, config)
+
     components_env = env.get("MEMSTACK_COMPONENTS")
     if components_env:
         components = tuple(ComponentEntry(p.strip()) for p in components_env.split(",") if p.strip())
@@ -281,5 +290,18 @@ def load_settings(
         database_url_as_given=url,
         components=components,
         lock_timeout=timeout,
-        sources={"database_url": url_source, "lock_timeout": timeout_source, "components": components_source},
+        sources={"database_url": url_source, "lock_timeout": timeout_source, "components": components_source,
+                 "scratch_url": scratch_source},
+        scratch_url=scratch_url,
     )
+
+
+def _scratch_url(env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(scratch URL, where it came from): ``MEMSTACK_SCRATCH_URL`` > ``[tool.memstack] scratch_url``."""
+    value = env.get("MEMSTACK_SCRATCH_URL")
+    if value is not None and value.strip():
+        return value.strip(), "MEMSTACK_SCRATCH_URL"
+    configured = config.get("scratch_url")
+    if configured is not None and not (isinstance(configured, str) and configured.strip()):
+        raise ConfigurationError(f"[tool.memstack] scratch_url must be a database URL, not {configured!r}")
+    return (configured.strip(), "[tool.memstack] scratch_url") if configured else (None, "default")

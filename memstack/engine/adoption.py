@@ -128,7 +128,7 @@ def diff_effects(before: dict[str, TableShape], after: dict[str, TableShape]) ->
 def revision_effects(ws: Workspace) -> tuple[dict[str, list[Effect]], dict[str, TableShape]]:
     """{revision: what it adds}, and the fully migrated schema, learned on a scratch database."""
     effects: dict[str, list[Effect]] = {}
-    with scratch_engine(ws.settings.database_url) as engine:
+    with scratch_engine(ws.settings.database_url, ws.settings.scratch_database_url) as engine:
         shapes: dict[str, dict[str, TableShape]] = {"now": {}}
 
         def track(event: str, step: Step, _result: object) -> None:

@@ -216,7 +216,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         graph.head(label)  # refuses components with several heads: merge first
 
     creators = Creators()
-    with scratch_engine(ws.settings.database_url) as engine:
+    with scratch_engine(ws.settings.database_url, ws.settings.scratch_database_url) as engine:
         revision_owner = build_scratch(ws, engine, creators)
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:

@@ -131,9 +131,12 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
     problems += alembic_config_problems(ws)
     if models and not problems:
         from memstack.engine.autodetect import detect
+        from memstack.engine.scratch import ScratchError
 
         try:
             detection = detect(ws)
+        except ScratchError as exc:  # not a revision's fault: e.g. the user may not create databases
+            return [*problems, Problem("scratch_unavailable", exc.message, Fix(""), cause=exc)]
         except MemstackError as exc:  # a revision failed on the scratch database: report it, do not crash
             return [*problems, Problem(
                 "revision_fails", f"models could not be compared with the migrations: building a scratch "

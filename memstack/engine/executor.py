@@ -90,7 +90,7 @@ ProgressCallback = Callable[[str, Step, "StepResult | None"], None]
 class _StepFailed(Exception):
     """Internal: a step raised; carries what the failure row needs."""
 
-    def __init__(self, cause: Exception, started_at: dt.datetime, duration_ms: int) -> None:
+    def __init__(self, cause: BaseException, started_at: dt.datetime, duration_ms: int) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.started_at = started_at
@@ -203,6 +203,8 @@ class Executor:
                         result = self._step(recorder, connection, step, state, fake=fake, event=event)
             except _StepFailed as failed:
                 self._record_failure(recorder, step, failed, marked=outside and self.record)
+                if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
+                    raise failed.cause from None
                 outcome = "maybe_half_applied" if outside else "step_rolled_back"
                 raise self._failure(step, index, len(plan), failed.cause, outcome) from failed.cause
             results.append(result)
@@ -235,6 +237,8 @@ class Executor:
         except _StepFailed as failed:
             step = plan[index - 1]
             self._record_failure(None, step, failed, marked=False)
+            if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
+                raise failed.cause from None
             raise self._failure(step, index, len(plan), failed.cause, "plan_rolled_back") from failed.cause
         for result in results:
             self.progress("done", result.step, result)
@@ -309,7 +313,7 @@ class Executor:
                     self._check_foreign_keys(recording, step)
                     self._record_step(recorder.bound_to(recording), step, before, after, fake=fake, event=event,
                                       started=started_at, duration_ms=_elapsed_ms(clock), clear_mark=True)
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C too: the run records the interruption
             failed = _StepFailed(exc, started_at, _elapsed_ms(clock))
             self.progress("failed", step, StepResult(step, failed.duration_ms, success=False, error=failed.text))
             raise failed from exc
@@ -371,7 +375,7 @@ class Executor:
         except Exception:  # the database may be gone; the original error matters more
             pass
 
-    def _failure(self, step: Step, index: int, total: int, exc: Exception, outcome: str) -> MigrationFailed:
+    def _failure(self, step: Step, index: int, total: int, exc: BaseException, outcome: str) -> MigrationFailed:
         if isinstance(exc, MigrationFailed):
             return exc
         return MigrationFailed(step=step, index=index, total=total, error=exc, outcome=outcome,
@@ -391,6 +395,8 @@ class Executor:
 
 
 def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C / SIGINT)"
     original = getattr(exc, "orig", None)
     return f"{type(original or exc).__name__}: {str(original or exc).strip()}"
 

@@ -14,8 +14,41 @@ from typing import Any
 
 from memstack.core.components import Registry
 from memstack.engine import checksum, index
-from memstack.engine.errors import ForeignBranchLabel, InvalidSyntax, MissingRevisionId, NonLiteralField
+from memstack.engine.errors import (
+    EngineError,
+    ForeignBranchLabel,
+    InvalidSyntax,
+    MissingRevisionId,
+    NonLiteralField,
+)
 from memstack.engine.graph import MigrationGraph, Revision
+
+#: the width of memstack_applied/memstack_history ``revision`` (and alembic_version's version_num)
+MAX_REVISION_ID = 32
+
+
+class UnreadableMigrations(EngineError):
+    """A component's migrations path exists but cannot be read as a folder: skipping it would
+    report success with the component's revisions silently missing."""
+
+    def __init__(self, component: str, path: Path, why: str) -> None:
+        super().__init__(f"the migrations folder of component {component!r}, {path}, {why}")
+        self.component = component
+        self.path = path
+        self.why = why
+
+
+class RevisionIdTooLong(EngineError):
+    """Ids over the bookkeeping columns' width work on SQLite (which ignores widths) and fail
+    half-way on PostgreSQL and MariaDB: refused up front on every dialect."""
+
+    def __init__(self, path: Path, field: str, value: str, limit: int) -> None:
+        super().__init__(f"{path}: the {field} {value!r} is {len(value)} characters long; "
+                         f"memstack's bookkeeping holds at most {limit}")
+        self.path = path
+        self.field = field
+        self.value = value
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -120,6 +153,26 @@ def revision_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.py") if not p.name.startswith(("_", ".")))
 
 
+def refuse_unreadable_folder(component: str, folder: Path) -> None:
+    """A path that is there but is no readable folder is an error; an absent one is an empty tree."""
+    import os
+
+    if folder.is_symlink() and not folder.exists():
+        raise UnreadableMigrations(component, folder, f"is a broken symbolic link (to {os.readlink(folder)})")
+    if folder.exists() and not folder.is_dir():
+        raise UnreadableMigrations(component, folder, "is a file, not a folder")
+    if folder.is_dir():
+        try:
+            next(os.scandir(folder), None)
+        except OSError as exc:
+            raise UnreadableMigrations(component, folder, f"cannot be read: {exc.strerror}") from exc
+
+
+def _refuse_long_id(path: Path, parsed: RevisionFile) -> None:
+    if len(parsed.revision) > MAX_REVISION_ID:  # (file names cannot outgrow their 255-character column)
+        raise RevisionIdTooLong(path, "revision id", parsed.revision, MAX_REVISION_ID)
+
+
 @dataclass
 class LoadedTree:
     """The graph plus what only the loader knows: where each revision lives."""
@@ -137,8 +190,10 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
     graph = MigrationGraph(component_order=registry.labels)
     tree = LoadedTree(graph=graph)
     for component in registry:
+        refuse_unreadable_folder(component.label, component.migrations_path)
         for parsed in read_headers(component.migrations_path):
             path = parsed.path
+            _refuse_long_id(path, parsed)
             for label in parsed.branch_labels:
                 if label != component.label:
                     raise ForeignBranchLabel(path, label, component.label)

@@ -1,7 +1,9 @@
 """Throw-away databases of the configured dialect, for comparing models with migrations.
 
 ``makemigrations`` and ``check`` never compare against the developer's own database (it may
-be behind); they build a scratch one by applying every revision.
+be behind); they build a scratch one by applying every revision. Where the user may not
+create databases, ``scratch_url`` names an existing empty database (or schema) instead: it is
+filled for the comparison and emptied again afterwards.
 """
 
 from __future__ import annotations
@@ -12,21 +14,50 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import URL, Engine, make_url
 
-from memstack.core.db import create_engine
+from memstack.core.db import connection_reason, create_engine
 from memstack.core.errors import MemstackError
 from memstack.core.settings import mask_url
+from memstack.engine.errors import EngineError
+
+
+class ScratchError(EngineError):
+    """The comparison has nowhere to build its scratch database."""
+
+
+class ScratchUnavailable(ScratchError):
+    """The server refused to create the scratch database (typically: no CREATEDB privilege)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot create a scratch database on {mask_url(url)} to compare models with "
+                         f"the migrations: {reason}")
+        self.url = mask_url(url)
+        self.reason = reason
+
+
+class ScratchNotUsable(ScratchError):
+    """The given ``scratch_url`` cannot serve: another dialect, unreachable, or not empty."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"the scratch database {mask_url(url)} {why}")
+        self.url = mask_url(url)
+        self.why = why
 
 
 @contextmanager
-def scratch_engine(database_url: str) -> Iterator[Engine]:
-    """A migration engine on an empty database like ``database_url``'s, dropped afterwards."""
+def scratch_engine(database_url: str, scratch_url: str | None = None) -> Iterator[Engine]:
+    """A migration engine on an empty database like ``database_url``'s, dropped (or, for a
+    given ``scratch_url``, emptied) afterwards."""
+    if scratch_url:
+        with _given_scratch(database_url, scratch_url) as engine:
+            yield engine
+        return
     url = make_url(database_url)
     backend = url.get_backend_name()
-    name = f"memstack_scratch_{secrets.token_hex(6)}"
     if backend == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="memstack-scratch-"))
         engine = create_engine(f"sqlite:///{folder / 'scratch.db'}", for_migrations=True)
@@ -36,6 +67,16 @@ def scratch_engine(database_url: str) -> Iterator[Engine]:
             engine.dispose()
             shutil.rmtree(folder, ignore_errors=True)
         return
+    with _created_scratch(database_url) as engine:
+        yield engine
+
+
+@contextmanager
+def _created_scratch(database_url: str) -> Iterator[Engine]:
+    """``CREATE DATABASE memstack_scratch_<hex>`` on the server of ``database_url``, dropped after."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    name = f"memstack_scratch_{secrets.token_hex(6)}"
     if backend == "postgresql":
         admin_url = url.set(database="postgres")
         create = f'CREATE DATABASE "{name}"'
@@ -53,10 +94,7 @@ def scratch_engine(database_url: str) -> Iterator[Engine]:
             connection.execute(text(create))
     except Exception as exc:
         admin.dispose()
-        raise MemstackError(
-            f"cannot create a scratch database on {mask_url(database_url)}: {exc}",
-            hint="the comparison needs a user allowed to CREATE DATABASE on that server",
-        ) from exc
+        raise ScratchUnavailable(database_url, connection_reason(exc)) from exc
     engine = create_engine(url.set(database=name).render_as_string(hide_password=False), for_migrations=True)
     try:
         yield engine
@@ -65,3 +103,40 @@ def scratch_engine(database_url: str) -> Iterator[Engine]:
         with admin.connect() as connection:
             connection.execute(text(drop))
         admin.dispose()
+
+
+@contextmanager
+def _given_scratch(database_url: str, scratch_url: str) -> Iterator[Engine]:
+    """The existing empty database of ``scratch_url``; whatever the comparison created is dropped after."""
+    want, got = make_url(database_url).get_backend_name(), make_url(scratch_url).get_backend_name()
+    if want != got:
+        raise ScratchNotUsable(scratch_url, f"is {got}, but the database is {want}: the comparison must run "
+                               "on the same kind of database")
+    engine = create_engine(scratch_url, for_migrations=True)
+    try:
+        try:
+            with engine.connect() as connection:
+                existing = inspect(connection).get_table_names()
+        except Exception as exc:
+            raise ScratchNotUsable(scratch_url, f"cannot be used: {connection_reason(exc)}") from exc
+        if existing:
+            shown = ", ".join(sorted(existing)[:5]) + (", ..." if len(existing) > 5 else "")
+            raise ScratchNotUsable(scratch_url, f"is not empty: it has {len(existing)} table(s) ({shown})")
+        try:
+            yield engine
+        finally:
+            _empty(engine)
+    finally:
+        engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    """Drop every table (and, on PostgreSQL, every enum type) the comparison created."""
+    metadata = MetaData()
+    with engine.begin() as connection:
+        metadata.reflect(connection)
+        metadata.drop_all(connection)
+        if connection.dialect.name == "postgresql":
+            inspector: Any = inspect(connection)  # a PGInspector: it lists enum types
+            for enum in inspector.get_enums():
+                connection.execute(text(f'DROP TYPE IF EXISTS "{enum["name"]}"'))

@@ -5,15 +5,17 @@ from __future__ import annotations
 import click
 
 from memstack.cli.context import common_options, get_app, json_option, open_workspace
+from memstack.cli.scratch_option import apply_scratch_url, scratch_url_option
 from memstack.core.errors import MemstackError
 
 
 @click.command(short_help="Check the tree (and a database) for problems; exit 1 when any.")
 @click.option("--database", "with_database", is_flag=True,
               help="Also check the database: pending revisions, changed files, unknown revisions, marks.")
+@scratch_url_option
 @json_option
 @common_options
-def command(with_database: bool, as_json: bool) -> None:
+def command(with_database: bool, scratch_url: str | None, as_json: bool) -> None:
     """Find what would break a deploy, each problem with its fix; exit 1 when anything is wrong.
 
     \b
@@ -27,11 +29,13 @@ def command(with_database: bool, as_json: bool) -> None:
     Examples:
       manage.py check                       # in CI, before merging
       manage.py check --database --json     # before a deploy
+      manage.py check --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
     """
     from memstack.cli.errors import fix_text
     from memstack.engine.checks import run_checks
 
     app = get_app()
+    apply_scratch_url(app, scratch_url)
     with open_workspace(app) as ws:
         problems = run_checks(ws, database=with_database)
     errors = [p for p in problems if p.severity == "error"]

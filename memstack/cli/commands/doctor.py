@@ -24,11 +24,20 @@ def command(as_json: bool) -> None:
       manage.py doctor
       manage.py doctor --json
     """
+    from sqlalchemy.exc import DBAPIError
+
     from memstack.cli.errors import fix_text
+    from memstack.core.privileges import privilege_error
     from memstack.engine.doctor import doctor
 
     app = get_app()
-    findings = doctor(app.settings)
+    try:
+        findings = doctor(app.settings)
+    except DBAPIError as exc:  # a user without privileges on the tables: one line, not "unexpected"
+        refused = privilege_error(exc, app.settings.database_url)
+        if refused is None:
+            raise
+        raise refused from exc
     fixes = [fix_text(f.fix, f.cause) for f in findings]
     if as_json:
         items = [{"item": f.item, "status": f.status, "detail": f.detail, "fix": fix}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from memstack.cli.context import common_options, get_app, json_option, open_workspace
+from memstack.cli.scratch_option import apply_scratch_url, scratch_url_option
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
               help="Write possible renames as drop + add (the dropped column's or table's data is lost).")
 @click.option("--allow-not-null", is_flag=True,
               help="Allow a NOT NULL column without a server default on a table that has or may have rows.")
+@scratch_url_option
 @json_option
 @common_options
 def command(components: tuple[str, ...], message: str | None, empty: bool, dry_run: bool, merge: bool,
-            check: bool, renames: tuple[str, ...], no_renames: bool, allow_not_null: bool, as_json: bool) -> None:
+            check: bool, renames: tuple[str, ...], no_renames: bool, allow_not_null: bool, scratch_url: str | None,
+            as_json: bool) -> None:
     """Compare each component's models with its migrations and write a revision per change.
 
     Only the tables a component owns are compared; references to other components'
@@ -50,10 +53,12 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
       manage.py makemigrations --check        # in CI: exit 1 when migrations are missing
       manage.py makemigrations --merge task   # join two heads after a git merge
       manage.py makemigrations memo --rename memos.content=body   # a renamed column keeps its data
+      manage.py makemigrations --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
     """
     from memstack.engine.makemigrations import make_merge, make_migrations
 
     app = get_app()
+    apply_scratch_url(app, scratch_url)
     if empty and not components:
         raise click.UsageError("--empty needs at least one COMPONENT")
     if merge:
