@@ -10,7 +10,7 @@ COUNT(col), ...`` per table, only for tables and columns that exist.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
@@ -26,7 +26,7 @@ from memstack.engine.loader import LoadedTree
 if TYPE_CHECKING:
     from memstack.engine.workspace import Workspace
 
-__all__ = ["Loss", "StepDestruction", "count_losses", "planned_destruction", "read_destruction"]
+__all__ = ["DestructionCallback", "Loss", "StepDestruction", "count_losses", "planned_destruction", "read_destruction"]
 
 
 @dataclass(frozen=True)
@@ -198,3 +198,7 @@ def read_destruction(ws: Workspace, steps: Sequence[Step], *, record_only: bool 
     with ws.engine.connect() as connection:
         counted = iter(count_losses(connection, everything))
     return [replace(p, losses=tuple(next(counted) for _ in p.losses)) for p in planned]
+
+
+DestructionCallback = Callable[[str, Sequence[StepDestruction]], None]
+"""Called with a headline and, per backwards step, what it destroys; raises to decline."""
