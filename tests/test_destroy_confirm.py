@@ -90,9 +90,14 @@ def test_plan_json_counts_known_rows(capsys: pytest.CaptureFixture[str], monkeyp
                                    "--json")))
     assert memory[("memory", "0002_add_task_id")] == {("column", "memories.task_id"): 1}
     assert memory[("memory", "0001_initial")][("table", "memories")] == 4
+    auth = losses_of(json_of(cli(capsys, monkeypatch, project, db_url, "migrate", "auth", "zero", "--plan",
+                                 "--json")))
+    assert auth[("memo", "0001_initial")] == {("table", "memos"): 0}  # a table dropped whole, no column counted
+    assert auth[("auth", "0001_initial")][("table", "users")] == 1
+    assert auth[("tenant", "0001_initial")][("table", "tenants")] == 1
     human = cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "zero", "--plan")
     assert "table memories: 4 rows" in human.out
-    assert "column memories.task_id: 1 row hold a value" in human.out
+    assert "column memories.task_id: 1 row holds a value" in human.out
 
 
 # --------------------------------------------------------------------------- asked, refused, --yes

@@ -63,7 +63,8 @@ def describe_loss(loss: Loss) -> str:
     if loss.kind == "table":
         return f"table {loss.qualified}: " + ("empty (0 rows)" if loss.rows == 0 else _rows(loss.rows))
     if loss.kind == "column":
-        held = "empty (no row holds a value)" if loss.rows == 0 else f"{_rows(loss.rows)} hold a value"
+        verb = "holds" if loss.rows == 1 else "hold"
+        held = "empty (no row holds a value)" if loss.rows == 0 else f"{_rows(loss.rows)} {verb} a value"
         return f"column {loss.qualified}: {held}"
     return f"{loss.kind} {loss.qualified}"
 

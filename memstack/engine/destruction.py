@@ -161,7 +161,8 @@ def count_losses(connection: Connection, losses: Sequence[Loss]) -> list[Loss]:
     for (schema, name), columns in wanted.items():
         ordered = sorted(columns)
         target = table(name, *(column(c) for c in ordered), schema=schema)
-        row = connection.execute(select(func.count(), *(func.count(target.c[c]) for c in ordered))).one()
+        counts = select(func.count(), *(func.count(target.c[c]) for c in ordered)).select_from(target)
+        row = connection.execute(counts).one()
         figures[(schema, name)] = {None: int(row[0]), **{c: int(v) for c, v in zip(ordered, row[1:], strict=True)}}
     counted: list[Loss] = []
     for loss in losses:
