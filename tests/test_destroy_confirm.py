@@ -232,7 +232,7 @@ def test_engine_without_a_callback_refuses(project: Path, sqlite_url: str) -> No
         engine_migrate(ws, "memory", "zero")
     seen: list[str] = []
     engine_migrate(ws, "memory", "0001", options=RunOptions(confirm=lambda question, steps: seen.append(question)))
-    assert seen and "Unapplying 1 revision(s)" in seen[0]
+    assert seen and "1 revision(s) would be unapplied" in seen[0]
 
 
 def test_destruction_json_shape() -> None:

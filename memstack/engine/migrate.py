@@ -163,7 +163,8 @@ def _question(ws: Workspace, plan: MigratePlan, options: RunOptions, changed: bo
                 "but memstack will think they are not applied (the next migrate runs their upgrade again).")
     others = sorted({s.revision.component for s in plan.cascade})
     cascade = f" (also in other components: {', '.join(others)})" if others else ""
-    return f"{again}Unapplying {len(down)} revision(s){cascade} destroys, read from the database just now:"
+    return (f"{again}{len(down)} revision(s) would be unapplied{cascade}, destroying what the database holds "
+            "now:")
 
 
 def confirm_backwards(ws: Workspace, plan: MigratePlan, options: RunOptions, *, changed: bool = False) -> PlanShape:

@@ -68,9 +68,10 @@ def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> No
     by_removed: dict[str, list[ForeignRevision]] = {}
     for foreign in shown.foreign:
         if foreign.why != AHEAD:
-            by_removed.setdefault(foreign.component or "(no component recorded)", []).append(foreign)
+            by_removed.setdefault(foreign.component or "", []).append(foreign)
     for component, items in by_removed.items():
-        app.data(app.style(f"{component} (not configured)", bold=True))
+        title = f"{component} (not configured)" if component else "(no component: memstack has no record of these)"
+        app.data(app.style(title, bold=True))
         for foreign in items:
             app.data(f"  {app.style('[?]', fg='yellow')} {foreign.name or foreign.revision}  "
                      f"({foreign.revision}; in the database, no file here)")
