@@ -224,7 +224,7 @@ def test_removed_model_is_dropped_in_its_former_owners_branch(project: Path, mak
     call(project, db_url, "makemigrations", check=True)
 
     # and its downgrade brings the table back
-    call(project, db_url, "migrate", "bookmarks", "0001")
+    call(project, db_url, "migrate", "bookmarks", "0001", yes=True)
     assert "bookmark_visits" in table_names(db_url)
 
 
@@ -232,7 +232,7 @@ def test_removed_model_is_dropped_in_its_former_owners_branch(project: Path, mak
 
 
 def test_check_is_clean_with_a_developer_database_that_is_behind(project: Path, db_url: str) -> None:
-    call(project, db_url, "migrate", "task", "0001")
+    call(project, db_url, "migrate", "task", "0001", yes=True)
     assert applied_set(project, db_url) == {("task", "0001_initial")}
     rows = version_rows(db_url)
 

@@ -155,7 +155,7 @@ def test_unknown_target_is_an_error(project: Path, sqlite_url: str, capsys: pyte
 
 def test_target_beside_the_task_merge(project: Path, db_url: str) -> None:
     _full(project, db_url)
-    result = call(project, db_url, "migrate", "task", "0003")
+    result = call(project, db_url, "migrate", "task", "0003", yes=True)
     assert result.steps() == [("Unapplying", "task", "0005_merge_legacy_task_columns")]
     state = shown(project, db_url, "task")
     assert state == {
@@ -174,7 +174,7 @@ def test_target_beside_the_task_merge(project: Path, db_url: str) -> None:
     assert "[ ] 0005_merge_legacy_task_columns" in human
 
     # one sibling back: only 0003 goes, its siblings stay
-    result = call(project, db_url, "migrate", "task", "0001")
+    result = call(project, db_url, "migrate", "task", "0001", yes=True)
     assert sorted(n for _, _, n in result.steps()) == ["0002_add_progress", "0003_add_result", "0004_add_message"]
     call(project, db_url, "migrate", "task", "0004")
     assert {n for c, n in applied_set(project, db_url) if c == "task"} == {"0001_initial", "0004_add_message"}
@@ -259,10 +259,13 @@ def test_backwards_cascade_asks_on_a_terminal(project: Path, sqlite_url: str, ca
     assert applied_set(project, sqlite_url) == (ALL - cascade if code == 0 else ALL)
 
 
-def test_backwards_inside_one_component_needs_no_confirmation(project: Path, db_url_no_mariadb: str) -> None:
+def test_backwards_inside_one_component_asks_too(project: Path, db_url_no_mariadb: str) -> None:
     url = db_url_no_mariadb
     _full(project, url)
-    result = call(project, url, "migrate", "memory", "0001")  # no --yes, no terminal: nothing else is affected
+    with pytest.raises(MemstackError, match=r"--yes"):  # nothing else is affected, but a column is dropped
+        call(project, url, "migrate", "memory", "0001")
+    assert applied_set(project, url) == ALL
+    result = call(project, url, "migrate", "memory", "0001", yes=True)
     assert result.steps() == [("Unapplying", "memory", "0002_add_task_id")]
     assert applied_set(project, url) == ALL - {("memory", "0002_add_task_id")}
 

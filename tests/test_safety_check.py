@@ -193,7 +193,7 @@ def test_alembic_config_out_of_step(tree: Path, capsys: pytest.CaptureFixture[st
 
 def test_database_pending(tree: Path, db_url: str, capsys: pytest.CaptureFixture[str],
                           monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cli(capsys, monkeypatch, tree, db_url, "migrate", "memory", "0001").code == 0
+    assert cli(capsys, monkeypatch, tree, db_url, "migrate", "memory", "0001", "--yes").code == 0
     human, _, problems = _check(capsys, monkeypatch, tree, db_url, "--database")
     assert human.code == 1
     pending = {p["component"]: p for p in problems if p["kind"] == "pending"}

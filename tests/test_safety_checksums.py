@@ -27,7 +27,7 @@ def _edit_code(path: Path) -> None:
 def test_edited_applied_revision_is_refused_until_repair(project: Path, db_url: str,
                                                          capsys: pytest.CaptureFixture[str],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001", "--yes").code == 0
     path = project / "migrations" / "memory" / "0001_initial.py"
     recorded = applied_rows(db_url)[MEMORY_1]["checksum"]
     assert recorded == checksum_file(path)
@@ -97,7 +97,7 @@ def test_checksum_ignores_comments_and_formatting() -> None:
 def test_cosmetic_edits_of_applied_revisions_are_accepted(project: Path, db_url: str,
                                                           capsys: pytest.CaptureFixture[str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001", "--yes").code == 0
     path = project / "migrations" / "memory" / "0001_initial.py"
     source = path.read_text(encoding="utf-8")
     for change in COSMETIC.values():
@@ -150,14 +150,14 @@ def test_checksums_of_the_old_algorithm_are_accepted_then_re_recorded(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A database migrated by memstack 0.1 on any Python migrates after the upgrade (issue 10, item 3)."""
     url = db_url_no_mariadb
-    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001", "--yes").code == 0
     path = project / "migrations" / "memory" / "0001_initial.py"
     legacy = _legacy_checksum(path, flavour)
     assert legacy != checksum_file(path)
     _record_legacy(url, MEMORY_1, legacy)
 
     # a no-op start neither refuses nor writes
-    noop = cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001")
+    noop = cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001", "--yes")
     assert noop.code == 0, noop
     assert applied_rows(url)[MEMORY_1]["checksum"] == legacy
     check = cli(capsys, monkeypatch, project, url, "check", "--database", "--json")
@@ -174,7 +174,7 @@ def test_old_algorithm_checksum_of_a_changed_file_is_still_refused(project: Path
                                                                    capsys: pytest.CaptureFixture[str],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     url = db_url_no_mariadb
-    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001", "--yes").code == 0
     path = project / "migrations" / "memory" / "0001_initial.py"
     _record_legacy(url, MEMORY_1, _legacy_checksum(path, "3.12"))
     _edit_code(path)
@@ -189,7 +189,7 @@ def test_unverified_old_algorithm_checksum_stays_unverified(project: Path, db_ur
                                                             capsys: pytest.CaptureFixture[str],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     url = db_url_no_mariadb
-    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, url, "migrate", "memory", "0001", "--yes").code == 0
     path = project / "migrations" / "memory" / "0001_initial.py"
     _record_legacy(url, MEMORY_1, _legacy_checksum(path, "3.11"), verified=False)
     assert cli(capsys, monkeypatch, project, url, "migrate").code == 0

@@ -82,8 +82,11 @@ def test_unknown_version_row_is_named(project: Path, db_url: str, capsys: pytest
     insert_version_row(db_url, "abcdef123456")
     _refuses_everywhere(capsys, monkeypatch, project, db_url,
                         "the database records revision(s) that no file provides: abcdef123456",
-                        commands=(("migrate",), ("migrate", "memo", "zero", "--yes"), ("showmigrations",),
+                        commands=(("migrate",), ("migrate", "memo", "zero", "--yes"),
                                   ("stamp", "memo", "zero", "--yes")))
+    shown = cli(capsys, monkeypatch, project, db_url, "showmigrations")  # listing shows it, marked
+    assert shown.code == 0, shown
+    assert "[?] abcdef123456" in shown.out and "no file provides" in shown.err
 
 
 def test_version_rows_match_ids_exactly_never_by_prefix(project: Path, db_url: str,
@@ -146,7 +149,11 @@ def test_removed_component_is_reported_then_pruned(project: Path, db_url: str, c
     _refuses_everywhere(capsys, monkeypatch, project, db_url,
                         "component 'memo' is no longer configured, but its revisions are still applied (0001_initial)",
                         "migrate memo zero", "migrate --prune memo",
-                        commands=(("migrate",), ("showmigrations",)))
+                        commands=(("migrate",),))
+    shown = cli(capsys, monkeypatch, project, db_url, "showmigrations")  # listing shows it, marked
+    assert shown.code == 0, shown
+    assert "memo (not configured)" in shown.out and "[?] 0001_initial" in shown.out
+    assert "component 'memo' was removed" in shown.err and "migrate --prune memo" in shown.err
     # pruning asks first: without a terminal and without --yes it refuses
     _refuses_everywhere(capsys, monkeypatch, project, db_url, "Forget 1 applied revision(s) of 'memo'", "--yes",
                         commands=(("migrate", "--prune", "memo"),))

@@ -28,11 +28,11 @@ def test_fake_forwards_and_backwards(project: Path, db_url: str, capsys: pytest.
     assert version_rows(db_url) == {REV[("memo", "0001_initial")]}
     assert set(applied_rows(db_url)) == {REV[("auth", "0001_initial")], REV[("memo", "0001_initial")]}
 
-    back = cli(capsys, monkeypatch, project, db_url, "migrate", "--fake", "memo", "zero")
+    back = cli(capsys, monkeypatch, project, db_url, "migrate", "--fake", "memo", "zero", "--yes")
     assert back.code == 0, back
     assert version_rows(db_url) == {REV[("auth", "0001_initial")]}
     assert set(applied_rows(db_url)) == {REV[("auth", "0001_initial")]}
-    assert cli(capsys, monkeypatch, project, db_url, "migrate", "--fake", "auth", "zero").code == 0
+    assert cli(capsys, monkeypatch, project, db_url, "migrate", "--fake", "auth", "zero", "--yes").code == 0
 
     rows = history_json(capsys, monkeypatch, project, db_url)
     assert _events(rows) == [("fake", "auth", "0001_initial", "up"), ("fake", "memo", "0001_initial", "up"),
@@ -58,7 +58,7 @@ def test_stamp_forwards_and_backwards(project: Path, db_url: str, capsys: pytest
         ("stamp", "memory", "0002_add_task_id", "up")]
     assert version_rows(db_url) == {REV[("memory", "0002_add_task_id")]}
 
-    backwards = cli(capsys, monkeypatch, project, db_url, "stamp", "memory", "0001")
+    backwards = cli(capsys, monkeypatch, project, db_url, "stamp", "memory", "0001", "--yes")
     assert backwards.code == 0, backwards
     last = history_json(capsys, monkeypatch, project, db_url, "--limit", "1")
     assert _events(last) == [("stamp", "memory", "0002_add_task_id", "down")]
@@ -67,7 +67,7 @@ def test_stamp_forwards_and_backwards(project: Path, db_url: str, capsys: pytest
     again = cli(capsys, monkeypatch, project, db_url, "stamp", "memory", "0001")
     assert again.code == 0 and "Nothing to stamp" in again.err
 
-    # backwards across components needs confirmation, like migrate
+    # backwards needs confirmation, like migrate (across components too)
     before = snapshot(db_url)
     refused = cli(capsys, monkeypatch, project, db_url, "stamp", "tenant", "zero")
     assert refused.code == 1, refused
@@ -79,7 +79,7 @@ def test_stamp_forwards_and_backwards(project: Path, db_url: str, capsys: pytest
         ("stamp", "memory", "0001_initial", "down"), ("stamp", "project", "0001_initial", "down"),
         ("stamp", "tenant", "0001_initial", "down")]
     assert version_rows(db_url) == {REV[("auth", "0001_initial")]}
-    assert cli(capsys, monkeypatch, project, db_url, "stamp", "auth", "zero").code == 0
+    assert cli(capsys, monkeypatch, project, db_url, "stamp", "auth", "zero", "--yes").code == 0
     assert version_rows(db_url) == set()
     assert applied_rows(db_url) == {}
 
@@ -89,11 +89,11 @@ def test_stamp_forwards_and_backwards(project: Path, db_url: str, capsys: pytest
 
 def test_stamp_records_a_schema_made_by_hand(project: Path, db_url: str, capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cli(capsys, monkeypatch, project, db_url, "migrate", "task", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, db_url, "migrate", "task", "0001", "--yes").code == 0
     execute(db_url, "ALTER TABLE task_logs ADD progress INTEGER")  # someone did 0002's column by hand
     assert cli(capsys, monkeypatch, project, db_url, "stamp", "task", "0002").code == 0
     # 0002 is not run again (its ALTER would fail on the existing column): only its index is missing now
-    result = cli(capsys, monkeypatch, project, db_url, "migrate", "task", "0003")
+    result = cli(capsys, monkeypatch, project, db_url, "migrate", "task", "0003", "--yes")
     assert result.code == 0, result
     assert [line.split()[1:3] for line in result.err.splitlines() if "Applying" in line] == \
         [["task", "0003_add_result"]]

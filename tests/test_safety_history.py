@@ -52,7 +52,7 @@ def test_bookkeeping_tables_created_on_first_use_and_owned_by_no_component(
 def test_history_one_row_per_event_newest_last(project: Path, db_url: str, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli(capsys, monkeypatch, project, db_url, "migrate", "memory").code == 0
-    assert cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001", "--yes").code == 0
     assert cli(capsys, monkeypatch, project, db_url, "migrate").code == 0
 
     rows = history_json(capsys, monkeypatch, project, db_url)
@@ -99,7 +99,7 @@ def test_history_component_limit_and_human_output(project: Path, sqlite_url: str
     assert history_json(capsys, monkeypatch, project, sqlite_url) == []
 
     assert cli(capsys, monkeypatch, project, sqlite_url, "migrate").code == 0
-    assert cli(capsys, monkeypatch, project, sqlite_url, "migrate", "task", "0001").code == 0
+    assert cli(capsys, monkeypatch, project, sqlite_url, "migrate", "task", "0001", "--yes").code == 0
     everything = history_json(capsys, monkeypatch, project, sqlite_url)
 
     task = history_json(capsys, monkeypatch, project, sqlite_url, "task")

@@ -125,7 +125,8 @@ def test_nothing_pending_takes_no_lock(project: Path, db_url: str, capsys: pytes
                 assert "Waiting" not in result.err
             # with something to do, the same call does need the lock and fails at once
             started = time.monotonic()
-            busy = cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001", "--lock-timeout", "0")
+            busy = cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "0001", "--lock-timeout", "0",
+                       "--yes")
             assert busy.code == 1, busy
             assert "could not take the migration lock" in busy.err
             assert time.monotonic() - started < 10

@@ -1,24 +1,35 @@
-"""Callbacks that turn engine events into output: progress lines, questions, lock waits."""
+"""Callbacks that turn engine events into output: progress lines, questions, lock waits, plans."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from memstack.cli.context import AppContext
+from memstack.core.errors import DeclinedError
 from memstack.engine.graph import Step
 
 if TYPE_CHECKING:
+    from memstack.engine.destruction import DestructionCallback, Loss, StepDestruction
     from memstack.engine.executor import ProgressCallback, StepResult
     from memstack.engine.lock import WaitCallback
     from memstack.engine.planner import ConfirmCallback
 
 
-def report_progress(app: AppContext) -> ProgressCallback:
-    """One line per finished step: component, name, time taken (stderr)."""
+def report_progress(app: AppContext, *, fake: bool = False) -> ProgressCallback:
+    """One line per finished step: component, name, time taken (stderr).
+
+    ``fake`` (``--fake``, ``stamp``): nothing runs, so the line says it is only recorded.
+    """
 
     def progress(event: str, step: Step, result: StepResult | None) -> None:
         rev = step.revision
+        if fake:
+            if event == "done":
+                state = "applied" if step.direction == "up" else "unapplied"
+                app.info(f"  Recording {rev.component} {rev.name} as {state} (not run)")
+            return
         verb = "Applying" if step.direction == "up" else "Unapplying"
         if event == "done":
             took = f" ({result.duration_ms} ms)" if result is not None else ""
@@ -45,6 +56,60 @@ def confirm_steps(app: AppContext, yes: bool) -> ConfirmCallback:
     return confirm
 
 
+def describe_loss(loss: Loss) -> str:
+    """One dropped object with the data it holds, e.g. ``table memories: 3 rows``."""
+    if not loss.exists and loss.kind in ("table", "column"):
+        return f"{loss.kind} {loss.qualified}: not in the database (nothing to lose)"
+    if loss.kind == "table":
+        return f"table {loss.qualified}: " + ("empty (0 rows)" if loss.rows == 0 else _rows(loss.rows))
+    if loss.kind == "column":
+        verb = "holds" if loss.rows == 1 else "hold"
+        held = "empty (no row holds a value)" if loss.rows == 0 else f"{_rows(loss.rows)} {verb} a value"
+        return f"column {loss.qualified}: {held}"
+    return f"{loss.kind} {loss.qualified}"
+
+
+def _rows(count: int | None) -> str:
+    if count is None:
+        return "rows not counted"
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def destruction_lines(destroys: Sequence[StepDestruction]) -> list[str]:
+    """Per backwards step, what it drops (indented), as the question and ``--plan`` show it."""
+    lines: list[str] = []
+    for item in destroys:
+        rev = item.step.revision
+        why = f" ({item.step.reason})" if item.step.reason else ""
+        lines.append(f"  - unapply {rev.component} {rev.name}{why}")
+        if item.unapplies_only:
+            lines.append("      records it as unapplied; drops nothing")
+        elif item.unreadable:
+            lines.append(f"      cannot tell what it drops without running it ({item.unreadable})")
+        elif not item.losses:
+            lines.append("      drops no table, column, index or constraint")
+        lines.extend(f"      {describe_loss(loss)}" for loss in item.losses)
+    return lines
+
+
+def confirm_destruction(app: AppContext, yes: bool) -> DestructionCallback:
+    """Show what backwards steps destroy, then ask on a terminal (or refuse without one)."""
+
+    def confirm(headline: str, destroys: Sequence[StepDestruction]) -> None:
+        app.info(headline, level=0)
+        for line in destruction_lines(destroys):
+            app.info(line, level=0)
+        if yes:
+            return
+        if not sys.stdin.isatty():
+            raise DeclinedError(f"unapplying {len(destroys)} revision(s) needs confirmation, and there is no "
+                                "terminal to ask on; nothing was changed",
+                                hint="pass --yes to confirm non-interactively")
+        app.confirm(f"Unapply these {len(destroys)} revision(s)?", yes=False)
+
+    return confirm
+
+
 def report_wait(app: AppContext) -> WaitCallback:
     def on_wait(holder: str) -> None:
         timeout = app.settings.lock_timeout
@@ -53,14 +118,16 @@ def report_wait(app: AppContext) -> WaitCallback:
     return on_wait
 
 
-def print_plan(app: AppContext, steps: Sequence[Step], as_json: bool) -> None:
-    """``--plan``: the exact steps, with why steps of other components are included."""
+def print_plan(app: AppContext, steps: Sequence[Step], as_json: bool,
+               destroys: Sequence[StepDestruction] = ()) -> None:
+    """``--plan``: the exact steps, why steps of other components are included, what each destroys."""
     blocked = [s.revision.label for s in steps if s.direction == "down" and s.revision.irreversible]
     if blocked:
         app.warn("this plan needs the downgrade of irreversible revision(s) " + ", ".join(blocked)
                  + "; running it would be refused before the first step")
+    by_step = {(d.step.revision.id, d.step.direction): d for d in destroys}
     if as_json:
-        app.json([s.as_json() for s in steps])
+        app.json([{**s.as_json(), **_destroys_json(by_step.get((s.revision.id, s.direction)))} for s in steps])
         return
     if not steps:
         app.info("Nothing to do.")
@@ -68,3 +135,13 @@ def print_plan(app: AppContext, steps: Sequence[Step], as_json: bool) -> None:
         verb = "apply  " if step.direction == "up" else "unapply"
         why = f"   <- {step.reason}" if step.reason else ""
         app.data(f"{index:>3}. {verb} {step.revision.component} {step.revision.name} ({step.revision.id}){why}")
+        item = by_step.get((step.revision.id, step.direction))
+        if item is not None:
+            for line in destruction_lines([item])[1:]:
+                app.data(f"       {line.strip()}")
+
+
+def _destroys_json(item: StepDestruction | None) -> dict[str, object]:
+    if item is None:
+        return {"destroys": []}
+    return item.as_json()

@@ -2,7 +2,13 @@
 
 One entry point, :func:`migrate`, plans from the database's state, confirms, takes the lock,
 re-plans from fresh state, verifies and runs (or rehearses). Nothing here prints: questions
-go through ``RunOptions.confirm``, progress through ``RunOptions.progress``.
+go through ``RunOptions.confirm_destruction`` (or ``confirm``), progress through
+``RunOptions.progress``.
+
+One rule for every backwards step (migrate backwards, --to-tag, rollback, stamp, --fake): what
+it destroys is read from the live database and shown, and the person is asked before the
+lock is taken. The answer is bound to the plan shown: if the plan under the lock differs,
+nothing runs and the question is asked again about the new plan.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from memstack.core.errors import DeclinedError
+from memstack.engine.destruction import DestructionCallback, StepDestruction, read_destruction
 from memstack.engine.errors import PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
 from memstack.engine.executor import Executor, ProgressCallback, StepResult
 from memstack.engine.existing import refuse_unrecorded_schema
@@ -37,6 +44,9 @@ from memstack.engine.safety import (
 from memstack.engine.workspace import Workspace
 
 PlanMaker = Callable[[DatabaseState], MigratePlan]
+PlanShape = tuple[tuple[str, str], ...]
+#: how often a plan may change under a person's question before the run gives up
+MAX_QUESTIONS = 3
 
 
 @dataclass
@@ -49,6 +59,7 @@ class RunOptions:
     event: str | None = None
     ddl_lock_timeout: float | None = None
     confirm: ConfirmCallback | None = None
+    confirm_destruction: DestructionCallback | None = None  # preferred to ``confirm`` for backwards steps
     progress: ProgressCallback | None = None
     on_wait: WaitCallback | None = None
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
@@ -145,23 +156,44 @@ def rollback(ws: Workspace, component: str | None = None, steps: int = 1,
     def plan_maker(state: DatabaseState) -> MigratePlan:
         return rollback_plan_for(ws, state, component, steps)
 
-    plan = plan_maker(database_state(ws))
-    if plan.steps:
-        check_reversible(plan.steps)  # refuse before asking, not after the answer
-        if options.confirm is None:
-            raise DeclinedError("rollback needs confirmation", hint="pass --yes")
-        options.confirm("Rollback will unapply:", plan.steps)
-    asked_once = dataclasses.replace(options, confirm=lambda *_: None)  # asked above, about the whole plan
-    return _run_plan(ws, plan_maker, asked_once)
+    return _run_plan(ws, plan_maker, options)
 
 
-def _confirm_cascade(plan: MigratePlan, options: RunOptions) -> None:
-    if not plan.cascade:
-        return
-    if options.confirm is None:
-        raise DeclinedError("this plan also unapplies revisions of other components and nobody confirmed it",
+def _shape(plan: MigratePlan) -> PlanShape:
+    return tuple((s.revision.id, s.direction) for s in plan.steps)
+
+
+def _question(ws: Workspace, plan: MigratePlan, options: RunOptions, changed: bool) -> str:
+    down = [s for s in plan.steps if s.direction == "down"]
+    again = "The plan changed while you were asked; nothing was done. " if changed else ""
+    if options.fake:
+        return (f"{again}Recording {len(down)} revision(s) as unapplied, without running them: the schema stays, "
+                "but memstack will think they are not applied (the next migrate runs their upgrade again).")
+    others = sorted({s.revision.component for s in plan.cascade})
+    cascade = f" (also in other components: {', '.join(others)})" if others else ""
+    return (f"{again}{len(down)} revision(s) would be unapplied{cascade}, destroying what the database holds "
+            "now:")
+
+
+def confirm_backwards(ws: Workspace, plan: MigratePlan, options: RunOptions, *, changed: bool = False) -> PlanShape:
+    """Show what the plan's backwards steps destroy and ask; returns the plan shape confirmed.
+
+    A plan with no backwards step asks nothing. Declining (or no way to ask) raises
+    :class:`DeclinedError` before anything changed.
+    """
+    down = [s for s in plan.steps if s.direction == "down"]
+    if not down:
+        return ()
+    question = _question(ws, plan, options, changed)
+    if options.confirm_destruction is not None:
+        destroys: list[StepDestruction] = read_destruction(ws, plan.steps, record_only=options.fake)
+        options.confirm_destruction(question, destroys)
+    elif options.confirm is not None:
+        options.confirm(question, down)
+    else:
+        raise DeclinedError(f"this plan unapplies {len(down)} revision(s) and nobody confirmed it",
                             hint="pass --yes (or a confirm callback)")
-    options.confirm("This also unapplies revisions of other components:", plan.cascade)
+    return _shape(plan)
 
 
 def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[StepResult]:
@@ -169,39 +201,45 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
 
     When nothing is to be done this costs a fixed number of reads and takes no lock; N
     processes started at once do the work once (the others find nothing left after the lock).
+    A plan with backwards steps runs only as it was confirmed; a changed one is asked again.
     """
-    first_state = database_state(ws)
-    plan = make_plan(first_state)
-    if not plan.steps:
-        # nothing to run, but an applied file that changed is still refused (no extra reads:
-        # the recorded checksums came with the state)
-        drift = [] if options.fake else checksum_drift(ws.tree, first_state)
-        if drift:
-            raise drift_error(drift)
-        return []
-    check_reversible(plan.steps)
-    refuse_unrecorded_schema(ws, first_state.applied, [] if options.fake else plan.steps)  # --fake records them
-    _confirm_cascade(plan, options)
-    confirmed = {s.revision.id for s in plan.cascade}
-    with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
-        with ws.engine.connect() as connection:
-            state = read_database_state(connection, ws.graph)
-        plan = make_plan(state)
+    for attempt in range(MAX_QUESTIONS):
+        first_state = database_state(ws)
+        plan = make_plan(first_state)
         if not plan.steps:
+            # nothing to run, but an applied file that changed is still refused (no extra reads:
+            # the recorded checksums came with the state)
+            drift = [] if options.fake else checksum_drift(ws.tree, first_state)
+            if drift:
+                raise drift_error(drift)
             return []
-        if not {s.revision.id for s in plan.cascade} <= confirmed:
-            raise PlanChangedWhileAsked()
         check_reversible(plan.steps)
-        faking = {(s.revision.id, s.direction) for s in plan.steps} if options.fake else set()
-        ensure_safe(ws.tree, state, ws.registry.labels, resolving=faking)
-        if state.applied and not options.fake:
-            with ws.engine.connect() as connection, connection.begin():
-                Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
-                record_unverified(connection, ws.tree, state)
-        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
-                            alembic=ws.alembic_setup(options.x_arguments))
-        return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event,
-                            atomic=options.atomic)
+        refuse_unrecorded_schema(ws, first_state.applied, [] if options.fake else plan.steps)  # --fake records them
+        confirmed = confirm_backwards(ws, plan, options, changed=attempt > 0)
+        with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
+            with ws.engine.connect() as connection:
+                state = read_database_state(connection, ws.graph)
+            plan = make_plan(state)
+            if not plan.steps:
+                return []
+            if any(s.direction == "down" for s in plan.steps) and _shape(plan) != confirmed:
+                continue  # not what the person saw: release the lock and ask about the new plan
+            return _run_locked(ws, plan, state, options)
+    raise PlanChangedWhileAsked()
+
+
+def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseState, options: RunOptions) -> list[StepResult]:
+    """Verify and run ``plan``, planned from ``state`` under the migration lock."""
+    check_reversible(plan.steps)
+    faking = {(s.revision.id, s.direction) for s in plan.steps} if options.fake else set()
+    ensure_safe(ws.tree, state, ws.registry.labels, resolving=faking)
+    if state.applied and not options.fake:
+        with ws.engine.connect() as connection, connection.begin():
+            Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
+            record_unverified(connection, ws.tree, state)
+    executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
+                        alembic=ws.alembic_setup(options.x_arguments))
+    return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event, atomic=options.atomic)
 
 
 def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[StepResult]:

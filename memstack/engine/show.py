@@ -10,8 +10,10 @@ from memstack.engine.graph import Revision, Step
 from memstack.engine.migrate import database_state
 from memstack.engine.planner import resolve_target
 from memstack.engine.recorder import HistoryEntry, Recorder
-from memstack.engine.safety import unknown_rows_error
+from memstack.engine.safety import DatabaseState
 from memstack.engine.workspace import Workspace
+
+AHEAD, REMOVED, UNKNOWN = "ahead", "removed", "unknown"
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,68 @@ class RevisionState:
         return data
 
 
+@dataclass(frozen=True)
+class ForeignRevision:
+    """A revision the database holds that no file here provides.
+
+    ``why``: ``ahead`` (its component is configured: a newer release or another git branch
+    migrated the database), ``removed`` (its component is no longer configured) or
+    ``unknown`` (a bare version row, no memstack record says whose it is).
+    """
+
+    revision: str
+    component: str | None
+    name: str | None
+    why: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"component": self.component, "revision": self.revision, "name": self.name, "number": None,
+                "applied": True, "in_code": False, "why": self.why}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """``showmigrations``: per component its revisions, and what the database holds beyond them."""
+
+    components: dict[str, list[RevisionState]]
+    foreign: list[ForeignRevision]
+
+
+def foreign_revisions(ws: Workspace, state: DatabaseState) -> list[ForeignRevision]:
+    """Revisions recorded in the database (version rows or memstack's records) that no file provides."""
+    labels = set(ws.registry.labels)
+    found: dict[str, ForeignRevision] = {}
+    for rid, record in state.records.items():
+        if rid not in ws.graph:
+            why = AHEAD if record.component in labels else REMOVED
+            found[rid] = ForeignRevision(rid, record.component, record.name, why)
+    for row in state.unknown:
+        found.setdefault(row, ForeignRevision(row, None, None, UNKNOWN))
+    return sorted(found.values(), key=lambda f: (f.component or "~", f.name or "", f.revision))
+
+
+def listing(ws: Workspace, components: Sequence[str] = ()) -> Listing:
+    """Every revision per component in graph order, applied or not, and the foreign ones.
+
+    A database holding revisions this code does not know is shown, not refused: applied
+    known revisions then come from the version rows and memstack's records together (the
+    version row of a component that is ahead names a revision no file provides).
+    """
+    state = database_state(ws)
+    applied = state.applied
+    if state.unknown:
+        known = [r for r in state.rows if r in ws.graph] + [r for r in state.records if r in ws.graph]
+        applied = ws.graph.applied_from_rows(known)
+    selected = ws.registry.select(components)
+    wanted = {c.label for c in selected}
+    foreign = [f for f in foreign_revisions(ws, state) if not components or f.component in wanted]
+    return Listing({c.label: [RevisionState(r, r.id in applied) for r in ws.graph.of_component(c.label)]
+                    for c in selected}, foreign)
+
+
 def show_migrations(ws: Workspace, components: Sequence[str] = ()) -> dict[str, list[RevisionState]]:
     """Per component, every revision in graph order and whether it is applied."""
-    state = database_state(ws)
-    if state.unknown:
-        raise unknown_rows_error(state, ws.registry.labels)
-    applied = state.applied
-    selected = ws.registry.select(components)
-    return {c.label: [RevisionState(r, r.id in applied) for r in ws.graph.of_component(c.label)] for c in selected}
+    return listing(ws, components).components
 
 
 def history(ws: Workspace, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:

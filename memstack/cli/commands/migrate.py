@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from memstack.cli.context import SECONDS, AppContext, common_options, get_app, json_option, open_workspace, yes_option
-from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
+from memstack.cli.reporting import confirm_destruction, confirm_steps, print_plan, report_progress, report_wait
 from memstack.engine.errors import RevisionNotRenderable
 
 
@@ -44,9 +44,11 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
                  a file name or slug (0002_add_task_id, add_task_id), or a revision id (prefix).
     --to-tag NAME: every component the tag knows to its tagged state (see 'manage.py tag').
 
-    Moving backwards also unapplies revisions of other components that depend on what is
-    removed; they are listed and you are asked (without a terminal: pass --yes). One lock per
-    database keeps concurrent runs apart; each revision runs in its own transaction.
+    Every backwards step asks first: the tables (with their row counts), columns (with how
+    many rows hold a value), indexes and constraints it drops are read from the database and
+    listed, with the revisions of other components that depend on what is removed; without a
+    terminal pass --yes. One lock per database keeps concurrent runs apart; each revision runs
+    in its own transaction.
 
     \b
     Preview, from the database's real state:
@@ -84,7 +86,9 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             state = database_state(ws)
             plan = plan_for(ws, state, component, target, to_tag)
             if show_plan:
-                print_plan(app, plan.steps, as_json)
+                from memstack.engine.destruction import read_destruction
+
+                print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
             else:
                 try:
                     app.data(plan_sql(ws, plan, state).rstrip())
@@ -93,7 +97,8 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
                     raise
             return
         options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
-                             confirm=confirm_steps(app, yes), progress=report_progress(app),
+                             confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
+                             progress=report_progress(app, fake=fake),
                              on_wait=report_wait(app), x_arguments=x_arguments)
         if dry_run:
             app.warn("--dry-run runs the plan for real and holds the same table locks as a real run until it "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from memstack.cli.context import common_options, get_app, json_option, open_workspace, yes_option
-from memstack.cli.reporting import confirm_steps, print_plan, report_progress, report_wait
+from memstack.cli.reporting import confirm_destruction, confirm_steps, print_plan, report_progress, report_wait
 
 
 @click.command(short_help="Undo the last N applied revisions.")
@@ -26,8 +26,11 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
 
     Which revisions are applied comes from the database's version rows; history only says
     which were applied last (revisions applied before history existed count, in graph
-    order). What depends on an undone revision in other components is undone too. The plan
-    is shown and you are asked (without a terminal: pass --yes).
+    order). What depends on an undone revision in other components is undone too. What the
+    plan drops is read from the database and shown (tables with row counts, columns with how
+    many rows hold a value, indexes, constraints) and you are asked (without a terminal: pass
+    --yes). If another process changes the database while you are asked, nothing runs and
+    you are asked again about the new plan.
 
     \b
     Examples:
@@ -42,9 +45,12 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
     with open_workspace(app) as ws:
         if show_plan:
             plan = rollback_plan_for(ws, database_state(ws), component, steps)
-            print_plan(app, plan.steps, as_json)
+            from memstack.engine.destruction import read_destruction
+
+            print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
             return
-        options = RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app),
+        options = RunOptions(confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
+                             progress=report_progress(app),
                              on_wait=report_wait(app), x_arguments=x_arguments)
         results = rollback(ws, component, steps, options)
     if as_json:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from memstack.cli.context import common_options, get_app, json_option, open_workspace
+from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
+
+if TYPE_CHECKING:
+    from memstack.engine.graph import MigrationGraph
+    from memstack.engine.show import ForeignRevision, Listing
 
 
 @click.command(short_help="List revisions and whether each is applied.")
@@ -18,6 +24,10 @@ from memstack.cli.context import common_options, get_app, json_option, open_work
 def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str) -> None:
     """List each component's revisions in graph order: [X] applied, [ ] pending.
 
+    Revisions the database holds but no file here provides are listed too, marked [?]: under
+    their component when it is configured (the database is ahead: a newer release or another
+    git branch migrated it), or under "NAME (not configured)" when the component was removed.
+
     With -v 2, also what each revision builds on (down_revision) and depends on in other
     components. The state is read from the database's alembic_version table.
 
@@ -27,11 +37,11 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
       manage.py showmigrations memory task --json
       manage.py showmigrations --graph --format dot | dot -Tsvg -o revisions.svg
     """
-    from memstack.engine.show import show_migrations
+    from memstack.engine.show import listing
 
     app = get_app()
     with open_workspace(app) as ws:
-        states = show_migrations(ws, components)
+        shown = listing(ws, components)
         graph = ws.graph
     if as_graph:
         from memstack.engine.graphdoc import render_graph
@@ -40,9 +50,17 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
         app.data(render_graph(graph, applied, graph_format, list(states)).rstrip("\n"))
         return
     if as_json:
-        app.json([s.as_json() for rows in states.values() for s in rows])
-        return
-    for label, rows in states.items():
+        app.json([s.as_json() for rows in shown.components.values() for s in rows]
+                 + [f.as_json() for f in shown.foreign])
+    else:
+        _print_listing(app, graph, shown)
+    _hint_foreign(app, shown.foreign)
+
+
+def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> None:
+    from memstack.engine.show import AHEAD
+
+    for label, rows in shown.components.items():
         app.data(app.style(label, bold=True))
         if not rows:
             app.data("  (no revisions)")
@@ -55,3 +73,37 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
                 if deps:
                     line += f"  depends on: {', '.join(deps)}"
             app.data(line)
+        for foreign in (f for f in shown.foreign if f.component == label):
+            app.data(f"  {app.style('[?]', fg='yellow')} {foreign.name}  ({foreign.revision}; in the database, "
+                     "no file here)")
+    by_removed: dict[str, list[ForeignRevision]] = {}
+    for foreign in shown.foreign:
+        if foreign.why != AHEAD:
+            by_removed.setdefault(foreign.component or "", []).append(foreign)
+    for component, items in by_removed.items():
+        title = f"{component} (not configured)" if component else "(no component: memstack has no record of these)"
+        app.data(app.style(title, bold=True))
+        for foreign in items:
+            app.data(f"  {app.style('[?]', fg='yellow')} {foreign.name or foreign.revision}  "
+                     f"({foreign.revision}; in the database, no file here)")
+
+
+def _hint_foreign(app: AppContext, foreign: list[ForeignRevision]) -> None:
+    """Say why the database holds revisions no file provides, and what to do (stderr)."""
+    from memstack.engine.show import AHEAD, REMOVED, UNKNOWN
+
+    ahead = sorted({f.component for f in foreign if f.why == AHEAD and f.component})
+    removed = sorted({f.component for f in foreign if f.why == REMOVED and f.component})
+    bare = [f.revision for f in foreign if f.why == UNKNOWN]
+    if ahead:
+        app.warn(f"the database is ahead of this code in {', '.join(ahead)}: it holds revisions marked [?] that "
+                 "no file here provides (a newer release was deployed, or another git branch migrated it); "
+                 "deploy that code or check out that branch before migrating")
+    for component in removed:
+        app.warn(f"component {component!r} was removed from the configuration, but its revisions are still "
+                 f"applied: put it back and run 'manage.py migrate {component} zero', or forget them with "
+                 f"'manage.py migrate --prune {component}'")
+    if bare:
+        app.warn(f"the database holds version row(s) no file provides and memstack has no record of: "
+                 f"{', '.join(bare)} (migrated by newer code, or another tool); 'manage.py adopt' takes over a "
+                 "database stamped by an older tool")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from memstack.cli.context import SECONDS, common_options, get_app, open_workspace, yes_option
-from memstack.cli.reporting import confirm_steps, report_progress, report_wait
+from memstack.cli.reporting import confirm_destruction, confirm_steps, report_progress, report_wait
 
 
 @click.command(short_help="Record a component as being at TARGET, without running anything.")
@@ -21,6 +21,8 @@ def command(component: str, target: str, lock_timeout: float | None, yes: bool) 
     Use it when the schema already is (or is not) what the revisions describe, e.g. after a
     change made by hand. It plans like migrate (dependencies forwards, dependents backwards,
     with the same confirmation), takes the same lock and writes 'stamp' events to history.
+    Stamping backwards drops nothing, but memstack then thinks those revisions are not
+    applied (the next migrate runs them again), so it asks first (without a terminal: --yes).
 
     \b
     Examples:
@@ -32,6 +34,8 @@ def command(component: str, target: str, lock_timeout: float | None, yes: bool) 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
     with open_workspace(app) as ws:
-        options = RunOptions(confirm=confirm_steps(app, yes), progress=report_progress(app), on_wait=report_wait(app))
+        options = RunOptions(confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
+                             progress=report_progress(app, fake=True), on_wait=report_wait(app))
         results = stamp(ws, component, target, options)
-    app.info(f"Stamped {len(results)} revision(s)." if results else "Nothing to stamp: already there.")
+    app.info(f"Stamped {len(results)} revision(s): recorded, none of them run." if results
+             else "Nothing to stamp: already there.")
