@@ -46,8 +46,8 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
     if as_graph:
         from memstack.engine.graphdoc import render_graph
 
-        applied = [s.revision.id for rows in states.values() for s in rows if s.applied]
-        app.data(render_graph(graph, applied, graph_format, list(states)).rstrip("\n"))
+        applied = [s.revision.id for rows in shown.components.values() for s in rows if s.applied]
+        app.data(render_graph(graph, applied, graph_format, list(shown.components)).rstrip("\n"))
         return
     if as_json:
         app.json([s.as_json() for rows in shown.components.values() for s in rows]
