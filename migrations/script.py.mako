@@ -1,7 +1,7 @@
 <%!
 import sys
 
-from memstack.engine.alembic_env import MAKEMIGRATIONS_HINT
+from memstack.alembic_env import MAKEMIGRATIONS_HINT
 
 sys.stderr.write("'alembic revision' is not how memstack revisions are made. " + MAKEMIGRATIONS_HINT + "\n")
 raise SystemExit(1)

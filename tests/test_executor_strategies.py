@@ -273,7 +273,7 @@ ENGINE_MODULES = ("executor", "recorder", "workspace", "lock", "alembic_config",
 ])
 def test_failures_are_worded_at_the_cli_boundary(outcome: str, dialect: str, words: str) -> None:
     from memstack.cli.errors import for_person
-    from memstack.engine.executor import MigrationFailed
+    from memstack.engine.errors import MigrationFailed
     from memstack.engine.graph import Revision, Step
 
     step = Step(Revision(id="abc123def456", component="task", name="0002_add_progress"), "up")

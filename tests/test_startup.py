@@ -25,7 +25,7 @@ from support.running import subprocess_env
 import memstack
 from memstack.core.db import create_engine
 from memstack.core.errors import MemstackError
-from memstack.engine.executor import MigrationFailed
+from memstack.engine.errors import MigrationFailed
 from memstack.engine.lock import LockTimeout, migration_lock
 
 ALL_LABELS = {f"{component} {name}" for component, name in REV}

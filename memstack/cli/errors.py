@@ -31,10 +31,8 @@ from memstack.engine.errors import (
     UncreatedReference,
     UnknownRows,
 )
-from memstack.engine.executor import MigrationFailed, NonAtomicInPlan
 from memstack.engine.existing import UnrecordedSchema
 from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
-from memstack.engine.lock import LockLost, LockTimeout
 from memstack.engine.planner import (
     AmbiguousTarget,
     IrreversibleInPlan,
@@ -180,42 +178,7 @@ def _unknown_tag(error: engine_errors.UnknownTag) -> Worded:
 @wording(engine_errors.TagRevisionsMissing)
 def _tag_revisions_missing(error: engine_errors.TagRevisionsMissing) -> Worded:
     return error.message, "check out the code the tag was taken with"
-# executor and lock
 
-
-@wording(MigrationFailed)
-def _migration_failed(error: MigrationFailed) -> Worded:
-    from memstack.core.privileges import is_refusal
-
-    rev = error.step.revision
-    if is_refusal(error.error):  # not the revision's fault: a read-only file or a user without privileges
-        fix = ("the database refused the write (a read-only SQLite file, or a user without privileges on the "
-               "tables); nothing was applied. Connect as a user (or to a file) that may write, then run migrate again")
-    elif error.outcome == "plan_rolled_back":
-        fix = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
-    elif error.outcome == "maybe_half_applied":
-        why = ("it declares atomic = False" if error.dialect in ("postgresql", "sqlite")
-               else f"{error.dialect} cannot roll back DDL")
-        fix = (f"the step ran outside a transaction ({why}): the revision may be half-applied. "
-               f"Fix the schema by hand, then run 'manage.py repair' (if its effect is undone) or "
-               f"'manage.py migrate --fake {rev.component} {rev.name}' (if it is complete)")
-    else:
-        fix = ((f"steps 1..{error.index - 1} stayed applied; this step was rolled back. " if error.index > 1
-                else "this step was rolled back; nothing changed. ")
-               + "Fix the revision or the data, then run migrate again")
-    return error.message, fix
-
-
-@wording(NonAtomicInPlan)
-def _non_atomic_in_plan(error: NonAtomicInPlan) -> Worded:
-    return (f"--atomic cannot run {', '.join(error.labels)}: declared atomic = False (runs outside a transaction)",
-            "run 'manage.py migrate' without --atomic: each revision then runs on its own, the "
-            "non-atomic ones with a running mark")
-
-
-@wording(LockTimeout)
-def _lock_timeout(error: LockTimeout) -> Worded:
-    return error.message, "wait for the other migration to finish, or raise --lock-timeout (or lock_timeout)"
 def spell_command(command: Command) -> str:
     """A command as a person types it."""
     return " ".join(("manage.py", *command))
@@ -386,17 +349,6 @@ def _not_renderable(error: RevisionNotRenderable) -> Worded:
     return error.message, f"fix {error.path} (run again with --traceback to see the stack)"
 
 
-# engine/lock.py: a lock lost while held (issue 12, item 3)
-
-
-@wording(LockLost)
-def _lock_lost(error: LockLost) -> Worded:
-    done = (f"steps 1..{error.completed} of {error.total} finished and stay applied; no further step started"
-            if error.completed else "no step started")
-    return error.message, (f"{done}. Find out what ended the lock's session (an administrator, a proxy, a "
-                           "network drop, a deleted lock file), make sure no other migration is running "
-                           "('manage.py doctor' names the holder), then run 'manage.py migrate' again")
-
-
 from memstack.cli import input_wordings as _input_wordings  # noqa: E402,F401  (registers its wordings)
+from memstack.cli import run_wordings as _run_wordings  # noqa: E402,F401
 from memstack.cli import tool_wordings as _tool_wordings  # noqa: E402,F401

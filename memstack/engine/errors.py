@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
-    from memstack.engine.graph import Revision
+    from collections.abc import Sequence
+
+    from memstack.engine.graph import Revision, Step
     from memstack.engine.halfway import MarkProgress
     from memstack.engine.recorder import Mark
     from memstack.engine.safety import Drift
@@ -277,3 +279,34 @@ class RevisionNotRenderable(EngineError):
                 else f"fails while its SQL is rendered, a bug in {path.name}{where}")
         tail = "; the script stops before it" if script is not None else ""
         super().__init__(f"{revision.label} ({revision.id}) {what}: {failure.detail}{tail}")
+
+
+# --------------------------------------------------------------------------- executor
+
+
+class MigrationFailed(EngineError):
+    """A revision raised while running; what stayed applied depends on ``outcome``.
+
+    ``outcome``: ``plan_rolled_back`` (atomic run), ``maybe_half_applied`` (the step ran
+    outside a transaction) or ``step_rolled_back`` (earlier steps stay applied).
+    """
+
+    def __init__(self, *, step: Step, index: int, total: int, error: BaseException, outcome: str,
+                 dialect: str) -> None:
+        detail = str(getattr(error, "orig", None) or error).strip()
+        super().__init__(f"step {index} of {total} failed: {step.revision.label} ({step.direction}): {detail}")
+        self.step = step
+        self.index = index
+        self.total = total
+        self.error = error
+        self.outcome = outcome
+        self.dialect = dialect
+
+
+class NonAtomicInPlan(EngineError):
+    """``--atomic`` was asked for a plan holding revisions that declare ``atomic = False``."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        super().__init__("the plan holds revision(s) declaring atomic = False, which cannot run inside one "
+                         f"transaction: {', '.join(labels)}")
+        self.labels = list(labels)

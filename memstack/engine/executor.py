@@ -33,7 +33,7 @@ from memstack.engine.alembic_config import (
     revision_environment,
     revision_function,
 )
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import MigrationFailed, NonAtomicInPlan
 from memstack.engine.graph import MigrationGraph, Step
 from memstack.engine.loader import LoadedTree
 from memstack.engine.lock import verify_held
@@ -45,34 +45,6 @@ if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays ch
     from sqlalchemy.engine import Connection, Engine
 
     from memstack.engine.recorder import Recorder
-
-
-class MigrationFailed(EngineError):
-    """A revision raised while running; what stayed applied depends on ``outcome``.
-
-    ``outcome``: ``plan_rolled_back`` (atomic run), ``maybe_half_applied`` (the step ran
-    outside a transaction) or ``step_rolled_back`` (earlier steps stay applied).
-    """
-
-    def __init__(self, *, step: Step, index: int, total: int, error: BaseException, outcome: str,
-                 dialect: str) -> None:
-        detail = str(getattr(error, "orig", None) or error).strip()
-        super().__init__(f"step {index} of {total} failed: {step.revision.label} ({step.direction}): {detail}")
-        self.step = step
-        self.index = index
-        self.total = total
-        self.error = error
-        self.outcome = outcome
-        self.dialect = dialect
-
-
-class NonAtomicInPlan(EngineError):
-    """``--atomic`` was asked for a plan holding revisions that declare ``atomic = False``."""
-
-    def __init__(self, labels: Sequence[str]) -> None:
-        super().__init__("the plan holds revision(s) declaring atomic = False, which cannot run inside one "
-                         f"transaction: {', '.join(labels)}")
-        self.labels = list(labels)
 
 
 @dataclass(frozen=True)

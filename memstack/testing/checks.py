@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memstack.core.errors import MemstackError
-from memstack.engine.executor import Executor, MigrationFailed, ProgressCallback
+from memstack.engine.errors import MigrationFailed
+from memstack.engine.executor import Executor, ProgressCallback
 from memstack.engine.graph import Revision, Step
 from memstack.engine.loader import load_tree
 from memstack.engine.planner import backwards_plan, forwards_plan

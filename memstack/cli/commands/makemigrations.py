@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from memstack.cli.context import common_options, get_app, json_option, open_workspace
+from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
 from memstack.cli.scratch_option import apply_scratch_url, scratch_url_option
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
+    from memstack.engine.makemigrations import MakeMigrationsResult
     from memstack.engine.renames import RenameChoices
 
 
@@ -55,7 +56,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
       manage.py makemigrations memo --rename memos.content=body   # a renamed column keeps its data
       manage.py makemigrations --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
     """
-    from memstack.engine.makemigrations import make_merge, make_migrations
+    from memstack.engine.makemigrations import make_migrations
 
     app = get_app()
     apply_scratch_url(app, scratch_url)
@@ -64,12 +65,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
     if merge:
         if len(components) != 1:
             raise click.UsageError("--merge takes exactly one COMPONENT")
-        with open_workspace(app) as ws:
-            planned = make_merge(ws, components[0], message=message, write=not dry_run)
-        app.info(f"{'Would write' if dry_run else 'Wrote'} {planned.component} {planned.name} ({planned.revision})",
-                 level=0)
-        if dry_run:
-            app.data(planned.text)
+        _merge(app, components[0], message, dry_run)
         return
     with open_workspace(app) as ws:
         choices = None if check else _rename_choices(renames, no_renames, allow_not_null)
@@ -77,6 +73,30 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
                                  write=not (dry_run or check), renames=choices)
         names = {r.id: r.label for r in ws.graph.revisions.values()}
     names.update({f.revision: f"{f.component} {f.name}" for f in result.files})
+    _report(app, result, names, dry_run=dry_run, check=check, as_json=as_json)
+    if check and result.files:
+        raise MemstackError(
+            f"{len(result.files)} revision(s) missing: models differ from migrations in "
+            + ", ".join(sorted({f.component for f in result.files})),
+            hint="run 'manage.py makemigrations' and commit the new files",
+        )
+
+
+def _merge(app: AppContext, component: str, message: str | None, dry_run: bool) -> None:
+    """--merge: one revision joining the component's heads."""
+    from memstack.engine.makemigrations import make_merge
+
+    with open_workspace(app) as ws:
+        planned = make_merge(ws, component, message=message, write=not dry_run)
+    app.info(f"{'Would write' if dry_run else 'Wrote'} {planned.component} {planned.name} ({planned.revision})",
+             level=0)
+    if dry_run:
+        app.data(planned.text)
+
+
+def _report(app: AppContext, result: MakeMigrationsResult, names: dict[str, str], *, dry_run: bool, check: bool,
+            as_json: bool) -> None:
+    """What was (or would be) written, and the tables and components that were left out."""
     for label in result.without_models:
         app.warn(f"component {label!r} has no models module, so it was not compared (nothing of it is dropped); "
                  "declare its tables in the package's models.py to manage them")
@@ -95,12 +115,6 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
         if dry_run and not as_json:
             app.data(f"# --- {planned.path}")
             app.data(planned.text)
-    if check and result.files:
-        raise MemstackError(
-            f"{len(result.files)} revision(s) missing: models differ from migrations in "
-            + ", ".join(sorted({f.component for f in result.files})),
-            hint="run 'manage.py makemigrations' and commit the new files",
-        )
 
 
 def _rename_choices(renames: tuple[str, ...], no_renames: bool, allow_not_null: bool) -> RenameChoices:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from memstack.cli.context import SECONDS, AppContext, common_options, get_app, json_option, open_workspace, yes_option
 from memstack.cli.reporting import confirm_destruction, confirm_steps, print_plan, report_progress, report_wait
 from memstack.engine.errors import RevisionNotRenderable
+
+if TYPE_CHECKING:
+    from memstack.engine.migrate import RunOptions
+    from memstack.engine.workspace import Workspace
 
 
 @click.command(short_help="Apply or unapply revisions (also: --plan, --sql, --dry-run).")
@@ -66,9 +70,8 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate --fake task 0002      # record as applied without running
       manage.py migrate -x tenant=acme        # revisions read it: context.get_x_argument(as_dictionary=True)
     """
-    from memstack.engine.errors import RehearsalFailed
     from memstack.engine.maintenance import prune
-    from memstack.engine.migrate import RunOptions, database_state, migrate, plan_for, plan_sql
+    from memstack.engine.migrate import RunOptions, migrate
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
@@ -83,33 +86,14 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
             return
         if show_plan or show_sql:
-            state = database_state(ws)
-            plan = plan_for(ws, state, component, target, to_tag)
-            if show_plan:
-                from memstack.engine.destruction import read_destruction
-
-                print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
-            else:
-                try:
-                    app.data(plan_sql(ws, plan, state).rstrip())
-                except RevisionNotRenderable as incomplete:  # the partial script, then exit 1
-                    app.data((incomplete.script or "").rstrip())
-                    raise
+            _preview(app, ws, component, target, to_tag, sql=show_sql, as_json=as_json)
             return
         options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
                              confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
                              progress=report_progress(app, fake=fake),
                              on_wait=report_wait(app), x_arguments=x_arguments)
         if dry_run:
-            app.warn("--dry-run runs the plan for real and holds the same table locks as a real run until it "
-                     "rolls back (--ddl-lock-timeout applies)")
-            try:
-                results = migrate(ws, component, target, to_tag, options=options)
-            except RehearsalFailed as failed:
-                _report_rehearsal(app, failed.results, failed.error, as_json)
-                raise
-            _report_rehearsal(app, results, None, as_json)
-            app.info(f"Dry run: {len(results)} step(s) worked; everything was rolled back.", level=0)
+            _rehearse(app, ws, component, target, to_tag, options, as_json)
             return
         results = migrate(ws, component, target, to_tag, options=options)
     if as_json:
@@ -118,6 +102,42 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
                    "event": event or ("apply" if r.step.direction == "up" else "unapply")} for r in results])
     elif not results:
         app.info("No migrations to apply.")
+
+
+def _preview(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
+             *, sql: bool, as_json: bool) -> None:
+    """--plan (with what each backwards step destroys) or --sql, from the database's real state."""
+    from memstack.engine.migrate import database_state, plan_for, plan_sql
+
+    state = database_state(ws)
+    plan = plan_for(ws, state, component, target, to_tag)
+    if not sql:
+        from memstack.engine.destruction import read_destruction
+
+        print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
+        return
+    try:
+        app.data(plan_sql(ws, plan, state).rstrip())
+    except RevisionNotRenderable as incomplete:  # the partial script, then exit 1
+        app.data((incomplete.script or "").rstrip())
+        raise
+
+
+def _rehearse(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
+              options: RunOptions, as_json: bool) -> None:
+    """--dry-run: run the plan for real in one transaction, report, roll back."""
+    from memstack.engine.errors import RehearsalFailed
+    from memstack.engine.migrate import migrate
+
+    app.warn("--dry-run runs the plan for real and holds the same table locks as a real run until it "
+             "rolls back (--ddl-lock-timeout applies)")
+    try:
+        results = migrate(ws, component, target, to_tag, options=options)
+    except RehearsalFailed as failed:
+        _report_rehearsal(app, failed.results, failed.error, as_json)
+        raise
+    _report_rehearsal(app, results, None, as_json)
+    app.info(f"Dry run: {len(results)} step(s) worked; everything was rolled back.", level=0)
 
 
 def _report_rehearsal(app: AppContext, results: Sequence[Any], error: str | None, as_json: bool) -> None:
