@@ -193,7 +193,9 @@ def run_environment(context: Any) -> None:
     ws = Workspace.load(project_dir=project_dir_for(config, x_arguments),
                         database_url=explicit_url(config, x_arguments))
     ws.registry.load_models()
-    options: dict[str, Any] = {"target_metadata": metadata, "render_as_batch": True, "include_name": include_name,
+    # no target_metadata where revisions run (upgrade, downgrade, --sql): its naming convention would
+    # rename the constraints a revision names itself; only comparing (check, autogenerate) needs it
+    options: dict[str, Any] = {"render_as_batch": True, "include_name": include_name,
                                "process_revision_directives": _refuse_plain_revision(context)}
     try:
         if context.is_offline_mode():
@@ -205,7 +207,7 @@ def run_environment(context: Any) -> None:
             if is_mutating(context):
                 _run_mutating(context, ws, connection, ours, options)
             else:
-                context.configure(connection=connection, dont_mutate=True, **options)
+                context.configure(connection=connection, dont_mutate=True, target_metadata=metadata, **options)
                 with context.begin_transaction():
                     context.run_migrations()
     except MemstackError as error:

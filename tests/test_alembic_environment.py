@@ -273,3 +273,22 @@ def test_x_arguments_through_call_command_and_manage_py(project: Path, sqlite_ur
     assert query(sqlite_url, "SELECT tenant FROM package") == [{"tenant": "hooli"}]
     result = manage(project, sqlite_url, "migrate", "-x", pythonpath=[package_dir(label)])
     assert result.code == 2  # -x without a value is a usage error
+
+
+def test_plain_alembic_keeps_foreign_constraint_names(
+        project: Path, db_url_no_mariadb: str, make_component) -> None:  # type: ignore[no-untyped-def]
+    """The same revisions under the real ``alembic`` command: env.py gives no naming convention
+    to revisions it runs, so the names are the revision's own and the drop by name works."""
+    from support.projects import LABELS, add_alembic_config
+    from support.running import alembic
+
+    url = db_url_no_mariadb
+    label, ids = foreign_component(make_component, project)
+    add_alembic_config(project, [*LABELS, label])
+    upgraded = alembic(project, url, "-x", "tenant=acme", "upgrade", ids[0])
+    assert upgraded.code == 0, upgraded.err
+    checks, uniques = constraint_names(url, "package")
+    assert "package_flat_extras" in checks and "uq_package_tenant" in uniques
+    upgraded = alembic(project, url, "upgrade", f"{label}@head")
+    assert upgraded.code == 0, upgraded.err
+    assert constraint_names(url, "package") == (set(), set())
