@@ -141,7 +141,8 @@ def test_explicit_url_and_project_dir_win(alembic_project: Path, tmp_path: Path)
 
 
 def test_plain_alembic_revision_is_refused(alembic_project: Path, sqlite_url: str) -> None:
-    before = sorted((alembic_project / "migrations" / "auth").glob("*.py"))  # the revision files (the index cache may appear beside them)
+    # the revision files only: the revision index may appear beside them
+    before = sorted((alembic_project / "migrations" / "auth").glob("*.py"))
     plain = alembic(alembic_project, sqlite_url, "revision", "-m", "x", "--head", "auth@head")
     assert plain.code != 0
     assert "manage.py makemigrations" in plain.err
