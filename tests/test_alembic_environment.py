@@ -279,16 +279,17 @@ def test_plain_alembic_keeps_foreign_constraint_names(
         project: Path, db_url_no_mariadb: str, make_component) -> None:  # type: ignore[no-untyped-def]
     """The same revisions under the real ``alembic`` command: env.py gives no naming convention
     to revisions it runs, so the names are the revision's own and the drop by name works."""
-    from support.projects import LABELS, add_alembic_config
+    from support.projects import LABELS, add_alembic_config, package_dir
     from support.running import alembic
 
     url = db_url_no_mariadb
     label, ids = foreign_component(make_component, project)
     add_alembic_config(project, [*LABELS, label])
-    upgraded = alembic(project, url, "-x", "tenant=acme", "upgrade", ids[0])
+    path = [package_dir(label)]
+    upgraded = alembic(project, url, "-x", "tenant=acme", "upgrade", ids[0], pythonpath=path)
     assert upgraded.code == 0, upgraded.err
     checks, uniques = constraint_names(url, "package")
     assert "package_flat_extras" in checks and "uq_package_tenant" in uniques
-    upgraded = alembic(project, url, "upgrade", f"{label}@head")
+    upgraded = alembic(project, url, "upgrade", f"{label}@head", pythonpath=path)
     assert upgraded.code == 0, upgraded.err
     assert constraint_names(url, "package") == (set(), set())
