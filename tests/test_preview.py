@@ -94,6 +94,7 @@ STEP_HEADER = re.compile(r"^-- \[(?P<i>\d+)/(?P<n>\d+)\] (?P<verb>apply|unapply)
                          r"(?P<name>\d{4}_\w+) \((?P<revision>[0-9a-f]+)\)(?: \((?P<reason>.*)\))?$")
 DDL = re.compile(r"^(CREATE|ALTER|DROP|COMMENT)\b", re.IGNORECASE)
 VERSION_DML = re.compile(r"^(INSERT INTO|DELETE FROM) alembic_version\b", re.IGNORECASE)
+VERSION_UPDATE = re.compile(r"^UPDATE alembic_version\b", re.IGNORECASE)
 BOOKKEEPING_DDL = re.compile(r"^CREATE TABLE (alembic_version|memstack_\w+)\b", re.IGNORECASE)
 LITERAL = re.compile(r"'([^']*)'")
 
@@ -136,7 +137,14 @@ def comparable(statements: list[tuple[str, Sequence[Any] | None]]) -> tuple[set[
         elif DDL.match(statement):
             ordered.append(statement)
         elif VERSION_DML.match(statement):
-            ordered.append(version_op(statement, values if values is not None else LITERAL.findall(statement)))
+            rows = values if values is not None else LITERAL.findall(statement)
+            if rows and isinstance(rows[0], (tuple, list, dict)):  # executemany: one row per statement
+                ordered += [version_op(statement, list(r.values()) if isinstance(r, dict) else list(r)) for r in rows]
+            else:
+                ordered.append(version_op(statement, rows))
+        elif VERSION_UPDATE.match(statement):  # one row replaced by another: SET new WHERE old
+            new, old = values if values is not None else LITERAL.findall(statement)
+            ordered += [f"DELETE alembic_version {[str(old)]}", f"INSERT alembic_version {[str(new)]}"]
     return bookkeeping, ordered
 
 
