@@ -214,7 +214,6 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
                 raise drift_error(drift)
             return []
         check_reversible(plan.steps)
-        refuse_unrecorded_schema(ws, first_state.applied, [] if options.fake else plan.steps)  # --fake records them
         confirmed = confirm_backwards(ws, plan, options, changed=attempt > 0)
         with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
             with ws.engine.connect() as connection:
@@ -231,6 +230,8 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
 def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseState, options: RunOptions) -> list[StepResult]:
     """Verify and run ``plan``, planned from ``state`` under the migration lock."""
     check_reversible(plan.steps)
+    # under the lock: another process's freshly created tables are not a create_all database
+    refuse_unrecorded_schema(ws, state.applied, [] if options.fake else plan.steps)  # --fake records them
     faking = {(s.revision.id, s.direction) for s in plan.steps} if options.fake else set()
     ensure_safe(ws.tree, state, ws.registry.labels, resolving=faking)
     if state.applied and not options.fake:
