@@ -34,16 +34,22 @@ from tree import write_model_projects, write_projects
 
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-OPERATIONS = ("help", "history", "noop", "startup", "empty_pg", "empty_sqlite", "sql", "makemigrations")
+OPERATIONS = ("help", "history", "noop", "startup", "empty_pg", "empty_sqlite", "sql", "makemigrations",
+              "makemigrations_check")
 
 FLOOR_NOOP = ("import os, sqlalchemy as sa\n"
               "e = sa.create_engine(os.environ['BENCH_DATABASE_URL'])\n"
               "with e.connect() as c: c.execute(sa.text('SELECT version_num FROM alembic_version')).all()\n")
-STARTUP = ("import time, os, sys\nimport sqlalchemy, memstack.engine.migrate, memstack.engine.workspace\n"
+# Both in-process timings start after the imports an application has already done when its lifespan
+# hook runs: SQLAlchemy, the database driver (its own engine uses it) and the migration tool itself.
+DRIVER_IMPORT = ("import os\nif os.environ['BENCH_DATABASE_URL'].startswith('postgresql'): import psycopg\n"
+                 "else: import sqlite3\n")
+STARTUP = (DRIVER_IMPORT + "import time, os, sys\n"
+           "import sqlalchemy, memstack.engine.migrate, memstack.engine.workspace\n"
            "from memstack.startup import migrate_on_startup\n"
            "t = time.perf_counter(); migrate_on_startup(project_dir=os.getcwd())\n"
            "print(time.perf_counter() - t)\n")
-ALEMBIC_STARTUP = ("import time\nfrom alembic import command\nfrom alembic.config import Config\n"
+ALEMBIC_STARTUP = (DRIVER_IMPORT + "import time\nfrom alembic import command\nfrom alembic.config import Config\n"
                    "import sqlalchemy\nt = time.perf_counter(); command.upgrade(Config('alembic.ini'), 'heads')\n"
                    "print(time.perf_counter() - t)\n")
 
@@ -75,6 +81,7 @@ class Row:
     ours: Sample
     plain: Sample
     floor: Sample | None = None
+    floor_per_revision: Sample | None = None  # the same SQL, one transaction per revision
 
 
 def run(argv: Sequence[str], cwd: Path, env: dict[str, str], stdin: Path | None = None,
@@ -160,8 +167,10 @@ class Bench:
         return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
     def pair(self, operation: str, ours: Callable[[], tuple[float, int]], plain: Callable[[], tuple[float, int]],
-             floor: Callable[[], tuple[float, int]] | None = None, repeat: int | None = None) -> Row:
-        row = Row(self.size, operation, Sample(), Sample(), Sample() if floor else None)
+             floor: Callable[[], tuple[float, int]] | None = None, repeat: int | None = None,
+             floor_per_revision: Callable[[], tuple[float, int]] | None = None) -> Row:
+        row = Row(self.size, operation, Sample(), Sample(), Sample() if floor else None,
+                  Sample() if floor_per_revision else None)
         for _ in range(repeat or self.repeat):  # alternate, so load on the machine hits both alike
             if self.cold:
                 for index in self.ours.glob("migrations/*/.memstack-index.json"):
@@ -170,6 +179,8 @@ class Bench:
             row.plain.add(*plain())
             if floor and row.floor is not None:
                 row.floor.add(*floor())
+            if floor_per_revision and row.floor_per_revision is not None:
+                row.floor_per_revision.add(*floor_per_revision())
         return row
 
     def offline_sql(self, url: str) -> Path:
@@ -202,6 +213,16 @@ def _strip_transaction(script: Path) -> Path:
     return out
 
 
+def _per_revision_transactions(script: Path) -> Path:
+    """The floor of a tool that commits each revision: Alembic's --sql with BEGIN/COMMIT around each one."""
+    body = [line for line in script.read_text().splitlines() if line.strip().upper() not in ("BEGIN;", "COMMIT;")]
+    text = "\n".join(body)
+    first, *steps = text.split("-- Running upgrade")
+    out = script.with_suffix(".each.sql")
+    out.write_text(first + "".join(f"BEGIN;\n-- Running upgrade{step}\nCOMMIT;\n" for step in steps))
+    return out
+
+
 def op_help(b: Bench) -> list[Row]:
     env = b.env(b.ours, "sqlite://")
     return [b.pair("`--help`", lambda: run([b.python, b.manage, "--help"], b.ours, env),
@@ -228,15 +249,17 @@ def op_startup(b: Bench, url: str) -> list[Row]:
 
 
 def op_empty_pg(b: Bench) -> list[Row]:
-    script = _strip_transaction(b.offline_sql("postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    offline = b.offline_sql("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    script, each = _strip_transaction(offline), _per_revision_transactions(offline)
 
-    def floor() -> tuple[float, int]:
+    def psql(path: Path, *single: str) -> tuple[float, int]:
         name = b.pg_url().rsplit("/", 1)[1]
-        return run(["psql", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", name,
-                    "-f", str(script)], b.root, dict(os.environ))
+        return run(["psql", "-q", *single, "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", name,
+                    "-f", str(path)], b.root, dict(os.environ))
 
     return [b.pair("migrate from empty, PostgreSQL", lambda: _migrate_new(b, b.ours, b.pg_url()),
-                   lambda: _upgrade_new(b, b.pg_url()), floor=floor, repeat=1)]
+                   lambda: _upgrade_new(b, b.pg_url()), floor=lambda: psql(script, "-1"),
+                   floor_per_revision=lambda: psql(each), repeat=1)]
 
 
 def _migrate_new(b: Bench, project: Path, url: str) -> tuple[float, int]:
@@ -248,7 +271,8 @@ def _upgrade_new(b: Bench, url: str) -> tuple[float, int]:
 
 
 def op_empty_sqlite(b: Bench) -> list[Row]:
-    script = _strip_transaction(b.offline_sql(f"sqlite:///{b.root}/offline.db"))
+    offline = b.offline_sql(f"sqlite:///{b.root}/offline.db")
+    script, each = _strip_transaction(offline), _per_revision_transactions(offline)
     counter = iter(range(10**6))
 
     def new_file() -> str:
@@ -257,7 +281,9 @@ def op_empty_sqlite(b: Bench) -> list[Row]:
     return [b.pair("migrate from empty, SQLite", lambda: _migrate_new(b, b.ours, new_file()),
                    lambda: _upgrade_new(b, new_file()),
                    floor=lambda: run(["sqlite3", new_file().removeprefix("sqlite:///")], b.root, dict(os.environ),
-                                     stdin=script), repeat=1)]
+                                     stdin=script),
+                   floor_per_revision=lambda: run(["sqlite3", new_file().removeprefix("sqlite:///")], b.root,
+                                                  dict(os.environ), stdin=each), repeat=1)]
 
 
 def op_sql(b: Bench) -> list[Row]:
@@ -288,6 +314,22 @@ def op_makemigrations(b: Bench) -> list[Row]:
                    memstack_run, alembic_run)]
 
 
+def op_makemigrations_check(b: Bench) -> list[Row]:
+    """No model change: ``makemigrations --check`` vs ``alembic check`` on a database at its heads."""
+    ours, plain = write_model_projects(b.root / "model-check")
+    ours_url, plain_url = f"sqlite:///{b.root}/check-ours.db", f"sqlite:///{b.root}/check-plain.db"
+    subprocess.run([b.python, b.manage, "makemigrations", "-m", "init"], cwd=ours, env=b.env(ours, ours_url),
+                   check=True, capture_output=True)
+    subprocess.run([b.alembic, "revision", "--autogenerate", "-m", "init", "--head", "base", "--branch-label", "m",
+                    "--version-path", str(plain / "alembic" / "versions" / "m")], cwd=plain,
+                   env=b.env(plain, plain_url), check=True, capture_output=True)
+    subprocess.run([b.alembic, "upgrade", "heads"], cwd=plain, env=b.env(plain, plain_url), check=True,
+                   capture_output=True)
+    return [b.pair("makemigrations --check vs `alembic check`, no change (200-table model)",
+                   lambda: run([b.python, b.manage, "makemigrations", "--check"], ours, b.env(ours, ours_url)),
+                   lambda: run([b.alembic, "check"], plain, b.env(plain, plain_url)))]
+
+
 def measure(b: Bench, only: Sequence[str]) -> list[Row]:
     rows: list[Row] = []
     if "help" in only:
@@ -298,7 +340,7 @@ def measure(b: Bench, only: Sequence[str]) -> list[Row]:
             if name in only:
                 rows += operation(b, url)
     for name, simple in (("sql", op_sql), ("empty_pg", op_empty_pg), ("empty_sqlite", op_empty_sqlite),
-                         ("makemigrations", op_makemigrations)):
+                         ("makemigrations", op_makemigrations), ("makemigrations_check", op_makemigrations_check)):
         if name in only:
             rows += simple(b)
     return rows
@@ -306,13 +348,19 @@ def measure(b: Bench, only: Sequence[str]) -> list[Row]:
 
 def table(rows: Sequence[Row]) -> str:
     lines = ["| revisions | operation | memstack | plain Alembic | ratio | floor | memstack / floor "
-             "| peak MiB (ours / Alembic) |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "| floor, a transaction per revision | memstack / that | peak MiB (ours / Alembic) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def versus(floor: Sample | None, ours: Sample) -> tuple[str, str]:
+        if floor is None or not floor.seconds:
+            return "", ""
+        return floor.cell(), f"{ours.median / floor.median:.2f}"
+
     for r in rows:
-        floor = r.floor.cell() if r.floor else ""
-        vs_floor = f"{r.ours.median / r.floor.median:.2f}" if r.floor and r.floor.seconds else ""
+        floor, vs_floor = versus(r.floor, r.ours)
+        each, vs_each = versus(r.floor_per_revision, r.ours)
         lines.append(f"| {r.size:,} | {r.operation} | {r.ours.cell()} | {r.plain.cell()} | "
-                     f"{r.ours.median / r.plain.median:.2f} | {floor} | {vs_floor} | "
+                     f"{r.ours.median / r.plain.median:.2f} | {floor} | {vs_floor} | {each} | {vs_each} | "
                      f"{r.ours.peak_kib / 1024:.0f} / {r.plain.peak_kib / 1024:.0f} |")
     return "\n".join(lines)
 
