@@ -55,6 +55,8 @@ class Workspace:
 
         if not self.generating:
             refuse_missing_own_migrations((c.package, c.migrations_path) for c in self.registry)
+        # before any revision can run (and import a package): a broken package is named up front
+        self.registry.refuse_broken_packages()
         return load_tree(self.registry)
 
     @property
