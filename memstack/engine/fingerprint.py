@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Integer, String, cast, literal, select, union_all
@@ -44,24 +45,45 @@ FINGERPRINT_KEY = "noop_fingerprint"
 
 
 def tree_fingerprint(ws: Workspace) -> str:
-    """Digest of every component's revision headers and checksums; nothing parsed that is unchanged."""
+    """Digest of every component's revision headers and checksums; nothing parsed that is unchanged.
+
+    Each folder contributes its part: from the index's folder summary when the folder's listing
+    is exactly what the summary was made from (one stat a file), else from the headers.
+    """
     from memstack import __version__
     from memstack.engine import index
-    from memstack.engine.loader import _indexed_header, revision_files
 
     digest = hashlib.sha256(f"{__version__}|{BOOKKEEPING_SCHEMA_VERSION}".encode())
     for component in ws.registry:
         folder = component.migrations_path
-        digest.update(f"\0component {component.label} {folder}".encode())
-        loaded = index.last_opened(folder)  # this process's earlier load: files are not read twice
-        revisions = index.open_index(folder) if loaded is None else loaded
-        for path in revision_files(folder):
-            header = (loaded.seen_header(path) if loaded is not None else None) or \
-                revisions.header(path, _indexed_header)
-            digest.update(repr((path.name, header.revision, header.down_revision, header.depends_on,
-                                header.branch_labels, header.irreversible, header.checksum, header.atomic)).encode())
-        revisions.save()
+        digest.update(f"\0component {component.label} {folder}\0".encode())
+        part = index.trusted_summary(folder) or _folder_part(folder)
+        digest.update(part.encode())
     return digest.hexdigest()
+
+
+def _folder_part(folder: Path) -> str:
+    """One folder's part from its headers (parsed only when changed); remembered in the index."""
+    from memstack.engine import index
+    from memstack.engine.loader import _indexed_header, revision_files
+
+    loaded = index.last_opened(folder)  # this process's earlier load: files are not read twice
+    revisions = index.open_index(folder) if loaded is None else loaded
+    part = hashlib.sha256()
+    listing: list[tuple[str, index.StatKey]] = []
+    paths = revision_files(folder)
+    for path in paths:
+        header = (loaded.seen_header(path) if loaded is not None else None) or \
+            revisions.header(path, _indexed_header)
+        key = revisions.seen_key(path)
+        if key is not None:
+            listing.append((path.name, key))
+        part.update(repr((path.name, header.revision, header.down_revision, header.depends_on,
+                          header.branch_labels, header.irreversible, header.checksum, header.atomic)).encode())
+    if len(listing) == len(paths):
+        revisions.remember_summary(listing, part.hexdigest())
+    revisions.save()
+    return part.hexdigest()
 
 
 def _combined(tree: str, facts: list[str]) -> str:
