@@ -70,9 +70,6 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate --fake task 0002      # record as applied without running
       manage.py migrate -x tenant=acme        # revisions read it: context.get_x_argument(as_dictionary=True)
     """
-    from memstack.engine.maintenance import prune
-    from memstack.engine.migrate import RunOptions, migrate
-
     app = get_app()
     app.set_lock_timeout(lock_timeout)
     if sum([show_plan, show_sql, dry_run, fake]) > 1:
@@ -81,6 +78,16 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         raise click.UsageError("--prune takes no COMPONENT, TARGET or --to-tag")
     with open_workspace(app) as ws:
         app.info(f"Database: {ws.settings.masked_database_url}", level=2)
+        plain = not (component or target or to_tag or prune_component or show_plan or show_sql or dry_run or fake)
+        if plain and _nothing_to_do(ws):
+            if as_json:
+                app.json([])
+            else:
+                app.info("No migrations to apply.")
+            return
+        from memstack.engine.maintenance import prune
+        from memstack.engine.migrate import RunOptions, migrate
+
         if prune_component:
             names = prune(ws, prune_component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
             app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
@@ -102,6 +109,13 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
                    "event": event or ("apply" if r.step.direction == "up" else "unapply")} for r in results])
     elif not results:
         app.info("No migrations to apply.")
+
+
+def _nothing_to_do(ws: Workspace) -> bool:
+    """The no-op digest matches (engine/fingerprint.py): checked before the run's modules are imported."""
+    from memstack.engine import fingerprint
+
+    return fingerprint.up_to_date(ws)
 
 
 def _preview(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
