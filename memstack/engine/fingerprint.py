@@ -80,7 +80,7 @@ def _folder_part(folder: Path) -> str:
             listing.append((path.name, key))
         part.update(repr((path.name, header.revision, header.down_revision, header.depends_on,
                           header.branch_labels, header.irreversible, header.checksum, header.atomic)).encode())
-    if len(listing) == len(paths):
+    if paths and len(listing) == len(paths):  # (an empty or missing folder costs nothing anyway)
         revisions.remember_summary(listing, part.hexdigest())
     revisions.save()
     return part.hexdigest()

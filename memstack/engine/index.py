@@ -31,6 +31,7 @@ unexpected in the head means no summary, and the caller takes the per-file path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -273,7 +274,8 @@ class RevisionIndex:
             temporary.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
             os.replace(temporary, self.path)
         except OSError:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # (a path that is no folder: nothing to clean up)
+                temporary.unlink(missing_ok=True)
 
 
 
