@@ -141,8 +141,7 @@ def up_to_date(ws: Workspace) -> bool:
 
 def remember_if_up_to_date(ws: Workspace) -> None:
     """After a full run: store the digest when the database is fully up to date (best effort)."""
-    from memstack.engine.migrate import database_state
-    from memstack.engine.safety import checksum_drift
+    from memstack.engine.safety import checksum_drift, database_state
 
     if _database_missing(ws):
         return
