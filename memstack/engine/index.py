@@ -83,8 +83,8 @@ def is_revision_file_name(name: str) -> bool:
 
 def listing_signature(keys: list[tuple[str, StatKey]]) -> str:
     """Digest of a folder's revision files by name and stat key, in name order."""
-    text = "\n".join(f"{name}\0{key[0]}\0{key[1]}\0{key[2]}\0{key[3]}" for name, key in sorted(keys))
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    # repr of (str, (int, int, int, int)) pairs is unambiguous, and one C call for the whole folder
+    return hashlib.sha256(repr(sorted(keys)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _listing(folder: Path) -> list[tuple[str, StatKey]] | None:
