@@ -9,6 +9,7 @@ switch, a corrupt or forged head, fresh files, a clock that was ahead).
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -194,3 +195,36 @@ def test_a_broken_package_is_refused_where_the_tree_is_loaded(project: Path, mon
         assert "widget" not in sys.modules and not any(c.package_checked for c in ws.registry)
         with pytest.raises(ConfigurationError, match="'widget' fails to import"):
             assert ws.tree
+
+
+APPLIED_ROWS = [("r1", "c" * 64, True), ("R2", None, False), ("a\u00e9", "d" * 64, True), ("a b", "e" * 64, False),
+                ("zz", "", True)]
+
+
+@pytest.mark.parametrize("rows", [APPLIED_ROWS, []], ids=["tricky rows", "no rows"])
+def test_applied_digest_on_the_server_equals_the_one_computed_here(rows: list[tuple[str, str | None, bool]]) -> None:
+    """PostgreSQL computes the applied records' digest itself (one row read instead of one per
+    revision): it must be the very digest Python computes from the rows, or every start takes the
+    full path (NULL checksums, false flags, upper case, non-ASCII, spaces, no rows)."""
+    from sqlalchemy import create_engine
+    from support.databases import temporary_database
+
+    from memstack.engine import bookkeeping
+
+    with temporary_database("postgres") as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                bookkeeping.bookkeeping_metadata.create_all(connection)
+                bookkeeping.version_table.create(connection, checkfirst=True)
+                for revision, checksum, verified in rows:
+                    connection.execute(bookkeeping.applied_table.insert().values(
+                        revision=revision, component="c", name="n", checksum=checksum, verified=verified,
+                        applied_at=datetime.datetime.now(datetime.UTC)))
+            with engine.connect() as connection:
+                server = connection.execute(fingerprint._applied_digest_on_server()).one()[1]
+                _, facts = fingerprint._read_facts(connection)
+        finally:
+            engine.dispose()
+    assert server == fingerprint._applied_digest(rows)
+    assert f"applied {server}" in facts
