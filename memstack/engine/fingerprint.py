@@ -64,7 +64,11 @@ def tree_fingerprint(ws: Workspace) -> str:
 
 
 def _folder_part(folder: Path) -> str:
-    """One folder's part from its headers (parsed only when changed); remembered in the index."""
+    """One folder's part from its headers (parsed only when changed); remembered in the index.
+
+    Parts are stored in the index and trusted while the files are unchanged: changing what a
+    part hashes needs a new ``index.INDEX_FORMAT``.
+    """
     from memstack.engine import index
     from memstack.engine.loader import _indexed_header, revision_files
 
