@@ -17,13 +17,20 @@ from typing import TYPE_CHECKING, Any
 from memstack.core.components import Registry, build_registry
 from memstack.core.settings import Settings, load_settings
 from memstack.engine.errors import EngineError
-from memstack.engine.graph import MigrationGraph
-from memstack.engine.loader import LoadedTree, load_tree
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from memstack.engine.alembic_config import AlembicSetup
+    from memstack.engine.graph import MigrationGraph
+    from memstack.engine.loader import LoadedTree
+
+
+def load_tree(registry: Registry) -> LoadedTree:
+    """:func:`memstack.engine.loader.load_tree`, imported on first use (a no-op start never loads the tree)."""
+    from memstack.engine.loader import load_tree as load
+
+    return load(registry)
 
 
 class SchemaUnsupported(EngineError):

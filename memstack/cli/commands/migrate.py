@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from memstack.cli.context import SECONDS, AppContext, common_options, get_app, json_option, open_workspace, yes_option
-from memstack.cli.reporting import confirm_destruction, confirm_steps, print_plan, report_progress, report_wait
-from memstack.engine.errors import RevisionNotRenderable
 
 if TYPE_CHECKING:
     from memstack.engine.migrate import RunOptions
@@ -85,6 +83,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             else:
                 app.info("No migrations to apply.")
             return
+        from memstack.cli.reporting import confirm_destruction, confirm_steps, report_progress, report_wait
         from memstack.engine.maintenance import prune
         from memstack.engine.migrate import RunOptions, migrate
 
@@ -121,6 +120,8 @@ def _nothing_to_do(ws: Workspace) -> bool:
 def _preview(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
              *, sql: bool, as_json: bool) -> None:
     """--plan (with what each backwards step destroys) or --sql, from the database's real state."""
+    from memstack.cli.reporting import print_plan
+    from memstack.engine.errors import RevisionNotRenderable
     from memstack.engine.migrate import database_state, plan_for, plan_sql
 
     state = database_state(ws)
