@@ -7,7 +7,6 @@ command is run or its help is shown, so a broken component command cannot break 
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import sys
@@ -158,6 +157,8 @@ class MemstackGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = click.utils.make_str(args[0])
         if self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
+            import difflib  # (only for a mistyped command)
+
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
             suggestion = f" Did you mean {close[0]!r}?" if close else ""
             ctx.fail(f"Unknown command {name!r}.{suggestion} Run 'manage.py --help' for the list.")
