@@ -116,7 +116,6 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
 
     from memstack.core.db import database_unavailable
     from memstack.engine import fingerprint
-    from memstack.engine.migrate import RunOptions, database_state, migrate
     from memstack.engine.workspace import Workspace
 
     started = time.perf_counter()
@@ -128,6 +127,8 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
         masked = ws.settings.masked_database_url
         if fingerprint.up_to_date(ws):  # one query and the index's stat calls
             return StartupResult(masked, [], [], [], took())
+        from memstack.engine.migrate import RunOptions, database_state, migrate  # (not needed above)
+
         try:
             state = database_state(ws)
         except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password

@@ -7,7 +7,6 @@ command is run or its help is shown, so a broken component command cannot break 
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import sys
@@ -45,6 +44,32 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "shell": "memstack.cli.commands.shell",
     "schemadoc": "memstack.cli.commands.schemadoc",
     "lintmigrations": "memstack.cli.commands.lintmigrations",
+}
+
+#: each built-in command's short help, so ``--help`` lists them without importing ~20 modules
+#: (tests/test_help_table.py keeps it equal to each command's own ``short_help``)
+SHORT_HELP: dict[str, str] = {
+    "components": "List the installed components.",
+    "makemigrations": "Create revisions from model changes.",
+    "migrate": "Apply or unapply revisions (also: --plan, --sql, --dry-run).",
+    "showmigrations": "List revisions and whether each is applied.",
+    "stamp": "Record a component as being at TARGET, without running anything.",
+    "repair": "Record current checksums and clear failure marks.",
+    "history": "Show what ran on this database, when and by whom.",
+    "check": "Check the tree (and a database) for problems; exit 1 when any.",
+    "tag": "Save, list or delete named snapshots of the applied state.",
+    "rollback": "Undo the last N applied revisions.",
+    "adopt": "Take over a database built by MemStack's old code.",
+    "takeover": "Take over an existing Alembic project as a component.",
+    "doctor": "Health report: driver, server, database, pending, checksums, lock.",
+    "onboard": "From clone to working database: create, migrate, seed.",
+    "sqlmigrate": "Print the SQL of one revision.",
+    "seed": "Create MemStack's start-up data (idempotent).",
+    "startcomponent": "Create a new component (package, migrations folder, configuration).",
+    "dbshell": "Open psql, mariadb/mysql or sqlite3 on the database.",
+    "shell": "Python shell with a database session and the models loaded.",
+    "schemadoc": "Document the database's schema (HTML, Markdown, ER diagram) or diff two databases.",
+    "lintmigrations": "Review revisions for locking and deploy dangers (squawk + model checks); exit 1 on any.",
 }
 
 
@@ -93,6 +118,22 @@ class MemstackGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self._all_commands(ctx)) | set(self.commands))
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list: built-in commands from :data:`SHORT_HELP`, component ones imported."""
+        rows: list[tuple[str, str]] = []
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(name) for name in names), default=0)  # as click's own
+        for name in names:
+            if name in SHORT_HELP and name not in self.commands:
+                rows.append((name, SHORT_HELP[name]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
@@ -116,6 +157,8 @@ class MemstackGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = click.utils.make_str(args[0])
         if self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
+            import difflib  # (only for a mistyped command)
+
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
             suggestion = f" Did you mean {close[0]!r}?" if close else ""
             ctx.fail(f"Unknown command {name!r}.{suggestion} Run 'manage.py --help' for the list.")

@@ -42,6 +42,7 @@ class Component:
     migrations_path: Path
     tables: tuple[str, ...] = ()
     models_loaded: bool = False
+    package_checked: bool = False  # imported once by Registry.refuse_broken_packages
 
     def as_json(self, project_dir: Path) -> dict[str, object]:
         return {
@@ -99,6 +100,15 @@ class Registry:
             return list(self.components)
         wanted = {self.get(label).label for label in labels}
         return [c for c in self.components if c.label in wanted]
+
+    def refuse_broken_packages(self) -> None:
+        """Import every component package (not its models), once: a broken one is refused before
+        anything that could import it runs (the tree's loader calls this; a no-op start that
+        runs nothing does not pay for 50 imports)."""
+        for component in self.components:
+            if not component.package_checked:
+                _refuse_broken_package(component.package)
+                component.package_checked = True
 
     def load_models(self) -> dict[str, str]:
         """Import every component's models; return {table name: owning label}.
@@ -252,7 +262,8 @@ def _refuse_broken_package(package: str) -> None:
 
 
 def build_registry(settings: Settings) -> Registry:
-    """Components from settings, with labels checked; models are not imported yet."""
+    """Components from settings, with labels checked and packages found; nothing is imported yet
+    (see :meth:`Registry.refuse_broken_packages`)."""
     registry = Registry(project_dir=settings.project_dir)
     seen: dict[str, str] = {}
     for entry in settings.components:
@@ -286,7 +297,6 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
             f"component package {package!r} cannot be found",
             hint="install it, or fix its name in [tool.memstack] components",
         )
-    _refuse_broken_package(package)
     if entry.migrations:
         migrations = Path(entry.migrations)
         if not migrations.is_absolute():

@@ -7,11 +7,10 @@ autogenerate comparison and one naming convention serve them all.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, String, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeEngine
 
 from memstack.core.errors import DatabaseUnavailable
@@ -46,10 +45,33 @@ NAMING_CONVENTION: dict[str, str] = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Base(DeclarativeBase):
-    """Declarative base of every component's models."""
+if TYPE_CHECKING:
+    from sqlalchemy.orm import DeclarativeBase
 
-    metadata = metadata
+    class Base(DeclarativeBase):
+        """Declarative base of every component's models."""
+
+        metadata = metadata
+
+else:
+    import threading
+
+    _base_lock = threading.Lock()
+
+    def __getattr__(name: str) -> Any:
+        """``Base`` is made on first use: importing the ORM costs ~60 ms that engines and the
+        no-op ``migrate`` never need (only models and sessions do). One class, even when two
+        threads ask at once."""
+        if name != "Base":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        with _base_lock:
+            if "Base" not in globals():
+                from sqlalchemy.orm import DeclarativeBase
+
+                globals()["Base"] = type("Base", (DeclarativeBase,), {
+                    "__module__": __name__, "__qualname__": "Base", "metadata": metadata,
+                    "__doc__": "Declarative base of every component's models."})
+        return globals()["Base"]
 
 
 _MYSQL = ("mysql", "mariadb")

@@ -82,8 +82,10 @@ class Settings:
         """``migrations/<label>`` of the project; for memstack's own components, the revisions an
         installed memstack ships when the project has no copy."""
         own = self.migrations_dir / label
-        bundled = bundled_dir()
-        if own.is_dir() or not package.startswith("memstack.") or bundled is None:
+        if not package.startswith("memstack.") or own.is_dir():
+            return own
+        bundled = bundled_dir()  # (only now: sysconfig is slow, and a project has many components)
+        if bundled is None:
             return own
         shipped = bundled / "migrations" / label
         return shipped if shipped.is_dir() else own

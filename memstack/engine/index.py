@@ -19,10 +19,20 @@ A cache must never give a wrong answer, so it is distrusted rather than repaired
   stat behind, never a stale header under a fresh stat.
 
 Writing is best effort (atomic rename; a read-only checkout just goes without a cache).
+
+The index also keeps a *folder summary*: a signature of the folder's listing (every revision
+file's name and stat key) and the folder's part of the no-op fingerprint, written only when
+every file is safely older than the index. A no-op start (:func:`trusted_summary`) then costs one
+``scandir``, one ``stat`` a file and one hash a folder, and parses nothing: the JSON is written
+with the summary ahead of the per-file entries so that only that head is decoded. Any
+difference in the listing (a file added, removed, renamed, edited, replaced) or anything
+unexpected in the head means no summary, and the caller takes the per-file path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import time
@@ -34,12 +44,14 @@ from typing import Any
 from memstack.engine import checksum
 
 INDEX_NAME = ".memstack-index.json"
-INDEX_FORMAT = 2  # 2: ``atomic`` kept (format 1 lost ``atomic = False``)
+INDEX_FORMAT = 3  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary
 RACY_WINDOW_NS = 2_000_000_000
 """Entries changed this close to the index's own write time are not trusted (covers 2 s
 FAT timestamps and the usual 1 s and 1 ns ones)."""
 
 StatKey = tuple[int, int, int, int]
+_FILES_KEY = ',"files":'  # the head (format, written_ns, summary) ends where the entries start
+_HEAD_BYTES = 4096  # the head is ~250 bytes
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,66 @@ class Header:
 
 def stat_key(stat: os.stat_result) -> StatKey:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def _older_than(key: StatKey, written_ns: int) -> bool:
+    """Both timestamps safely older than an index written at ``written_ns``."""
+    return max(key[1], key[2]) < written_ns - RACY_WINDOW_NS
+
+
+def is_revision_file_name(name: str) -> bool:
+    """The loader's rule (``*.py``, not private or hidden)."""
+    return name.endswith(".py") and not name.startswith(("_", "."))
+
+
+def listing_signature(keys: list[tuple[str, StatKey]]) -> str:
+    """Digest of a folder's revision files by name and stat key, in name order."""
+    # repr of (str, (int, int, int, int)) pairs is unambiguous, and one C call for the whole folder
+    return hashlib.sha256(repr(sorted(keys)).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _listing(folder: Path) -> list[tuple[str, StatKey]] | None:
+    """(name, stat key) of every revision file; the no-op start's one per-file loop, so inlined."""
+    try:
+        with os.scandir(folder) as entries:
+            stats = [(entry.name, entry.stat()) for entry in entries
+                     if entry.name.endswith(".py") and not entry.name.startswith(("_", "."))]
+    except OSError:
+        return None
+    return [(name, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)) for name, st in stats]
+
+
+def _summary_head(path: Path) -> tuple[int, str, str] | None:
+    """(written_ns, signature, part) from the index's head only, or None when there is none."""
+    try:
+        with open(path, "rb") as stream:
+            text = stream.read(_HEAD_BYTES).decode("utf-8", "replace")
+        end = text.find(_FILES_KEY)
+        head = json.loads(text[:end] + "}") if end > 0 else None
+        if not isinstance(head, dict) or head.get("format") != INDEX_FORMAT or \
+                head.get("checksum_algorithm") != checksum.ALGORITHM:
+            return None
+        written, summary = head.get("written_ns"), head.get("summary")
+        if type(written) is not int or not isinstance(summary, dict):
+            return None
+        signature, part = summary.get("signature"), summary.get("part")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(signature, str) or not isinstance(part, str) or len(signature) != 64 or len(part) != 64:
+        return None
+    return written, signature, part
+
+
+def trusted_summary(folder: Path) -> str | None:
+    """The folder's fingerprint part when its listing is exactly what the summary was made from."""
+    head = _summary_head(folder / INDEX_NAME)
+    if head is None:
+        return None
+    written, signature, part = head
+    keys = _listing(folder)
+    if keys is None or max((max(key[1], key[2]) for _, key in keys), default=0) >= written - RACY_WINDOW_NS:
+        return None  # (the racy rule of _older_than, for every file at once)
+    return part if listing_signature(keys) == signature else None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -99,6 +171,8 @@ class RevisionIndex:
         self._written_ns = 0
         self._seen: dict[str, tuple[StatKey, Header]] = {}
         self._dirty = False
+        self._summary: tuple[list[tuple[str, StatKey]], str] | None = None  # (listing, part) to store
+        self._stored_summary: dict[str, str] | None = None
         self._load()
 
     def _load(self) -> None:
@@ -113,10 +187,11 @@ class RevisionIndex:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return  # missing or unusable: start empty and rebuild
         self._entries, self._written_ns = entries, written
+        summary = raw.get("summary")
+        self._stored_summary = summary if isinstance(summary, dict) else None
 
     def _trusted(self, key: StatKey) -> bool:
-        # both timestamps must be safely older than the index itself
-        return max(key[1], key[2]) < self._written_ns - RACY_WINDOW_NS
+        return _older_than(key, self._written_ns)  # both timestamps safely older than the index
 
     def header(self, path: Path, parse: Callable[[Path, str], Header]) -> Header:
         """The file's header from the cache when its stat is unchanged, else from ``parse``.
@@ -151,6 +226,26 @@ class RevisionIndex:
             return None
         return seen[1] if key == seen[0] else None
 
+    def seen_key(self, path: Path) -> StatKey | None:
+        """The stat key this run's header of ``path`` was taken under."""
+        seen = self._seen.get(path.name)
+        return seen[0] if seen is not None else None
+
+    def remember_summary(self, listing: list[tuple[str, StatKey]], part: str) -> None:
+        """The folder's fingerprint ``part``, computed from files with exactly these stat keys.
+
+        Stored by :meth:`save` only if every key is then safely older than the index.
+        """
+        self._summary = (listing, part)
+
+    def _summary_to_store(self, written_ns: int) -> dict[str, str] | None:
+        if self._summary is None:
+            return None
+        listing, part = self._summary
+        if not all(_older_than(key, written_ns) for _, key in listing):
+            return None
+        return {"signature": listing_signature(listing), "part": part}
+
     def checksum_of(self, path: Path) -> str | None:
         """A checksum from this run's headers when the file's stat still matches, else None."""
         seen = self._seen.get(path.name)
@@ -166,17 +261,24 @@ class RevisionIndex:
 
     def save(self) -> None:
         """Write what this run saw (files gone since are dropped); failures are ignored."""
-        if not self._dirty and set(self._seen) == set(self._entries):
+        written = time.time_ns()
+        summary = self._summary_to_store(written)
+        if not self._dirty and set(self._seen) == set(self._entries) and \
+                (summary is None or summary == self._stored_summary):
             return
-        payload = {"format": INDEX_FORMAT, "checksum_algorithm": checksum.ALGORITHM,
-                   "written_ns": time.time_ns(),
-                   "files": {name: _entry_to_json(*entry) for name, entry in sorted(self._seen.items())}}
+        payload: dict[str, Any] = {"format": INDEX_FORMAT, "checksum_algorithm": checksum.ALGORITHM,
+                                   "written_ns": written}
+        if summary is not None:
+            payload["summary"] = summary
+        # "files" last: trusted_summary decodes only what comes before it
+        payload["files"] = {name: _entry_to_json(*entry) for name, entry in sorted(self._seen.items())}
         temporary = self.path.with_name(f"{INDEX_NAME}.{os.getpid()}.tmp")
         try:
             temporary.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
             os.replace(temporary, self.path)
         except OSError:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # (a path that is no folder: nothing to clean up)
+                temporary.unlink(missing_ok=True)
 
 
 

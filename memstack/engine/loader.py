@@ -148,9 +148,14 @@ def read_headers(folder: Path) -> list[RevisionFile]:
 
 
 def revision_files(folder: Path) -> list[Path]:
+    """The folder's revision files in name order (one ``scandir``; ``*.py``, not private or hidden)."""
+    import os
+
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob("*.py") if not p.name.startswith(("_", ".")))
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries if index.is_revision_file_name(entry.name))
+    return [folder / name for name in names]
 
 
 def refuse_unreadable_folder(component: str, folder: Path) -> None:

@@ -41,6 +41,9 @@ from memstack.engine.safety import (
     record_unverified,
     unknown_rows_error,
 )
+from memstack.engine.safety import (
+    database_state as database_state,  # moved to safety.py (show.py needs it without this module)
+)
 from memstack.engine.workspace import Workspace
 
 PlanMaker = Callable[[DatabaseState], MigratePlan]
@@ -63,33 +66,6 @@ class RunOptions:
     progress: ProgressCallback | None = None
     on_wait: WaitCallback | None = None
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
-
-
-def database_state(ws: Workspace) -> DatabaseState:
-    """Version rows, applied set, checksum records and marks, in a fixed number of reads.
-
-    Read without the lock, so another process may be creating memstack's tables meanwhile;
-    MariaDB then fails the read with 1412 "Table definition has changed, please retry
-    transaction", and we do retry it (a few times, briefly).
-    """
-    import time
-
-    from sqlalchemy.exc import OperationalError
-
-    from memstack.core.urls import missing_sqlite_file
-
-    if missing_sqlite_file(ws.settings.database_url):  # nothing applied; reading must not create the file
-        return DatabaseState([], {}, [], [], set())
-    for attempt in range(1, 6):
-        try:
-            with ws.engine.connect() as connection:
-                return read_database_state(connection, ws.graph)
-        except OperationalError as exc:
-            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-            if code != 1412 or attempt == 5:
-                raise
-            time.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def plan_for(ws: Workspace, state: DatabaseState, component: str | None = None, target: str | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
@@ -17,8 +18,11 @@ from memstack.engine.halfway import MarkProgress
 from memstack.engine.loader import LoadedTree, checksum_file
 from memstack.engine.recorder import AppliedRecord, Mark, Recorder
 
+if TYPE_CHECKING:
+    from memstack.engine.workspace import Workspace
+
 __all__ = ["ChecksumDrift", "DatabaseState", "Drift", "FailureMark", "RemovedComponent", "UnknownRows",
-           "checksum_drift", "drift_error", "ensure_safe", "read_database_state", "record_unverified",
+           "checksum_drift", "database_state", "drift_error", "ensure_safe", "read_database_state", "record_unverified",
            "unknown_rows_error", "unverified"]
 
 
@@ -42,6 +46,33 @@ class DatabaseState:
     unknown: list[str] = field(default_factory=list)
     applied: set[str] = field(default_factory=set)
     progress: dict[str, MarkProgress] = field(default_factory=dict)  # marked revision -> what of it exists
+
+
+def database_state(ws: Workspace) -> DatabaseState:
+    """Version rows, applied set, checksum records and marks, in a fixed number of reads.
+
+    Read without the lock, so another process may be creating memstack's tables meanwhile;
+    MariaDB then fails the read with 1412 "Table definition has changed, please retry
+    transaction", and we do retry it (a few times, briefly).
+    """
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from memstack.core.urls import missing_sqlite_file
+
+    if missing_sqlite_file(ws.settings.database_url):  # nothing applied; reading must not create the file
+        return DatabaseState([], {}, [], [], set())
+    for attempt in range(1, 6):
+        try:
+            with ws.engine.connect() as connection:
+                return read_database_state(connection, ws.graph)
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code != 1412 or attempt == 5:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def read_database_state(connection: Connection, graph: MigrationGraph) -> DatabaseState:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from memstack.engine.errors import NotOneRevision
 from memstack.engine.graph import Revision, Step
-from memstack.engine.migrate import database_state
-from memstack.engine.planner import resolve_target
 from memstack.engine.recorder import HistoryEntry, Recorder
-from memstack.engine.safety import DatabaseState
-from memstack.engine.workspace import Workspace
+from memstack.engine.safety import DatabaseState, database_state
+
+if TYPE_CHECKING:  # (the running machinery of engine/migrate.py is not imported to list revisions)
+    from memstack.engine.workspace import Workspace
 
 AHEAD, REMOVED, UNKNOWN = "ahead", "removed", "unknown"
 
@@ -122,6 +123,8 @@ class RenderedSQL:
 
 def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: bool = False) -> RenderedSQL:
     """The SQL of exactly one revision for the configured dialect; the database is not touched."""
+    from memstack.engine.planner import resolve_target
+
     label = ws.registry.get(component).label
     revision = resolve_target(ws.graph, label, target)
     if revision is None:

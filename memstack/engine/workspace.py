@@ -17,13 +17,20 @@ from typing import TYPE_CHECKING, Any
 from memstack.core.components import Registry, build_registry
 from memstack.core.settings import Settings, load_settings
 from memstack.engine.errors import EngineError
-from memstack.engine.graph import MigrationGraph
-from memstack.engine.loader import LoadedTree, load_tree
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from memstack.engine.alembic_config import AlembicSetup
+    from memstack.engine.graph import MigrationGraph
+    from memstack.engine.loader import LoadedTree
+
+
+def load_tree(registry: Registry) -> LoadedTree:
+    """:func:`memstack.engine.loader.load_tree`, imported on first use (a no-op start never loads the tree)."""
+    from memstack.engine.loader import load_tree as load
+
+    return load(registry)
 
 
 class SchemaUnsupported(EngineError):
@@ -55,6 +62,8 @@ class Workspace:
 
         if not self.generating:
             refuse_missing_own_migrations((c.package, c.migrations_path) for c in self.registry)
+        # before any revision can run (and import a package): a broken package is named up front
+        self.registry.refuse_broken_packages()
         return load_tree(self.registry)
 
     @property

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from memstack.cli.context import SECONDS, AppContext, common_options, get_app, json_option, open_workspace, yes_option
-from memstack.cli.reporting import confirm_destruction, confirm_steps, print_plan, report_progress, report_wait
-from memstack.engine.errors import RevisionNotRenderable
 
 if TYPE_CHECKING:
     from memstack.engine.migrate import RunOptions
@@ -70,9 +68,6 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate --fake task 0002      # record as applied without running
       manage.py migrate -x tenant=acme        # revisions read it: context.get_x_argument(as_dictionary=True)
     """
-    from memstack.engine.maintenance import prune
-    from memstack.engine.migrate import RunOptions, migrate
-
     app = get_app()
     app.set_lock_timeout(lock_timeout)
     if sum([show_plan, show_sql, dry_run, fake]) > 1:
@@ -81,6 +76,17 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         raise click.UsageError("--prune takes no COMPONENT, TARGET or --to-tag")
     with open_workspace(app) as ws:
         app.info(f"Database: {ws.settings.masked_database_url}", level=2)
+        plain = not (component or target or to_tag or prune_component or show_plan or show_sql or dry_run or fake)
+        if plain and _nothing_to_do(ws):
+            if as_json:
+                app.json([])
+            else:
+                app.info("No migrations to apply.")
+            return
+        from memstack.cli.reporting import confirm_destruction, confirm_steps, report_progress, report_wait
+        from memstack.engine.maintenance import prune
+        from memstack.engine.migrate import RunOptions, migrate
+
         if prune_component:
             names = prune(ws, prune_component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
             app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
@@ -104,9 +110,18 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         app.info("No migrations to apply.")
 
 
+def _nothing_to_do(ws: Workspace) -> bool:
+    """The no-op digest matches (engine/fingerprint.py): checked before the run's modules are imported."""
+    from memstack.engine import fingerprint
+
+    return fingerprint.up_to_date(ws)
+
+
 def _preview(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
              *, sql: bool, as_json: bool) -> None:
     """--plan (with what each backwards step destroys) or --sql, from the database's real state."""
+    from memstack.cli.reporting import print_plan
+    from memstack.engine.errors import RevisionNotRenderable
     from memstack.engine.migrate import database_state, plan_for, plan_sql
 
     state = database_state(ws)

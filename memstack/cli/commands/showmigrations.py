@@ -58,34 +58,37 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
 
 
 def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> None:
+    """One write for the whole listing (thousands of lines)."""
     from memstack.engine.show import AHEAD
 
+    done, unknown = app.style("[X]", fg="green"), app.style("[?]", fg="yellow")
+    lines: list[str] = []
     for label, rows in shown.components.items():
-        app.data(app.style(label, bold=True))
+        lines.append(app.style(label, bold=True))
         if not rows:
-            app.data("  (no revisions)")
+            lines.append("  (no revisions)")
         for state in rows:
-            mark = app.style("[X]", fg="green") if state.applied else "[ ]"
-            line = f"  {mark} {state.revision.name}"
+            line = f"  {done if state.applied else '[ ]'} {state.revision.name}"
             if app.verbosity >= 2:
                 deps = [graph.get(d).label if d in graph else d for d in state.revision.depends_on]
                 line += f"  ({state.revision.id})"
                 if deps:
                     line += f"  depends on: {', '.join(deps)}"
-            app.data(line)
+            lines.append(line)
         for foreign in (f for f in shown.foreign if f.component == label):
-            app.data(f"  {app.style('[?]', fg='yellow')} {foreign.name}  ({foreign.revision}; in the database, "
-                     "no file here)")
+            lines.append(f"  {unknown} {foreign.name}  ({foreign.revision}; in the database, no file here)")
     by_removed: dict[str, list[ForeignRevision]] = {}
     for foreign in shown.foreign:
         if foreign.why != AHEAD:
             by_removed.setdefault(foreign.component or "", []).append(foreign)
     for component, items in by_removed.items():
         title = f"{component} (not configured)" if component else "(no component: memstack has no record of these)"
-        app.data(app.style(title, bold=True))
+        lines.append(app.style(title, bold=True))
         for foreign in items:
-            app.data(f"  {app.style('[?]', fg='yellow')} {foreign.name or foreign.revision}  "
-                     f"({foreign.revision}; in the database, no file here)")
+            lines.append(f"  {unknown} {foreign.name or foreign.revision}  "
+                         f"({foreign.revision}; in the database, no file here)")
+    if lines:
+        app.data("\n".join(lines))
 
 
 def _hint_foreign(app: AppContext, foreign: list[ForeignRevision]) -> None:
