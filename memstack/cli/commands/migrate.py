@@ -70,7 +70,6 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate --fake task 0002      # record as applied without running
       manage.py migrate -x tenant=acme        # revisions read it: context.get_x_argument(as_dictionary=True)
     """
-    from memstack.engine.maintenance import prune
     from memstack.engine.migrate import RunOptions, migrate
 
     app = get_app()
@@ -82,8 +81,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
     with open_workspace(app) as ws:
         app.info(f"Database: {ws.settings.masked_database_url}", level=2)
         if prune_component:
-            names = prune(ws, prune_component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
-            app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
+            _prune(app, ws, prune_component, yes=yes, as_json=as_json)
             return
         if show_plan or show_sql:
             _preview(app, ws, component, target, to_tag, sql=show_sql, as_json=as_json)
@@ -102,6 +100,18 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
                    "event": event or ("apply" if r.step.direction == "up" else "unapply")} for r in results])
     elif not results:
         app.info("No migrations to apply.")
+
+
+def _prune(app: AppContext, ws: Workspace, component: str, *, yes: bool, as_json: bool) -> None:
+    """--prune: forget a removed component's records after a question naming each revision."""
+    from memstack.engine.maintenance import prune
+
+    forgotten = prune(ws, component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
+    if as_json:
+        app.json({"pruned": component, "forgotten": [{"revision": r.revision, "name": r.name} for r in forgotten]})
+    else:
+        names = ", ".join(r.name for r in forgotten)
+        app.info(f"Forgot {len(forgotten)} revision(s) of {component}: {names}", level=0)
 
 
 def _preview(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
