@@ -1,6 +1,6 @@
 """Unit tests for the pure revision graph (memstack.engine.graph): structure only, no files, no database.
 
-Plans over the graph are tested in test_planner.py; the builders are in graphhelpers.py.
+Plans over the graph are tested in test_planner.py; the builders are in support/graphs.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import random
 from collections.abc import Iterable
 
 import pytest
-from graphhelpers import (
+from support.graphs import (
     ORDER,
     STACK,
     auth1,

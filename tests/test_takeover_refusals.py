@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from support.foreign import add_second_root, write_foreign_project
 from support.inspect import snapshot, tables
 from support.projects import add_alembic_config
 from support.running import VENV_BIN, cli, run
-from takeoverhelpers import add_second_root, write_foreign_project
 
 from memstack.engine.takeover import TakeoverError, plan_takeover
 
