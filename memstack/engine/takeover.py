@@ -4,7 +4,9 @@ Revision ids stay as they are, so every database that plain Alembic migrated is 
 from its ``alembic_version`` rows with no stamp. Files keep their bytes except two edits:
 the root revision gets the component's branch label (other branch labels are cleared, since a
 component's folder is one branch), and file names become ``NNNN_slug.py`` in graph order.
-Merged and multi-branch histories are accepted as they are.
+Merged and multi-branch histories are accepted as they are; several roots are refused (the
+label can name one root only) and so is a version table other than ``alembic_version`` (the
+databases the project migrated would look unmigrated).
 """
 
 from __future__ import annotations
