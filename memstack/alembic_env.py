@@ -203,7 +203,7 @@ def run_environment(context: Any) -> None:
             with context.begin_transaction():
                 context.run_migrations()
             return
-        with _connection(config, ws) as (connection, ours):
+        with _connection(config, ws, read_only=not is_mutating(context)) as (connection, ours):
             if is_mutating(context):
                 _run_mutating(context, ws, connection, ours, options)
             else:
@@ -230,21 +230,41 @@ def _refuse_plain_revision(context: Any) -> Callable[..., None]:
     return process_revision_directives
 
 
+def missing_sqlite_file(engine: Engine) -> Path | None:
+    """The file of a file-backed SQLite URL when it does not exist (connecting would create it)."""
+    url = engine.url
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or url.query.get("uri"):
+        return None
+    path = Path(database)
+    return None if path.exists() else path
+
+
 @contextmanager
-def _connection(config: Any, ws: Workspace) -> Iterator[tuple[Connection, bool]]:
+def _connection(config: Any, ws: Workspace, *, read_only: bool) -> Iterator[tuple[Connection, bool]]:
     """(connection, owned): a handed-over connection is not ours to commit or close.
 
     ``attributes["connection"]`` may also hold an Engine (pytest-alembic passes one): we connect it.
+    A read-only command on a SQLite file that does not exist reads an empty in-memory database
+    instead: what the file would hold, without creating it.
     """
     given = config.attributes.get("connection")
     if isinstance(given, Connection):
         yield given, False
         return
     engine: Engine = given if isinstance(given, Engine) else ws.engine
-    with engine.connect() as connection:
-        yield connection, True
-        if connection.in_transaction():
-            connection.commit()
+    if read_only and missing_sqlite_file(engine) is not None:
+        from sqlalchemy import create_engine
+
+        engine = create_engine("sqlite://")
+    try:
+        with engine.connect() as connection:
+            yield connection, True
+            if connection.in_transaction():
+                connection.commit()
+    finally:
+        if engine is not given and engine is not ws.engine:
+            engine.dispose()
 
 
 def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: bool, options: dict[str, Any]) -> None:

@@ -1,50 +1,42 @@
 """Unit tests for the pure revision graph (memstack.engine.graph): structure only, no files, no database.
 
-Plans over the graph are tested in test_planner.py; the builders are in graphhelpers.py.
+Its version rows and minimal links are in test_graph_links.py, its validation in
+test_graph_validation.py; plans over the graph in test_planner.py; the builders in support/graphs.py.
 """
 
 from __future__ import annotations
 
-import itertools
-import random
-from collections.abc import Iterable
-
 import pytest
-from graphhelpers import (
+from support.graphs import (
     ORDER,
     STACK,
     auth1,
     auth2,
-    close_under_parents,
     every,
     graph,
-    make_id,
     memory1,
     memory2,
     merge_tree,
     ontology1,
     project1,
-    random_closed_set,
     random_tree,
     rev,
+    scrambled_stack,
     task1,
     tenant1,
 )
 
 from memstack.engine.graph import (
     GraphError,
-    InvalidGraph,
     MigrationGraph,
     MultipleHeads,
-    RevisionCycle,
     Step,
 )
 
 
 @pytest.fixture
 def stack() -> MigrationGraph:
-    # added in a scrambled order: nothing may depend on insertion order
-    return graph(*reversed(STACK), order=ORDER)
+    return scrambled_stack()
 
 
 # =========================================================================== Revision, Step
@@ -255,211 +247,3 @@ class TestAncestry:
             for r in created:
                 expected = {o.id for o in created if r.id in g.ancestors(o.id)}
                 assert g.descendants([r.id]) == expected
-
-
-# =========================================================================== version rows
-
-
-class TestVersionRows:
-    def test_one_row_stands_for_several_branches(self, stack: MigrationGraph) -> None:
-        # alembic_version holds only memory 0001: project, tenant and auth 0001 are applied too
-        assert stack.applied_from_rows([memory1.id]) == every(memory1, project1, tenant1, auth1)
-
-    def test_rows_for_is_the_inverse(self, stack: MigrationGraph) -> None:
-        applied = every(memory1, project1, tenant1, auth1)
-        assert stack.rows_for(applied) == every(memory1)
-
-    def test_a_head_another_revision_depends_on_is_not_a_row(self, stack: MigrationGraph) -> None:
-        # project 0001 is project's head, but memory 0001 and ontology 0001 depend on it
-        applied = every(auth1, tenant1, project1, memory1, ontology1)
-        rows = stack.rows_for(applied)
-        assert rows == every(memory1, ontology1)
-        assert project1.id not in rows
-        assert stack.applied_from_rows(rows) == applied
-
-    def test_independent_branches_keep_their_rows(self, stack: MigrationGraph) -> None:
-        applied = every(auth1, auth2, tenant1, project1, memory1, memory2, task1)
-        assert stack.rows_for(applied) == every(auth2, task1)
-        assert stack.applied_from_rows(every(auth2, task1)) == applied
-
-    def test_redundant_rows_are_harmless(self, stack: MigrationGraph) -> None:
-        # a row at auth 0001 next to one at memory 0001 adds nothing
-        assert stack.applied_from_rows(every(auth1, memory1)) == every(memory1, project1, tenant1, auth1)
-
-    def test_empty(self, stack: MigrationGraph) -> None:
-        assert stack.rows_for(set()) == set()
-        assert stack.applied_from_rows([]) == set()
-
-    @pytest.mark.parametrize("seed", range(25))
-    def test_round_trip_on_random_trees(self, seed: int) -> None:
-        g, created = random_tree(seed)
-        rng = random.Random(1000 + seed)
-        for attempt in range(20):
-            if attempt % 2:
-                applied = random_closed_set(rng, created, keep=rng.choice([0.3, 0.6, 0.9, 1.0]))
-            else:
-                seeds = set(rng.sample([r.id for r in created], k=rng.randint(0, 5)))
-                applied = close_under_parents(created, seeds)
-            rows = g.rows_for(applied)
-            assert g.applied_from_rows(rows) == applied
-            # rows are exactly the members no other member names as a parent
-            named_as_parent = {p for rid in applied for p in g.get(rid).parents}
-            assert rows == applied - named_as_parent
-            # and rows form an antichain, so they come back unchanged
-            for row in rows:
-                assert not (g.ancestors(row) & rows)
-            assert g.rows_for(g.applied_from_rows(rows)) == rows
-
-
-# =========================================================================== validation
-
-
-class TestValidation:
-    def test_clean_tree(self, stack: MigrationGraph) -> None:
-        assert stack.problems() == []
-        assert stack.find_cycle() is None
-        stack.validate()
-
-    def test_clean_random_trees(self) -> None:
-        for seed in range(10):
-            g, _ = random_tree(seed)
-            assert g.problems() == []
-
-    def test_dangling_down_revision(self) -> None:
-        m2 = rev("memory", "0002_add_task_id", "abc999999999")
-        g = graph(m2)
-        problems = g.problems()
-        assert len(problems) == 1
-        message = problems[0].message
-        assert "memory 0002_add_task_id" in message
-        assert "migrations/memory/0002_add_task_id.py" in message
-        assert "down_revision 'abc999999999' points to no revision" in message
-        with pytest.raises(GraphError, match="abc999999999"):
-            g.validate()
-
-    def test_dangling_depends_on(self) -> None:
-        m1 = rev("memory", "0001_initial", deps=["abc999999999"])
-        problems = graph(m1).problems()
-        assert len(problems) == 1
-        assert "depends_on 'abc999999999' points to no revision" in problems[0].message
-        assert "memory 0001_initial" in problems[0].message
-
-    def test_down_revision_into_another_component(self) -> None:
-        a1 = rev("auth", "0001_initial")
-        m1 = rev("memory", "0001_initial", a1)
-        problems = graph(a1, m1).problems()
-        assert len(problems) == 1
-        message = problems[0].message
-        assert "memory 0001_initial" in message
-        assert "belongs to component 'auth', not 'memory'" in message
-        assert "depends_on" in (problems[0].hint or "")
-
-    def test_cycle(self) -> None:
-        b = rev("memory", "0002_b", make_id("memory", "0001_a"))
-        c = rev("memory", "0003_c", b)
-        a = rev("memory", "0001_a", c)  # closes the loop: a <- c <- b <- a
-        g = graph(a, b, c)
-        cycle = g.find_cycle()
-        assert cycle is not None
-        assert cycle[0] == cycle[-1]
-        assert set(cycle) == every(a, b, c)
-        assert len(cycle) == 4
-        for child, parent in itertools.pairwise(cycle):
-            assert parent in g.get(child).parents
-        problems = g.problems()
-        assert any("form a cycle" in p.message for p in problems)
-        with pytest.raises(RevisionCycle, match="cycle"):
-            g.validate()
-        with pytest.raises(RevisionCycle, match="cycle") as info:
-            g.of_component("memory")  # a cycle met while sorting is named like one found by problems()
-        assert info.value.labels[0] == info.value.labels[-1]
-        assert set(info.value.labels) == {a.label, b.label, c.label}
-
-    def test_cycle_through_depends_on(self) -> None:
-        a1 = rev("auth", "0001_initial", deps=[make_id("memory", "0001_initial")])
-        m1 = rev("memory", "0001_initial", deps=[a1])
-        tail = rev("memory", "0002_tail", m1)  # not on the cycle
-        g = graph(a1, m1, tail)
-        cycle = g.find_cycle()
-        assert cycle is not None
-        assert cycle[0] == cycle[-1]
-        assert set(cycle) == every(a1, m1)
-        for child, parent in itertools.pairwise(cycle):
-            assert parent in g.get(child).parents
-        message = next(p.message for p in g.problems() if "cycle" in p.message)
-        assert "auth 0001_initial" in message and "memory 0001_initial" in message
-
-    def test_self_loop(self) -> None:
-        r = rev("memory", "0001_a", make_id("memory", "0001_a"))
-        cycle = graph(r).find_cycle()
-        assert cycle == [r.id, r.id]
-
-    def test_cycle_not_found_for_diamond(self) -> None:
-        g, _ = merge_tree()
-        assert g.find_cycle() is None
-
-    def test_validate_reports_count_of_further_problems(self) -> None:
-        m1 = rev("memory", "0001_initial", "abc999999999", deps=["abc888888888"])
-        with pytest.raises(InvalidGraph) as info:
-            graph(m1).validate()
-        message = info.value.message
-        assert "abc999999999" in message
-        assert "and 1 more problem(s)" in message
-        assert "manage.py" not in message
-        assert len(info.value.problems) == 2
-        assert info.value.hint  # the first problem's hint is kept
-
-    def test_no_problem_text_names_a_command(self) -> None:
-        b = rev("memory", "0002_b", make_id("memory", "0001_a"), deps=["abc888888888"])
-        a = rev("memory", "0001_a", b, rev("auth", "0001_initial"))
-        for problem in graph(a, b).problems():
-            assert "manage.py" not in str(problem)
-
-
-# =========================================================================== minimal_dependencies
-
-
-class TestMinimalDependencies:
-    def test_drops_candidates_implied_by_down_revision(self, stack: MigrationGraph) -> None:
-        # a new memory revision on memory 0002: memory 0002 already needs project, tenant, auth 0001
-        assert stack.minimal_dependencies([memory2.id], [project1.id, auth1.id, tenant1.id]) == []
-
-    def test_drops_candidates_implied_by_another_candidate(self, stack: MigrationGraph) -> None:
-        assert stack.minimal_dependencies([], [tenant1.id, project1.id, auth1.id]) == [project1.id]
-
-    def test_keeps_independent_candidates(self, stack: MigrationGraph) -> None:
-        got = stack.minimal_dependencies([memory2.id], [auth2.id, ontology1.id, project1.id])
-        assert got == sorted([auth2.id, ontology1.id])
-
-    def test_drops_candidate_equal_to_a_down_revision(self, stack: MigrationGraph) -> None:
-        assert stack.minimal_dependencies([memory2.id], [memory2.id]) == []
-        assert stack.minimal_dependencies([memory2.id], [memory2.id, auth2.id]) == [auth2.id]
-
-    def test_duplicates_and_unknown_ids(self, stack: MigrationGraph) -> None:
-        got = stack.minimal_dependencies([], [auth2.id, auth2.id, "abc000000000"])
-        assert got == sorted([auth2.id, "abc000000000"])
-
-    def test_no_down_revision(self, stack: MigrationGraph) -> None:
-        assert stack.minimal_dependencies([], []) == []
-        assert stack.minimal_dependencies([], [task1.id, ontology1.id]) == sorted([task1.id, ontology1.id])
-
-    @pytest.mark.parametrize("seed", range(10))
-    def test_result_is_transitively_reduced_and_equivalent(self, seed: int) -> None:
-        g, created = random_tree(seed)
-        rng = random.Random(seed)
-        ids = [r.id for r in created]
-        for _ in range(10):
-            down = rng.sample(ids, k=rng.randint(0, 2))
-            candidates = rng.sample(ids, k=rng.randint(0, 6))
-            kept = g.minimal_dependencies(down, candidates)
-            assert set(kept) <= set(candidates)
-
-            def closure(roots: Iterable[str]) -> set[str]:
-                return {x for r in roots for x in (r, *g.ancestors(r))}
-
-            # the same revisions end up required...
-            assert closure([*down, *kept]) == closure([*down, *candidates])
-            # ...and no kept link is implied by the rest
-            for k in kept:
-                others = [*down, *(x for x in kept if x != k)]
-                assert k not in closure(others)

@@ -1,6 +1,6 @@
 """Unit tests for the planner (memstack.engine.planner): plans and TARGET parsing, pure.
 
-Built on the hand-made graphs of graphhelpers.py; no files, no database.
+Built on the hand-made graphs of support/graphs.py; no files, no database.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from graphhelpers import (
+from support.graphs import (
     FULL,
     ORDER,
     STACK,

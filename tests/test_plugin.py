@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.databases import SERVERS
+from support.revisions import write_revision
 
 pytest_plugins = ["pytester"]
 
@@ -21,24 +22,6 @@ components = [{ package = "shop.catalog", label = "catalog" }, { package = "shop
 pythonpath = ["."]
 """
 
-REVISION = '''"""{name}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = {rid!r}
-down_revision = {down!r}
-branch_labels = {labels!r}
-depends_on = {deps!r}
-
-
-def upgrade() -> None:
-    {upgrade}
-
-
-def downgrade() -> None:
-    {downgrade}
-'''
-
 CATALOG_0001 = dict(
     rid="aaaa00000001", down=None, labels=("catalog",), deps=None,
     upgrade='op.create_table("items", sa.Column("id", sa.Integer, primary_key=True), '
@@ -47,7 +30,7 @@ CATALOG_0001 = dict(
 CATALOG_0002 = dict(
     rid="aaaa00000002", down="aaaa00000001", labels=(), deps=None,
     upgrade='op.add_column("items", sa.Column("price", sa.Integer, nullable=True))\n'
-            '    op.execute("UPDATE items SET price = 0")',
+            'op.execute("UPDATE items SET price = 0")',  # (bodies are indented by write_revision)
     downgrade='op.drop_column("items", "price")')
 ORDERS_0001 = dict(
     rid="bbbb00000001", down=None, labels=("orders",), deps=("aaaa00000001",),
@@ -104,9 +87,11 @@ def write_tree(root: Path, revisions: dict[str, dict[str, object]] | None = None
         if models:
             (root / package / "models.py").write_text(models)
     for path, fields in files.items():
-        target = root / "migrations" / f"{path}.py"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(REVISION.format(name=path, **fields))
+        folder, name = path.split("/")
+        write_revision(root / "migrations" / folder, name, str(fields["rid"]), fields["down"],
+                       upgrade=str(fields["upgrade"]), downgrade=str(fields["downgrade"]),
+                       depends_on=fields["deps"], branch_labels=fields["labels"] or None,
+                       message=path)
     (root / "test_migrations.py").write_text(TESTS)
     (root / "conftest.py").write_text(DATA_CASE)
 
@@ -170,7 +155,7 @@ def test_a_postgresql_only_revision_fails_on_sqlite_only(pytester: pytest.Pytest
 
 
 def test_a_data_migration_losing_rows_fails_naming_the_revision(pytester: pytest.Pytester) -> None:
-    delete = "\n    op.execute(\"DELETE FROM items WHERE name = 'banana'\")"
+    delete = "\nop.execute(\"DELETE FROM items WHERE name = 'banana'\")"
     lossy = {**CATALOG_0002, "upgrade": CATALOG_0002["upgrade"] + delete}
     write_tree(pytester.path, {"catalog/0002_add_price": lossy})
     result = run(pytester)

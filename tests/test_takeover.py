@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 from support.databases import temporary_database
+from support.foreign import write_foreign_project
 from support.inspect import version_rows
 from support.projects import MANAGE_PY, add_alembic_config
 from support.running import VENV_BIN, run
-from takeoverhelpers import write_foreign_project
 
 from memstack.engine.loader import parse_revision_file
 from memstack.engine.takeover import TakeoverError, plan_takeover, read_alembic_project, slug_for

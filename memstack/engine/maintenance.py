@@ -13,25 +13,30 @@ from memstack.engine.errors import ComponentStillConfigured, NothingRecorded
 from memstack.engine.loader import checksum_file
 from memstack.engine.lock import WaitCallback, migration_lock
 from memstack.engine.planner import ConfirmCallback
-from memstack.engine.recorder import Recorder, utcnow
+from memstack.engine.recorder import AppliedRecord, Recorder, utcnow
 from memstack.engine.safety import Drift, checksum_drift, read_database_state, unknown_rows_error, unverified
 from memstack.engine.workspace import Workspace
 
 
 def prune(ws: Workspace, component: str, *, confirm: ConfirmCallback | None = None,
-          on_wait: WaitCallback | None = None) -> list[str]:
-    """Forget the applied revisions of a component that is no longer configured."""
+          on_wait: WaitCallback | None = None) -> list[AppliedRecord]:
+    """Forget the applied revisions of a component that is no longer configured.
+
+    The question names every revision it forgets (the same list is returned, in file order), so
+    the answer is given knowing exactly which records go; the tables are left alone.
+    """
     if component in ws.registry.labels:
         raise ComponentStillConfigured(component)
     with migration_lock(ws.engine, ws.settings.lock_timeout, on_wait):
         with ws.engine.connect() as connection, connection.begin():
             state = read_database_state(connection, ws.graph)
-            records = [r for r in state.records.values() if r.component == component]
+            records = sorted((r for r in state.records.values() if r.component == component),
+                             key=lambda r: (r.name, r.revision))
             if not records:
                 raise NothingRecorded(component)
             if confirm is None:
                 raise DeclinedError("pruning needs confirmation", hint="pass --yes")
-            confirm(f"Forget {len(records)} applied revision(s) of {component!r}? Its tables stay as they are.", [])
+            confirm(_prune_question(component, records), [])
             known_rows = [r for r in state.rows if r in ws.graph]
             applied = ws.graph.applied_from_rows(known_rows) | {r for r in state.records if r in ws.graph}
             recorder = Recorder(connection)
@@ -41,7 +46,14 @@ def prune(ws: Workspace, component: str, *, confirm: ConfirmCallback | None = No
                 recorder.add_history(event="repair", component=component, revision=record.revision,
                                      name=record.name, direction="down", started_at=utcnow(), duration_ms=0,
                                      success=True, note="pruned: component removed from the configuration")
-    return sorted(r.name for r in records)
+    return records
+
+
+def _prune_question(component: str, records: list[AppliedRecord]) -> str:
+    """One line (it is also the refusal's text without a terminal) naming every revision forgotten."""
+    names = ", ".join(f"{r.name} ({r.revision})" for r in records)
+    return (f"Forget {len(records)} applied revision(s) of {component!r}: {names}? "
+            "Its tables stay as they are.")
 
 
 @dataclass

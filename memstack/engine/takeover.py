@@ -4,7 +4,9 @@ Revision ids stay as they are, so every database that plain Alembic migrated is 
 from its ``alembic_version`` rows with no stamp. Files keep their bytes except two edits:
 the root revision gets the component's branch label (other branch labels are cleared, since a
 component's folder is one branch), and file names become ``NNNN_slug.py`` in graph order.
-Merged and multi-branch histories are accepted as they are.
+Merged and multi-branch histories are accepted as they are; several roots are refused (the
+label can name one root only) and so is a version table other than ``alembic_version`` (the
+databases the project migrated would look unmigrated).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from memstack.engine.loader import RevisionFile, parse_revision_file
 
 BRANCH_LABELS_LINE = re.compile(r"^branch_labels\b[^=\n]*=.*$", re.MULTILINE)
 DOWN_REVISION_LINE = re.compile(r"^down_revision\b[^=\n]*=.*$", re.MULTILINE)
+#: ``version_table=...`` / ``version_table_schema=...`` passed to ``context.configure`` in env.py
+VERSION_TABLE_ARGUMENT = re.compile(r"\b(version_table(?:_schema)?)\s*=\s*([^,)\n]+)")
+DEFAULT_VERSION_TABLE = "alembic_version"
 
 
 class TakeoverError(EngineError):
@@ -38,6 +43,7 @@ class AlembicProject:
     script_location: Path
     version_locations: list[Path]
     config_file: Path | None
+    settings: dict[str, str] = field(default_factory=dict)  # the [alembic] / [tool.alembic] keys as written
 
 
 @dataclass(frozen=True)
@@ -79,11 +85,13 @@ def read_alembic_project(alembic_dir: Path) -> AlembicProject:
     script: str | None = None
     locations: list[str] = []
     source: Path | None = None
+    settings: dict[str, str] = {}
     if ini.is_file():
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(ini, encoding="utf-8")
         if parser.has_section("alembic"):
             section = parser["alembic"]
+            settings = dict(section)
             script = section.get("script_location")
             raw = section.get("version_locations")
             if raw:
@@ -97,6 +105,7 @@ def read_alembic_project(alembic_dir: Path) -> AlembicProject:
         if isinstance(table, dict) and table.get("script_location"):
             script, locations, source = str(table["script_location"]), [str(v) for v in
                                                                       table.get("version_locations", [])], pyproject
+            settings = {str(k): str(v) for k, v in table.items() if not isinstance(v, (list, dict))}
     if script is None and (alembic_dir / "env.py").is_file():
         script = str(alembic_dir)
     if script is None:
@@ -106,7 +115,44 @@ def read_alembic_project(alembic_dir: Path) -> AlembicProject:
     script_path = script_path if script_path.is_absolute() else (alembic_dir / script_path)
     folders = [Path(_substitute(v, alembic_dir)) for v in locations] or [script_path / "versions"]
     folders = [f if f.is_absolute() else (alembic_dir / f) for f in folders]
-    return AlembicProject(script_path.resolve(), [f.resolve() for f in folders], source)
+    return AlembicProject(script_path.resolve(), [f.resolve() for f in folders], source, settings)
+
+
+def refuse_custom_version_table(project: AlembicProject) -> None:
+    """memstack reads ``alembic_version`` only: a project keeping its rows elsewhere would look unmigrated."""
+    env = project.script_location / "env.py"
+    source = env.read_text(encoding="utf-8") if env.is_file() else ""
+    found: list[tuple[str, str, str]] = []  # (option, value or expression, where)
+    for key in ("version_table", "version_table_schema"):
+        if project.settings.get(key):
+            found.append((key, project.settings[key], str(project.config_file)))
+    for match in VERSION_TABLE_ARGUMENT.finditer(source):
+        line = source.count("\n", 0, match.start()) + 1
+        found.append((match.group(1), match.group(2).strip(), f"{env}:{line}"))
+    for option, value, where in found:
+        literal = value.strip("'\"") if value[:1] in "'\"" else None
+        if option == "version_table" and literal == DEFAULT_VERSION_TABLE:
+            continue
+        if literal is None and project.settings.get(option) in (None, DEFAULT_VERSION_TABLE) and option in value:
+            continue  # env.py reads the setting from the configuration, which keeps the default
+        shown = f"{option}={value}"
+        raise TakeoverError(
+            f"the Alembic project sets {shown} ({where}); memstack keeps version rows in the default "
+            f"{DEFAULT_VERSION_TABLE!r} table only, so databases this project migrated would look unmigrated",
+            hint=f"in every database it migrated, rename that table to {DEFAULT_VERSION_TABLE} (in the default "
+                 f"schema), remove {option} from the project's configuration, then take it over again")
+
+
+def _refuse_several_roots(ordered: list[tuple[Path, RevisionFile]]) -> None:
+    """A component is one Alembic branch: its label can sit on one root only (Alembic forbids repeating it)."""
+    roots = [(path, parsed) for path, parsed in ordered if not parsed.down_revision]
+    if len(roots) > 1:
+        listed = ", ".join(f"{parsed.revision} ({path.name})" for path, parsed in roots)
+        raise TakeoverError(
+            f"the Alembic project has {len(roots)} root revisions (down_revision = None): {listed}; a component "
+            "is one branch whose label can be given to one root only, so the others would fall outside it",
+            hint="give the project one root first (set each other root's down_revision to a revision of the "
+                 "first line), or split it into one Alembic project per root and take each over as its own component")
 
 
 def _read_revisions(project: AlembicProject) -> list[tuple[Path, RevisionFile]]:
@@ -178,7 +224,9 @@ def plan_takeover(alembic_dir: Path, label: str, target_folder: Path) -> Takeove
         raise TakeoverError(f"{target_folder} already holds revisions",
                             hint="take over into a new component label")
     project = read_alembic_project(alembic_dir)
+    refuse_custom_version_table(project)
     ordered = _graph_order(_read_revisions(project))
+    _refuse_several_roots(ordered)
     plan = TakeoverPlan(label, project)
     root = ordered[0][1].revision
     parents = {d for _, r in ordered for d in r.down_revision}

@@ -6,4 +6,8 @@
 * ``running`` -- ``call_command``, ``main()`` in-process, ``manage.py`` and ``alembic`` in subprocesses
 * ``inspect`` -- what a database holds: tables, columns, version rows, bookkeeping, snapshots
 * ``legacy`` -- databases as MemStack's old code built them (adoption tests)
+* ``preview`` -- previews compared with real runs: scripts, captured statements, psql / sqlite3 runs
+* ``graphs`` -- graphs built by hand in memory (graph and planner unit tests): no files, no database
+* ``foreign`` -- generated plain-Alembic projects in a foreign style (takeover tests)
+* ``badinput`` -- the bad-input corpus's harness: the real ``manage.py``, its one message, the database unchanged
 """

@@ -84,12 +84,10 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
                 app.info("No migrations to apply.")
             return
         from memstack.cli.reporting import confirm_destruction, confirm_steps, report_progress, report_wait
-        from memstack.engine.maintenance import prune
         from memstack.engine.migrate import RunOptions, migrate
 
         if prune_component:
-            names = prune(ws, prune_component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
-            app.info(f"Forgot {len(names)} revision(s) of {prune_component}: {', '.join(names)}", level=0)
+            _prune(app, ws, prune_component, yes=yes, as_json=as_json)
             return
         if show_plan or show_sql:
             _preview(app, ws, component, target, to_tag, sql=show_sql, as_json=as_json)
@@ -115,6 +113,19 @@ def _nothing_to_do(ws: Workspace) -> bool:
     from memstack.engine import fingerprint
 
     return fingerprint.up_to_date(ws)
+
+
+def _prune(app: AppContext, ws: Workspace, component: str, *, yes: bool, as_json: bool) -> None:
+    """--prune: forget a removed component's records after a question naming each revision."""
+    from memstack.cli.reporting import confirm_steps, report_wait
+    from memstack.engine.maintenance import prune
+
+    forgotten = prune(ws, component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
+    if as_json:
+        app.json({"pruned": component, "forgotten": [{"revision": r.revision, "name": r.name} for r in forgotten]})
+    else:
+        names = ", ".join(r.name for r in forgotten)
+        app.info(f"Forgot {len(forgotten)} revision(s) of {component}: {names}", level=0)
 
 
 def _preview(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,

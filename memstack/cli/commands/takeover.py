@@ -25,6 +25,10 @@ def command(alembic_dir: Path, label: str, package: str | None, dry_run: bool) -
     root revision gets branch_labels = ('LABEL',) (other branch labels are cleared) and files
     are renamed NNNN_slug.py in graph order. Merges and several branches are kept.
 
+    Refused, with what to change: a project with several root revisions (a component is one
+    branch, and Alembic lets its label name one root only) and one keeping its version rows in
+    a table other than alembic_version (version_table / version_table_schema).
+
     The component starts without models, so check and makemigrations leave its tables alone
     (nothing is ever dropped) until you declare them in PACKAGE/models.py.
 
@@ -43,8 +47,9 @@ def command(alembic_dir: Path, label: str, package: str | None, dry_run: bool) -
         if label in ws.registry.labels:
             raise click.UsageError(f"component {label!r} already exists")
         plan = plan_takeover(alembic_dir, label, settings.migrations_dir / label)
+    root = plan.files[0].revision
     for taken in plan.files:
-        note = " (branch label set)" if taken.edited else ""
+        note = (" (branch label set)" if taken.revision == root else " (branch label cleared)") if taken.edited else ""
         app.info(f"{'Would copy' if dry_run else 'Copying'} {taken.source.name} -> "
                  f"{taken.target.relative_to(settings.project_dir)}{note}", level=1)
     app.info(f"{len(plan.files)} revisions, {plan.merges} merge(s), head(s): {', '.join(plan.heads)}", level=0)

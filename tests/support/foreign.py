@@ -111,3 +111,50 @@ def write_foreign_project(root: Path, url: str, count: int = 110) -> list[str]:
             parent_column=parent_column, parent_fk=parent_fk, extra_upgrade=extra_up, extra_downgrade=extra_down)
         (versions / f"{ids[n - 1]}_create_f_{n:03d}.py").write_text(text, encoding="utf-8")
     return ids
+
+
+SECOND_ROOT = '''"""a second root"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = {rev!r}
+down_revision = None
+branch_labels = ("other",)
+depends_on = None
+
+
+def upgrade():
+    op.create_table("s_001", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade():
+    op.drop_table("s_001")
+'''
+
+MERGE = '''"""merge the two roots"""
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
+'''
+
+
+def add_second_root(root: Path, ids: list[str], *, merged: bool) -> str:
+    """A second root revision (its own branch label, as ``alembic revision --head base`` makes), optionally
+    merged with the last of ``ids``; returns the second root's id."""
+    versions = root / "alembic" / "versions"
+    second = secrets.token_hex(6)
+    (versions / f"{second}_second_root.py").write_text(SECOND_ROOT.format(rev=second), encoding="utf-8")
+    if merged:
+        merge = secrets.token_hex(6)
+        (versions / f"{merge}_merge.py").write_text(MERGE.format(rev=merge, down=(ids[-1], second)),
+                                                    encoding="utf-8")
+    return second

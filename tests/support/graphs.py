@@ -148,3 +148,8 @@ def close_under_parents(created: list[Revision], seeds: set[str]) -> set[str]:
 
 
 FULL = every(*STACK)
+
+
+def scrambled_stack() -> MigrationGraph:
+    """The MemStack-like tree added in a scrambled order: nothing may depend on insertion order."""
+    return graph(*reversed(STACK), order=ORDER)
