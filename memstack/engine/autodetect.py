@@ -36,7 +36,8 @@ from memstack.engine.references import (
     strongly_connected,
 )
 from memstack.engine.renames import RenameChoices, RenameColumnOp, RenameTableOp, settle
-from memstack.engine.scratch import scratch_engine, table_columns
+from memstack.engine.scratch import table_columns
+from memstack.engine.scratch_cache import scratch_state
 from memstack.engine.workspace import Workspace
 
 
@@ -92,12 +93,18 @@ class Detection:
 # --------------------------------------------------------------------------- scratch state
 
 
-def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = None) -> dict[str, str]:
-    """Apply every revision to ``engine``; return {table: component whose revisions created it}.
+def scratch_plan(ws: Workspace) -> list[Step]:
+    """Every revision, up to every component's heads, from an empty database."""
+    heads = [h.id for label in ws.registry.labels for h in ws.graph.heads(label)]
+    return forwards_plan(ws.graph, heads, set())
+
+
+def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = None,
+                  plan: list[Step] | None = None) -> dict[str, str]:
+    """Apply every revision (``plan``) to ``engine``; return {table: component whose revisions created it}.
 
     ``creators``, when given, is filled with the revision that created each table and column.
     """
-    graph = ws.graph
     created: dict[str, str] = {}
     seen: set[str] = set()
     seen_columns: set[tuple[str, str]] = set()
@@ -121,9 +128,7 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
                 creators.columns[key] = step.revision.id
         seen, seen_columns = now, columns
 
-    heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
-    plan = forwards_plan(graph, heads, set())
-    Executor(engine, ws.tree, track, record=False).run(plan, set())
+    Executor(engine, ws.tree, track, record=False).run(scratch_plan(ws) if plan is None else plan, set())
     return created
 
 
@@ -225,8 +230,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         graph.head(label)  # refuses components with several heads: merge first
 
     creators = Creators()
-    with scratch_engine(ws.settings.database_url, ws.settings.scratch_database_url) as engine:
-        revision_owner = build_scratch(ws, engine, creators)
+    plan = scratch_plan(ws)
+    with scratch_state(ws, plan, creators, lambda engine: build_scratch(ws, engine, creators, plan)) as (
+            engine, revision_owner):
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]

@@ -1,0 +1,309 @@
+"""The SQLite scratch database of the last comparisons, kept while nothing it was built from changed.
+
+``makemigrations`` and ``check`` compare the models with a scratch database built by applying
+every revision; on a tree of 1,000 revisions that build is nearly all of their time, and with
+no revision changed it produces the same database again. So the built file is kept in the
+project's ``.memstack-cache/scratch/`` (a folder that ignores itself in git) and reused only
+when everything that decides the build is byte-for-byte what it was:
+
+- memstack's own source, SQLAlchemy's, Alembic's and SQLite's versions;
+- the components (labels, order, folders), ``pyproject.toml`` and ``migrations/env.py``;
+- every revision file of the plan, in plan order;
+- every module the revisions import, directly or through other such modules, that is not
+  the standard library or an installed package (found by reading their import statements,
+  wherever the files live), and the version of each installed package they import (a
+  revision that imports by computed name or reads data files is beyond this);
+- the cached database file itself.
+
+Contents are compared, never modification times: a clock skew, a ``git checkout`` or a
+file restored with its old mtime cannot make a stale build look current. Anything that
+differs, or any cache file that is missing, unreadable or foreign, means a fresh build.
+Only SQLite scratch databases are kept (a file copy); PostgreSQL and MariaDB build anew.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine, make_url
+
+from memstack.engine.graph import Step
+from memstack.engine.references import Creators
+from memstack.engine.scratch import scratch_engine, throwaway_sqlite_engine
+from memstack.engine.workspace import Workspace
+
+CACHE_FORMAT = 1
+CACHE_DIR = ".memstack-cache"
+KEPT_ENTRIES = 3  # a few, so switching between git branches reuses each branch's build
+
+
+@dataclass(frozen=True)
+class CachedState:
+    """What a scratch build found besides the database: who created each table and column."""
+
+    owners: dict[str, str]
+    creators: Creators
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _memstack_source_digest() -> str:
+    """Every source file of memstack itself: the executor and the environment decide the build too."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def build_key(ws: Workspace, plan: Sequence[Step]) -> str:
+    """The digest of everything but the imported project modules (those are listed per entry)."""
+    import alembic
+    import sqlalchemy
+
+    import memstack
+
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        for part in parts:
+            digest.update(repr(part).encode())
+            digest.update(b"\0")
+
+    add(CACHE_FORMAT, getattr(memstack, "__version__", ""), _memstack_source_digest(), sqlalchemy.__version__,
+        alembic.__version__, sqlite3.sqlite_version, sys.version_info[:2])
+    for component in ws.registry:
+        add(component.label, str(component.migrations_path))
+    for extra in (ws.settings.pyproject_path, ws.settings.migrations_dir / "env.py"):
+        add(str(extra), _sha256(extra) if extra.is_file() else None)
+    for step in plan:
+        path = ws.tree.path_of(step.revision.id)
+        add(step.revision.id, step.direction, str(path), _sha256(path))
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- imported project modules
+
+
+def _kind_of(path: Path) -> str:
+    """"own" (hashed and followed), "installed" (its distribution's version counts), or "skip"
+    (the standard library, and memstack, whose source is in the key already)."""
+    if path.is_relative_to(Path(__file__).resolve().parents[1]):
+        return "skip"
+    if "site-packages" in path.parts or "dist-packages" in path.parts:
+        return "installed"
+    if any(path.is_relative_to(Path(p).resolve()) for p in _stdlib_paths()):
+        return "skip"
+    return "own"
+
+
+def _stdlib_paths() -> set[str]:
+    import sysconfig
+
+    return {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")}
+
+
+def _module_file(name: str) -> Path | None:
+    module = sys.modules.get(name)
+    origin = getattr(module, "__file__", None) if module is not None else None
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        origin = spec.origin if spec is not None else None
+    if not origin or not origin.endswith(".py"):
+        return None
+    return Path(origin).resolve()
+
+
+def _imported_names(source: str, package: str | None) -> set[str]:
+    """Modules ``source`` imports anywhere (``from a import b`` may import ``a.b``), with their parents."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if not package:
+                    continue  # a revision file is loaded outside any package: it cannot import relatively
+                try:
+                    base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+                except ImportError:
+                    continue
+            elif node.module:
+                base = node.module
+            else:
+                continue
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 2)}
+
+
+def _installed_version(name: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def project_dependencies(revision_files: Iterable[Path]) -> dict[str, str]:
+    """What the revision files import, transitively: {"file:<path>": sha256} for the project's own
+    modules (wherever they live), {"dist:<name>": version} for installed packages."""
+    import importlib.metadata
+
+    distributions = importlib.metadata.packages_distributions()
+    found: dict[str, str] = {}
+    pending: list[tuple[Path, str | None]] = [(path, None) for path in revision_files]
+    seen_names: set[str] = set()
+    while pending:
+        path, package = pending.pop()
+        for name in sorted(_imported_names(path.read_text(encoding="utf-8"), package) - seen_names):
+            seen_names.add(name)
+            module_file = _module_file(name)
+            kind = "skip" if module_file is None else _kind_of(module_file)
+            if module_file is None or kind == "skip" or f"file:{module_file}" in found:
+                continue
+            if kind == "installed":
+                for dist in distributions.get(name.split(".")[0], []):
+                    found[f"dist:{dist}"] = _installed_version(dist) or ""
+                if distributions.get(name.split(".")[0]):
+                    continue
+            found[f"file:{module_file}"] = _sha256(module_file)
+            if kind == "own":
+                is_package = module_file.name == "__init__.py"
+                pending.append((module_file, name if is_package else name.rpartition(".")[0] or None))
+    return found
+
+
+def dependencies_unchanged(recorded: dict[str, str]) -> bool:
+    for key, value in recorded.items():
+        kind, _, name = key.partition(":")
+        if kind == "dist":
+            if (_installed_version(name) or "") != value:
+                return False
+        elif kind != "file" or not Path(name).is_file() or _sha256(Path(name)) != value:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- the cache folder
+
+
+class ScratchCache:
+    """Entries ``<key>.db`` + ``<key>.json`` in the project's cache folder."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir
+        self.folder = project_dir / CACHE_DIR / "scratch"
+
+    def restore(self, key: str, target: Path) -> CachedState | None:
+        """Copy the entry for ``key`` to ``target`` when every recorded fact still holds; else None."""
+        entry, database = self.folder / f"{key}.json", self.folder / f"{key}.db"
+        try:
+            facts = json.loads(entry.read_text(encoding="utf-8"))
+            if facts.get("format") != CACHE_FORMAT or facts.get("key") != key:
+                return None
+            if not dependencies_unchanged(facts["dependencies"]):
+                return None
+            shutil.copyfile(database, target)
+            if _sha256(target) != facts["database"]:  # the copy is what gets used: check the copy
+                target.unlink()
+                return None
+            creators = Creators(tables=dict(facts["creator_tables"]),
+                                columns={(t, c): rid for t, c, rid in facts["creator_columns"]})
+            return CachedState(owners=dict(facts["owners"]), creators=creators)
+        except (OSError, ValueError, KeyError, TypeError):
+            target.unlink(missing_ok=True)
+            return None
+
+    def store(self, key: str, database: Path, state: CachedState, dependencies: dict[str, str]) -> None:
+        """Keep ``database`` (closed, fully committed) for ``key``; best effort: a read-only project just rebuilds."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            ignore = self.folder.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# memstack's cache: safe to delete\n*\n", encoding="utf-8")
+            facts: dict[str, Any] = {
+                "format": CACHE_FORMAT, "key": key, "database": _sha256(database), "dependencies": dependencies,
+                "owners": state.owners, "creator_tables": state.creators.tables,
+                "creator_columns": sorted([t, c, rid] for (t, c), rid in state.creators.columns.items()),
+            }
+            partial = f".{os.getpid()}.partial"
+            shutil.copyfile(database, self.folder / f"{key}.db{partial}")
+            os.replace(self.folder / f"{key}.db{partial}", self.folder / f"{key}.db")
+            (self.folder / f"{key}.json{partial}").write_text(json.dumps(facts), encoding="utf-8")
+            os.replace(self.folder / f"{key}.json{partial}", self.folder / f"{key}.json")
+            self._prune()
+        except OSError:
+            return
+
+    def _prune(self) -> None:
+        entries = sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for entry in entries[KEPT_ENTRIES:]:
+            entry.unlink(missing_ok=True)
+            entry.with_suffix(".db").unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the scratch state
+
+
+def cacheable(ws: Workspace) -> bool:
+    """Only a throw-away SQLite file is kept; a given ``scratch_url`` is the user's database to fill."""
+    return make_url(ws.settings.database_url).get_backend_name() == "sqlite" and not ws.settings.scratch_database_url
+
+
+@contextmanager
+def scratch_state(ws: Workspace, plan: Sequence[Step], creators: Creators,
+                  build: Callable[[Engine], dict[str, str]]) -> Iterator[tuple[Engine, dict[str, str]]]:
+    """A scratch engine at the tree's heads and {table: creating component}; ``creators`` filled.
+
+    ``build`` applies ``plan`` to an empty scratch database; on SQLite its result is reused
+    while nothing it was built from changed (see the module's docstring).
+    """
+    if not plan or not cacheable(ws):  # nothing to apply: building costs less than checking a cache
+        with scratch_engine(ws.settings.database_url, ws.settings.scratch_database_url) as engine:
+            yield engine, build(engine)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="memstack-scratch-"))
+    database = folder / "scratch.db"
+    cache = ScratchCache(ws.settings.project_dir)
+    key = build_key(ws, plan)
+    engine = throwaway_sqlite_engine(database)
+    try:
+        cached = cache.restore(key, database)
+        if cached is None:
+            owners = build(engine)
+            engine.dispose()  # every step committed; nothing open while the file is copied
+            try:
+                dependencies = project_dependencies(ws.tree.path_of(step.revision.id) for step in plan)
+            except (OSError, SyntaxError, ValueError):  # an import we cannot follow: no cache, not wrong
+                dependencies = None
+            if dependencies is not None:
+                cache.store(key, database, CachedState(owners, creators), dependencies)
+        else:
+            owners = cached.owners
+            creators.tables.update(cached.creators.tables)
+            creators.columns.update(cached.creators.columns)
+        yield engine, owners
+    finally:
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,222 @@
+"""The kept SQLite scratch build of ``makemigrations``/``check``: reused while nothing it was built
+from changed, never trusted otherwise (edited, added or removed revisions, an edit that keeps size
+and mtime, an imported helper module, a deleted or tampered cache), never kept for servers; and
+the one-query schema listing the build tracks after each revision, on every backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+from support.databases import connect, execute
+from support.projects import set_components
+from support.running import Output, call
+
+from memstack.core.errors import MemstackError
+from memstack.engine import autodetect
+from memstack.engine.scratch import table_columns
+from memstack.engine.scratch_cache import CACHE_DIR
+
+Builds = list[int]
+MakeComponent = Callable[..., str]
+TASK = Path("migrations") / "task"
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> Builds:
+    """One entry per scratch database actually built by applying revisions."""
+    made: Builds = []
+    real = autodetect.build_scratch
+
+    def counting(*args: object, **kwargs: object) -> dict[str, str]:
+        made.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(autodetect, "build_scratch", counting)
+    return made
+
+
+def _check(project: Path, url: str) -> Output:
+    return call(project, url, "makemigrations", check=True)
+
+
+def _entries(project: Path) -> list[Path]:
+    return sorted((project / CACHE_DIR / "scratch").glob("*.db"))
+
+
+def test_unchanged_tree_reuses_the_build(project: Path, sqlite_url: str, builds: Builds) -> None:
+    assert "No changes detected" in _check(project, sqlite_url).err
+    assert "No changes detected" in _check(project, sqlite_url).err
+    assert len(builds) == 1
+    assert len(_entries(project)) == 1
+    assert (project / CACHE_DIR / ".gitignore").read_text().splitlines()[-1] == "*"  # never committed
+
+
+def _edit(path: Path, old: str, new: str, *, keep_mtime: bool = False) -> None:
+    stat = path.stat()
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    if keep_mtime:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("change", ["edit", "same_size_and_mtime", "remove", "new_statement", "new_revision"])
+def test_changed_revisions_are_never_served_from_the_cache(project: Path, sqlite_url: str, builds: Builds,
+                                                           change: str) -> None:
+    _check(project, sqlite_url)
+    target = project / TASK / "0004_add_message.py"
+    if change == "edit":
+        _edit(target, "'message'", "'status_message'")
+    elif change == "same_size_and_mtime":  # a clock skew or a restored file cannot hide it
+        size = target.stat().st_size
+        _edit(target, "'message'", "'messagf'", keep_mtime=True)
+        assert target.stat().st_size == size
+    elif change == "remove":
+        for name in ("0005_merge_legacy_task_columns.py", "0004_add_message.py", "0003_add_result.py"):
+            (project / TASK / name).unlink()
+    elif change == "new_revision":
+        (project / TASK / "0006_add_extra.py").write_text(NEW_REVISION)
+    else:
+        head = project / TASK / "0005_merge_legacy_task_columns.py"
+        _edit(head, "def upgrade() -> None:\n    pass", "def upgrade() -> None:\n    import sqlalchemy as sa\n"
+              "    from alembic import op\n\n    op.add_column('task_logs', sa.Column('extra', sa.Integer()))")
+    with pytest.raises(MemstackError, match="revision\\(s\\) missing"):
+        _check(project, sqlite_url)
+    assert len(builds) == 2
+
+
+NEW_REVISION = '''"""A column no model declares."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "c0ffee000006"
+down_revision = "c7e7ea306d4c"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("task_logs", sa.Column("extra", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("task_logs", "extra")
+'''
+
+HELPER_REVISION = '''"""A table whose second column's name comes from a helper module."""
+import sqlalchemy as sa
+from alembic import op
+
+from {package}.columns import EXTRA
+
+revision = "c0ffee000001"
+down_revision = None
+branch_labels = ("{package}",)
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("cache_notes", sa.Column("id", sa.Integer(), primary_key=True),
+                    sa.Column(EXTRA, sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_table("cache_notes")
+'''
+
+HELPER_MODELS = '''
+from sqlalchemy import Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from memstack.core.db import Base
+
+
+class CacheNote(Base):
+    __tablename__ = "cache_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    note: Mapped[int | None] = mapped_column(Integer, nullable=True)
+'''
+
+
+def test_an_imported_helper_module_that_changed_is_rebuilt(project: Path, sqlite_url: str, builds: Builds,
+                                                           make_component: MakeComponent) -> None:
+    package = make_component({"models.py": HELPER_MODELS, "columns.py": 'EXTRA = "note"\n'}, prefix="notes")
+    set_components(project, package)
+    folder = project / "migrations" / package
+    folder.mkdir(parents=True)
+    (folder / "0001_initial.py").write_text(HELPER_REVISION.format(package=package))
+    _check(project, sqlite_url)
+    _check(project, sqlite_url)
+    assert len(builds) == 1
+
+    helper = Path(sys.modules[f"{package}.columns"].__file__ or "")
+    helper.write_text('EXTRA = "memo"\n')  # outside the project folder, as installed-in-place code is
+    sys.modules.pop(f"{package}.columns")  # this process imported it already; a new one would read it anew
+    with pytest.raises(MemstackError, match="revision\\(s\\) missing"):
+        _check(project, sqlite_url)
+    assert len(builds) == 2
+
+
+@pytest.mark.parametrize("damage", ["deleted", "garbage", "another_database", "garbage_facts"])
+def test_a_missing_or_tampered_cache_is_not_trusted(project: Path, sqlite_url: str, builds: Builds,
+                                                    tmp_path: Path, damage: str) -> None:
+    _check(project, sqlite_url)
+    [database] = _entries(project)
+    if damage == "deleted":
+        shutil.rmtree(project / CACHE_DIR)
+    elif damage == "garbage":
+        database.write_bytes(b"not a database")
+    elif damage == "another_database":
+        shutil.copyfile(database, tmp_path / "copy.db")
+        with sqlite3.connect(tmp_path / "copy.db") as other:
+            other.execute("CREATE TABLE intruder (id INTEGER)")
+        shutil.copyfile(tmp_path / "copy.db", database)
+    else:
+        database.with_suffix(".json").write_text("{")
+    result = _check(project, sqlite_url)
+    assert "No changes detected" in result.err
+    assert "intruder" not in result.err  # the tampered copy was never compared
+    assert len(builds) == 2
+
+
+@pytest.mark.parametrize("server", [pytest.param("postgres", marks=pytest.mark.postgres),
+                                    pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def test_server_scratch_databases_are_built_anew_and_never_kept(project: Path, builds: Builds, server: str,
+                                                                request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(f"{server}_url")
+    assert "No changes detected" in _check(project, url).err
+    assert "No changes detected" in _check(project, url).err
+    assert len(builds) == 2
+    assert not (project / CACHE_DIR).exists()
+
+
+def test_a_given_scratch_url_is_never_cached(project: Path, sqlite_url: str, tmp_path: Path, builds: Builds) -> None:
+    scratch = f"sqlite:///{tmp_path / 'given.db'}"
+    for _ in range(2):
+        call(project, sqlite_url, "makemigrations", check=True, scratch_url=scratch)
+    assert len(builds) == 2
+    assert not (project / CACHE_DIR).exists()
+
+
+def test_table_columns_lists_what_the_inspector_lists(db_url: str) -> None:
+    statements = ["CREATE TABLE first_table (a INTEGER, b INTEGER)", "CREATE TABLE second_table (c INTEGER)",
+                  "CREATE VIEW some_view AS SELECT a FROM first_table"]
+    if db_url.startswith("postgresql"):
+        statements.append("CREATE TABLE no_columns ()")
+    if db_url.startswith("sqlite"):
+        statements.append("CREATE TABLE counted (id INTEGER PRIMARY KEY AUTOINCREMENT)")  # makes sqlite_sequence
+        statements.append("INSERT INTO counted DEFAULT VALUES")
+    execute(db_url, *statements)
+    with connect(db_url) as connection:
+        inspector = inspect(connection)
+        expected = {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+        assert table_columns(connection) == expected
+    assert expected["first_table"] == {"a", "b"} and "some_view" not in expected
