@@ -36,7 +36,7 @@ from memstack.engine.references import (
     strongly_connected,
 )
 from memstack.engine.renames import RenameChoices, RenameColumnOp, RenameTableOp, settle
-from memstack.engine.scratch import table_columns
+from memstack.engine.scratch import SchemaWatcher
 from memstack.engine.scratch_cache import scratch_state
 from memstack.engine.workspace import Workspace
 
@@ -106,29 +106,30 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
     ``creators``, when given, is filled with the revision that created each table and column.
     """
     created: dict[str, str] = {}
-    seen: set[str] = set()
-    seen_columns: set[tuple[str, str]] = set()
+    watcher = SchemaWatcher()
 
     def track(event: str, step: Step, _result: object) -> None:
-        nonlocal seen, seen_columns
         if event != "done":
             return
         with engine.connect() as connection:
-            schema = {t: cs for t, cs in table_columns(connection).items() if not is_bookkeeping_table(t)}
-        now = set(schema)
-        columns = {(t, c) for t, cs in schema.items() for c in cs} if creators is not None else set()
-        for table in now - seen:
-            created[table] = step.revision.component
-            if creators is not None:
-                creators.tables[table] = step.revision.id
-        for table in seen - now:
+            changed, dropped = watcher.refresh(connection)
+        rid = step.revision.id
+        for table in dropped:
             created.pop(table, None)
-        if creators is not None:
-            for key in columns - seen_columns:
-                creators.columns[key] = step.revision.id
-        seen, seen_columns = now, columns
+        for table, before in changed.items():
+            if is_bookkeeping_table(table):
+                continue
+            if before is None:  # new (or created again)
+                created[table] = step.revision.component
+                if creators is not None:
+                    creators.tables[table] = rid
+            if creators is not None:
+                for column in watcher.columns[table] - (before or set()):
+                    creators.columns[(table, column)] = rid
 
-    Executor(engine, ws.tree, track, record=False).run(scratch_plan(ws) if plan is None else plan, set())
+    plan = scratch_plan(ws) if plan is None else plan
+    if plan:  # a first makemigrations has nothing to apply: no Alembic environment to set up either
+        Executor(engine, ws.tree, track, record=False).run(plan, set())
     return created
 
 

@@ -75,8 +75,12 @@ def throwaway_sqlite_engine(path: Path) -> Engine:
     """A migration engine on a SQLite file nobody needs after a crash: no fsync, no journal on disk.
 
     Every revision commits on its own, and a synced commit per revision was most of a scratch build.
+    Dispose of it before copying or deleting the file.
     """
-    engine = create_engine(f"sqlite:///{path}", for_migrations=True)
+    from sqlalchemy.pool import QueuePool
+
+    # pooled: a build opens two connections per revision, each a new sqlite3 connection otherwise
+    engine = create_engine(f"sqlite:///{path}", for_migrations=True, poolclass=QueuePool)
 
     @event.listens_for(engine, "connect")
     def _unsynced(dbapi_connection: Any, _record: Any) -> None:
@@ -102,6 +106,60 @@ _COLUMNS_SQL = {
 _COLUMNS_SQL["mariadb"] = _COLUMNS_SQL["mysql"]
 
 
+def _driver_rows(connection: Connection, sql: str, parameters: tuple[str, ...] = ()) -> list[Any]:
+    """The driver's own rows (fetched in C: a scratch build asks after every revision)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, parameters) if parameters else cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _grouped(rows: list[Any]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns = found.setdefault(str(table), set())
+        if column is not None:
+            columns.add(str(column))
+    return found
+
+
+class SchemaWatcher:
+    """The tables and columns of a database that revisions are changing, read again after each
+    revision only where needed: on SQLite, the tables whose ``CREATE`` statement changed."""
+
+    _SQLITE_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
+
+    def __init__(self) -> None:
+        self.columns: dict[str, set[str]] = {}
+        self._statements: dict[str, str] = {}
+
+    def refresh(self, connection: Connection) -> tuple[dict[str, set[str] | None], set[str]]:
+        """Read the schema again: ({changed or new table: its columns before, None when new}, dropped)."""
+        if connection.dialect.name == "sqlite":
+            statements = {str(name): str(sql) for name, sql in _driver_rows(connection, self._SQLITE_TABLES)}
+            changed = [t for t, sql in statements.items() if self._statements.get(t) != sql]
+            self._statements = statements
+            now = {**{t: self.columns[t] for t in statements if t in self.columns}, **self._sqlite_columns(
+                connection, changed)}
+        else:
+            now = table_columns(connection)
+        before = self.columns
+        self.columns = now
+        differing = {t: before.get(t) for t, columns in now.items() if before.get(t) != columns}
+        return differing, set(before) - set(now)
+
+    @staticmethod
+    def _sqlite_columns(connection: Connection, tables: list[str]) -> dict[str, set[str]]:
+        if not tables:
+            return {}
+        marks = ", ".join("?" for _ in tables)
+        found = _grouped(_driver_rows(connection, "SELECT m.name, p.name FROM sqlite_master AS m LEFT JOIN "
+                                      f"pragma_table_info(m.name) AS p WHERE m.name IN ({marks})", tuple(tables)))
+        return {t: found.get(t, set()) for t in tables}
+
+
 def table_columns(connection: Connection) -> dict[str, set[str]]:
     """{table: its column names} of the connection's default schema, in one round trip where the
     dialect allows (a scratch build asks after every revision: per-table reflection made it quadratic)."""
@@ -109,12 +167,7 @@ def table_columns(connection: Connection) -> dict[str, set[str]]:
     if sql is None:
         inspector = inspect(connection)
         return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
-    found: dict[str, set[str]] = {}
-    for table, column in connection.exec_driver_sql(sql):
-        columns = found.setdefault(str(table), set())
-        if column is not None:
-            columns.add(str(column))
-    return found
+    return _grouped(_driver_rows(connection, sql))
 
 
 @contextmanager

@@ -133,8 +133,16 @@ def _module_file(name: str) -> Path | None:
     return Path(origin).resolve()
 
 
+# what generated revisions import; a file importing nothing else needs no parsing
+_PLAIN_IMPORTS = {"import sqlalchemy as sa", "from alembic import op", "from collections.abc import Sequence",
+                  "from __future__ import annotations", "from typing import Union", "from typing import Sequence"}
+
+
 def _imported_names(source: str, package: str | None) -> set[str]:
     """Modules ``source`` imports anywhere (``from a import b`` may import ``a.b``), with their parents."""
+    rest = "\n".join(line for line in source.splitlines() if line.strip() not in _PLAIN_IMPORTS)
+    if "import" not in rest:  # not even __import__ or importlib: only the modules above
+        return {"sqlalchemy", "alembic", "alembic.op", "collections", "collections.abc", "typing"}
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
