@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic.operations import ops as alembic_ops
 from sqlalchemy import MetaData, inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Inspector
 
 from memstack.core.components import _has_models as has_models_module
 from memstack.core.components import is_bookkeeping_table
@@ -134,8 +134,12 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
 
 
 def compare_component(connection: Connection, label: str, owners: dict[str, str],
-                      metadata: MetaData) -> alembic_ops.UpgradeOps:
-    """Alembic's autogenerate, restricted to the tables ``label`` owns."""
+                      metadata: MetaData, inspector: Inspector | None = None) -> alembic_ops.UpgradeOps:
+    """Alembic's autogenerate, restricted to the tables ``label`` owns.
+
+    ``inspector``: one shared by every component's comparison, so the database's table list and
+    reflected tables are read once, as one plain ``alembic check`` reads them.
+    """
     from alembic.autogenerate import compare as alembic_compare
     from alembic.autogenerate import produce_migrations
     from alembic.autogenerate.api import AutogenContext
@@ -164,7 +168,10 @@ def compare_component(connection: Connection, label: str, owners: dict[str, str]
     # produce_migrations minus its reverse_into(): downgrade_for() computes the downgrade once the
     # upgrade is final (renames and deferred foreign keys change it); reversing 200 tables costs 0.15 s
     upgrade = alembic_ops.UpgradeOps(ops=[])
-    net_changes(AutogenContext(context, metadata=metadata), upgrade)
+    autogen = AutogenContext(context, metadata=metadata)
+    if inspector is not None:
+        autogen.__dict__["inspector"] = inspector  # AutogenContext.inspector is a memoized property
+    net_changes(autogen, upgrade)
     return upgrade
 
 
@@ -236,11 +243,13 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
             engine, revision_owner):
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:
-            existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
+            inspector = inspect(connection)
+            existing = [t for t in inspector.get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
             bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
             changes = {label: alembic_ops.UpgradeOps(ops=[]) if label in bare
-                       else compare_component(connection, label, owners, metadata) for label in registry.labels}
+                       else compare_component(connection, label, owners, metadata, inspector)
+                       for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
     created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}
