@@ -220,3 +220,49 @@ def test_table_columns_lists_what_the_inspector_lists(db_url: str) -> None:
         expected = {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
         assert table_columns(connection) == expected
     assert expected["first_table"] == {"a", "b"} and "some_view" not in expected
+
+
+def test_scratch_build_tracks_what_reflecting_everything_after_each_revision_sees(project: Path,
+                                                                                   db_url: str) -> None:
+    """The build re-reads only what changed; the per-step full reflection it replaced is the reference."""
+    from memstack.core.components import is_bookkeeping_table
+    from memstack.engine.executor import Executor
+    from memstack.engine.graph import Step
+    from memstack.engine.references import Creators
+    from memstack.engine.scratch import scratch_engine
+    from memstack.engine.workspace import Workspace
+
+    with Workspace.load(project, database_url=db_url) as ws:
+        plan = autodetect.scratch_plan(ws)
+        creators = Creators()
+        with scratch_engine(ws.settings.database_url) as engine:
+            owners = autodetect.build_scratch(ws, engine, creators, plan)
+
+        expected_owners: dict[str, str] = {}
+        expected = Creators()
+        seen: set[str] = set()
+        seen_columns: set[tuple[str, str]] = set()
+
+        def reflect_everything(event: str, step: Step, _result: object) -> None:
+            nonlocal seen, seen_columns
+            if event != "done":
+                return
+            with engine.connect() as connection:
+                inspector = inspect(connection)
+                now = {t for t in inspector.get_table_names() if not is_bookkeeping_table(t)}
+                columns = {(t, c["name"]) for t in now for c in inspector.get_columns(t)}
+            for table in now - seen:
+                expected_owners[table] = step.revision.component
+                expected.tables[table] = step.revision.id
+            for table in seen - now:
+                expected_owners.pop(table)
+            for key in columns - seen_columns:
+                expected.columns[key] = step.revision.id
+            seen, seen_columns = now, columns
+
+        with scratch_engine(ws.settings.database_url) as engine:
+            Executor(engine, ws.tree, reflect_everything, record=False).run(plan, set())
+    assert owners == expected_owners
+    assert creators.tables == expected.tables
+    assert creators.columns == expected.columns
+    assert len(plan) > 10 and len(creators.columns) > len(creators.tables) > 5
