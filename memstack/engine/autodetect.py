@@ -14,14 +14,15 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from alembic.operations import ops as alembic_ops
-from sqlalchemy import MetaData, inspect
-from sqlalchemy.engine import Connection, Engine, Inspector
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
 
 from memstack.core.components import _has_models as has_models_module
 from memstack.core.components import is_bookkeeping_table
+from memstack.engine.comparison import compare_component as compare_component  # re-exported: testing.checks
+from memstack.engine.comparison import compare_components
 from memstack.engine.downgrades import downgrade_for
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
 from memstack.engine.executor import Executor
@@ -133,48 +134,6 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
     return created
 
 
-def compare_component(connection: Connection, label: str, owners: dict[str, str],
-                      metadata: MetaData, inspector: Inspector | None = None) -> alembic_ops.UpgradeOps:
-    """Alembic's autogenerate, restricted to the tables ``label`` owns.
-
-    ``inspector``: one shared by every component's comparison, so the database's table list and
-    reflected tables are read once, as one plain ``alembic check`` reads them.
-    """
-    from alembic.autogenerate import compare as alembic_compare
-    from alembic.autogenerate import produce_migrations
-    from alembic.autogenerate.api import AutogenContext
-    from alembic.runtime.migration import MigrationContext
-
-    def include_name(name: str | None, type_: str, _parents: Any) -> bool:
-        return type_ != "table" or owners.get(name or "") == label
-
-    def include_object(obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
-        return type_ != "table" or owners.get(name or "") == label
-
-    context = MigrationContext.configure(
-        connection=connection,
-        opts={
-            "compare_type": True,
-            "target_metadata": metadata,
-            "include_name": include_name,
-            "include_object": include_object,
-        },
-    )
-    net_changes = getattr(alembic_compare, "_produce_net_changes", None)
-    if net_changes is None:  # another Alembic: its public API (which also computes a downgrade we drop)
-        script = produce_migrations(context, metadata)
-        assert script.upgrade_ops is not None
-        return script.upgrade_ops
-    # produce_migrations minus its reverse_into(): downgrade_for() computes the downgrade once the
-    # upgrade is final (renames and deferred foreign keys change it); reversing 200 tables costs 0.15 s
-    upgrade = alembic_ops.UpgradeOps(ops=[])
-    autogen = AutogenContext(context, metadata=metadata)
-    if inspector is not None:
-        autogen.__dict__["inspector"] = inspector  # AutogenContext.inspector is a memoized property
-    net_changes(autogen, upgrade)
-    return upgrade
-
-
 # --------------------------------------------------------------------------- naming
 
 
@@ -243,13 +202,12 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
             engine, revision_owner):
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:
-            inspector = inspect(connection)
-            existing = [t for t in inspector.get_table_names() if not is_bookkeeping_table(t)]
+            existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
             bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
-            changes = {label: alembic_ops.UpgradeOps(ops=[]) if label in bare
-                       else compare_component(connection, label, owners, metadata, inspector)
-                       for label in registry.labels}
+            compared = compare_components(connection, [label for label in registry.labels if label not in bare],
+                                          owners, metadata)
+            changes = {label: compared.get(label) or alembic_ops.UpgradeOps(ops=[]) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
     created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}
