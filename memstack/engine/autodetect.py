@@ -25,7 +25,6 @@ from memstack.engine.comparison import compare_component as compare_component  #
 from memstack.engine.comparison import compare_components
 from memstack.engine.downgrades import downgrade_for
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
-from memstack.engine.executor import Executor
 from memstack.engine.graph import MigrationGraph, Revision, Step
 from memstack.engine.planner import forwards_plan
 from memstack.engine.references import (
@@ -129,7 +128,9 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
                     creators.columns[(table, column)] = rid
 
     plan = scratch_plan(ws) if plan is None else plan
-    if plan:  # a first makemigrations has nothing to apply: no Alembic environment to set up either
+    if plan:  # a first makemigrations has nothing to apply: no executor (nor its imports) either
+        from memstack.engine.executor import Executor
+
         Executor(engine, ws.tree, track, record=False).run(plan, set())
     return created
 

@@ -29,7 +29,6 @@ import importlib.util
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -74,6 +73,8 @@ def _memstack_source_digest() -> str:
 
 def build_key(ws: Workspace, plan: Sequence[Step]) -> str:
     """The digest of everything but the imported project modules (those are listed per entry)."""
+    import sqlite3
+
     import alembic
     import sqlalchemy
 
