@@ -5,6 +5,7 @@ the one-query schema listing the build tracks after each revision, on every back
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import sqlite3
@@ -146,20 +147,35 @@ class CacheNote(Base):
 '''
 
 
+OPTIONAL_IMPORT = """try:
+    from {package}.extra import EXTRA
+except ImportError:
+    from {package}.columns import EXTRA
+"""
+
+
+@pytest.mark.parametrize("change", ["edited", "appeared"])
 def test_an_imported_helper_module_that_changed_is_rebuilt(project: Path, sqlite_url: str, builds: Builds,
-                                                           make_component: MakeComponent) -> None:
+                                                           make_component: MakeComponent, change: str) -> None:
     package = make_component({"models.py": HELPER_MODELS, "columns.py": 'EXTRA = "note"\n'}, prefix="notes")
     set_components(project, package)
     folder = project / "migrations" / package
     folder.mkdir(parents=True)
-    (folder / "0001_initial.py").write_text(HELPER_REVISION.format(package=package))
+    revision = HELPER_REVISION.format(package=package)
+    if change == "appeared":  # a module that did not exist when the build was kept, and then does
+        revision = revision.replace(f"from {package}.columns import EXTRA\n", OPTIONAL_IMPORT.format(package=package))
+    (folder / "0001_initial.py").write_text(revision)
     _check(project, sqlite_url)
     _check(project, sqlite_url)
     assert len(builds) == 1
 
     helper = Path(sys.modules[f"{package}.columns"].__file__ or "")
-    helper.write_text('EXTRA = "memo"\n')  # outside the project folder, as installed-in-place code is
-    sys.modules.pop(f"{package}.columns")  # this process imported it already; a new one would read it anew
+    if change == "edited":
+        helper.write_text('EXTRA = "memo"\n')  # outside the project folder, as installed-in-place code is
+        sys.modules.pop(f"{package}.columns")  # this process imported it already; a new one would read it anew
+    else:
+        helper.with_name("extra.py").write_text('EXTRA = "memo"\n')
+        importlib.invalidate_caches()  # as a new process would see the new file
     with pytest.raises(MemstackError, match="revision\\(s\\) missing"):
         _check(project, sqlite_url)
     assert len(builds) == 2

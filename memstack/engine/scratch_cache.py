@@ -44,7 +44,7 @@ from memstack.engine.references import Creators
 from memstack.engine.scratch import scratch_engine, throwaway_sqlite_engine
 from memstack.engine.workspace import Workspace
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_DIR = ".memstack-cache"
 KEPT_ENTRIES = 3  # a few, so switching between git branches reuses each branch's build
 
@@ -175,41 +175,54 @@ def _installed_version(name: str) -> str | None:
 
 
 def project_dependencies(revision_files: Iterable[Path]) -> dict[str, str]:
-    """What the revision files import, transitively: {"file:<path>": sha256} for the project's own
-    modules (wherever they live), {"dist:<name>": version} for installed packages."""
+    """What the revision files import, transitively: {"module:<name>": "<file>|<sha256>"} for the
+    project's own modules (wherever they live; "" for a module that was not found: its appearing
+    later counts too), {"dist:<name>": version} for installed packages."""
     import importlib.metadata
 
     distributions = importlib.metadata.packages_distributions()
     found: dict[str, str] = {}
     pending: list[tuple[Path, str | None]] = [(path, None) for path in revision_files]
-    seen_names: set[str] = set()
+    kinds: dict[str, str] = {}
     while pending:
         path, package = pending.pop()
-        for name in sorted(_imported_names(path.read_text(encoding="utf-8"), package) - seen_names):
-            seen_names.add(name)
+        for name in sorted(_imported_names(path.read_text(encoding="utf-8"), package) - set(kinds)):
             module_file = _module_file(name)
-            kind = "skip" if module_file is None else _kind_of(module_file)
-            if module_file is None or kind == "skip" or f"file:{module_file}" in found:
+            kind = "absent" if module_file is None else _kind_of(module_file)
+            parent = kinds.get(name.rpartition(".")[0], "")
+            if kind == "absent" and parent in ("skip", "installed"):
+                kind = parent  # ``from typing import Any``: a name in a module, not a module
+            kinds[name] = kind
+            dists = distributions.get(name.split(".")[0], []) if kind == "installed" else []
+            if kind == "skip":
                 continue
-            if kind == "installed":
-                for dist in distributions.get(name.split(".")[0], []):
-                    found[f"dist:{dist}"] = _installed_version(dist) or ""
-                if distributions.get(name.split(".")[0]):
-                    continue
-            found[f"file:{module_file}"] = _sha256(module_file)
-            if kind == "own":
+            if dists:
+                found.update({f"dist:{dist}": _installed_version(dist) or "" for dist in dists})
+                continue
+            found[f"module:{name}"] = f"{module_file}|{_sha256(module_file)}" if module_file else ""
+            if module_file is not None and kind == "own":
                 is_package = module_file.name == "__init__.py"
                 pending.append((module_file, name if is_package else name.rpartition(".")[0] or None))
     return found
 
 
 def dependencies_unchanged(recorded: dict[str, str]) -> bool:
+    """Every recorded import still resolves to the same file with the same bytes (or is still absent)."""
     for key, value in recorded.items():
         kind, _, name = key.partition(":")
         if kind == "dist":
             if (_installed_version(name) or "") != value:
                 return False
-        elif kind != "file" or not Path(name).is_file() or _sha256(Path(name)) != value:
+            continue
+        if kind != "module":
+            return False
+        current = _module_file(name)
+        if not value:
+            if current is not None:
+                return False
+            continue
+        path, _, digest = value.rpartition("|")
+        if current != Path(path) or not current.is_file() or _sha256(current) != digest:
             return False
     return True
 
