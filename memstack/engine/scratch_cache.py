@@ -11,8 +11,10 @@ when everything that decides the build is byte-for-byte what it was:
 - every revision file of the plan, in plan order;
 - every module the revisions import, directly or through other such modules, that is not
   the standard library or an installed package (found by reading their import statements,
-  wherever the files live), and the version of each installed package they import (a
-  revision that imports by computed name or reads data files is beyond this);
+  wherever the files live): it must resolve to the same file with the same bytes, and one
+  that was not found must still not be found; the version of each installed package they
+  import (a revision that imports by computed name, or reads data files or the environment,
+  is beyond this: delete the folder after changing what such a revision reads);
 - the cached database file itself.
 
 Contents are compared, never modification times: a clock skew, a ``git checkout`` or a
