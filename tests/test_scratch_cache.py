@@ -1,17 +1,20 @@
-"""The kept SQLite scratch build of ``makemigrations``/``check``: reused while nothing it was built
-from changed, never trusted otherwise (edited, added or removed revisions, an edit that keeps size
-and mtime, an imported helper module, a deleted or tampered cache), never kept for servers; and
-the one-query schema listing the build tracks after each revision, on every backend."""
+"""The kept scratch build of ``makemigrations``/``check``: reused while nothing it was built from
+changed, never trusted otherwise (edited, added or removed revisions, an edit that keeps size and
+mtime, an imported helper module, a deleted or tampered cache, a replay that fails); on servers
+replayed from the statements it sent, giving the same database; and the schema tracking after
+each revision, on every backend."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -203,15 +206,74 @@ def test_a_missing_or_tampered_cache_is_not_trusted(project: Path, sqlite_url: s
     assert len(builds) == 2
 
 
-@pytest.mark.parametrize("server", [pytest.param("postgres", marks=pytest.mark.postgres),
-                                    pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def test_server_scratch_databases_are_built_anew_and_never_kept(project: Path, builds: Builds, server: str,
-                                                                request: pytest.FixtureRequest) -> None:
+SERVERS = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_server_builds_are_replayed_and_never_when_stale(project: Path, builds: Builds, server: str,
+                                                         request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(f"{server}_url")
     assert "No changes detected" in _check(project, url).err
     assert "No changes detected" in _check(project, url).err
+    assert len(builds) == 1
+    [entry] = (project / CACHE_DIR / "scratch").glob("*.json")
+    assert "statements" in json.loads(entry.read_text()) and not _entries(project)  # no .db for a server
+
+    _edit(project / TASK / "0004_add_message.py", "'message'", "'messagf'", keep_mtime=True)
+    with pytest.raises(MemstackError, match="revision\\(s\\) missing"):
+        _check(project, url)
     assert len(builds) == 2
-    assert not (project / CACHE_DIR).exists()
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_replay_that_fails_is_never_trusted(project: Path, builds: Builds, server: str,
+                                              request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(f"{server}_url")
+    _check(project, url)
+    [entry] = (project / CACHE_DIR / "scratch").glob("*.json")
+    facts = json.loads(entry.read_text())
+    facts["statements"] = [*facts["statements"][:5], ["SELECT no_such_function()", [], False]]
+    entry.write_text(json.dumps(facts))
+    assert "No changes detected" in _check(project, url).err  # built afresh on a new database
+    assert len(builds) == 2
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_replayed_database_is_the_built_one(project: Path, server: str, request: pytest.FixtureRequest) -> None:
+    from memstack.engine.references import Creators
+    from memstack.engine.scratch_cache import scratch_state
+    from memstack.engine.workspace import Workspace
+
+    url = request.getfixturevalue(f"{server}_url")
+    seen: list[tuple[dict[str, Any], dict[str, str], Creators]] = []
+    built: list[int] = []
+    with Workspace.load(project, database_url=url) as ws:
+        plan = autodetect.scratch_plan(ws)
+        for _ in range(2):
+            creators = Creators()
+
+            def build(engine: Any, creators: Creators = creators) -> dict[str, str]:
+                built.append(1)
+                return autodetect.build_scratch(ws, engine, creators, plan)
+
+            with scratch_state(ws, plan, creators, build) as (engine, owners):
+                seen.append((_schema(engine), owners, creators))
+    assert len(built) == 1  # the second one was replayed
+    (first, first_owners, first_creators), (second, second_owners, second_creators) = seen
+    assert second == first and len(first) > 5
+    assert second_owners == first_owners
+    assert second_creators == first_creators
+
+
+def _schema(engine: Any) -> dict[str, Any]:
+    """Everything a comparison looks at, table by table."""
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        return {table: (
+            [(c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)],
+            inspector.get_pk_constraint(table), sorted(map(repr, inspector.get_foreign_keys(table))),
+            sorted(map(repr, inspector.get_indexes(table))), sorted(map(repr, inspector.get_unique_constraints(table))),
+        ) for table in inspector.get_table_names()}
 
 
 def test_a_given_scratch_url_is_never_cached(project: Path, sqlite_url: str, tmp_path: Path, builds: Builds) -> None:

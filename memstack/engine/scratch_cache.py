@@ -20,7 +20,8 @@ when everything that decides the build is byte-for-byte what it was:
 Contents are compared, never modification times: a clock skew, a ``git checkout`` or a
 file restored with its old mtime cannot make a stale build look current. Anything that
 differs, or any cache file that is missing, unreadable or foreign, means a fresh build.
-Only SQLite scratch databases are kept (a file copy); PostgreSQL and MariaDB build anew.
+SQLite builds are kept as the file; PostgreSQL and MariaDB builds as the statements they sent,
+replayed in one transaction (see :mod:`memstack.engine.scratch_replay`).
 """
 
 from __future__ import annotations
@@ -233,51 +234,70 @@ def dependencies_unchanged(recorded: dict[str, str]) -> bool:
 
 
 class ScratchCache:
-    """Entries ``<key>.db`` + ``<key>.json`` in the project's cache folder."""
+    """Entries ``<key>.json`` (the facts) + ``<key>.db`` (a SQLite build) in the project's cache folder."""
 
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir
         self.folder = project_dir / CACHE_DIR / "scratch"
 
-    def restore(self, key: str, target: Path) -> CachedState | None:
-        """Copy the entry for ``key`` to ``target`` when every recorded fact still holds; else None."""
-        entry, database = self.folder / f"{key}.json", self.folder / f"{key}.db"
+    def facts(self, key: str) -> dict[str, Any] | None:
+        """The entry for ``key`` when it is ours and every recorded import still holds; else None."""
         try:
-            facts = json.loads(entry.read_text(encoding="utf-8"))
-            if facts.get("format") != CACHE_FORMAT or facts.get("key") != key:
+            facts = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            if not isinstance(facts, dict) or facts.get("format") != CACHE_FORMAT or facts.get("key") != key:
                 return None
-            if not dependencies_unchanged(facts["dependencies"]):
-                return None
-            shutil.copyfile(database, target)
+            return facts if dependencies_unchanged(facts["dependencies"]) else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    @staticmethod
+    def state_of(facts: dict[str, Any]) -> CachedState:
+        creators = Creators(tables=dict(facts["creator_tables"]),
+                            columns={(t, c): rid for t, c, rid in facts["creator_columns"]})
+        return CachedState(owners=dict(facts["owners"]), creators=creators)
+
+    def restore(self, key: str, target: Path) -> CachedState | None:
+        """Copy the SQLite build for ``key`` to ``target`` when every recorded fact still holds; else None."""
+        facts = self.facts(key)
+        if facts is None:
+            return None
+        try:
+            shutil.copyfile(self.folder / f"{key}.db", target)
             if _sha256(target) != facts["database"]:  # the copy is what gets used: check the copy
                 target.unlink()
                 return None
-            creators = Creators(tables=dict(facts["creator_tables"]),
-                                columns={(t, c): rid for t, c, rid in facts["creator_columns"]})
-            return CachedState(owners=dict(facts["owners"]), creators=creators)
+            return self.state_of(facts)
         except (OSError, ValueError, KeyError, TypeError):
             target.unlink(missing_ok=True)
             return None
 
-    def store(self, key: str, database: Path, state: CachedState, dependencies: dict[str, str]) -> None:
-        """Keep ``database`` (closed, fully committed) for ``key``; best effort: a read-only project just rebuilds."""
+    def store(self, key: str, state: CachedState, dependencies: dict[str, str], *, database: Path | None = None,
+              statements: list[Any] | None = None) -> None:
+        """Keep a build for ``key``: a closed SQLite ``database``, or a server build's ``statements``.
+
+        Best effort: a read-only project just builds every time.
+        """
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             ignore = self.folder.parent / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# memstack's cache: safe to delete\n*\n", encoding="utf-8")
             facts: dict[str, Any] = {
-                "format": CACHE_FORMAT, "key": key, "database": _sha256(database), "dependencies": dependencies,
-                "owners": state.owners, "creator_tables": state.creators.tables,
+                "format": CACHE_FORMAT, "key": key, "dependencies": dependencies, "owners": state.owners,
+                "creator_tables": state.creators.tables,
                 "creator_columns": sorted([t, c, rid] for (t, c), rid in state.creators.columns.items()),
             }
             partial = f".{os.getpid()}.partial"
-            shutil.copyfile(database, self.folder / f"{key}.db{partial}")
-            os.replace(self.folder / f"{key}.db{partial}", self.folder / f"{key}.db")
+            if database is not None:
+                facts["database"] = _sha256(database)
+                shutil.copyfile(database, self.folder / f"{key}.db{partial}")
+                os.replace(self.folder / f"{key}.db{partial}", self.folder / f"{key}.db")
+            if statements is not None:
+                facts["statements"] = statements
             (self.folder / f"{key}.json{partial}").write_text(json.dumps(facts), encoding="utf-8")
             os.replace(self.folder / f"{key}.json{partial}", self.folder / f"{key}.json")
             self._prune()
-        except OSError:
+        except (OSError, TypeError, ValueError):
             return
 
     def _prune(self) -> None:
@@ -290,9 +310,17 @@ class ScratchCache:
 # --------------------------------------------------------------------------- the scratch state
 
 
-def cacheable(ws: Workspace) -> bool:
-    """Only a throw-away SQLite file is kept; a given ``scratch_url`` is the user's database to fill."""
-    return make_url(ws.settings.database_url).get_backend_name() == "sqlite" and not ws.settings.scratch_database_url
+def _dependencies(ws: Workspace, plan: Sequence[Step]) -> dict[str, str] | None:
+    try:
+        return project_dependencies(ws.tree.path_of(step.revision.id) for step in plan)
+    except (OSError, SyntaxError, ValueError):  # an import we cannot follow: no cache, not wrong
+        return None
+
+
+def _fill(creators: Creators, state: CachedState) -> dict[str, str]:
+    creators.tables.update(state.creators.tables)
+    creators.columns.update(state.creators.columns)
+    return state.owners
 
 
 @contextmanager
@@ -300,16 +328,30 @@ def scratch_state(ws: Workspace, plan: Sequence[Step], creators: Creators,
                   build: Callable[[Engine], dict[str, str]]) -> Iterator[tuple[Engine, dict[str, str]]]:
     """A scratch engine at the tree's heads and {table: creating component}; ``creators`` filled.
 
-    ``build`` applies ``plan`` to an empty scratch database; on SQLite its result is reused
-    while nothing it was built from changed (see the module's docstring).
+    ``build`` applies ``plan`` to an empty scratch database; its result is reused while nothing
+    it was built from changed (see the module's docstring). A given ``scratch_url`` is the
+    user's database to fill, and a plan of nothing costs less to build than to look up.
     """
-    if not plan or not cacheable(ws):  # nothing to apply: building costs less than checking a cache
+    backend = make_url(ws.settings.database_url).get_backend_name()
+    if not plan or ws.settings.scratch_database_url or backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
         with scratch_engine(ws.settings.database_url, ws.settings.scratch_database_url) as engine:
             yield engine, build(engine)
         return
+    cache = ScratchCache(ws.settings.project_dir)
+    if backend == "sqlite":
+        with _sqlite_state(ws, plan, creators, build, cache) as state:
+            yield state
+        return
+    with _server_state(ws, plan, creators, build, cache) as state:
+        yield state
+
+
+@contextmanager
+def _sqlite_state(ws: Workspace, plan: Sequence[Step], creators: Creators, build: Callable[[Engine], dict[str, str]],
+                  cache: ScratchCache) -> Iterator[tuple[Engine, dict[str, str]]]:
+    """A copy of the kept SQLite file, or a new build (then kept)."""
     folder = Path(tempfile.mkdtemp(prefix="memstack-scratch-"))
     database = folder / "scratch.db"
-    cache = ScratchCache(ws.settings.project_dir)
     key = build_key(ws, plan)
     engine = throwaway_sqlite_engine(database)
     try:
@@ -317,17 +359,48 @@ def scratch_state(ws: Workspace, plan: Sequence[Step], creators: Creators,
         if cached is None:
             owners = build(engine)
             engine.dispose()  # every step committed; nothing open while the file is copied
-            try:
-                dependencies = project_dependencies(ws.tree.path_of(step.revision.id) for step in plan)
-            except (OSError, SyntaxError, ValueError):  # an import we cannot follow: no cache, not wrong
-                dependencies = None
+            dependencies = _dependencies(ws, plan)
             if dependencies is not None:
-                cache.store(key, database, CachedState(owners, creators), dependencies)
+                cache.store(key, CachedState(owners, creators), dependencies, database=database)
         else:
-            owners = cached.owners
-            creators.tables.update(cached.creators.tables)
-            creators.columns.update(cached.creators.columns)
+            owners = _fill(creators, cached)
         yield engine, owners
     finally:
         engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _server_state(ws: Workspace, plan: Sequence[Step], creators: Creators, build: Callable[[Engine], dict[str, str]],
+                  cache: ScratchCache) -> Iterator[tuple[Engine, dict[str, str]]]:
+    """The kept statements replayed on a new scratch database, or a new build (then its statements kept)."""
+    from memstack.engine.scratch_replay import replay, server_version
+
+    url = ws.settings.database_url
+    with scratch_engine(url) as engine:
+        key = hashlib.sha256(f"{build_key(ws, plan)} {server_version(engine)}".encode()).hexdigest()
+        facts = cache.facts(key)
+        statements = facts.get("statements") if facts else None
+        if facts is None or not isinstance(statements, list):
+            yield engine, _build_and_keep(ws, plan, creators, build, cache, key, engine)
+            return
+        if replay(engine, statements):
+            yield engine, _fill(creators, cache.state_of(facts))
+            return
+    with scratch_engine(url) as engine:  # a new, empty one: the failed replay may have left something
+        yield engine, _build_and_keep(ws, plan, creators, build, cache, key, engine)
+
+
+def _build_and_keep(ws: Workspace, plan: Sequence[Step], creators: Creators, build: Callable[[Engine], dict[str, str]],
+                    cache: ScratchCache, key: str, engine: Engine) -> dict[str, str]:
+    from memstack.engine.scratch_replay import StatementLog
+
+    log = StatementLog(engine)
+    try:
+        owners = build(engine)
+    finally:
+        log.close()
+    dependencies = _dependencies(ws, plan)
+    if dependencies is not None and log.keepable:
+        cache.store(key, CachedState(owners, creators), dependencies, statements=log.statements)
+    return owners
