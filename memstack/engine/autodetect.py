@@ -208,7 +208,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
             bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
             compared = compare_components(connection, [label for label in registry.labels if label not in bare],
                                           owners, metadata)
-            changes = {label: compared.get(label) or alembic_ops.UpgradeOps(ops=[]) for label in registry.labels}
+            changes = {label: compared.get(label, alembic_ops.UpgradeOps(ops=[])) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
     created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}

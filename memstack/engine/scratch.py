@@ -152,11 +152,12 @@ class SchemaWatcher:
 
     @staticmethod
     def _sqlite_columns(connection: Connection, tables: list[str]) -> dict[str, set[str]]:
-        if not tables:
-            return {}
-        marks = ", ".join("?" for _ in tables)
-        found = _grouped(_driver_rows(connection, "SELECT m.name, p.name FROM sqlite_master AS m LEFT JOIN "
-                                      f"pragma_table_info(m.name) AS p WHERE m.name IN ({marks})", tuple(tables)))
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(tables), 500):  # within any SQLite's limit of bound parameters
+            chunk = tuple(tables[start:start + 500])
+            found.update(_grouped(_driver_rows(
+                connection, "SELECT m.name, p.name FROM sqlite_master AS m LEFT JOIN pragma_table_info(m.name) AS p "
+                f"WHERE m.name IN ({', '.join('?' for _ in chunk)})", chunk)))
         return {t: found.get(t, set()) for t in tables}
 
 
