@@ -47,16 +47,24 @@ def wanted_locations(registry: Registry, project_dir: Path) -> list[str]:
 
 def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
     """Rewrite ``[tool.alembic]`` script_location/version_locations when needed; True if changed."""
+    import tomllib
+
+    text = pyproject.read_text(encoding="utf-8")
+    wanted = wanted_locations(registry, pyproject.parent)
+    already = tomllib.loads(text).get("tool", {}).get("alembic")
+    if already is not None and "script_location" in already and [
+            str(v) for v in already.get("version_locations", [])] == wanted:
+        return False  # in step (the usual case): no need for tomlkit, which only an edit needs
+
     import tomlkit
 
-    document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
+    document = tomlkit.parse(text)
     tool = document.setdefault("tool", tomlkit.table())
     alembic = tool.get("alembic")
     if alembic is None:
         alembic = tomlkit.table()
         alembic.add(tomlkit.comment("The plain `alembic` command reads this; memstack keeps it in step."))
         tool["alembic"] = alembic
-    wanted = wanted_locations(registry, pyproject.parent)
     current = [str(v) for v in alembic.get("version_locations", [])]
     changed = False
     if "script_location" not in alembic:

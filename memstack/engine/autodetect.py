@@ -14,17 +14,17 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from alembic.operations import ops as alembic_ops
-from sqlalchemy import MetaData, inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
 
 from memstack.core.components import _has_models as has_models_module
 from memstack.core.components import is_bookkeeping_table
+from memstack.engine.comparison import compare_component as compare_component  # re-exported: testing.checks
+from memstack.engine.comparison import compare_components
 from memstack.engine.downgrades import downgrade_for
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
-from memstack.engine.executor import Executor
 from memstack.engine.graph import MigrationGraph, Revision, Step
 from memstack.engine.planner import forwards_plan
 from memstack.engine.references import (
@@ -36,7 +36,8 @@ from memstack.engine.references import (
     strongly_connected,
 )
 from memstack.engine.renames import RenameChoices, RenameColumnOp, RenameTableOp, settle
-from memstack.engine.scratch import scratch_engine
+from memstack.engine.scratch import SchemaWatcher
+from memstack.engine.scratch_cache import scratch_state
 from memstack.engine.workspace import Workspace
 
 
@@ -92,65 +93,46 @@ class Detection:
 # --------------------------------------------------------------------------- scratch state
 
 
-def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = None) -> dict[str, str]:
-    """Apply every revision to ``engine``; return {table: component whose revisions created it}.
+def scratch_plan(ws: Workspace) -> list[Step]:
+    """Every revision, up to every component's heads, from an empty database."""
+    heads = [h.id for label in ws.registry.labels for h in ws.graph.heads(label)]
+    return forwards_plan(ws.graph, heads, set())
+
+
+def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = None,
+                  plan: list[Step] | None = None) -> dict[str, str]:
+    """Apply every revision (``plan``) to ``engine``; return {table: component whose revisions created it}.
 
     ``creators``, when given, is filled with the revision that created each table and column.
     """
-    graph = ws.graph
     created: dict[str, str] = {}
-    seen: set[str] = set()
-    seen_columns: set[tuple[str, str]] = set()
+    watcher = SchemaWatcher()
 
     def track(event: str, step: Step, _result: object) -> None:
-        nonlocal seen, seen_columns
         if event != "done":
             return
         with engine.connect() as connection:
-            inspector = inspect(connection)
-            now = {t for t in inspector.get_table_names() if not is_bookkeeping_table(t)}
-            columns = {(t, c["name"]) for t in now for c in inspector.get_columns(t)} if creators else set()
-        for table in now - seen:
-            created[table] = step.revision.component
-            if creators is not None:
-                creators.tables[table] = step.revision.id
-        for table in seen - now:
+            changed, dropped = watcher.refresh(connection)
+        rid = step.revision.id
+        for table in dropped:
             created.pop(table, None)
-        if creators is not None:
-            for key in columns - seen_columns:
-                creators.columns[key] = step.revision.id
-        seen, seen_columns = now, columns
+        for table, before in changed.items():
+            if is_bookkeeping_table(table):
+                continue
+            if before is None:  # new (or created again)
+                created[table] = step.revision.component
+                if creators is not None:
+                    creators.tables[table] = rid
+            if creators is not None:
+                for column in watcher.columns[table] - (before or set()):
+                    creators.columns[(table, column)] = rid
 
-    heads = [h.id for label in ws.registry.labels for h in graph.heads(label)]
-    plan = forwards_plan(graph, heads, set())
-    Executor(engine, ws.tree, track, record=False).run(plan, set())
+    plan = scratch_plan(ws) if plan is None else plan
+    if plan:  # a first makemigrations has nothing to apply: no executor (nor its imports) either
+        from memstack.engine.executor import Executor
+
+        Executor(engine, ws.tree, track, record=False).run(plan, set())
     return created
-
-
-def compare_component(connection: Connection, label: str, owners: dict[str, str],
-                      metadata: MetaData) -> alembic_ops.UpgradeOps:
-    """Alembic's autogenerate, restricted to the tables ``label`` owns."""
-    from alembic.autogenerate import produce_migrations
-    from alembic.runtime.migration import MigrationContext
-
-    def include_name(name: str | None, type_: str, _parents: Any) -> bool:
-        return type_ != "table" or owners.get(name or "") == label
-
-    def include_object(obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
-        return type_ != "table" or owners.get(name or "") == label
-
-    context = MigrationContext.configure(
-        connection=connection,
-        opts={
-            "compare_type": True,
-            "target_metadata": metadata,
-            "include_name": include_name,
-            "include_object": include_object,
-        },
-    )
-    script = produce_migrations(context, metadata)
-    assert script.upgrade_ops is not None
-    return script.upgrade_ops
 
 
 # --------------------------------------------------------------------------- naming
@@ -216,15 +198,17 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         graph.head(label)  # refuses components with several heads: merge first
 
     creators = Creators()
-    with scratch_engine(ws.settings.database_url, ws.settings.scratch_database_url) as engine:
-        revision_owner = build_scratch(ws, engine, creators)
+    plan = scratch_plan(ws)
+    with scratch_state(ws, plan, creators, lambda engine: build_scratch(ws, engine, creators, plan)) as (
+            engine, revision_owner):
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
             bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
-            changes = {label: alembic_ops.UpgradeOps(ops=[]) if label in bare
-                       else compare_component(connection, label, owners, metadata) for label in registry.labels}
+            compared = compare_components(connection, [label for label in registry.labels if label not in bare],
+                                          owners, metadata)
+            changes = {label: compared.get(label, alembic_ops.UpgradeOps(ops=[])) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
     created_by = {table: label for label, ops in changes.items() for table in created_tables(ops)}

@@ -32,6 +32,9 @@ class MakeMigrationsResult:
     files: list[PlannedFile]
     ignored_tables: list[str]
     without_models: list[str] = field(default_factory=list)  # components never compared (no models module)
+    # every known revision's label ("component NNNN_slug") by id, from the tree as compared: reading
+    # the tree again after writing would parse and checksum the new files only to name them
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
@@ -43,6 +46,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
 
     ws.generating = True
     detection = detect(ws, components, message=message, empty=empty, renames=renames)
+    labels = {r.id: r.label for r in ws.graph.revisions.values()}
     files: list[PlannedFile] = []
     for rev in detection.revisions:
         component = ws.registry.get(rev.component)
@@ -64,7 +68,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
         if files:
             ws.reload()
         sync_alembic_config(ws.registry, ws.settings.pyproject_path)
-    return MakeMigrationsResult(files, detection.ignored_tables, detection.without_models)
+    return MakeMigrationsResult(files, detection.ignored_tables, detection.without_models, labels)
 
 
 def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True) -> PlannedFile:

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, inspect, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy import MetaData, event, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from memstack.core.db import connection_reason, create_engine
 from memstack.core.errors import MemstackError
@@ -60,7 +60,7 @@ def scratch_engine(database_url: str, scratch_url: str | None = None) -> Iterato
     backend = url.get_backend_name()
     if backend == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="memstack-scratch-"))
-        engine = create_engine(f"sqlite:///{folder / 'scratch.db'}", for_migrations=True)
+        engine = throwaway_sqlite_engine(folder / "scratch.db")
         try:
             yield engine
         finally:
@@ -69,6 +69,106 @@ def scratch_engine(database_url: str, scratch_url: str | None = None) -> Iterato
         return
     with _created_scratch(database_url) as engine:
         yield engine
+
+
+def throwaway_sqlite_engine(path: Path) -> Engine:
+    """A migration engine on a SQLite file nobody needs after a crash: no fsync, no journal on disk.
+
+    Every revision commits on its own, and a synced commit per revision was most of a scratch build.
+    Dispose of it before copying or deleting the file.
+    """
+    from sqlalchemy.pool import QueuePool
+
+    # pooled: a build opens two connections per revision, each a new sqlite3 connection otherwise
+    engine = create_engine(f"sqlite:///{path}", for_migrations=True, poolclass=QueuePool)
+
+    @event.listens_for(engine, "connect")
+    def _unsynced(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+        dbapi_connection.execute("PRAGMA journal_mode=MEMORY")
+
+    return engine
+
+
+# one query for every table and its columns (tables without columns included), per dialect;
+# the same tables the inspector lists: no views, no SQLite internals, only the default schema
+_COLUMNS_SQL = {
+    "sqlite": "SELECT m.name, p.name FROM sqlite_master AS m LEFT JOIN pragma_table_info(m.name) AS p "
+              "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite~_%' ESCAPE '~'",
+    "postgresql": "SELECT c.relname, a.attname FROM pg_catalog.pg_class AS c "
+                  "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+                  "LEFT JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 "
+                  "AND NOT a.attisdropped WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')",
+    "mysql": "SELECT t.table_name, c.column_name FROM information_schema.tables AS t "
+             "LEFT JOIN information_schema.columns AS c ON c.table_schema = t.table_schema "
+             "AND c.table_name = t.table_name WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE'",
+}
+_COLUMNS_SQL["mariadb"] = _COLUMNS_SQL["mysql"]
+
+
+def _driver_rows(connection: Connection, sql: str, parameters: tuple[str, ...] = ()) -> list[Any]:
+    """The driver's own rows (fetched in C: a scratch build asks after every revision)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, parameters) if parameters else cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _grouped(rows: list[Any]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns = found.setdefault(str(table), set())
+        if column is not None:
+            columns.add(str(column))
+    return found
+
+
+class SchemaWatcher:
+    """The tables and columns of a database that revisions are changing, read again after each
+    revision only where needed: on SQLite, the tables whose ``CREATE`` statement changed."""
+
+    _SQLITE_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
+
+    def __init__(self) -> None:
+        self.columns: dict[str, set[str]] = {}
+        self._statements: dict[str, str] = {}
+
+    def refresh(self, connection: Connection) -> tuple[dict[str, set[str] | None], set[str]]:
+        """Read the schema again: ({changed or new table: its columns before, None when new}, dropped)."""
+        if connection.dialect.name == "sqlite":
+            statements = {str(name): str(sql) for name, sql in _driver_rows(connection, self._SQLITE_TABLES)}
+            changed = [t for t, sql in statements.items() if self._statements.get(t) != sql]
+            self._statements = statements
+            now = {**{t: self.columns[t] for t in statements if t in self.columns}, **self._sqlite_columns(
+                connection, changed)}
+        else:
+            now = table_columns(connection)
+        before = self.columns
+        self.columns = now
+        differing = {t: before.get(t) for t, columns in now.items() if before.get(t) != columns}
+        return differing, set(before) - set(now)
+
+    @staticmethod
+    def _sqlite_columns(connection: Connection, tables: list[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(tables), 500):  # within any SQLite's limit of bound parameters
+            chunk = tuple(tables[start:start + 500])
+            found.update(_grouped(_driver_rows(
+                connection, "SELECT m.name, p.name FROM sqlite_master AS m LEFT JOIN pragma_table_info(m.name) AS p "
+                f"WHERE m.name IN ({', '.join('?' for _ in chunk)})", chunk)))
+        return {t: found.get(t, set()) for t in tables}
+
+
+def table_columns(connection: Connection) -> dict[str, set[str]]:
+    """{table: its column names} of the connection's default schema, in one round trip where the
+    dialect allows (a scratch build asks after every revision: per-table reflection made it quadratic)."""
+    sql = _COLUMNS_SQL.get(connection.dialect.name)
+    if sql is None:
+        inspector = inspect(connection)
+        return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+    return _grouped(_driver_rows(connection, sql))
 
 
 @contextmanager

@@ -71,7 +71,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
         choices = None if check else _rename_choices(renames, no_renames, allow_not_null)
         result = make_migrations(ws, components, message=message, empty=empty,
                                  write=not (dry_run or check), renames=choices)
-        names = {r.id: r.label for r in ws.graph.revisions.values()}
+    names = dict(result.labels)
     names.update({f.revision: f"{f.component} {f.name}" for f in result.files})
     _report(app, result, names, dry_run=dry_run, check=check, as_json=as_json)
     if check and result.files:
