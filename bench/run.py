@@ -158,7 +158,10 @@ class Bench:
         self.cold = False
 
     def env(self, project: Path, url: str) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": f"{project}{os.pathsep}{REPO}", "MEMSTACK_DATABASE_URL": url,
+        # bytecode cached as on a user's machine: pip compiles installed packages (Alembic's), so
+        # a PYTHONDONTWRITEBYTECODE left in the environment would only tax an editable memstack
+        inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        return {**inherited, "PYTHONPATH": f"{project}{os.pathsep}{REPO}", "MEMSTACK_DATABASE_URL": url,
                 "BENCH_DATABASE_URL": url}
 
     def pg_url(self) -> str:
@@ -383,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated trees (path printed on stderr)")
     args = parser.parse_args(argv)
     REPO = args.memstack_repo.resolve()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "memstack")], check=True)
     _reap_with_rusage()
     rows: list[Row] = []
     for size in args.revisions:
