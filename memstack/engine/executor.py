@@ -160,8 +160,15 @@ class Executor:
             return self._run_atomic(plan, applied, fake=fake, event=event)
         if not plan:
             return []
-        with self._transaction() as connection:
-            recorder = self._prepare(connection)
+        with self._connect() as connection:  # one session for the run's steps, as ``alembic upgrade`` has
+            self._set_ddl_lock_timeout(connection)
+            with connection.begin():
+                recorder = self._prepare(connection)
+            return self._run_steps(connection, recorder, plan, applied, fake=fake, event=event)
+
+    def _run_steps(self, connection: Connection, recorder: Recorder, plan: Sequence[Step], applied: set[str], *,
+                   fake: bool, event: str | None) -> list[StepResult]:
+        """Each step in its own transaction on ``connection`` (or outside one), the lock checked before each."""
         results: list[StepResult] = []
         state = set(applied)
         for index, step in enumerate(plan, start=1):
@@ -171,7 +178,7 @@ class Executor:
                 if outside:
                     result = self._step(recorder, None, step, state, fake=fake, event=event)
                 else:
-                    with self._transaction() as connection:
+                    with connection.begin():
                         result = self._step(recorder, connection, step, state, fake=fake, event=event)
             except _StepFailed as failed:
                 self._record_failure(recorder, step, failed, marked=outside and self.record)
@@ -310,21 +317,23 @@ class Executor:
 
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False) -> None:
-        recorder.move_rows(*self._move_rows(before, step))  # (gone, added), kept incrementally
+        from memstack.engine.recorder import memstack_version, utcnow, who
+        from memstack.engine.stepwrites import StepWrite
+
+        gone, added = self._move_rows(before, step)  # kept incrementally
         if not self.record:
+            recorder.move_rows(gone, added)
             return
         rev = step.revision
-        checksum = self.checksum(rev.id) if step.direction == "up" else None
-        if step.direction == "up":
-            recorder.record_applied(rev.id, rev.component, rev.name, checksum, verified=True)
-        else:
-            recorder.forget_applied([rev.id])
-        name = event or ("fake" if fake else "apply" if step.direction == "up" else "unapply")
-        recorder.add_history(event=name, component=rev.component, revision=rev.id, name=rev.name,
-                             direction=step.direction, started_at=started, duration_ms=duration_ms, success=True,
-                             checksum=checksum)
-        if clear_mark or fake:  # faking a marked step resolves its mark
-            recorder.clear_marks([rev.id])
+        up = step.direction == "up"
+        user, host = who()
+        recorder.record_step(StepWrite(
+            revision=rev.id, component=rev.component, name=rev.name, direction=step.direction,
+            event=event or ("fake" if fake else "apply" if up else "unapply"), started_at=started,
+            finished_at=utcnow(), duration_ms=duration_ms, checksum=self.checksum(rev.id) if up else None,
+            gone=tuple(sorted(gone)), added=tuple(sorted(added)),
+            clear_mark=clear_mark or fake,  # faking a marked step resolves its mark
+            user=user, host=host, memstack_version=memstack_version()))
 
     def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
         if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one
