@@ -161,8 +161,9 @@ def _write_one_by_one(connection: Connection, step: StepWrite) -> None:
     gone, added = list(step.gone), list(step.added)
     if len(gone) == 1 and len(added) == 1:
         moved = connection.execute(statements["replace_row"], {"row_old": gone[0], "row_new": added[0]})
-        gone = [] if moved.rowcount != 1 else gone  # the old row was not there: insert the new one
-        added = [] if moved.rowcount == 1 else added
+        gone = []  # replaced, or not there: then the new row is inserted
+        if moved.rowcount == 1:
+            added = []
     if gone:
         connection.execute(statements["delete_rows"], {"rows_gone": gone})
     if added:
