@@ -41,6 +41,7 @@ class StepWrite:
     user: str
     host: str
     memstack_version: str
+    durable: bool = True  # False: PostgreSQL may commit it without waiting for the disk (see executor)
 
     @property
     def up(self) -> bool:
@@ -82,7 +83,8 @@ _PG_HISTORY = (
 
 
 @functools.cache
-def _postgres_statement(replace_one: bool, delete_rows: bool, add_rows: bool, up: bool, clear_mark: bool) -> str:
+def _postgres_statement(replace_one: bool, delete_rows: bool, add_rows: bool, up: bool, clear_mark: bool,
+                        durable: bool) -> str:
     """The statement for one shape of step (a handful of shapes, so psycopg can prepare each)."""
     parts = []
     if replace_one:
@@ -95,7 +97,8 @@ def _postgres_statement(replace_one: bool, delete_rows: bool, add_rows: bool, up
     if clear_mark:
         parts.append(_PG_CLEAR_MARK)
     parts.append(_PG_HISTORY)
-    return "WITH " + ", ".join(parts) + " SELECT 1"
+    outer = "SELECT 1" if durable else "SELECT set_config('synchronous_commit', 'off', true)"  # SET LOCAL
+    return "WITH " + ", ".join(parts) + " " + outer
 
 
 def _write_postgres(connection: Connection, step: StepWrite) -> None:
@@ -108,7 +111,7 @@ def _write_postgres(connection: Connection, step: StepWrite) -> None:
     else:
         params.update(rows_gone=list(step.gone), rows_added=list(step.added))
     sql = _postgres_statement(replace_one, bool(step.gone) and not replace_one, bool(step.added) and not replace_one,
-                              step.up, step.clear_mark)
+                              step.up, step.clear_mark, step.durable)
     connection.exec_driver_sql(sql, params)
 
 
