@@ -18,16 +18,16 @@ threads: Alembic's ``op`` and ``context`` are module-global proxies).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
 from memstack.engine.alembic_config import (
     AlembicSetup,
+    SharedEnvironment,
     alembic_setup,
     load_revision_module,
     revision_environment,
@@ -93,7 +93,7 @@ class Executor:
         self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
         self._rows: VersionRows | None = None  # version rows as of the last recorded step
         self._unflushed = False  # a step was committed asynchronously since the last synchronous commit
-        self._shared: tuple[Connection | None, ExitStack] | None = None  # see _environment_per_run
+        self._shared: SharedEnvironment | None = None  # see _environment_per_run
 
     @property
     def graph(self) -> MigrationGraph:
@@ -351,13 +351,11 @@ class Executor:
         function = revision_function(
             load_revision_module(self.tree.path_of(step.revision.id), self._modules), step.direction)
         if in_transaction and self._shared is not None:
-            if self._shared[0] is not connection:
-                self._close_environment()
-                self._shared = (connection, ExitStack())
-                self._shared[1].enter_context(revision_environment(self.alembic, connection, atomic=True))
+            self._shared.enter(connection)
             function()
             return
-        self._close_environment()  # Alembic's ``context`` and ``op`` are global: one environment at a time
+        if self._shared is not None:
+            self._shared.close()  # Alembic's ``context`` and ``op`` are global: one environment at a time
         with revision_environment(self.alembic, connection, atomic=self._declared_atomic(step)) as context:
             if in_transaction:
                 function()
@@ -367,24 +365,13 @@ class Executor:
 
     @contextmanager
     def _environment_per_run(self) -> Iterator[None]:
-        """Transactional steps share one Alembic environment on the run's session, as under ``alembic upgrade``.
-
-        Setting one up per step cost as much as a small revision's DDL. Only steps declared
-        atomic run in it (``autocommit_block()`` is refused there); a step outside a
-        transaction gets its own, and the shared one is set up again after it.
-        """
-        self._shared = (None, ExitStack())
+        """Transactional steps share one Alembic environment on the run's session (see SharedEnvironment)."""
+        self._shared = SharedEnvironment(self.alembic)
         try:
             yield
         finally:
-            self._close_environment()
+            self._shared.close()
             self._shared = None
-
-    def _close_environment(self) -> None:
-        if self._shared is not None and self._shared[0] is not None:
-            stack = self._shared[1]
-            self._shared = (None, ExitStack())
-            stack.close()
 
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False,
@@ -452,12 +439,3 @@ def _error_text(exc: BaseException) -> str:
         return "interrupted (Ctrl-C / SIGINT)"
     original = getattr(exc, "orig", None)
     return f"{type(original or exc).__name__}: {str(original or exc).strip()}"
-
-
-def render_sql(tree: LoadedTree, step: Step, dialect_name: str, alembic: AlembicSetup | None = None) -> str:
-    """The SQL of one step for ``dialect_name`` without a database; raises when it cannot render."""
-    buffer = io.StringIO()
-    function = revision_function(load_revision_module(tree.path_of(step.revision.id)), step.direction)
-    with revision_environment(alembic or alembic_setup(), dialect_name=dialect_name, buffer=buffer):
-        function()
-    return buffer.getvalue()

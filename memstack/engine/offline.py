@@ -28,9 +28,14 @@ from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement
 
 from memstack.core.urls import missing_sqlite_file
-from memstack.engine.alembic_config import alembic_setup, load_revision_module, revision_environment, revision_function
+from memstack.engine.alembic_config import (
+    AlembicSetup,
+    alembic_setup,
+    load_revision_module,
+    revision_environment,
+    revision_function,
+)
 from memstack.engine.errors import RenderFailure, RevisionNotRenderable
-from memstack.engine.executor import render_sql
 from memstack.engine.graph import Step
 from memstack.engine.loader import LoadedTree, checksum_file
 from memstack.engine.recorder import (
@@ -71,6 +76,15 @@ def explain_render_failure(exc: BaseException, path: Path) -> RenderFailure:
     if isinstance(exc, TypeError) and "'NoneType' object is not iterable" in str(exc) and frames:
         return RenderFailure(True, "it reads rows through op.get_bind()", line)
     return RenderFailure(False, detail, line)
+
+
+def render_sql(tree: LoadedTree, step: Step, dialect_name: str, alembic: AlembicSetup | None = None) -> str:
+    """The SQL of one step for ``dialect_name`` without a database; raises when it cannot render."""
+    buffer = io.StringIO()
+    function = revision_function(load_revision_module(tree.path_of(step.revision.id)), step.direction)
+    with revision_environment(alembic or alembic_setup(), dialect_name=dialect_name, buffer=buffer):
+        function()
+    return buffer.getvalue()
 
 
 def render_step(tree: LoadedTree, step: Step, dialect_name: str, script: str | None = None) -> str:
