@@ -11,6 +11,11 @@ configuration (see :mod:`memstack.engine.alembic_config`). On SQLite the migrati
 makes DDL transactional (``memstack.core.db.create_engine``); foreign keys are off while a
 step runs and ``PRAGMA foreign_key_check`` guards the commit.
 
+A run keeps one database session for its transactional steps, as ``alembic upgrade`` does,
+with one Alembic environment on it; each step still commits on its own, with its records.
+On PostgreSQL a step's records are one statement, and every commit but the last is
+asynchronous (why that is safe: :meth:`Executor._run_steps`).
+
 Nothing here is module-global state: an executor can run in many processes at once (not
 threads: Alembic's ``op`` and ``context`` are module-global proxies).
 """
