@@ -20,7 +20,6 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 
 from sqlalchemy import String, delete, func, insert, literal
 from sqlalchemy.engine import Dialect
@@ -135,17 +134,17 @@ def _plan_renderer(tree: LoadedTree, dialect_name: str) -> Iterator[Callable[[St
     """Render steps one after another in one offline Alembic environment, as ``alembic upgrade --sql`` does.
 
     Setting up an environment per step cost more than rendering most revisions; the output
-    buffer is emptied before each step, so each step's SQL is its own.
+    buffer is emptied before each step, so each step's SQL is its own. Revision modules are
+    not kept once rendered, so memory stays flat however long the plan.
     """
     buffer = io.StringIO()
-    modules: dict[tuple[str, float], ModuleType] = {}
 
     def render(step: Step) -> str:
         path = tree.path_of(step.revision.id)
         buffer.seek(0)
         buffer.truncate()
         try:
-            revision_function(load_revision_module(path, modules), step.direction)()
+            revision_function(load_revision_module(path), step.direction)()  # not kept: each is rendered once
         except Exception as exc:
             raise RevisionNotRenderable(step.revision, path, explain_render_failure(exc, path), None) from exc
         return buffer.getvalue()
