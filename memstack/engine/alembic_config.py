@@ -17,7 +17,7 @@ import importlib.util
 import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -191,3 +191,30 @@ def revision_environment(setup: AlembicSetup, connection: Connection | None = No
                 yield migration_context
     finally:
         setup.config.attributes.pop("connection", None)
+
+
+class SharedEnvironment:
+    """One Alembic environment kept open for consecutive transactional steps on one connection.
+
+    ``alembic upgrade`` runs every revision in one migration context; setting one up per step
+    cost as much as a small revision's DDL. Only steps declared atomic run in it
+    (``autocommit_block()`` is refused there). Alembic's ``context`` and ``op`` are global
+    proxies, so it is closed before any other environment opens, and opened again after.
+    """
+
+    def __init__(self, setup: AlembicSetup) -> None:
+        self.setup = setup
+        self._connection: Connection | None = None
+        self._stack = ExitStack()
+
+    def enter(self, connection: Connection) -> None:
+        if self._connection is connection:
+            return
+        self.close()
+        self._stack.enter_context(revision_environment(self.setup, connection, atomic=True))
+        self._connection = connection
+
+    def close(self) -> None:
+        self._connection = None
+        stack, self._stack = self._stack, ExitStack()
+        stack.close()

@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    update,
 )
 from sqlalchemy.engine import Connection
 
@@ -129,6 +130,15 @@ def ensure_bookkeeping(connection: Connection, existing: Collection[str] | None 
         _set_schema_version(connection)
         return
     upgrade_bookkeeping(connection)
+
+
+def touch_meta(connection: Connection) -> None:
+    """A write that changes nothing, so the transaction's commit writes (and, when synchronous, flushes) WAL."""
+    touched = connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                                 .values(value=meta_table.c.value))
+    if not touched.rowcount:  # no version row (an old database): a row added and removed writes WAL too
+        connection.execute(insert(meta_table).values(key="memstack_flush", value="-"))
+        connection.execute(delete(meta_table).where(meta_table.c.key == "memstack_flush"))
 
 
 def schema_version(connection: Connection) -> int:

@@ -11,6 +11,11 @@ configuration (see :mod:`memstack.engine.alembic_config`). On SQLite the migrati
 makes DDL transactional (``memstack.core.db.create_engine``); foreign keys are off while a
 step runs and ``PRAGMA foreign_key_check`` guards the commit.
 
+A run keeps one database session for its transactional steps, as ``alembic upgrade`` does,
+with one Alembic environment on it; each step still commits on its own, with its records.
+On PostgreSQL a step's records are one statement, and every commit but the last is
+asynchronous (why that is safe: :meth:`Executor._run_steps`).
+
 Nothing here is module-global state: an executor can run in many processes at once (not
 threads: Alembic's ``op`` and ``context`` are module-global proxies).
 """
@@ -18,7 +23,6 @@ threads: Alembic's ``op`` and ``context`` are module-global proxies).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING
 from memstack.core.errors import MemstackError
 from memstack.engine.alembic_config import (
     AlembicSetup,
+    SharedEnvironment,
     alembic_setup,
     load_revision_module,
     revision_environment,
@@ -92,6 +97,8 @@ class Executor:
         self.alembic = alembic or alembic_setup()
         self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
         self._rows: VersionRows | None = None  # version rows as of the last recorded step
+        self._unflushed = False  # a step was committed asynchronously since the last synchronous commit
+        self._shared: SharedEnvironment | None = None  # see _environment_per_run
 
     @property
     def graph(self) -> MigrationGraph:
@@ -160,29 +167,76 @@ class Executor:
             return self._run_atomic(plan, applied, fake=fake, event=event)
         if not plan:
             return []
-        with self._transaction() as connection:
-            recorder = self._prepare(connection)
+        with self._connect() as connection:  # one session for the run's steps, as ``alembic upgrade`` has
+            self._set_ddl_lock_timeout(connection)
+            with connection.begin():
+                recorder = self._prepare(connection)
+            return self._run_steps(connection, recorder, plan, applied, fake=fake, event=event)
+
+    def _run_steps(self, connection: Connection, recorder: Recorder, plan: Sequence[Step], applied: set[str], *,
+                   fake: bool, event: str | None) -> list[StepResult]:
+        """Each step in its own transaction on ``connection`` (or outside one), the lock checked before each.
+
+        On PostgreSQL every step's commit but the last is asynchronous (``synchronous_commit``
+        off for that transaction only): PostgreSQL's WAL is one sequence, so the last, synchronous
+        commit makes every earlier one durable with it. A server crash before then loses whole
+        steps only (each step's DDL and records commit together), never the database's
+        consistency, and the run does not finish: the next migrate runs those steps again. A
+        run that stops early (failure, lost lock, Ctrl-C) first makes its earlier steps durable,
+        since it reports them as finished.
+        """
         results: list[StepResult] = []
         state = set(applied)
-        for index, step in enumerate(plan, start=1):
-            verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
-            outside = self._outside_transaction(step, fake)
-            try:
-                if outside:
-                    result = self._step(recorder, None, step, state, fake=fake, event=event)
-                else:
-                    with self._transaction() as connection:
-                        result = self._step(recorder, connection, step, state, fake=fake, event=event)
-            except _StepFailed as failed:
-                self._record_failure(recorder, step, failed, marked=outside and self.record)
-                if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
-                    raise failed.cause from None
-                outcome = "maybe_half_applied" if outside else "step_rolled_back"
-                raise self._failure(step, index, len(plan), failed.cause, outcome) from failed.cause
-            results.append(result)
-            self.progress("done", step, result)
-            state = _after(state, step)
+        self._unflushed = False
+        try:
+            with self._environment_per_run():
+                for index, step in enumerate(plan, start=1):
+                    verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
+                    results.append(self._run_one(connection, recorder, step, state, index, len(plan), fake=fake,
+                                                 event=event))
+                    state = _after(state, step)
+        finally:
+            if self._unflushed:
+                self._flush_commits(connection)
         return results
+
+    def _run_one(self, connection: Connection, recorder: Recorder, step: Step, state: set[str], index: int,
+                 total: int, *, fake: bool, event: str | None) -> StepResult:
+        outside = self._outside_transaction(step, fake)
+        lazy = self.record and index < total and connection.dialect.name == "postgresql"
+        try:
+            if outside:
+                result = self._step(recorder, None, step, state, fake=fake, event=event)
+                self._unflushed = False  # its record was committed synchronously, after every earlier step
+            else:
+                with connection.begin():
+                    result = self._step(recorder, connection, step, state, fake=fake, event=event, durable=not lazy)
+                self._unflushed = lazy
+        except _StepFailed as failed:
+            self._record_failure(recorder, step, failed, marked=outside and self.record)
+            if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
+                raise failed.cause from None
+            outcome = "maybe_half_applied" if outside else "step_rolled_back"
+            raise self._failure(step, index, total, failed.cause, outcome) from failed.cause
+        self.progress("done", step, result)
+        return result
+
+    def _flush_commits(self, connection: Connection) -> None:
+        """Make the run's asynchronous commits durable: a synchronous commit that wrote WAL flushes all before it."""
+        from memstack.engine.bookkeeping import touch_meta
+
+        self._unflushed = False
+        try:
+            with connection.begin():
+                touch_meta(connection)
+            return
+        except Exception:  # the run's session failed with its step: a new one flushes as well
+            pass
+        try:
+            with self._transaction() as fresh:
+                touch_meta(fresh)
+        except Exception:  # the server is gone: nothing more can be made durable; the run's error says so
+            pass
 
     def _run_atomic(self, plan: Sequence[Step], applied: set[str], *, fake: bool,
                     event: str | None) -> list[StepResult]:
@@ -255,7 +309,7 @@ class Executor:
 
     # ------------------------------------------------------------------ the one step routine
     def _step(self, recorder: Recorder, connection: Connection | None, step: Step, before: set[str], *,
-              fake: bool, event: str | None) -> StepResult:
+              fake: bool, event: str | None, durable: bool = True) -> StepResult:
         """Time the step, run it, record it, check foreign keys; raises :class:`_StepFailed`.
 
         ``connection``: the strategy's open transaction; ``None``: the step runs outside one
@@ -271,7 +325,7 @@ class Executor:
                 if not fake:
                     self._run_revision(connection, step, in_transaction=True)
                 self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
-                                  started=started_at, duration_ms=_elapsed_ms(clock))
+                                  started=started_at, duration_ms=_elapsed_ms(clock), durable=durable)
                 self._check_foreign_keys(connection, step)
             else:
                 if self.record:  # say what is running before it starts: its DDL commits itself
@@ -301,6 +355,12 @@ class Executor:
             raise MemstackError(f"{step.revision.label} is irreversible: it has no downgrade")
         function = revision_function(
             load_revision_module(self.tree.path_of(step.revision.id), self._modules), step.direction)
+        if in_transaction and self._shared is not None:
+            self._shared.enter(connection)
+            function()
+            return
+        if self._shared is not None:
+            self._shared.close()  # Alembic's ``context`` and ``op`` are global: one environment at a time
         with revision_environment(self.alembic, connection, atomic=self._declared_atomic(step)) as context:
             if in_transaction:
                 function()
@@ -308,23 +368,36 @@ class Executor:
                 with context.begin_transaction(_per_migration=True):
                     function()
 
+    @contextmanager
+    def _environment_per_run(self) -> Iterator[None]:
+        """Transactional steps share one Alembic environment on the run's session (see SharedEnvironment)."""
+        self._shared = SharedEnvironment(self.alembic)
+        try:
+            yield
+        finally:
+            self._shared.close()
+            self._shared = None
+
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
-                     event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False) -> None:
-        recorder.move_rows(*self._move_rows(before, step))  # (gone, added), kept incrementally
+                     event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False,
+                     durable: bool = True) -> None:
+        from memstack.engine.recorder import memstack_version, utcnow, who
+        from memstack.engine.stepwrites import StepWrite
+
+        gone, added = self._move_rows(before, step)  # kept incrementally
         if not self.record:
+            recorder.move_rows(gone, added)
             return
         rev = step.revision
-        checksum = self.checksum(rev.id) if step.direction == "up" else None
-        if step.direction == "up":
-            recorder.record_applied(rev.id, rev.component, rev.name, checksum, verified=True)
-        else:
-            recorder.forget_applied([rev.id])
-        name = event or ("fake" if fake else "apply" if step.direction == "up" else "unapply")
-        recorder.add_history(event=name, component=rev.component, revision=rev.id, name=rev.name,
-                             direction=step.direction, started_at=started, duration_ms=duration_ms, success=True,
-                             checksum=checksum)
-        if clear_mark or fake:  # faking a marked step resolves its mark
-            recorder.clear_marks([rev.id])
+        up = step.direction == "up"
+        user, host = who()
+        recorder.record_step(StepWrite(
+            revision=rev.id, component=rev.component, name=rev.name, direction=step.direction,
+            event=event or ("fake" if fake else "apply" if up else "unapply"), started_at=started,
+            finished_at=utcnow(), duration_ms=duration_ms, checksum=self.checksum(rev.id) if up else None,
+            gone=tuple(sorted(gone)), added=tuple(sorted(added)),
+            clear_mark=clear_mark or fake,  # faking a marked step resolves its mark
+            user=user, host=host, memstack_version=memstack_version(), durable=durable))
 
     def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
         if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one
@@ -371,12 +444,3 @@ def _error_text(exc: BaseException) -> str:
         return "interrupted (Ctrl-C / SIGINT)"
     original = getattr(exc, "orig", None)
     return f"{type(original or exc).__name__}: {str(original or exc).strip()}"
-
-
-def render_sql(tree: LoadedTree, step: Step, dialect_name: str, alembic: AlembicSetup | None = None) -> str:
-    """The SQL of one step for ``dialect_name`` without a database; raises when it cannot render."""
-    buffer = io.StringIO()
-    function = revision_function(load_revision_module(tree.path_of(step.revision.id)), step.direction)
-    with revision_environment(alembic or alembic_setup(), dialect_name=dialect_name, buffer=buffer):
-        function()
-    return buffer.getvalue()

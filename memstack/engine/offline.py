@@ -14,18 +14,27 @@ is called "not renderable offline"; any other exception is reported as the revis
 
 from __future__ import annotations
 
+import io
+import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, literal
+from sqlalchemy import String, delete, func, insert, literal
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement
 
 from memstack.core.urls import missing_sqlite_file
+from memstack.engine.alembic_config import (
+    AlembicSetup,
+    alembic_setup,
+    load_revision_module,
+    revision_environment,
+    revision_function,
+)
 from memstack.engine.errors import RenderFailure, RevisionNotRenderable
-from memstack.engine.executor import render_sql
 from memstack.engine.graph import Step
 from memstack.engine.loader import LoadedTree, checksum_file
 from memstack.engine.recorder import (
@@ -66,6 +75,15 @@ def explain_render_failure(exc: BaseException, path: Path) -> RenderFailure:
     if isinstance(exc, TypeError) and "'NoneType' object is not iterable" in str(exc) and frames:
         return RenderFailure(True, "it reads rows through op.get_bind()", line)
     return RenderFailure(False, detail, line)
+
+
+def render_sql(tree: LoadedTree, step: Step, dialect_name: str, alembic: AlembicSetup | None = None) -> str:
+    """The SQL of one step for ``dialect_name`` without a database; raises when it cannot render."""
+    buffer = io.StringIO()
+    function = revision_function(load_revision_module(tree.path_of(step.revision.id)), step.direction)
+    with revision_environment(alembic or alembic_setup(), dialect_name=dialect_name, buffer=buffer):
+        function()
+    return buffer.getvalue()
 
 
 def render_step(tree: LoadedTree, step: Step, dialect_name: str, script: str | None = None) -> str:
@@ -111,54 +129,120 @@ def _bookkeeping_setup(ws: Workspace, dialect: Dialect) -> list[str]:
     return setup
 
 
+@contextmanager
+def _plan_renderer(tree: LoadedTree, dialect_name: str) -> Iterator[Callable[[Step], str]]:
+    """Render steps one after another in one offline Alembic environment, as ``alembic upgrade --sql`` does.
+
+    Setting up an environment per step cost more than rendering most revisions; the output
+    buffer is emptied before each step, so each step's SQL is its own. Revision modules are
+    not kept once rendered, so memory stays flat however long the plan.
+    """
+    buffer = io.StringIO()
+
+    def render(step: Step) -> str:
+        path = tree.path_of(step.revision.id)
+        buffer.seek(0)
+        buffer.truncate()
+        try:
+            revision_function(load_revision_module(path), step.direction)()  # not kept: each is rendered once
+        except Exception as exc:
+            raise RevisionNotRenderable(step.revision, path, explain_render_failure(exc, path), None) from exc
+        return buffer.getvalue()
+
+    with revision_environment(alembic_setup(), dialect_name=dialect_name, buffer=buffer):
+        yield render
+
+
+_MARK = re.compile(r"'__memstack_(\w+)__'")
+
+
+def _mark(name: str) -> str:
+    return f"__memstack_{name}__"
+
+
+class _StepStatements:
+    """The bookkeeping statements of a step, compiled once per script and filled in per step.
+
+    Compiling a Core statement with literal binds took longer than rendering a revision; the
+    templates are compiled by SQLAlchemy from marked values and filled with the same literal
+    quoting it applies, so the text is what compiling each statement would give.
+    """
+
+    def __init__(self, dialect: Dialect, user: str, host: str) -> None:
+        self._quote: Callable[[str], str] | None = String().literal_processor(dialect)  # type: ignore[no-untyped-call]
+        row = version_table.c.version_num
+        self.delete_rows = _sql(delete(version_table).where(row.in_([_mark("rows")])), dialect)
+        self.add_row = _sql(insert(version_table).values(version_num=_mark("row")), dialect)
+        self.record_applied = _sql(insert(applied_table).values(
+            revision=_mark("revision"), component=_mark("component"), name=_mark("name"), checksum=_mark("checksum"),
+            verified=True, applied_at=func.current_timestamp()), dialect)
+        self.forget_applied = _sql(delete(applied_table).where(applied_table.c.revision == _mark("revision")), dialect)
+        self.history = _sql(insert(history_table).inline().values(
+            event=_mark("event"), component=_mark("component"), revision=_mark("revision"), name=_mark("name"),
+            direction=_mark("direction"), started_at=func.current_timestamp(), finished_at=func.current_timestamp(),
+            duration_ms=literal(None), success=True, checksum=_mark("checksum"), os_user=user, host=host,
+            memstack_version=_version(), source="sql"), dialect)
+
+    def literal(self, value: str | None) -> str:
+        if value is None:
+            return "NULL"
+        return self._quote(value) if self._quote is not None else "'" + value.replace("'", "''") + "'"
+
+    def fill(self, template: str, **values: str | None) -> str:
+        literals = {name: self.literal(value) for name, value in values.items()}
+        if "rows" in values:  # a list of rows, already quoted one by one
+            literals["rows"] = values["rows"] or ""
+        return _MARK.sub(lambda match: literals[match.group(1)], template)
+
+    def for_step(self, step: Step, gone: Sequence[str], added: Sequence[str], checksum: str | None) -> list[str]:
+        rev = step.revision
+        statements = []
+        if gone:
+            statements.append(self.fill(self.delete_rows, rows=", ".join(self.literal(r) for r in gone)))
+        statements += [self.fill(self.add_row, row=row) for row in added]
+        names = {"revision": rev.id, "component": rev.component, "name": rev.name, "checksum": checksum}
+        if step.direction == "up":
+            statements.append(self.fill(self.record_applied, **names))
+        else:
+            statements.append(self.fill(self.forget_applied, revision=rev.id))
+        statements.append(self.fill(self.history, event="apply" if step.direction == "up" else "unapply",
+                                    direction=step.direction, **names))
+        return statements
+
+
 def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) -> str:
     from sqlalchemy.engine import make_url
 
     from memstack.engine.recorder import who
 
     dialect = make_url(ws.settings.database_url).get_dialect()()
-    graph = ws.graph
     out: list[str] = [f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
                       f"{len(steps)} step(s), from the database's current state"]
     begin, commit = ("START TRANSACTION;", "COMMIT;") if dialect.name in ("mysql", "mariadb") else ("BEGIN;", "COMMIT;")
     setup = _bookkeeping_setup(ws, dialect)
     if setup:
         out += ["", "-- memstack's bookkeeping tables", begin, *setup, commit]
-    user, host = who()
-    rows = VersionRows(graph, state.applied)  # kept step by step: recomputing them made --sql cubic
-    for index, step in enumerate(steps, start=1):
-        rev = step.revision
-        reason = f" ({step.reason})" if step.reason else ""
-        out += ["", f"-- [{index}/{len(steps)}] {'apply' if step.direction == 'up' else 'unapply'} "
-                f"{rev.component} {rev.name} ({rev.id}){reason}"]
-        try:
-            body = render_step(ws.tree, step, dialect.name).strip()
-        except RevisionNotRenderable as exc:
-            hint = NOT_RENDERABLE if exc.failure.needs_database else "fix the revision, then render again"
-            out.append(f"-- {hint} ({exc.failure.detail})")
-            out.append("-- the statements below are left out, since the script cannot run past this step")
-            out.append(stop_statement(dialect.name, rev.label))
-            raise RevisionNotRenderable(rev, exc.path, exc.failure, "\n".join(out) + "\n") from exc.__cause__
-        moved_out, moved_in = rows.move(rev.id, step.direction)
-        statements = [body] if body else []
-        gone, added = sorted(moved_out), sorted(moved_in)
-        if gone:
-            statements.append(_sql(delete(version_table).where(version_table.c.version_num.in_(gone)), dialect))
-        for row in added:
-            statements.append(_sql(insert(version_table).values(version_num=row), dialect))
-        checksum = checksum_file(ws.tree.path_of(rev.id)) if step.direction == "up" else None
-        if step.direction == "up":
-            statements.append(_sql(insert(applied_table).values(
-                revision=rev.id, component=rev.component, name=rev.name, checksum=checksum, verified=True,
-                applied_at=func.current_timestamp()), dialect))
-        else:
-            statements.append(_sql(delete(applied_table).where(applied_table.c.revision == rev.id), dialect))
-        statements.append(_sql(insert(history_table).inline().values(
-            event="apply" if step.direction == "up" else "unapply", component=rev.component, revision=rev.id,
-            name=rev.name, direction=step.direction, started_at=func.current_timestamp(),
-            finished_at=func.current_timestamp(), duration_ms=literal(None), success=True, checksum=checksum,
-            os_user=user, host=host, memstack_version=_version(), source="sql"), dialect))
-        out += [begin, *statements, commit]
+    bookkeeping = _StepStatements(dialect, *who())
+    rows = VersionRows(ws.graph, state.applied)  # kept step by step: recomputing them made --sql cubic
+    with _plan_renderer(ws.tree, dialect.name) as render:
+        for index, step in enumerate(steps, start=1):
+            rev = step.revision
+            reason = f" ({step.reason})" if step.reason else ""
+            out += ["", f"-- [{index}/{len(steps)}] {'apply' if step.direction == 'up' else 'unapply'} "
+                    f"{rev.component} {rev.name} ({rev.id}){reason}"]
+            try:
+                body = render(step).strip()
+            except RevisionNotRenderable as exc:
+                hint = NOT_RENDERABLE if exc.failure.needs_database else "fix the revision, then render again"
+                out.append(f"-- {hint} ({exc.failure.detail})")
+                out.append("-- the statements below are left out, since the script cannot run past this step")
+                out.append(stop_statement(dialect.name, rev.label))
+                raise RevisionNotRenderable(rev, exc.path, exc.failure, "\n".join(out) + "\n") from exc.__cause__
+            moved_out, moved_in = rows.move(rev.id, step.direction)
+            checksum = checksum_file(ws.tree.path_of(rev.id)) if step.direction == "up" else None
+            statements = [body] if body else []
+            statements += bookkeeping.for_step(step, sorted(moved_out), sorted(moved_in), checksum)
+            out += [begin, *statements, commit]
     return "\n".join(out) + "\n"
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, insert, inspect, select, update
 from sqlalchemy.engine import Connection
 
-from memstack.engine import bookkeeping
+from memstack.engine import bookkeeping, stepwrites
 from memstack.engine.bookkeeping import (
     BOOKKEEPING_SCHEMA_VERSION,
     VERSION_TABLE,
@@ -130,26 +130,6 @@ class Mark:
     user: str | None
     host: str | None
     pid: int | None
-
-
-def _upsert(dialect_name: str, values: dict[str, Any]) -> Any:
-    """INSERT of a memstack_applied row replacing any row of the same revision, where the dialect has one."""
-    changed = {k: v for k, v in values.items() if k != "revision"}
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(applied_table).values(**values).on_conflict_do_update(
-            index_elements=[applied_table.c.revision], set_=changed)
-    if dialect_name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(applied_table).values(**values).on_conflict_do_update(
-            index_elements=[applied_table.c.revision], set_=changed)
-    if dialect_name in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-        return mysql_insert(applied_table).values(**values).on_duplicate_key_update(**changed)
-    return None
 
 
 class Recorder:
@@ -266,12 +246,11 @@ class Recorder:
                        *, verified: bool = True) -> None:
         values = {"revision": revision, "component": component, "name": name, "checksum": checksum,
                   "verified": verified, "applied_at": utcnow()}
-        upsert = _upsert(self.connection.dialect.name, values)
-        if upsert is not None:  # one round trip instead of two
-            self.connection.execute(upsert)
-            return
-        self.connection.execute(delete(applied_table).where(applied_table.c.revision == revision))
-        self.connection.execute(insert(applied_table).values(**values))
+        self.connection.execute(stepwrites.upsert_applied(self.connection.dialect.name), values)  # one round trip
+
+    def record_step(self, step: stepwrites.StepWrite) -> None:
+        """Everything a finished step records, in as few round trips as the dialect allows."""
+        stepwrites.write_step(self.connection, step)
 
     def forget_applied(self, revisions: Iterable[str]) -> None:
         ids = sorted(set(revisions))

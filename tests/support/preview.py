@@ -84,6 +84,7 @@ STEP_HEADER = re.compile(r"^-- \[(?P<i>\d+)/(?P<n>\d+)\] (?P<verb>apply|unapply)
 DDL = re.compile(r"^(CREATE|ALTER|DROP|COMMENT)\b", re.IGNORECASE)
 VERSION_DML = re.compile(r"^(INSERT INTO|DELETE FROM) alembic_version\b", re.IGNORECASE)
 VERSION_UPDATE = re.compile(r"^UPDATE alembic_version\b", re.IGNORECASE)
+STEP_WRITE = re.compile(r"^WITH \w+ AS \((UPDATE|DELETE FROM|INSERT INTO) (alembic_version|memstack_)", re.IGNORECASE)
 BOOKKEEPING_DDL = re.compile(r"^CREATE TABLE (alembic_version|memstack_\w+)\b", re.IGNORECASE)
 LITERAL = re.compile(r"'([^']*)'")
 
@@ -134,7 +135,17 @@ def comparable(statements: list[tuple[str, Sequence[Any] | None]]) -> tuple[set[
         elif VERSION_UPDATE.match(statement):  # one row replaced by another: SET new WHERE old
             new, old = values if values is not None else LITERAL.findall(statement)
             ordered += [f"DELETE alembic_version {[str(old)]}", f"INSERT alembic_version {[str(new)]}"]
+        elif STEP_WRITE.match(statement) and isinstance(values, dict):  # PostgreSQL: a step's writes at once
+            ordered += step_write_ops(values)
     return bookkeeping, ordered
+
+
+def step_write_ops(values: dict[str, Any]) -> list[str]:
+    """The version-row changes of one PostgreSQL step-write statement (see memstack.engine.stepwrites)."""
+    if "row_old" in values:  # an UPDATE of one row (or, when it was missing, an INSERT of the new one)
+        return [version_op("DELETE", [values["row_old"]]), version_op("INSERT", [values["row_new"]])]
+    ops = [version_op("DELETE", values["rows_gone"])] if values.get("rows_gone") else []
+    return ops + [version_op("INSERT", [row]) for row in values.get("rows_added") or ()]
 
 
 def bound_values(parameters: Any) -> list[Any]:
@@ -150,7 +161,8 @@ def real_run(project: Path, url: str, component: str | None = None, target: str 
     seen: list[tuple[str, list[Any]]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        seen.append((normalise(statement), bound_values(parameters)))
+        kept = parameters if isinstance(parameters, dict) and statement.startswith("WITH ") else None
+        seen.append((normalise(statement), kept or bound_values(parameters)))
 
     try:
         event.listen(ws.engine, "before_cursor_execute", capture)
