@@ -9,10 +9,9 @@ time is the tool's. ``write_model_projects`` writes the 200-table model used to 
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
-
-import alembic
 
 REVISION = '''"""synthetic revision {n}"""
 import sqlalchemy as sa
@@ -105,7 +104,9 @@ def _alembic_project(root: Path, labels: list[str], metadata: str = "None") -> N
     script = root / "alembic"
     (script / "versions").mkdir(parents=True, exist_ok=True)
     (script / "env.py").write_text(ALEMBIC_ENV.format(metadata=metadata))
-    shutil.copy(Path(alembic.__file__).parent / "templates" / "generic" / "script.py.mako", script)
+    spec = importlib.util.find_spec("alembic")  # not imported: the runner stays light (see run.py)
+    assert spec is not None and spec.origin is not None
+    shutil.copy(Path(spec.origin).parent / "templates" / "generic" / "script.py.mako", script)
     locations = " ".join(f"%(here)s/alembic/versions/{label}" for label in labels)
     (root / "alembic.ini").write_text(
         f"[alembic]\nscript_location = %(here)s/alembic\nversion_locations = {locations}\n"

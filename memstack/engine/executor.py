@@ -88,7 +88,7 @@ class Executor:
 
     def __init__(self, engine: Engine, tree: LoadedTree, progress: ProgressCallback | None = None, *,
                  ddl_lock_timeout: float | None = None, record: bool = True,
-                 alembic: AlembicSetup | None = None) -> None:
+                 alembic: AlembicSetup | None = None, keep_modules: bool = True) -> None:
         self.engine = engine
         self.tree = tree
         self.progress = progress or (lambda *_: None)
@@ -96,6 +96,9 @@ class Executor:
         self.record = record  # False for scratch databases: no bookkeeping tables
         self.alembic = alembic or alembic_setup()
         self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
+        # a walk that runs revisions more than once (the pytest plugin's up/down/up) keeps each
+        # module; a migrate runs each once, and keeping 10,000 modules costs tens of MiB
+        self._keep_modules = keep_modules
         self._rows: VersionRows | None = None  # version rows as of the last recorded step
         self._unflushed = False  # a step was committed asynchronously since the last synchronous commit
         self._shared: SharedEnvironment | None = None  # see _environment_per_run
@@ -354,7 +357,8 @@ class Executor:
         if step.direction == "down" and step.revision.irreversible:
             raise MemstackError(f"{step.revision.label} is irreversible: it has no downgrade")
         function = revision_function(
-            load_revision_module(self.tree.path_of(step.revision.id), self._modules), step.direction)
+            load_revision_module(self.tree.path_of(step.revision.id), self._modules if self._keep_modules else None),
+            step.direction)
         if in_transaction and self._shared is not None:
             self._shared.enter(connection)
             function()

@@ -215,7 +215,7 @@ def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseState, options:
             Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
             record_unverified(connection, ws.tree, state)
     executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
-                        alembic=ws.alembic_setup(options.x_arguments))
+                        alembic=ws.alembic_setup(options.x_arguments), keep_modules=False)
     return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event, atomic=options.atomic)
 
 
