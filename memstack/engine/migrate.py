@@ -14,7 +14,7 @@ nothing runs and the question is asked again about the new plan.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from memstack.core.errors import DeclinedError
@@ -238,16 +238,19 @@ def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
 # --------------------------------------------------------------------------- preview: SQL
 
 
-def plan_sql(ws: Workspace, plan: MigratePlan, state: DatabaseState) -> str:
-    """The SQL of ``plan`` from ``state`` for the configured dialect, nothing executed.
+def plan_sql_blocks(ws: Workspace, plan: MigratePlan, state: DatabaseState) -> Iterator[str]:
+    """The SQL of ``plan`` from ``state`` for the configured dialect, nothing executed, block by block.
 
     Each revision is rendered on its own, followed by the version-table statements and the
     bookkeeping rows a real run writes (history times come from the database's clock, and
-    rows are marked as applied from offline SQL). A revision that cannot render offline is
-    named instead of failing the whole script.
+    rows are marked as applied from offline SQL). Joined with newlines the blocks are the
+    script; written as they come, memory stays flat in the plan's length. The reversibility
+    check runs before the first block (a script must not silently undo, or fail on, an
+    irreversible revision); a revision that cannot render offline raises
+    :class:`RevisionNotRenderable` after the blocks up to it and a statement that stops a client.
     """
-    from memstack.engine.offline import render_plan_sql
+    from memstack.engine.offline import iter_plan_sql
 
-    check_reversible(plan.steps)  # a script must not silently undo (or fail on) an irreversible revision
-    return render_plan_sql(ws, plan.steps, state)
+    check_reversible(plan.steps)
+    return iter_plan_sql(ws, plan.steps, state)
 

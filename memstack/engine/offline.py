@@ -49,7 +49,7 @@ from memstack.engine.safety import DatabaseState
 from memstack.engine.versionrows import VersionRows
 from memstack.engine.workspace import Workspace
 
-__all__ = ["NOT_RENDERABLE", "RenderFailure", "RevisionNotRenderable", "render_plan_sql", "render_step"]
+__all__ = ["NOT_RENDERABLE", "RenderFailure", "RevisionNotRenderable", "iter_plan_sql", "render_step"]
 
 NOT_RENDERABLE = "not renderable offline: use --dry-run"
 #: methods of a result; offline, ``op.get_bind().execute()`` returns None, so calling one means "reads rows"
@@ -210,40 +210,50 @@ class _StepStatements:
         return statements
 
 
-def render_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) -> str:
+def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) -> Iterator[str]:
+    """The script of ``steps`` block by block (the header, the bookkeeping set-up, one block a step).
+
+    Joined with newlines the blocks are the script; a caller that writes them as they come never
+    holds a 10,000-step script whole. A step that cannot render yields the hint and a statement
+    that stops a client, then raises :class:`RevisionNotRenderable` (its ``script`` empty: the
+    blocks before it are the script).
+    """
     from sqlalchemy.engine import make_url
 
     from memstack.engine.recorder import who
 
     dialect = make_url(ws.settings.database_url).get_dialect()()
-    out: list[str] = [f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
-                      f"{len(steps)} step(s), from the database's current state"]
+    yield (f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
+           f"{len(steps)} step(s), from the database's current state")
     begin, commit = ("START TRANSACTION;", "COMMIT;") if dialect.name in ("mysql", "mariadb") else ("BEGIN;", "COMMIT;")
     setup = _bookkeeping_setup(ws, dialect)
     if setup:
-        out += ["", "-- memstack's bookkeeping tables", begin, *setup, commit]
+        yield "\n".join(["", "-- memstack's bookkeeping tables", begin, *setup, commit])
     bookkeeping = _StepStatements(dialect, *who())
     rows = VersionRows(ws.graph, state.applied)  # kept step by step: recomputing them made --sql cubic
     with _plan_renderer(ws.tree, dialect.name) as render:
         for index, step in enumerate(steps, start=1):
             rev = step.revision
             reason = f" ({step.reason})" if step.reason else ""
-            out += ["", f"-- [{index}/{len(steps)}] {'apply' if step.direction == 'up' else 'unapply'} "
-                    f"{rev.component} {rev.name} ({rev.id}){reason}"]
+            heading = (f"\n-- [{index}/{len(steps)}] {'apply' if step.direction == 'up' else 'unapply'} "
+                       f"{rev.component} {rev.name} ({rev.id}){reason}")
             try:
                 body = render(step).strip()
             except RevisionNotRenderable as exc:
                 hint = NOT_RENDERABLE if exc.failure.needs_database else "fix the revision, then render again"
-                out.append(f"-- {hint} ({exc.failure.detail})")
-                out.append("-- the statements below are left out, since the script cannot run past this step")
-                out.append(stop_statement(dialect.name, rev.label))
-                raise RevisionNotRenderable(rev, exc.path, exc.failure, "\n".join(out) + "\n") from exc.__cause__
-            moved_out, moved_in = rows.move(rev.id, step.direction)
-            checksum = checksum_file(ws.tree.path_of(rev.id)) if step.direction == "up" else None
-            statements = [body] if body else []
-            statements += bookkeeping.for_step(step, sorted(moved_out), sorted(moved_in), checksum)
-            out += [begin, *statements, commit]
-    return "\n".join(out) + "\n"
+                yield "\n".join([heading, f"-- {hint} ({exc.failure.detail})",
+                                 "-- the statements below are left out, since the script cannot run past this step",
+                                 stop_statement(dialect.name, rev.label)])
+                raise RevisionNotRenderable(rev, exc.path, exc.failure, "") from exc.__cause__
+            try:
+                moved_out, moved_in = rows.move(rev.id, step.direction)
+                checksum = checksum_file(ws.tree.path_of(rev.id)) if step.direction == "up" else None
+                statements = [body] if body else []
+                statements += bookkeeping.for_step(step, sorted(moved_out), sorted(moved_in), checksum)
+            except Exception:  # what was written so far must not read as a whole script
+                yield "\n".join([heading, stop_statement(dialect.name, rev.label)])
+                raise
+            yield "\n".join([heading, begin, *statements, commit])
 
 
 def _version() -> str:

@@ -132,8 +132,7 @@ def _preview(app: AppContext, ws: Workspace, component: str | None, target: str 
              *, sql: bool, as_json: bool) -> None:
     """--plan (with what each backwards step destroys) or --sql, from the database's real state."""
     from memstack.cli.reporting import print_plan
-    from memstack.engine.errors import RevisionNotRenderable
-    from memstack.engine.migrate import database_state, plan_for, plan_sql
+    from memstack.engine.migrate import database_state, plan_for, plan_sql_blocks
 
     state = database_state(ws)
     plan = plan_for(ws, state, component, target, to_tag)
@@ -142,11 +141,19 @@ def _preview(app: AppContext, ws: Workspace, component: str | None, target: str 
 
         print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
         return
-    try:
-        app.data(plan_sql(ws, plan, state).rstrip())
-    except RevisionNotRenderable as incomplete:  # the partial script, then exit 1
-        app.data((incomplete.script or "").rstrip())
-        raise
+    blocks = plan_sql_blocks(ws, plan, state)  # checks reversibility before anything is written
+    pending: list[str] = []
+    size = 0
+    try:  # written as rendered, about 64 KiB at a time; a step that cannot render ends the
+        for block in blocks:  # script with a statement that stops a client, then exit 1
+            pending.append(block)
+            size += len(block)
+            if size > 1 << 16:
+                app.data("\n".join(pending))
+                pending, size = [], 0
+    finally:
+        if pending:
+            app.data("\n".join(pending))
 
 
 def _rehearse(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
