@@ -124,6 +124,35 @@ def test_sql_for_every_target_form(project: Path, db_url_no_mariadb: str, target
     _check_sql_against_real_run(project, url, "task", target, None, capsys, monkeypatch)
 
 
+def test_sql_cut_short_by_any_error_ends_with_a_stop_statement(project: Path, db_url_no_mariadb: str,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script is written as it renders: an error after some steps were written (here, a
+    revision file that cannot be read for its checksum) must leave a script that stops a
+    client, not one that reads as whole, and exit 1."""
+    import memstack.engine.offline as offline
+
+    real = offline.checksum_file
+    calls = {"n": 0}
+
+    def failing_second(path: Path) -> str:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(f"cannot read {path}")
+        return real(path)
+
+    monkeypatch.setattr(offline, "checksum_file", failing_second)
+    before = snapshot(db_url_no_mariadb)
+    result = cli(capsys, monkeypatch, project, db_url_no_mariadb, "migrate", "--sql")
+    assert result.code == 1
+    last = result.out.rstrip().splitlines()[-1]
+    assert "memstack: this script is incomplete" in last
+    assert last.startswith(("DO $$", "SELECT * FROM"))
+    assert len(script_headers(result.out)) == 2  # the written step, then the one cut short
+    assert "cannot read" in result.err and "Traceback" not in result.err
+    assert snapshot(db_url_no_mariadb) == before
+
+
 def test_sql_names_what_cannot_render_offline_on_sqlite(project: Path, sqlite_url: str,
                                                         capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
