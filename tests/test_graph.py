@@ -218,6 +218,11 @@ class TestAncestry:
         assert stack.ancestors(memory2.id) == every(memory1, project1, tenant1, auth1)
         assert stack.ancestors(task1.id) == every(memory2, memory1, project1, tenant1, auth1)
 
+    def test_forgotten_ancestors_are_computed_again_alike(self, stack: MigrationGraph) -> None:
+        before = {r: stack.ancestors(r) for r in stack.revisions}
+        stack.forget_ancestors()
+        assert {r: stack.ancestors(r) for r in reversed(list(stack.revisions))} == before
+
     def test_ancestors_exclude_itself_and_unrelated(self, stack: MigrationGraph) -> None:
         assert memory2.id not in stack.ancestors(memory2.id)
         assert auth2.id not in stack.ancestors(task1.id)

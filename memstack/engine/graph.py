@@ -137,6 +137,11 @@ class MigrationGraph:
         self._children = None
         self._ancestors.clear()
 
+    def forget_ancestors(self) -> None:
+        """Drop the memoised ancestor sets (rebuilt on demand): at 10,000 revisions a plan's are
+        tens of MiB that a run no longer needs."""
+        self._ancestors.clear()
+
     def __contains__(self, revision_id: object) -> bool:
         return revision_id in self.revisions
 

@@ -214,6 +214,7 @@ def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseState, options:
         with ws.engine.connect() as connection, connection.begin():
             Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
             record_unverified(connection, ws.tree, state)
+    ws.graph.forget_ancestors()  # planning's memo; the run computes what it needs step by step
     executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
                         alembic=ws.alembic_setup(options.x_arguments), keep_modules=False)
     return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event, atomic=options.atomic)
