@@ -121,6 +121,7 @@ class MigrationGraph:
     component_order: list[str] = field(default_factory=list)
     _children: dict[str, list[str]] | None = field(default=None, repr=False)
     _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _members: dict[str, list[Revision]] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ building
     def add(self, revision: Revision) -> None:
@@ -135,6 +136,7 @@ class MigrationGraph:
         if revision.component not in self.component_order:
             self.component_order.append(revision.component)
         self._children = None
+        self._members = None
         self._ancestors.clear()
 
     def forget_ancestors(self) -> None:
@@ -163,14 +165,23 @@ class MigrationGraph:
             self._children = children
         return self._children
 
+    def _of(self, component: str) -> list[Revision]:
+        """The component's revisions in insertion order (grouped once, not one scan per component)."""
+        if self._members is None:
+            members: dict[str, list[Revision]] = {}
+            for rev in self.revisions.values():
+                members.setdefault(rev.component, []).append(rev)
+            self._members = members
+        return self._members.get(component, [])
+
     def of_component(self, component: str) -> list[Revision]:
         """The component's revisions in graph order."""
-        members = {r.id for r in self.revisions.values() if r.component == component}
+        members = {r.id for r in self._of(component)}
         return [self.revisions[rid] for rid in self.toposort(members)]
 
     def heads(self, component: str) -> list[Revision]:
         """Revisions of ``component`` that no revision of the same component builds on."""
-        revs = [r for r in self.revisions.values() if r.component == component]
+        revs = self._of(component)
         has_child = {p for r in revs for p in r.down_revisions}
         return sorted((r for r in revs if r.id not in has_child), key=self.sort_key)
 
