@@ -157,9 +157,23 @@ def test_a_failing_step_after_lazy_commits_keeps_the_earlier_steps(project: Path
     assert events == [(chain.ids[0], "apply"), (chain.ids[1], "apply"), (chain.ids[2], "failure")]
 
 
-def test_sqlite_and_mariadb_commit_every_step_synchronously(project: Path, db_url: str, make_component: Any) -> None:
-    if backend_of(db_url) == "postgres":
-        pytest.skip("PostgreSQL commits lazily: see the test above")
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb)])
+def synchronous_url(request: pytest.FixtureRequest) -> str:
+    """SQLite and MariaDB, which commit every step synchronously (PostgreSQL: the test above)."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=[pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb)])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """The backends whose lock is held by a server session (SQLite's is a file)."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def test_sqlite_and_mariadb_commit_every_step_synchronously(project: Path, synchronous_url: str,
+                                                            make_component: Any) -> None:
+    db_url = synchronous_url
     chain = chain_component(make_component, project, 2, prefix="sync")
     with Workspace.load(project, database_url=db_url) as ws:
         seen = _capture(ws)
@@ -203,9 +217,8 @@ def test_a_lock_session_that_received_anything_is_asked(monkeypatch: pytest.Monk
     assert asked.count == 2
 
 
-def test_an_ended_lock_session_is_seen_on_its_socket(db_url: str) -> None:
-    if backend_of(db_url) == "sqlite":
-        pytest.skip("SQLite's lock is a file")
+def test_an_ended_lock_session_is_seen_on_its_socket(server_url: str) -> None:
+    db_url = server_url
     engine = create_engine(db_url)
     try:
         with engine.connect() as holder, connect(db_url) as admin:
