@@ -217,6 +217,11 @@ class RevisionIndex:
         The same view the loaded tree was built from (no racy-window check: within one run the
         loaded tree is already what runs); a changed stat means the file is read again.
         """
+        unchanged = self._unchanged(path)
+        return unchanged[1] if unchanged is not None else None
+
+    def _unchanged(self, path: Path) -> tuple[StatKey, Header] | None:
+        """(stat key, header) this run saw for ``path``, while the file's stat still equals it."""
         seen = self._seen.get(path.name)
         if seen is None:
             return None
@@ -224,7 +229,7 @@ class RevisionIndex:
             key = stat_key(os.stat(path))
         except OSError:
             return None
-        return seen[1] if key == seen[0] else None
+        return seen if key == seen[0] else None
 
     def seen_key(self, path: Path) -> StatKey | None:
         """The stat key this run's header of ``path`` was taken under."""
@@ -248,16 +253,13 @@ class RevisionIndex:
 
     def checksum_of(self, path: Path) -> str | None:
         """A checksum from this run's headers when the file's stat still matches, else None."""
-        seen = self._seen.get(path.name)
-        if seen is None:
+        unchanged = self._unchanged(path)
+        if unchanged is None:
             return None
-        try:
-            key = stat_key(os.stat(path))
-        except OSError:
-            return None
-        if key != seen[0] or max(key[1], key[2]) >= time.time_ns() - RACY_WINDOW_NS:
-            return None  # changed, or so recent that a same-size edit could share its timestamps
-        return seen[1].checksum
+        key, header = unchanged
+        if max(key[1], key[2]) >= time.time_ns() - RACY_WINDOW_NS:
+            return None  # so recent that a same-size edit could share its timestamps
+        return header.checksum
 
     def save(self) -> None:
         """Write what this run saw (files gone since are dropped); failures are ignored."""
