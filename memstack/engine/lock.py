@@ -32,11 +32,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import EngineError
+from memstack.engine.lockfile import describe_file_holder, file_holder, file_probe, sqlite_lock_path, try_lock
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
     from sqlalchemy.engine import Connection, Engine
@@ -307,60 +307,7 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
                 pass
 
 
-# --------------------------------------------------------------------------- SQLite
-
-
-def sqlite_lock_path(engine: Engine) -> Path | None:
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database).with_name(Path(database).name + ".lock")
-
-
-def _os_try_lock(handle: IO[str]) -> bool:
-    if os.name == "nt":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            return True
-        except OSError:
-            return False
-    import fcntl
-
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
-def _holder_file(path: Path) -> dict[str, Any]:
-    try:
-        info = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def _describe_file_holder(path: Path) -> str:
-    info = _holder_file(path)
-    if not info:
-        return f"another process (lock file {path})"
-    return f"process {info.get('pid')} on {info.get('host')} since {info.get('since')} (lock file {path})"
-
-
-def _sqlite_probe(handle: IO[str], path: Path) -> Callable[[], str | None]:
-    def probe() -> str | None:
-        if handle.closed:
-            return f"its lock file {path} was closed"
-        try:
-            same = os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
-        except FileNotFoundError:
-            return f"its lock file {path} was deleted, so another process can take a new one"
-        return None if same else f"its lock file {path} was replaced, so another process can lock the new one"
-
-    return probe
+# --------------------------------------------------------------------------- SQLite (the file: lockfile.py)
 
 
 @contextmanager
@@ -371,7 +318,7 @@ def _sqlite_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
-        _wait_loop(lambda: _os_try_lock(handle), lambda: _describe_file_holder(path), timeout, on_wait,
+        _wait_loop(lambda: try_lock(handle), lambda: describe_file_holder(path), timeout, on_wait,
                    f"SQLite file {path.name}")
         handle.seek(0)
         handle.truncate()
@@ -379,53 +326,11 @@ def _sqlite_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -
                                  "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
         handle.flush()
         try:
-            yield HeldLock(engine, f"SQLite file {path.name}", _sqlite_probe(handle, path))
+            yield HeldLock(engine, f"SQLite file {path.name}", file_probe(handle, path))
         finally:
             handle.seek(0)
             handle.truncate()
             handle.flush()
-
-
-def _flock_held(path: Path) -> bool | None:
-    """Whether any process holds a ``flock`` on ``path``, read from Linux's ``/proc/locks``.
-
-    Reading the kernel's lock table takes nothing; None where there is no such table.
-    Matched by inode number: on overlay file systems the device in ``/proc/locks`` is the
-    underlying one, unlike ``stat``'s.
-    """
-    try:
-        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
-        inode = os.stat(path).st_ino
-    except OSError:
-        return None
-    for line in table.splitlines():
-        fields = line.split()
-        if "->" in fields:  # a waiter, not a holder
-            continue
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
-            return True
-    return False
-
-
-def _sqlite_holder(path: Path | None) -> str | None:
-    """Who holds the SQLite lock file, without locking it (a try-lock would, for an instant)."""
-    if path is None or not path.exists():
-        return None
-    held = _flock_held(path)
-    info = _holder_file(path)
-    if held is None:  # no kernel lock table: trust the holder file, while its process is alive here
-        if not info:
-            return None
-        if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
-            try:
-                os.kill(info["pid"], 0)
-            except ProcessLookupError:
-                return None
-            except OSError:
-                pass
-    elif not held:
-        return None
-    return _describe_file_holder(path)
 
 
 # --------------------------------------------------------------------------- the probe
@@ -439,7 +344,7 @@ def lock_holder(engine: Engine) -> str | None:
     """
     backend = engine.dialect.name
     if backend == "sqlite":
-        return _sqlite_holder(sqlite_lock_path(engine))
+        return file_holder(sqlite_lock_path(engine))
     with engine.connect() as connection:
         if backend == "postgresql":
             return _postgres_holder(connection, _advisory_key(engine.url.database or ""))
