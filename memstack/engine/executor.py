@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
@@ -38,10 +37,13 @@ from memstack.engine.alembic_config import (
     revision_environment,
     revision_function,
 )
-from memstack.engine.errors import MigrationFailed, NonAtomicInPlan
+from memstack.engine.errors import NonAtomicInPlan
 from memstack.engine.graph import MigrationGraph, Step
 from memstack.engine.loader import LoadedTree
 from memstack.engine.lock import verify_held
+from memstack.engine.steps import ProgressCallback as ProgressCallback
+from memstack.engine.steps import StepFailed, after_step, as_migration_failed, check_foreign_keys, elapsed_ms
+from memstack.engine.steps import StepResult as StepResult
 from memstack.engine.versionrows import VersionRows
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
@@ -50,37 +52,6 @@ if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays ch
     from sqlalchemy.engine import Connection, Engine
 
     from memstack.engine.recorder import Recorder
-
-
-@dataclass(frozen=True)
-class StepResult:
-    step: Step
-    duration_ms: int
-    success: bool = True
-    error: str | None = None
-
-
-ProgressCallback = Callable[[str, Step, "StepResult | None"], None]
-"""Called with ("start", step, None) and ("done" | "failed", step, result)."""
-
-
-class _StepFailed(Exception):
-    """Internal: a step raised; carries what the failure row needs."""
-
-    def __init__(self, cause: BaseException, started_at: dt.datetime, duration_ms: int) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.started_at = started_at
-        self.duration_ms = duration_ms
-        self.text = _error_text(cause)
-
-
-def _after(state: set[str], step: Step) -> set[str]:
-    return state | {step.revision.id} if step.direction == "up" else state - {step.revision.id}
-
-
-def _elapsed_ms(clock: float) -> int:
-    return int((time.perf_counter() - clock) * 1000)
 
 
 class Executor:
@@ -197,7 +168,7 @@ class Executor:
                     verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
                     results.append(self._run_one(connection, recorder, step, state, index, len(plan), fake=fake,
                                                  event=event))
-                    state = _after(state, step)
+                    state = after_step(state, step)
         finally:
             if self._unflushed:
                 self._flush_commits(connection)
@@ -215,12 +186,13 @@ class Executor:
                 with connection.begin():
                     result = self._step(recorder, connection, step, state, fake=fake, event=event, durable=not lazy)
                 self._unflushed = lazy
-        except _StepFailed as failed:
+        except StepFailed as failed:
             self._record_failure(recorder, step, failed, marked=outside and self.record)
             if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
                 raise failed.cause from None
             outcome = "maybe_half_applied" if outside else "step_rolled_back"
-            raise self._failure(step, index, total, failed.cause, outcome) from failed.cause
+            dialect = self.engine.dialect.name
+            raise as_migration_failed(step, index, total, failed.cause, outcome, dialect) from failed.cause
         self.progress("done", step, result)
         return result
 
@@ -262,13 +234,14 @@ class Executor:
                     verify_held(self.engine, before=step.revision.label, completed=index - 1,  # rolls all back
                                 total=len(plan))
                     results.append(self._step(recorder, connection, step, state, fake=fake, event=event))
-                    state = _after(state, step)
-        except _StepFailed as failed:
+                    state = after_step(state, step)
+        except StepFailed as failed:
             step = plan[index - 1]
             self._record_failure(None, step, failed, marked=False)
             if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
                 raise failed.cause from None
-            raise self._failure(step, index, len(plan), failed.cause, "plan_rolled_back") from failed.cause
+            raise as_migration_failed(step, index, len(plan), failed.cause, "plan_rolled_back",
+                                      self.engine.dialect.name) from failed.cause
         for result in results:
             self.progress("done", result.step, result)
         return results
@@ -300,12 +273,12 @@ class Executor:
                         return results, error
                     try:
                         result = self._step(recorder, connection, step, state, fake=False, event=None)
-                    except _StepFailed as failed:
+                    except StepFailed as failed:
                         results.append(StepResult(step, failed.duration_ms, success=False, error=failed.text))
                         return results, failed.text
                     results.append(result)
                     self.progress("done", step, result)
-                    state = _after(state, step)
+                    state = after_step(state, step)
             finally:
                 transaction.rollback()
         return results, None
@@ -313,7 +286,7 @@ class Executor:
     # ------------------------------------------------------------------ the one step routine
     def _step(self, recorder: Recorder, connection: Connection | None, step: Step, before: set[str], *,
               fake: bool, event: str | None, durable: bool = True) -> StepResult:
-        """Time the step, run it, record it, check foreign keys; raises :class:`_StepFailed`.
+        """Time the step, run it, record it, check foreign keys; raises :class:`StepFailed`.
 
         ``connection``: the strategy's open transaction; ``None``: the step runs outside one
         (marked while it runs, recorded after).
@@ -322,14 +295,14 @@ class Executor:
 
         self.progress("start", step, None)
         started_at, clock = utcnow(), time.perf_counter()
-        after = _after(before, step)
+        after = after_step(before, step)
         try:
             if connection is not None:
                 if not fake:
                     self._run_revision(connection, step, in_transaction=True)
                 self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
-                                  started=started_at, duration_ms=_elapsed_ms(clock), durable=durable)
-                self._check_foreign_keys(connection, step)
+                                  started=started_at, duration_ms=elapsed_ms(clock), durable=durable)
+                check_foreign_keys(connection, step)
             else:
                 if self.record:  # say what is running before it starts: its DDL commits itself
                     with self._transaction() as marking:
@@ -339,14 +312,14 @@ class Executor:
                     self._set_ddl_lock_timeout(outside)
                     self._run_revision(outside, step, in_transaction=False)
                 with self._transaction() as recording:
-                    self._check_foreign_keys(recording, step)
+                    check_foreign_keys(recording, step)
                     self._record_step(recorder.bound_to(recording), step, before, after, fake=fake, event=event,
-                                      started=started_at, duration_ms=_elapsed_ms(clock), clear_mark=True)
+                                      started=started_at, duration_ms=elapsed_ms(clock), clear_mark=True)
         except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C too: the run records the interruption
-            failed = _StepFailed(exc, started_at, _elapsed_ms(clock))
+            failed = StepFailed(exc, started_at, elapsed_ms(clock))
             self.progress("failed", step, StepResult(step, failed.duration_ms, success=False, error=failed.text))
             raise failed from exc
-        return StepResult(step, _elapsed_ms(clock))
+        return StepResult(step, elapsed_ms(clock))
 
     def _run_revision(self, connection: Connection, step: Step, *, in_transaction: bool) -> None:
         """Call the revision's function inside an Alembic environment on ``connection``.
@@ -408,7 +381,7 @@ class Executor:
             self._rows = VersionRows(self.graph, before)
         return self._rows.move(step.revision.id, step.direction)
 
-    def _record_failure(self, recorder: Recorder | None, step: Step, failed: _StepFailed, *, marked: bool) -> None:
+    def _record_failure(self, recorder: Recorder | None, step: Step, failed: StepFailed, *, marked: bool) -> None:
         if not self.record:
             return
         rev = step.revision
@@ -424,27 +397,3 @@ class Executor:
         except Exception:  # the database may be gone; the original error matters more
             pass
 
-    def _failure(self, step: Step, index: int, total: int, exc: BaseException, outcome: str) -> MigrationFailed:
-        if isinstance(exc, MigrationFailed):
-            return exc
-        return MigrationFailed(step=step, index=index, total=total, error=exc, outcome=outcome,
-                               dialect=self.engine.dialect.name)
-
-    @staticmethod
-    def _check_foreign_keys(connection: Connection, step: Step) -> None:
-        if connection.dialect.name != "sqlite":
-            return
-        problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if problems:
-            table, rowid, parent, _ = problems[0]
-            raise MemstackError(
-                f"{step.revision.label} left {len(problems)} row(s) violating foreign keys "
-                f"(first: {table} rowid {rowid} -> {parent})",
-            )
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C / SIGINT)"
-    original = getattr(exc, "orig", None)
-    return f"{type(original or exc).__name__}: {str(original or exc).strip()}"
