@@ -13,15 +13,14 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.databases import query
-from support.projects import write_package, write_pyproject
-from test_revision_index import same_size_same_mtime_edit, write_chain
+from support.projects import git_repo_on_main, write_package, write_pyproject
+from support.revisions import same_size_same_mtime_edit, write_chain
 
 import memstack
 from memstack.core.errors import ConfigurationError, MemstackError
@@ -136,14 +135,7 @@ def test_git_branch_switch(tmp_path: Path, trusting: None) -> None:
     folder = repo / "migrations" / "c"
     paths = write_chain(folder)
     (repo / ".gitignore").write_text(".memstack-index.json\n")
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
-                       capture_output=True)
-
-    git("init", "-q", "-b", "main")
-    git("add", "-A")
-    git("commit", "-qm", "main")
+    git = git_repo_on_main(repo)
     on_main = summarized(folder)
     git("checkout", "-qb", "other")
     paths[1].write_text(paths[1].read_text().replace('"t2"', '"z2"'))  # same size, other code

@@ -10,43 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.projects import git_repo_on_main
+from support.revisions import same_size_same_mtime_edit, write_chain
 from support.running import cli
 
 from memstack.engine import checksum, index, loader
-
-TEMPLATE = '''"""r{n}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{rid}"
-down_revision = {down!r}
-branch_labels = {labels!r}
-
-
-def upgrade() -> None:
-    op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade() -> None:
-    op.drop_table("t{n}")
-'''
-
-
-def write_chain(folder: Path, count: int = 3) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths, down = [], None
-    for n in range(1, count + 1):
-        rid = f"r{n:011d}"
-        path = folder / f"{n:04d}_r{n}.py"
-        path.write_text(TEMPLATE.format(n=n, rid=rid, down=down, labels=("c",) if down is None else None))
-        paths.append(path)
-        down = rid
-    return paths
 
 
 def fresh(folder: Path) -> list[tuple[loader.RevisionFile, str]]:
@@ -71,17 +43,6 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
     monkeypatch.setattr(loader, "_indexed_header", counting)
     monkeypatch.setattr(index, "RACY_WINDOW_NS", -10**12)  # trust entries up to 1000 s in the future
     yield seen
-
-
-def same_size_same_mtime_edit(path: Path, old: str, new: str) -> None:
-    assert len(old) == len(new)
-    stat = path.stat()
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    after = path.stat()
-    assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 def test_unchanged_files_are_not_parsed_again(tmp_path: Path, parses: list[Path]) -> None:
@@ -139,14 +100,7 @@ def test_git_branch_switch(tmp_path: Path, parses: list[Path]) -> None:
     folder = repo / "migrations" / "c"
     paths = write_chain(folder)
     (repo / ".gitignore").write_text(".memstack-index.json\n")
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
-                       capture_output=True)
-
-    git("init", "-q", "-b", "main")
-    git("add", "-A")
-    git("commit", "-qm", "main")
+    git = git_repo_on_main(repo)
     git("checkout", "-qb", "other")
     paths[1].write_text(paths[1].read_text().replace('"t2"', '"z2"'))  # same size, other code
     paths[2].unlink()

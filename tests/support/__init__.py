@@ -2,7 +2,8 @@
 
 * ``databases`` -- the test servers, throw-away databases, connections and raw SQL
 * ``projects`` -- project roots under ``tmp_path``, pyproject tables, component packages
-* ``revisions`` -- the committed tree's revision ids (read from ``migrations/``) and hand-written revisions
+* ``revisions`` -- the committed tree's revision ids (read from ``migrations/``), hand-written revisions
+  and chains, same-size same-mtime edits
 * ``running`` -- ``call_command``, ``main()`` in-process, ``manage.py`` and ``alembic`` in subprocesses
 * ``inspect`` -- what a database holds: tables, columns, version rows, bookkeeping, snapshots
 * ``legacy`` -- databases as MemStack's old code built them (adoption tests)

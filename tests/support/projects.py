@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 import shutil
-from collections.abc import Sequence
+import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from memstack.core.settings import DEFAULT_COMPONENTS
@@ -137,6 +138,19 @@ def add_alembic_table(project: Path) -> None:
 
     ws = Workspace.load(project_dir=project, database_url="sqlite://")
     sync_alembic_config(ws.registry, ws.settings.pyproject_path)
+
+
+def git_repo_on_main(repo: Path) -> Callable[..., None]:
+    """``repo`` made a git repository with everything committed on ``main``; returns ``git(*args)``."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
+                       capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "main")
+    return git
 
 
 def remove_migration_folders(project: Path) -> None:

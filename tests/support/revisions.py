@@ -7,6 +7,7 @@ the suite asserting stale ids.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -173,3 +174,46 @@ def shared_prefix(*ids: str) -> str:
         prefix += letters[0]
     assert prefix, f"revision ids {ids} share no prefix"
     return prefix
+
+
+CHAIN_TEMPLATE = '''"""r{n}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{rid}"
+down_revision = {down!r}
+branch_labels = {labels!r}
+
+
+def upgrade() -> None:
+    op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("t{n}")
+'''
+
+
+def write_chain(folder: Path, count: int = 3) -> list[Path]:
+    """``count`` revisions in one folder, each creating a table ``t<n>`` on the one before (label ``c``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, down = [], None
+    for n in range(1, count + 1):
+        rid = f"r{n:011d}"
+        path = folder / f"{n:04d}_r{n}.py"
+        path.write_text(CHAIN_TEMPLATE.format(n=n, rid=rid, down=down, labels=("c",) if down is None else None))
+        paths.append(path)
+        down = rid
+    return paths
+
+
+def same_size_same_mtime_edit(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` (same length) and put the mtime back: only ctime and content tell."""
+    assert len(old) == len(new)
+    stat = path.stat()
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
