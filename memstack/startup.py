@@ -150,7 +150,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
         if verify_only:
             raise NotUpToDate(masked, pending)
         log.info("applying %d pending revision(s) to %s", len(pending), masked)
-        results = migrate(ws, options=RunOptions())
+        results = migrate(ws, options=RunOptions(noop_checked=True))
         applied = [r.step.revision.label for r in results]
         return StartupResult(masked, applied, pending, [], took())
 

@@ -66,6 +66,7 @@ class RunOptions:
     progress: ProgressCallback | None = None
     on_wait: WaitCallback | None = None
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
+    noop_checked: bool = False  # the caller just found the no-op digest not matching: not asked twice
 
 
 def plan_for(ws: Workspace, state: DatabaseState, component: str | None = None, target: str | None = None,
@@ -110,8 +111,8 @@ def migrate(ws: Workspace, component: str | None = None, target: str | None = No
     if options.dry_run:
         return _rehearse(ws, plan_maker, options)
     everything = component is None and target is None and to_tag is None and not options.fake
-    if everything and fingerprint.up_to_date(ws):  # one query: nothing to do (see engine/fingerprint.py)
-        return []
+    if everything and not options.noop_checked and fingerprint.up_to_date(ws):  # one query: nothing to do
+        return []  # (see engine/fingerprint.py)
     results = _run_plan(ws, plan_maker, options)
     if everything:
         fingerprint.remember_if_up_to_date(ws)

@@ -95,7 +95,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
                              confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
                              progress=report_progress(app, fake=fake),
-                             on_wait=report_wait(app), x_arguments=x_arguments)
+                             on_wait=report_wait(app), x_arguments=x_arguments, noop_checked=plain)
         if dry_run:
             _rehearse(app, ws, component, target, to_tag, options, as_json)
             return
