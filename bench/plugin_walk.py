@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tree import write_projects
 
-import memstack.engine.executor as executor_module
+import memstack.engine.run.executor as executor_module
 from memstack.engine.workspace import Workspace
 from memstack.testing.checks import check_up_down_up
 from memstack.testing.scratch import scratch_workspace

@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.core.errors import MemstackError
-from memstack.engine.loader import checksum_file
-from memstack.engine.lock import migration_lock
-from memstack.engine.recorder import Recorder, utcnow
-from memstack.engine.safety import ensure_safe, read_database_state, record_unverified
+from memstack.engine.records.recorder import Recorder, utcnow
+from memstack.engine.run.lock import migration_lock
+from memstack.engine.run.safety import ensure_safe, read_database_state, record_unverified
+from memstack.engine.tree.loader import checksum_file
 from memstack.engine.workspace import Workspace
 
 MUTATING_COMMANDS = {"upgrade", "downgrade", "do_stamp", "do_ensure_version"}

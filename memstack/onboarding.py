@@ -19,8 +19,8 @@ from memstack.core.seeding import SchemaNotMigrated, SeedResult, SeedRun, check_
 from memstack.core.settings import Settings, mask_url, read_dotenv
 
 if TYPE_CHECKING:
-    from memstack.engine.executor import ProgressCallback
-    from memstack.engine.lock import WaitCallback
+    from memstack.engine.run.executor import ProgressCallback
+    from memstack.engine.run.lock import WaitCallback
 
 __all__ = ["OnboardResult", "database_exists", "ensure_database", "onboard", "seed"]
 
@@ -92,7 +92,7 @@ def seed(settings: Settings, *, environ: Mapping[str, str] | None = None) -> See
 
     from memstack.core.components import build_registry
     from memstack.core.db import create_engine, database_unavailable
-    from memstack.engine.lock import migration_lock
+    from memstack.engine.run.lock import migration_lock
 
     env = seed_environment(settings.project_dir) if environ is None else dict(environ)
     url = settings.database_url

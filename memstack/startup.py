@@ -19,7 +19,7 @@ from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.engine.errors import ChecksumDrift, EngineError, FailureMark, RemovedComponent, UnknownRows
 
 if TYPE_CHECKING:
-    from memstack.engine.safety import DatabaseState
+    from memstack.engine.run.safety import DatabaseState
     from memstack.engine.workspace import Workspace
 
 log = logging.getLogger("memstack.startup")
@@ -115,7 +115,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
     from sqlalchemy.exc import SQLAlchemyError
 
     from memstack.core.db import database_unavailable
-    from memstack.engine import fingerprint
+    from memstack.engine.tree import fingerprint
     from memstack.engine.workspace import Workspace
 
     started = time.perf_counter()
@@ -158,7 +158,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
 def _refuse_unsafe_state(ws: Workspace, state: DatabaseState) -> None:
     """Failure marks (a revision that failed half-way) and applied files changed since: raise in
     both modes, so neither verifying nor a start-up with nothing pending boots on them."""
-    from memstack.engine.safety import checksum_drift, drift_error
+    from memstack.engine.run.safety import checksum_drift, drift_error
 
     if state.marks:
         raise FailureMark(state.marks[0], state.progress.get(state.marks[0].revision))

@@ -19,7 +19,7 @@ from support.revisions import new_id
 from support.running import cli
 
 from memstack.core.settings import DEFAULT_COMPONENTS
-from memstack.engine.alembic_config import alembic_setup, revision_environment
+from memstack.engine.run.alembic_config import alembic_setup, revision_environment
 
 HEADER = '''"""{message}
 

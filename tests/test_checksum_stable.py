@@ -1,6 +1,6 @@
 """Checksums pinned to golden values: the same on every Python 3.11+ (issue 10, item 3).
 
-Needs only the standard library and ``memstack/engine/checksum.py``, because ``.ci/run``
+Needs only the standard library and ``memstack/engine/tree/checksum.py``, because ``.ci/run``
 also runs it under every other installed Python, where pytest may be missing:
 
     PYTHONPATH=. python3.12 tests/test_checksum_stable.py
@@ -12,7 +12,7 @@ import ast
 import hashlib
 import sys
 
-from memstack.engine import checksum
+from memstack.engine.tree import checksum
 
 SAMPLE = '''
 """Module docstring: ignored."""

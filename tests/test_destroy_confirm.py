@@ -17,11 +17,11 @@ from support.inspect import columns, table_names
 from support.running import applied_set, cli, json_of, manage, migrate
 
 from memstack.core.errors import DeclinedError
-from memstack.engine.destruction import StepDestruction, planned_destruction
 from memstack.engine.errors import PlanChangedWhileAsked
-from memstack.engine.graph import Step
 from memstack.engine.migrate import RunOptions, rollback
 from memstack.engine.migrate import migrate as engine_migrate
+from memstack.engine.run.destruction import StepDestruction, planned_destruction
+from memstack.engine.tree.graph import Step
 from memstack.engine.workspace import Workspace
 
 TASK_ROWS = [  # id, progress, result: 3 rows hold a progress, 2 a result, none a message
@@ -236,7 +236,7 @@ def test_engine_without_a_callback_refuses(project: Path, sqlite_url: str) -> No
 
 
 def test_destruction_json_shape() -> None:
-    from memstack.engine.destruction import Loss
+    from memstack.engine.run.destruction import Loss
 
     item = StepDestruction(Step(_fake_revision(), "down"), (Loss("table", "things", rows=7),))
     assert item.as_json() == {"destroys": [{"kind": "table", "table": "things", "name": None, "schema": None,
@@ -245,6 +245,6 @@ def test_destruction_json_shape() -> None:
 
 
 def _fake_revision() -> Any:
-    from memstack.engine.graph import Revision
+    from memstack.engine.tree.graph import Revision
 
     return Revision(id="abc", component="things", name="0001_initial", path="0001_initial.py")

@@ -25,7 +25,7 @@ from memstack import call_command
 from memstack.core.db import create_engine, database_exists
 from memstack.core.errors import MemstackError
 from memstack.core.settings import load_settings
-from memstack.engine.lock import migration_lock
+from memstack.engine.run.lock import migration_lock
 from memstack.onboarding import ensure_database, onboard
 
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],

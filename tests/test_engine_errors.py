@@ -15,8 +15,8 @@ from support.running import run_main
 from memstack.cli.errors import for_person
 from memstack.engine import errors as e
 from memstack.engine.errors import EngineError
-from memstack.engine.graph import InvalidGraph, MultipleHeads, Revision, RevisionCycle
-from memstack.engine.planner import (
+from memstack.engine.tree.graph import InvalidGraph, MultipleHeads, Revision, RevisionCycle
+from memstack.engine.tree.planner import (
     AmbiguousTarget,
     IrreversibleInPlan,
     NoRevisions,

@@ -13,7 +13,6 @@ from memstack.cli.errors import fix_text, for_person, spell_fix
 from memstack.core.db import database_unavailable
 from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.core.seeding import SchemaNotMigrated
-from memstack.engine.checks import Fix, Problem, run
 from memstack.engine.errors import (
     AlreadyManaged,
     ChecksumDrift,
@@ -30,8 +29,9 @@ from memstack.engine.errors import (
     UncreatedReference,
     UnknownRows,
 )
-from memstack.engine.recorder import Mark
-from memstack.engine.safety import Drift
+from memstack.engine.records.recorder import Mark
+from memstack.engine.review.checks import Fix, Problem, run
+from memstack.engine.run.safety import Drift
 from memstack.startup import AheadAndBehind, NotUpToDate, for_application
 
 DRIFT = Drift("memory", "0001_initial", "abc123def456", "migrations/memory/0001_initial.py", "a" * 64, "b" * 64)

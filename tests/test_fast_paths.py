@@ -19,10 +19,11 @@ from support.revisions import new_id, write_revision
 
 import memstack
 from memstack.core.errors import MemstackError
-from memstack.engine import fingerprint, index, loader, workspace
-from memstack.engine.graph import MigrationGraph, Revision
+from memstack.engine import workspace
 from memstack.engine.migrate import migrate
-from memstack.engine.versionrows import VersionRows
+from memstack.engine.records.versionrows import VersionRows
+from memstack.engine.tree import fingerprint, index, loader
+from memstack.engine.tree.graph import MigrationGraph, Revision
 from memstack.engine.workspace import Workspace
 
 

@@ -25,7 +25,8 @@ from support.revisions import same_size_same_mtime_edit, write_chain
 import memstack
 from memstack.core.errors import ConfigurationError, MemstackError
 from memstack.core.settings import DEFAULT_COMPONENTS
-from memstack.engine import fingerprint, index, workspace
+from memstack.engine import workspace
+from memstack.engine.tree import fingerprint, index
 from memstack.engine.workspace import Workspace
 
 
@@ -201,7 +202,7 @@ def test_applied_digest_on_the_server_equals_the_one_computed_here(rows: list[tu
     from sqlalchemy import create_engine
     from support.databases import temporary_database
 
-    from memstack.engine import bookkeeping
+    from memstack.engine.records import bookkeeping
 
     with temporary_database("postgres") as url:
         engine = create_engine(url)

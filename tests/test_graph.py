@@ -1,4 +1,4 @@
-"""Unit tests for the pure revision graph (memstack.engine.graph): structure only, no files, no database.
+"""Unit tests for the pure revision graph (memstack.engine.tree.graph): structure only, no files, no database.
 
 Its version rows and minimal links are in test_graph_links.py, its validation in
 test_graph_validation.py; plans over the graph in test_planner.py; the builders in support/graphs.py.
@@ -26,7 +26,7 @@ from support.graphs import (
     tenant1,
 )
 
-from memstack.engine.graph import (
+from memstack.engine.tree.graph import (
     GraphError,
     MigrationGraph,
     MultipleHeads,

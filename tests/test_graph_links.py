@@ -24,7 +24,7 @@ from support.graphs import (
     tenant1,
 )
 
-from memstack.engine.graph import (
+from memstack.engine.tree.graph import (
     MigrationGraph,
 )
 

@@ -17,7 +17,7 @@ from support.graphs import (
     scrambled_stack,
 )
 
-from memstack.engine.graph import (
+from memstack.engine.tree.graph import (
     GraphError,
     InvalidGraph,
     MigrationGraph,

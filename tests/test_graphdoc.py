@@ -14,7 +14,7 @@ import pytest
 from support.revisions import load_graph, revision_id
 from support.running import call, manage, ok
 
-from memstack.engine.graphdoc import render_graph
+from memstack.engine.review.graphdoc import render_graph
 
 LABELS = ("auth", "tenant", "project", "memory", "ontology", "memo", "task")
 AUTH_FK = revision_id("auth", "0002")

@@ -13,8 +13,8 @@ from support.projects import add_alembic_table
 from support.revisions import Chain, chain_component, new_id, write_revision
 from support.running import cli, manage
 
-from memstack.engine.graph import Revision
-from memstack.engine.halfway import MarkProgress, expected_objects, mark_progress
+from memstack.engine.run.halfway import MarkProgress, expected_objects, mark_progress
+from memstack.engine.tree.graph import Revision
 
 #: revision 1 creates <label>_t1 (chain_component), then this fails before <label>_t2 exists
 FAILS_AFTER_FIRST_TABLE = "\n".join([

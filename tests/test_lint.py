@@ -14,8 +14,8 @@ import pytest
 from support.revisions import new_id, revision_id, write_revision
 from support.running import cli, manage, ok
 
-from memstack.engine import lint
-from memstack.engine.lint import file_findings, markers
+from memstack.engine.review import lint
+from memstack.engine.review.lint import file_findings, markers
 
 TASK_HEAD = "0005_merge_legacy_task_columns"
 

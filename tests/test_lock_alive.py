@@ -19,9 +19,9 @@ from support.running import cli, manage, wait_for
 from memstack.cli.errors import for_person
 from memstack.core.db import create_engine
 from memstack.engine.errors import EngineError
-from memstack.engine.graph import Step
-from memstack.engine.lock import LockLost, lock_holder, migration_lock, mysql_lock_name, sqlite_lock_path
 from memstack.engine.migrate import RunOptions, migrate
+from memstack.engine.run.lock import LockLost, lock_holder, migration_lock, mysql_lock_name, sqlite_lock_path
+from memstack.engine.tree.graph import Step
 from memstack.engine.workspace import Workspace
 
 PG_LOCKS_HERE = ("FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -122,7 +122,7 @@ def test_an_atomic_run_that_loses_its_lock_rolls_everything_back(project: Path, 
 KILL_OWN_LOCK = {
     "postgres": f'op.execute("SELECT pg_terminate_backend(pid, 5000) {PG_LOCKS_HERE} AND pid <> pg_backend_pid()")',
     "mariadb": "\n".join([
-        "from memstack.engine.lock import mysql_lock_name",
+        "from memstack.engine.run.lock import mysql_lock_name",
         "bind = op.get_bind()",
         'holder = bind.execute(sa.text("SELECT IS_USED_LOCK(:n)"), {"n": mysql_lock_name(bind.engine.url.database)})',
         'bind.exec_driver_sql(f"KILL {int(holder.scalar())}")',

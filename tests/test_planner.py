@@ -1,4 +1,4 @@
-"""Unit tests for the planner (memstack.engine.planner): plans and TARGET parsing, pure.
+"""Unit tests for the planner (memstack.engine.tree.planner): plans and TARGET parsing, pure.
 
 Built on the hand-made graphs of support/graphs.py; no files, no database.
 """
@@ -34,8 +34,9 @@ from support.graphs import (
 )
 
 from memstack.cli.errors import for_person
-from memstack.engine.graph import MigrationGraph, MultipleHeads, Revision
-from memstack.engine.planner import (
+from memstack.engine.run.safety import DatabaseState
+from memstack.engine.tree.graph import MigrationGraph, MultipleHeads, Revision
+from memstack.engine.tree.planner import (
     AmbiguousTarget,
     IrreversibleInPlan,
     NoRevisions,
@@ -53,7 +54,6 @@ from memstack.engine.planner import (
     resolve_target,
     rollback_plan,
 )
-from memstack.engine.safety import DatabaseState
 
 
 @pytest.fixture

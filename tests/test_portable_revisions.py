@@ -15,7 +15,7 @@ from support.projects import set_components
 from support.revisions import parsed, revision_files, ruff_check
 from support.running import call
 
-from memstack.engine.writer import portable_server_default
+from memstack.engine.generate.writer import portable_server_default
 
 MakeComponent = Callable[..., str]
 

@@ -33,7 +33,7 @@ from support.preview import (
 from support.revisions import REV
 from support.running import call, cli, ok, shown
 
-from memstack.engine.offline import NOT_RENDERABLE
+from memstack.engine.run.offline import NOT_RENDERABLE
 
 # --------------------------------------------------------------------------- --sql
 
@@ -130,7 +130,7 @@ def test_sql_cut_short_by_any_error_ends_with_a_stop_statement(project: Path, db
     """The script is written as it renders: an error after some steps were written (here, a
     revision file that cannot be read for its checksum) must leave a script that stops a
     client, not one that reads as whole, and exit 1."""
-    import memstack.engine.offline as offline
+    import memstack.engine.run.offline as offline
 
     real = offline.checksum_file
     calls = {"n": 0}

@@ -14,7 +14,7 @@ from support.revisions import revision_files, ruff_check
 from support.running import Result, call, run_main
 
 from memstack.engine.errors import EngineError
-from memstack.engine.renames import NotNullWithoutDefault, RenameCandidate, UndecidedRenames
+from memstack.engine.generate.renames import NotNullWithoutDefault, RenameCandidate, UndecidedRenames
 
 MakeComponent = Callable[..., str]
 

@@ -18,7 +18,7 @@ from support.projects import git_repo_on_main
 from support.revisions import same_size_same_mtime_edit, write_chain
 from support.running import cli
 
-from memstack.engine import checksum, index, loader
+from memstack.engine.tree import checksum, index, loader
 
 
 def fresh(folder: Path) -> list[tuple[loader.RevisionFile, str]]:

@@ -14,8 +14,8 @@ from support.projects import add_alembic_table, set_components
 from support.revisions import REV, chain_component, new_id, write_revision
 from support.running import Result, cli
 
-from memstack.engine.loader import checksum_file
-from memstack.engine.lock import migration_lock
+from memstack.engine.run.lock import migration_lock
+from memstack.engine.tree.loader import checksum_file
 
 MEMORY_1 = REV[("memory", "0001_initial")]
 MEMO_1 = REV[("memo", "0001_initial")]

@@ -12,7 +12,7 @@ from support.inspect import applied_rows, history_rows, snapshot
 from support.revisions import REV
 from support.running import cli
 
-from memstack.engine.loader import checksum_file, checksum_source
+from memstack.engine.tree.loader import checksum_file, checksum_source
 
 MEMORY_1 = REV[("memory", "0001_initial")]
 
@@ -133,7 +133,7 @@ def _legacy_checksum(path: Path, flavour: str) -> str:
     import ast
     import hashlib
 
-    from memstack.engine import checksum
+    from memstack.engine.tree import checksum
 
     tree = checksum._without_docstrings(ast.parse(path.read_text(encoding="utf-8")))
     return hashlib.sha256(checksum._legacy_dump(tree, flavour).encode()).hexdigest()

@@ -234,7 +234,7 @@ def test_two_developers_end_with_two_reported_heads(tmp_path: Path, sqlite_url: 
     merged_pkgs = _gizmo_package(tmp_path / "pkgs_merged", package,
                                  "    color: Mapped[str | None] = mapped_column(String(20), nullable=True)\n"
                                  "    weight: Mapped[int | None] = mapped_column(Integer, nullable=True)")
-    from memstack.engine.loader import parse_revision_file
+    from memstack.engine.tree.loader import parse_revision_file
 
     id_a, id_b = parse_revision_file(new_a[0]).revision, parse_revision_file(new_b[0]).revision
     assert id_a != id_b  # no id collision

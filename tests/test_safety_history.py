@@ -14,7 +14,7 @@ from support.projects import add_alembic_table
 from support.revisions import REV, chain_component
 from support.running import alembic, cli, history_json
 
-from memstack.engine.recorder import BOOKKEEPING_SCHEMA_VERSION
+from memstack.engine.records.recorder import BOOKKEEPING_SCHEMA_VERSION
 
 ALL = set(REV)
 

@@ -18,7 +18,7 @@ from support.revisions import REV
 from support.running import alembic, cli, manage, manage_argv, spawn_manage, subprocess_env
 
 from memstack.core.db import create_engine
-from memstack.engine.lock import migration_lock, mysql_lock_name
+from memstack.engine.run.lock import migration_lock, mysql_lock_name
 
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],
          REV[("ontology", "0001_initial")], REV[("memo", "0001_initial")],

@@ -23,9 +23,9 @@ from support.projects import set_components
 from support.running import Output, call
 
 from memstack.core.errors import MemstackError
-from memstack.engine import autodetect
-from memstack.engine.scratch import table_columns
-from memstack.engine.scratch_cache import CACHE_DIR
+from memstack.engine.generate import autodetect
+from memstack.engine.generate.scratch import table_columns
+from memstack.engine.generate.scratch_cache import CACHE_DIR
 
 Builds = list[int]
 MakeComponent = Callable[..., str]
@@ -240,8 +240,8 @@ def test_a_replay_that_fails_is_never_trusted(project: Path, builds: Builds, ser
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_a_replayed_database_is_the_built_one(project: Path, server: str, request: pytest.FixtureRequest) -> None:
-    from memstack.engine.references import Creators
-    from memstack.engine.scratch_cache import scratch_state
+    from memstack.engine.generate.references import Creators
+    from memstack.engine.generate.scratch_cache import scratch_state
     from memstack.engine.workspace import Workspace
 
     url = request.getfixturevalue(f"{server}_url")
@@ -304,10 +304,10 @@ def test_scratch_build_tracks_what_reflecting_everything_after_each_revision_see
                                                                                    db_url: str) -> None:
     """The build re-reads only what changed; the per-step full reflection it replaced is the reference."""
     from memstack.core.components import is_bookkeeping_table
-    from memstack.engine.executor import Executor
-    from memstack.engine.graph import Step
-    from memstack.engine.references import Creators
-    from memstack.engine.scratch import scratch_engine
+    from memstack.engine.generate.references import Creators
+    from memstack.engine.generate.scratch import scratch_engine
+    from memstack.engine.run.executor import Executor
+    from memstack.engine.tree.graph import Step
     from memstack.engine.workspace import Workspace
 
     with Workspace.load(project, database_url=db_url) as ws:

@@ -26,7 +26,7 @@ import memstack
 from memstack.core.db import create_engine
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import MigrationFailed
-from memstack.engine.lock import LockTimeout, migration_lock
+from memstack.engine.run.lock import LockTimeout, migration_lock
 
 ALL_LABELS = {f"{component} {name}" for component, name in REV}
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],

@@ -20,7 +20,7 @@ from support.projects import add_alembic_config, set_components
 from support.revisions import REV, create_table, new_id, write_revision
 from support.running import alembic, applied_set, cli, json_of, migrate, ok
 
-from memstack.engine.offline import NOT_RENDERABLE
+from memstack.engine.run.offline import NOT_RENDERABLE
 
 ALL = set(REV)
 MEMORY = {("memory", "0001_initial"), ("memory", "0002_add_task_id")}

@@ -18,8 +18,8 @@ from support.inspect import version_rows
 from support.projects import MANAGE_PY, add_alembic_config
 from support.running import VENV_BIN, run
 
-from memstack.engine.loader import parse_revision_file
-from memstack.engine.takeover import TakeoverError, plan_takeover, read_alembic_project, slug_for
+from memstack.engine.adopt.takeover import TakeoverError, plan_takeover, read_alembic_project, slug_for
+from memstack.engine.tree.loader import parse_revision_file
 
 COUNT = 110
 LABEL = "legacy"

@@ -13,7 +13,7 @@ from support.inspect import snapshot, tables
 from support.projects import add_alembic_config
 from support.running import VENV_BIN, cli, run
 
-from memstack.engine.takeover import TakeoverError, plan_takeover
+from memstack.engine.adopt.takeover import TakeoverError, plan_takeover
 
 LABEL = "legacy"
 

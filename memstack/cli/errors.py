@@ -3,7 +3,7 @@
 Each domain error type gets a wording function (``@wording(MultipleHeads)``) returning the
 message and the ``manage.py`` command that fixes it. ``main`` and ``call_command`` pass every
 :class:`MemstackError` through :func:`for_person`; nothing else in the engine spells commands.
-Structured fixes (:class:`memstack.engine.checks.Fix`, used by ``check`` and ``doctor``) are
+Structured fixes (:class:`memstack.engine.review.checks.Fix`, used by ``check`` and ``doctor``) are
 spelled here too, by :func:`spell_fix`.
 """
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.core.seeding import SchemaNotMigrated
 from memstack.engine import errors as engine_errors
+from memstack.engine.adopt.existing import UnrecordedSchema
 from memstack.engine.errors import (
     AlreadyManaged,
     ChecksumDrift,
@@ -31,19 +32,18 @@ from memstack.engine.errors import (
     UncreatedReference,
     UnknownRows,
 )
-from memstack.engine.existing import UnrecordedSchema
-from memstack.engine.graph import InvalidGraph, MultipleHeads, RevisionCycle
-from memstack.engine.planner import (
+from memstack.engine.generate.rename_errors import NotNullWithoutDefault, UndecidedRenames, UnknownRename
+from memstack.engine.tree.graph import InvalidGraph, MultipleHeads, RevisionCycle
+from memstack.engine.tree.planner import (
     AmbiguousTarget,
     IrreversibleInPlan,
     NoRevisions,
     TargetNeedsComponent,
     UnknownTarget,
 )
-from memstack.engine.rename_errors import NotNullWithoutDefault, UndecidedRenames, UnknownRename
 
 if TYPE_CHECKING:
-    from memstack.engine.checks import Command, Fix
+    from memstack.engine.review.checks import Command, Fix
 
 E = TypeVar("E", bound=MemstackError)
 Worded = tuple[str, str | None]

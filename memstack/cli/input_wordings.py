@@ -7,7 +7,8 @@ within its size; the registry is the same.
 from __future__ import annotations
 
 from memstack.cli.errors import Worded, wording
-from memstack.engine import loader, scratch
+from memstack.engine.generate import scratch
+from memstack.engine.tree import loader
 
 
 @wording(loader.UnreadableMigrations)

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from memstack.cli.context import AppContext
 from memstack.core.errors import DeclinedError
-from memstack.engine.graph import Step
+from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
-    from memstack.engine.destruction import DestructionCallback, Loss, StepDestruction
-    from memstack.engine.executor import ProgressCallback, StepResult
-    from memstack.engine.lock import WaitCallback
-    from memstack.engine.planner import ConfirmCallback
+    from memstack.engine.run.destruction import DestructionCallback, Loss, StepDestruction
+    from memstack.engine.run.executor import ProgressCallback, StepResult
+    from memstack.engine.run.lock import WaitCallback
+    from memstack.engine.tree.planner import ConfirmCallback
 
 
 def report_progress(app: AppContext, *, fake: bool = False) -> ProgressCallback:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from memstack.cli.errors import Worded, wording
 from memstack.engine.errors import MigrationFailed, NonAtomicInPlan
-from memstack.engine.lock import LockLost, LockTimeout
+from memstack.engine.run.lock import LockLost, LockTimeout
 
 # executor and lock
 

@@ -234,7 +234,7 @@ def _sync_version_locations(settings: Settings) -> tuple[bool, list[str]]:
     """Rebuild the registry from the reloaded settings and update ``[tool.alembic]``."""
     from memstack.core.components import build_registry
     from memstack.core.settings import _parse_components, load_settings, read_project_config
-    from memstack.engine.alembic_config import sync_alembic_config
+    from memstack.engine.run.alembic_config import sync_alembic_config
 
     warnings: list[str] = []
     importlib.invalidate_caches()

@@ -6,8 +6,8 @@ Registered with :func:`memstack.cli.errors.wording` when :mod:`memstack.cli.erro
 from __future__ import annotations
 
 from memstack.cli.errors import Worded, wording
-from memstack.engine.lint import SquawkMissing
-from memstack.engine.schemadoc import GraphvizMissing, TemplatesMissing
+from memstack.engine.review.lint import SquawkMissing
+from memstack.engine.review.schemadoc import GraphvizMissing, TemplatesMissing
 
 
 @wording(GraphvizMissing)

@@ -17,10 +17,10 @@ from memstack.core.errors import MemstackError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from memstack.engine.graph import Revision, Step
-    from memstack.engine.halfway import MarkProgress
-    from memstack.engine.recorder import Mark
-    from memstack.engine.safety import Drift
+    from memstack.engine.records.recorder import Mark
+    from memstack.engine.run.halfway import MarkProgress
+    from memstack.engine.run.safety import Drift
+    from memstack.engine.tree.graph import Revision, Step
 
 
 class EngineError(MemstackError):
@@ -31,7 +31,7 @@ class EngineError(MemstackError):
 
 
 # --------------------------------------------------------------------------- migrate, rollback, preview
-# (graph and planner errors live in memstack.engine.graph and memstack.engine.planner)
+# (graph and planner errors live in memstack.engine.tree.graph and memstack.engine.tree.planner)
 
 
 class TagTakesNoTarget(EngineError):
@@ -197,7 +197,7 @@ class ChecksumDrift(EngineError):
 class FailureMark(EngineError):
     """A revision failed or was interrupted half-way on a database without transactional DDL.
 
-    ``progress`` (a :class:`memstack.engine.halfway.MarkProgress`, when known): which of the
+    ``progress`` (a :class:`memstack.engine.run.halfway.MarkProgress`, when known): which of the
     revision's objects exist, so the user knows what to fix before ``repair`` or ``--fake``.
     """
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from memstack.core.errors import DeclinedError
 from memstack.engine.errors import ComponentStillConfigured, NothingRecorded
-from memstack.engine.loader import checksum_file
-from memstack.engine.lock import WaitCallback, migration_lock
-from memstack.engine.planner import ConfirmCallback
-from memstack.engine.recorder import AppliedRecord, Recorder, utcnow
-from memstack.engine.safety import Drift, checksum_drift, read_database_state, unknown_rows_error, unverified
+from memstack.engine.records.recorder import AppliedRecord, Recorder, utcnow
+from memstack.engine.run.lock import WaitCallback, migration_lock
+from memstack.engine.run.safety import Drift, checksum_drift, read_database_state, unknown_rows_error, unverified
+from memstack.engine.tree.loader import checksum_file
+from memstack.engine.tree.planner import ConfirmCallback
 from memstack.engine.workspace import Workspace
 
 

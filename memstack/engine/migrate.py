@@ -18,21 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from memstack.core.errors import DeclinedError
-from memstack.engine.destruction import DestructionCallback, StepDestruction, read_destruction
+from memstack.engine.adopt.existing import refuse_unrecorded_schema
 from memstack.engine.errors import PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
-from memstack.engine.executor import Executor, ProgressCallback, StepResult
-from memstack.engine.existing import refuse_unrecorded_schema
-from memstack.engine.lock import WaitCallback, migration_lock
-from memstack.engine.planner import (
-    ConfirmCallback,
-    MigratePlan,
-    check_reversible,
-    plan_migrate,
-    plan_rollback,
-    plan_to_tag,
-)
-from memstack.engine.recorder import Recorder
-from memstack.engine.safety import (
+from memstack.engine.records.recorder import Recorder
+from memstack.engine.run.destruction import DestructionCallback, StepDestruction, read_destruction
+from memstack.engine.run.executor import Executor, ProgressCallback, StepResult
+from memstack.engine.run.lock import WaitCallback, migration_lock
+from memstack.engine.run.safety import (
     DatabaseState,
     checksum_drift,
     drift_error,
@@ -41,8 +33,16 @@ from memstack.engine.safety import (
     record_unverified,
     unknown_rows_error,
 )
-from memstack.engine.safety import (
+from memstack.engine.run.safety import (
     database_state as database_state,  # moved to safety.py (show.py needs it without this module)
+)
+from memstack.engine.tree.planner import (
+    ConfirmCallback,
+    MigratePlan,
+    check_reversible,
+    plan_migrate,
+    plan_rollback,
+    plan_to_tag,
 )
 from memstack.engine.workspace import Workspace
 
@@ -101,7 +101,7 @@ def migrate(ws: Workspace, component: str | None = None, target: str | None = No
     With ``options.dry_run`` the plan runs for real in one transaction and is rolled back; a
     failing step raises :class:`RehearsalFailed` carrying the steps run.
     """
-    from memstack.engine import fingerprint
+    from memstack.engine.tree import fingerprint
 
     options = options or RunOptions()
 
@@ -251,7 +251,7 @@ def plan_sql_blocks(ws: Workspace, plan: MigratePlan, state: DatabaseState) -> I
     irreversible revision); a revision that cannot render offline raises
     :class:`RevisionNotRenderable` after the blocks up to it and a statement that stops a client.
     """
-    from memstack.engine.offline import iter_plan_sql
+    from memstack.engine.run.offline import iter_plan_sql
 
     check_reversible(plan.steps)
     return iter_plan_sql(ws, plan.steps, state)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memstack.engine.errors import InvalidTagName, TagExists, TagRevisionsMissing, UnknownTag
-from memstack.engine.lock import migration_lock
-from memstack.engine.planner import component_heads
-from memstack.engine.recorder import Recorder, iso, utcnow
-from memstack.engine.safety import read_database_state, unknown_rows_error
+from memstack.engine.records.recorder import Recorder, iso, utcnow
+from memstack.engine.run.lock import migration_lock
+from memstack.engine.run.safety import read_database_state, unknown_rows_error
+from memstack.engine.tree.planner import component_heads
 from memstack.engine.workspace import Workspace
 
 

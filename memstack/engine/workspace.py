@@ -21,14 +21,14 @@ from memstack.engine.errors import EngineError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from memstack.engine.alembic_config import AlembicSetup
-    from memstack.engine.graph import MigrationGraph
-    from memstack.engine.loader import LoadedTree
+    from memstack.engine.run.alembic_config import AlembicSetup
+    from memstack.engine.tree.graph import MigrationGraph
+    from memstack.engine.tree.loader import LoadedTree
 
 
 def load_tree(registry: Registry) -> LoadedTree:
-    """:func:`memstack.engine.loader.load_tree`, imported on first use (a no-op start never loads the tree)."""
-    from memstack.engine.loader import load_tree as load
+    """:func:`memstack.engine.tree.loader.load_tree`, imported on first use (a no-op start never loads the tree)."""
+    from memstack.engine.tree.loader import load_tree as load
 
     return load(registry)
 
@@ -103,7 +103,7 @@ class Workspace:
 
     def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:
         """The Alembic configuration revisions run under, with ``-x`` values."""
-        from memstack.engine.alembic_config import alembic_setup
+        from memstack.engine.run.alembic_config import alembic_setup
 
         return alembic_setup(self.settings.project_dir, x_arguments)
 

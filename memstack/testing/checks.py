@@ -2,7 +2,7 @@
 
 Each raises :class:`MigrationCheckFailed` (an ``AssertionError``, so pytest shows it as a
 failed assertion) whose message names the component and the revision at fault. The
-step-by-step checks run revisions through one :class:`~memstack.engine.executor.Executor`
+step-by-step checks run revisions through one :class:`~memstack.engine.run.executor.Executor`
 without bookkeeping, so every revision module is imported once per check, not once per step.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import MigrationFailed
-from memstack.engine.executor import Executor, ProgressCallback
-from memstack.engine.graph import Revision, Step
-from memstack.engine.loader import load_tree
-from memstack.engine.planner import backwards_plan, forwards_plan
+from memstack.engine.run.executor import Executor, ProgressCallback
+from memstack.engine.tree.graph import Revision, Step
+from memstack.engine.tree.loader import load_tree
+from memstack.engine.tree.planner import backwards_plan, forwards_plan
 from memstack.engine.workspace import Workspace
 from memstack.testing.runner import MigrationRunner
 from memstack.testing.snapshot import Snapshot, SnapshotCache, describe_difference, take_snapshot
@@ -173,8 +173,8 @@ def check_downgrades_leave_no_trace(ws: Workspace) -> None:
 def check_models_match(ws: Workspace) -> None:
     """After a full upgrade, each component's models match the tables its revisions built."""
     from memstack.core.db import metadata
-    from memstack.engine.autodetect import build_scratch, compare_component
-    from memstack.engine.checks import describe_diff
+    from memstack.engine.generate.autodetect import build_scratch, compare_component
+    from memstack.engine.review.checks import describe_diff
 
     model_owner = ws.registry.load_models()
     try:

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.engine import Engine
 
-from memstack.engine.executor import StepResult
-from memstack.engine.graph import Revision, Step
 from memstack.engine.migrate import RunOptions, database_state, migrate, rollback
-from memstack.engine.planner import resolve_target
+from memstack.engine.run.executor import StepResult
+from memstack.engine.tree.graph import Revision, Step
+from memstack.engine.tree.planner import resolve_target
 from memstack.engine.workspace import Workspace
 from memstack.testing.snapshot import Snapshot, take_snapshot
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from memstack.engine.scratch import scratch_engine
+from memstack.engine.generate.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
 

@@ -11,7 +11,7 @@ import hashlib
 import random
 from collections.abc import Iterable
 
-from memstack.engine.graph import MigrationGraph, Revision, Step, build_graph
+from memstack.engine.tree.graph import MigrationGraph, Revision, Step, build_graph
 
 # --------------------------------------------------------------------------- builders
 

@@ -133,7 +133,7 @@ def add_alembic_config(project: Path, labels: Sequence[str] = LABELS) -> None:
 
 def add_alembic_table(project: Path) -> None:
     """Write ``[tool.alembic]`` in step with the configured components, the way makemigrations does."""
-    from memstack.engine.alembic_config import sync_alembic_config
+    from memstack.engine.run.alembic_config import sync_alembic_config
     from memstack.engine.workspace import Workspace
 
     ws = Workspace.load(project_dir=project, database_url="sqlite://")

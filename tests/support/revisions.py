@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memstack.engine.loader import RevisionFile, load_tree, parse_revision_file
+from memstack.engine.tree.loader import RevisionFile, load_tree, parse_revision_file
 from memstack.engine.workspace import Workspace
 from support.projects import LABELS, REPO_ROOT, package_dir, write_pyproject
 

@@ -26,7 +26,7 @@ def command(yes: bool) -> None:
     Example:
       manage.py --database-url postgresql://app@db/memstack adopt --yes
     """
-    from memstack.engine.adoption import AdoptionPlan, adopt
+    from memstack.engine.adopt.adoption import AdoptionPlan, adopt
 
     app = get_app()
 

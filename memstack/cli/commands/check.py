@@ -32,7 +32,7 @@ def command(with_database: bool, scratch_url: str | None, as_json: bool) -> None
       manage.py check --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
     """
     from memstack.cli.errors import fix_text
-    from memstack.engine.checks import run_checks
+    from memstack.engine.review.checks import run_checks
 
     app = get_app()
     apply_scratch_url(app, scratch_url)

@@ -28,7 +28,7 @@ def command(as_json: bool) -> None:
 
     from memstack.cli.errors import fix_text
     from memstack.core.privileges import privilege_error
-    from memstack.engine.doctor import doctor
+    from memstack.engine.review.doctor import doctor
 
     app = get_app()
     try:

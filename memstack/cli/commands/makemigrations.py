@@ -11,8 +11,8 @@ from memstack.cli.scratch_option import apply_scratch_url, scratch_url_option
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
-    from memstack.engine.makemigrations import MakeMigrationsResult
-    from memstack.engine.renames import RenameChoices
+    from memstack.engine.generate.makemigrations import MakeMigrationsResult
+    from memstack.engine.generate.renames import RenameChoices
 
 
 @click.command(short_help="Create revisions from model changes.")
@@ -56,7 +56,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
       manage.py makemigrations memo --rename memos.content=body   # a renamed column keeps its data
       manage.py makemigrations --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
     """
-    from memstack.engine.makemigrations import make_migrations
+    from memstack.engine.generate.makemigrations import make_migrations
 
     app = get_app()
     apply_scratch_url(app, scratch_url)
@@ -84,7 +84,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
 
 def _merge(app: AppContext, component: str, message: str | None, dry_run: bool) -> None:
     """--merge: one revision joining the component's heads."""
-    from memstack.engine.makemigrations import make_merge
+    from memstack.engine.generate.makemigrations import make_merge
 
     with open_workspace(app) as ws:
         planned = make_merge(ws, component, message=message, write=not dry_run)
@@ -121,7 +121,7 @@ def _rename_choices(renames: tuple[str, ...], no_renames: bool, allow_not_null: 
     """The rename decisions from the flags; on a terminal, the questions nobody answered with a flag."""
     import sys
 
-    from memstack.engine.renames import RenameCandidate, RenameChoices
+    from memstack.engine.generate.renames import RenameCandidate, RenameChoices
 
     for spelled in renames:
         if "=" not in spelled or not all(spelled.split("=", 1)):

@@ -110,7 +110,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
 
 def _nothing_to_do(ws: Workspace) -> bool:
     """The no-op digest matches (engine/fingerprint.py): checked before the run's modules are imported."""
-    from memstack.engine import fingerprint
+    from memstack.engine.tree import fingerprint
 
     return fingerprint.up_to_date(ws)
 
@@ -137,7 +137,7 @@ def _preview(app: AppContext, ws: Workspace, component: str | None, target: str 
     state = database_state(ws)
     plan = plan_for(ws, state, component, target, to_tag)
     if not sql:
-        from memstack.engine.destruction import read_destruction
+        from memstack.engine.run.destruction import read_destruction
 
         print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
         return

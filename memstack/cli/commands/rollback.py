@@ -45,7 +45,7 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
     with open_workspace(app) as ws:
         if show_plan:
             plan = rollback_plan_for(ws, database_state(ws), component, steps)
-            from memstack.engine.destruction import read_destruction
+            from memstack.engine.run.destruction import read_destruction
 
             print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
             return

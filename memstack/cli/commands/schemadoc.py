@@ -12,7 +12,7 @@ from memstack.cli.context import AppContext, common_options, get_app, open_works
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
-    from memstack.engine.schemadoc import SchemaDoc
+    from memstack.engine.review.schemadoc import SchemaDoc
     from memstack.engine.workspace import Workspace
 
 
@@ -43,7 +43,7 @@ def command(components: tuple[str, ...], output_format: str, output: Path | None
       manage.py schemadoc memory task --format markdown
       manage.py schemadoc --diff postgresql+psycopg://app@prod-db/memstack
     """
-    from memstack.engine.schemadoc import read_schema, render
+    from memstack.engine.review.schemadoc import read_schema, render
 
     app = get_app()
     with open_workspace(app) as ws:
@@ -62,7 +62,7 @@ def _diff(app: AppContext, ws: Workspace, doc: SchemaDoc, other_url: str, compon
 
     from memstack.core.db import database_unavailable
     from memstack.core.redaction import mask_url
-    from memstack.engine.schemadoc import diff_schemas, read_schema
+    from memstack.engine.review.schemadoc import diff_schemas, read_schema
 
     other_ws = ws.for_database(other_url)
     try:

@@ -9,8 +9,8 @@ import click
 from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
 
 if TYPE_CHECKING:
-    from memstack.engine.graph import MigrationGraph
-    from memstack.engine.show import ForeignRevision, Listing
+    from memstack.engine.review.show import ForeignRevision, Listing
+    from memstack.engine.tree.graph import MigrationGraph
 
 
 @click.command(short_help="List revisions and whether each is applied.")
@@ -37,14 +37,14 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
       manage.py showmigrations memory task --json
       manage.py showmigrations --graph --format dot | dot -Tsvg -o revisions.svg
     """
-    from memstack.engine.show import listing
+    from memstack.engine.review.show import listing
 
     app = get_app()
     with open_workspace(app) as ws:
         shown = listing(ws, components)
         graph = ws.graph
     if as_graph:
-        from memstack.engine.graphdoc import render_graph
+        from memstack.engine.review.graphdoc import render_graph
 
         applied = [s.revision.id for rows in shown.components.values() for s in rows if s.applied]
         app.data(render_graph(graph, applied, graph_format, list(shown.components)).rstrip("\n"))
@@ -59,7 +59,7 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
 
 def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> None:
     """One write for the whole listing (thousands of lines)."""
-    from memstack.engine.show import AHEAD
+    from memstack.engine.review.show import AHEAD
 
     done, unknown = app.style("[X]", fg="green"), app.style("[?]", fg="yellow")
     lines: list[str] = []
@@ -93,7 +93,7 @@ def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> No
 
 def _hint_foreign(app: AppContext, foreign: list[ForeignRevision]) -> None:
     """Say why the database holds revisions no file provides, and what to do (stderr)."""
-    from memstack.engine.show import AHEAD, REMOVED, UNKNOWN
+    from memstack.engine.review.show import AHEAD, REMOVED, UNKNOWN
 
     ahead = sorted({f.component for f in foreign if f.why == AHEAD and f.component})
     removed = sorted({f.component for f in foreign if f.why == REMOVED and f.component})

@@ -37,8 +37,8 @@ def command(alembic_dir: Path, label: str, package: str | None, dry_run: bool) -
       manage.py takeover ../billing-service --component billing
       manage.py showmigrations billing && manage.py migrate billing
     """
-    from memstack.engine.alembic_config import sync_alembic_config
-    from memstack.engine.takeover import add_component_entry, ensure_package, plan_takeover, write_takeover
+    from memstack.engine.adopt.takeover import add_component_entry, ensure_package, plan_takeover, write_takeover
+    from memstack.engine.run.alembic_config import sync_alembic_config
     from memstack.engine.workspace import Workspace
 
     app = get_app()

@@ -1,0 +1,41 @@
+"""A database whose tables exist but whose revisions were never recorded (the old ``create_all``).
+
+Migrating such a database from nothing would fail at its first CREATE TABLE with "relation ...
+already exists", which reads like a broken revision. It is recognised before the first step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from memstack.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from memstack.engine.tree.graph import Step
+    from memstack.engine.workspace import Workspace
+
+
+class UnrecordedSchema(EngineError):
+    """Component tables exist, yet no revision is recorded: the schema was built outside memstack."""
+
+    def __init__(self, tables: Sequence[str]) -> None:
+        self.tables = sorted(tables)
+        shown = ", ".join(self.tables[:5]) + (f" and {len(self.tables) - 5} more" if len(self.tables) > 5 else "")
+        super().__init__(f"tables exist but no revision is recorded ({shown})")
+
+
+def refuse_unrecorded_schema(ws: Workspace, applied: set[str], steps: Sequence[Step]) -> None:
+    """Raise :class:`UnrecordedSchema` when a first migrate meets tables the components own."""
+    if applied or not any(s.direction == "up" for s in steps):
+        return
+    from sqlalchemy import inspect
+
+    from memstack.core.components import is_bookkeeping_table
+
+    owned = set(ws.registry.load_models())
+    with ws.engine.connect() as connection:
+        present = {t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)}
+    clashing = present & owned
+    if clashing:
+        raise UnrecordedSchema(sorted(clashing))

@@ -1,0 +1,101 @@
+"""makemigrations: revision files from model changes, and merge revisions joining heads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memstack.engine.errors import NothingToMerge
+from memstack.engine.generate.renames import RenameChoices
+from memstack.engine.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    component: str
+    revision: str
+    name: str
+    path: str
+    text: str
+    depends_on: tuple[str, ...]
+    down_revisions: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"component": self.component, "revision": self.revision, "name": self.name,
+                "number": int(self.name.split("_", 1)[0]), "path": self.path,
+                "down_revisions": list(self.down_revisions), "depends_on": list(self.depends_on)}
+
+
+@dataclass
+class MakeMigrationsResult:
+    files: list[PlannedFile]
+    ignored_tables: list[str]
+    without_models: list[str] = field(default_factory=list)  # components never compared (no models module)
+    # every known revision's label ("component NNNN_slug") by id, from the tree as compared: reading
+    # the tree again after writing would parse and checksum the new files only to name them
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
+                    empty: bool = False, write: bool = True, renames: RenameChoices | None = None,
+                    ) -> MakeMigrationsResult:
+    """Detect model changes per component and render (and unless ``write`` is False, write) revisions."""
+    from memstack.engine.generate.autodetect import detect
+    from memstack.engine.generate.writer import render_revision, write_file
+
+    ws.generating = True
+    detection = detect(ws, components, message=message, empty=empty, renames=renames)
+    labels = {r.id: r.label for r in ws.graph.revisions.values()}
+    files: list[PlannedFile] = []
+    for rev in detection.revisions:
+        component = ws.registry.get(rev.component)
+        downgrade, irreversible = rev.downgrade_ops, rev.irreversible
+        text = render_revision(
+            ws.settings.templates_dir, component=rev.component, revision=rev.id, message=rev.message,
+            down_revisions=rev.down_revisions, branch_labels=rev.branch_labels, depends_on=rev.depends_on,
+            upgrade=rev.upgrade_ops, downgrade=None if irreversible else downgrade, irreversible=irreversible,
+            depends_on_names=rev.depends_on_names, down_revision_names=rev.down_revision_names,
+        )
+        path = component.migrations_path / f"{rev.name}.py"
+        files.append(PlannedFile(rev.component, rev.id, rev.name, str(path), text, tuple(rev.depends_on),
+                                 rev.down_revisions))
+    if write:
+        from memstack.engine.run.alembic_config import sync_alembic_config
+
+        for planned in files:
+            write_file(Path(planned.path), planned.text)
+        if files:
+            ws.reload()
+        sync_alembic_config(ws.registry, ws.settings.pyproject_path)
+    return MakeMigrationsResult(files, detection.ignored_tables, detection.without_models, labels)
+
+
+def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True) -> PlannedFile:
+    """A merge revision joining every head of ``component`` (it takes the next file number)."""
+    from alembic.operations import ops as alembic_ops
+
+    from memstack.engine.generate.autodetect import new_revision_id, slugify
+    from memstack.engine.generate.writer import render_revision, write_file
+
+    label = ws.registry.get(component).label
+    heads = ws.graph.heads(label)
+    if len(heads) < 2:
+        raise NothingToMerge(label, len(heads))
+    number = max((r.number or 0) for r in ws.graph.of_component(label)) + 1
+    slug = slugify(message) if message else "merge"
+    name = f"{number:04d}_{slug}"
+    rid = new_revision_id(ws.graph.revisions)
+    down = tuple(h.id for h in heads)
+    text = render_revision(
+        ws.settings.templates_dir, component=label, revision=rid,
+        message=message or "merge " + ", ".join(h.name for h in heads),
+        down_revisions=down, branch_labels=(), depends_on=[],
+        upgrade=alembic_ops.UpgradeOps(ops=[]), downgrade=alembic_ops.DowngradeOps(ops=[]),
+    )
+    path = ws.registry.get(label).migrations_path / f"{name}.py"
+    planned = PlannedFile(label, rid, name, str(path), text, (), down)
+    if write:
+        write_file(path, text)
+        ws.reload()
+    return planned

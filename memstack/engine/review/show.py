@@ -1,0 +1,138 @@
+"""What the read-only commands show: revisions with their state, history, one revision's SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from memstack.engine.errors import NotOneRevision
+from memstack.engine.records.recorder import HistoryEntry, Recorder
+from memstack.engine.run.safety import DatabaseState, database_state
+from memstack.engine.tree.graph import Revision, Step
+
+if TYPE_CHECKING:  # (the running machinery of engine/migrate.py is not imported to list revisions)
+    from memstack.engine.workspace import Workspace
+
+AHEAD, REMOVED, UNKNOWN = "ahead", "removed", "unknown"
+
+
+@dataclass(frozen=True)
+class RevisionState:
+    revision: Revision
+    applied: bool
+
+    def as_json(self, graph_deps: bool = True) -> dict[str, object]:
+        rev = self.revision
+        data: dict[str, object] = {
+            "component": rev.component,
+            "revision": rev.id,
+            "name": rev.name,
+            "number": rev.number,
+            "applied": self.applied,
+        }
+        if graph_deps:
+            data["down_revisions"] = list(rev.down_revisions)
+            data["depends_on"] = list(rev.depends_on)
+        return data
+
+
+@dataclass(frozen=True)
+class ForeignRevision:
+    """A revision the database holds that no file here provides.
+
+    ``why``: ``ahead`` (its component is configured: a newer release or another git branch
+    migrated the database), ``removed`` (its component is no longer configured) or
+    ``unknown`` (a bare version row, no memstack record says whose it is).
+    """
+
+    revision: str
+    component: str | None
+    name: str | None
+    why: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"component": self.component, "revision": self.revision, "name": self.name, "number": None,
+                "applied": True, "in_code": False, "why": self.why}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """``showmigrations``: per component its revisions, and what the database holds beyond them."""
+
+    components: dict[str, list[RevisionState]]
+    foreign: list[ForeignRevision]
+
+
+def foreign_revisions(ws: Workspace, state: DatabaseState) -> list[ForeignRevision]:
+    """Revisions recorded in the database (version rows or memstack's records) that no file provides."""
+    labels = set(ws.registry.labels)
+    found: dict[str, ForeignRevision] = {}
+    for rid, record in state.records.items():
+        if rid not in ws.graph:
+            why = AHEAD if record.component in labels else REMOVED
+            found[rid] = ForeignRevision(rid, record.component, record.name, why)
+    for row in state.unknown:
+        found.setdefault(row, ForeignRevision(row, None, None, UNKNOWN))
+    return sorted(found.values(), key=lambda f: (f.component or "~", f.name or "", f.revision))
+
+
+def listing(ws: Workspace, components: Sequence[str] = ()) -> Listing:
+    """Every revision per component in graph order, applied or not, and the foreign ones.
+
+    A database holding revisions this code does not know is shown, not refused: applied
+    known revisions then come from the version rows and memstack's records together (the
+    version row of a component that is ahead names a revision no file provides).
+    """
+    state = database_state(ws)
+    applied = state.applied
+    if state.unknown:
+        known = [r for r in state.rows if r in ws.graph] + [r for r in state.records if r in ws.graph]
+        applied = ws.graph.applied_from_rows(known)
+    selected = ws.registry.select(components)
+    wanted = {c.label for c in selected}
+    foreign = [f for f in foreign_revisions(ws, state) if not components or f.component in wanted]
+    return Listing({c.label: [RevisionState(r, r.id in applied) for r in ws.graph.of_component(c.label)]
+                    for c in selected}, foreign)
+
+
+def show_migrations(ws: Workspace, components: Sequence[str] = ()) -> dict[str, list[RevisionState]]:
+    """Per component, every revision in graph order and whether it is applied."""
+    return listing(ws, components).components
+
+
+def history(ws: Workspace, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
+    """Recorded events, oldest first; a removed component's events can still be asked for by name."""
+    if component is not None:
+        component = ws.registry.get(component).label if component in ws.registry.labels else component
+    from memstack.core.urls import missing_sqlite_file
+
+    if missing_sqlite_file(ws.settings.database_url):  # no history yet; reading must not create the file
+        return []
+    with ws.engine.connect() as connection:
+        return Recorder(connection).history(component, limit)
+
+
+@dataclass(frozen=True)
+class RenderedSQL:
+    revision: Revision
+    direction: str
+    sql: str | None
+    problem: str | None = None
+
+
+def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: bool = False) -> RenderedSQL:
+    """The SQL of exactly one revision for the configured dialect; the database is not touched."""
+    from memstack.engine.tree.planner import resolve_target
+
+    label = ws.registry.get(component).label
+    revision = resolve_target(ws.graph, label, target)
+    if revision is None:
+        raise NotOneRevision(label)
+    direction = "down" if backwards else "up"
+    if backwards and revision.irreversible:
+        return RenderedSQL(revision, direction, None, "irreversible: this revision has no downgrade")
+    from memstack.engine.run.offline import render_step  # raises RevisionNotRenderable
+
+    sql = render_step(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
+    return RenderedSQL(revision, direction, sql)

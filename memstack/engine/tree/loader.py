@@ -1,0 +1,221 @@
+"""Files and database state -> graph.
+
+Revision files are read with ``ast`` and never executed to build the graph: the plain Alembic
+way imports every file on every command, which dominates its cost on large trees. Only the
+executor imports a revision, and only when it runs it.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memstack.core.components import Registry
+from memstack.engine.errors import (
+    EngineError,
+    ForeignBranchLabel,
+    InvalidSyntax,
+    MissingRevisionId,
+    NonLiteralField,
+)
+from memstack.engine.tree import checksum, index
+from memstack.engine.tree.graph import MigrationGraph, Revision
+
+#: the width of memstack_applied/memstack_history ``revision`` (and alembic_version's version_num)
+MAX_REVISION_ID = 32
+
+
+class UnreadableMigrations(EngineError):
+    """A component's migrations path exists but cannot be read as a folder: skipping it would
+    report success with the component's revisions silently missing."""
+
+    def __init__(self, component: str, path: Path, why: str) -> None:
+        super().__init__(f"the migrations folder of component {component!r}, {path}, {why}")
+        self.component = component
+        self.path = path
+        self.why = why
+
+
+class RevisionIdTooLong(EngineError):
+    """Ids over the bookkeeping columns' width work on SQLite (which ignores widths) and fail
+    half-way on PostgreSQL and MariaDB: refused up front on every dialect."""
+
+    def __init__(self, path: Path, field: str, value: str, limit: int) -> None:
+        super().__init__(f"{path}: the {field} {value!r} is {len(value)} characters long; "
+                         f"memstack's bookkeeping holds at most {limit}")
+        self.path = path
+        self.field = field
+        self.value = value
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class RevisionFile:
+    """What one file declares at module level."""
+
+    path: Path
+    revision: str
+    down_revision: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    irreversible: bool
+    atomic: bool = True  # module-level ``atomic = False``: runs outside a transaction (autocommit_block)
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
+    """Read revision metadata from a file's syntax tree (the file is not executed)."""
+    text = path.read_text(encoding="utf-8") if source is None else source
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise InvalidSyntax(path, exc.msg, exc.lineno) from exc
+    found: dict[str, Any] = {}
+    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic"}
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in wanted and value is not None:
+                try:
+                    found[target.id] = ast.literal_eval(value)
+                except ValueError as exc:
+                    raise NonLiteralField(path, target.id) from exc
+    irreversible = bool(found.get("irreversible", False)) or _downgrade_only_raises(tree)
+    revision = found.get("revision")
+    if not isinstance(revision, str) or not revision:
+        raise MissingRevisionId(path)
+    return RevisionFile(
+        path=path,
+        revision=revision,
+        down_revision=_as_tuple(found.get("down_revision")),
+        depends_on=_as_tuple(found.get("depends_on")),
+        branch_labels=_as_tuple(found.get("branch_labels")),
+        irreversible=irreversible,
+        atomic=bool(found.get("atomic", True)),
+    )
+
+
+def _downgrade_only_raises(tree: ast.Module) -> bool:
+    """True when ``downgrade()``'s whole body (docstring aside) is one ``raise``."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            body = [n for n in node.body
+                    if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+            return len(body) == 1 and isinstance(body[0], ast.Raise)
+    return False
+
+
+def checksum_source(source: str) -> str:
+    """SHA-256 of the code with comments, docstrings and formatting ignored (contract: Revisions)."""
+    return checksum.checksum_source(source)
+
+
+def checksum_file(path: Path) -> str:
+    """The file's checksum, from the revision index when the file is unchanged since it was loaded."""
+    return index.cached_checksum(path) or checksum.checksum_file(path)
+
+
+def _indexed_header(path: Path, source: str) -> index.Header:
+    parsed = parse_revision_file(path, source)
+    return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
+                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic)
+
+
+def read_headers(folder: Path) -> list[RevisionFile]:
+    """Every revision file's header, parsed only when it changed since the index was written."""
+    revisions = index.open_index(folder)
+    headers = []
+    for path in revision_files(folder):
+        header = revisions.header(path, _indexed_header)
+        headers.append(RevisionFile(path, header.revision, header.down_revision, header.depends_on,
+                                    header.branch_labels, header.irreversible, header.atomic))
+    revisions.save()
+    return headers
+
+
+def revision_files(folder: Path) -> list[Path]:
+    """The folder's revision files in name order (one ``scandir``; ``*.py``, not private or hidden)."""
+    import os
+
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries if index.is_revision_file_name(entry.name))
+    return [folder / name for name in names]
+
+
+def refuse_unreadable_folder(component: str, folder: Path) -> None:
+    """A path that is there but is no readable folder is an error; an absent one is an empty tree."""
+    import os
+
+    if folder.is_symlink() and not folder.exists():
+        raise UnreadableMigrations(component, folder, f"is a broken symbolic link (to {os.readlink(folder)})")
+    if folder.exists() and not folder.is_dir():
+        raise UnreadableMigrations(component, folder, "is a file, not a folder")
+    if folder.is_dir():
+        try:
+            next(os.scandir(folder), None)
+        except OSError as exc:
+            raise UnreadableMigrations(component, folder, f"cannot be read: {exc.strerror}") from exc
+
+
+def _refuse_long_id(path: Path, parsed: RevisionFile) -> None:
+    if len(parsed.revision) > MAX_REVISION_ID:  # (file names cannot outgrow their 255-character column)
+        raise RevisionIdTooLong(path, "revision id", parsed.revision, MAX_REVISION_ID)
+
+
+@dataclass
+class LoadedTree:
+    """The graph plus what only the loader knows: where each revision lives."""
+
+    graph: MigrationGraph
+    paths: dict[str, Path] = field(default_factory=dict)
+    non_atomic: set[str] = field(default_factory=set)  # revisions declaring ``atomic = False``
+
+    def path_of(self, revision_id: str) -> Path:
+        return self.paths[revision_id]
+
+
+def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
+    """Read every component's folder into one graph."""
+    graph = MigrationGraph(component_order=registry.labels)
+    tree = LoadedTree(graph=graph)
+    for component in registry:
+        refuse_unreadable_folder(component.label, component.migrations_path)
+        for parsed in read_headers(component.migrations_path):
+            path = parsed.path
+            _refuse_long_id(path, parsed)
+            for label in parsed.branch_labels:
+                if label != component.label:
+                    raise ForeignBranchLabel(path, label, component.label)
+            revision = Revision(
+                id=parsed.revision,
+                component=component.label,
+                name=path.stem,
+                down_revisions=parsed.down_revision,
+                depends_on=parsed.depends_on,
+                irreversible=parsed.irreversible,
+                path=str(path),
+            )
+            graph.add(revision)
+            tree.paths[revision.id] = path
+            if not parsed.atomic:
+                tree.non_atomic.add(revision.id)
+    if validate:
+        graph.validate()
+    return tree
+
