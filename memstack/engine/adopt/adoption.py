@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from memstack.core.components import is_bookkeeping_table
 from memstack.engine.errors import AlreadyManaged, NoMatchingState, NothingToAdopt
+from memstack.engine.generate.comparison import type_family
 from memstack.engine.generate.scratch import scratch_engine
 from memstack.engine.run.executor import Executor, ProgressCallback
 from memstack.engine.run.lock import WaitCallback
@@ -28,24 +29,6 @@ from memstack.engine.tree.planner import ConfirmCallback, forwards_plan
 from memstack.engine.workspace import Workspace
 
 # --------------------------------------------------------------------------- schema snapshots
-
-
-def type_family(type_: Any) -> str:
-    """A coarse family of a reflected type: what decides compatibility, not the exact spelling."""
-    name = type(type_).__name__.upper()
-    text = str(getattr(type_, "__visit_name__", "")).upper() + " " + name
-    for family, words in (
-        ("json", ("JSON",)),
-        ("boolean", ("BOOL",)),
-        ("integer", ("INT", "SERIAL")),
-        ("datetime", ("TIMESTAMP", "DATETIME")),
-        ("date", ("DATE",)),
-        ("float", ("FLOAT", "REAL", "DOUBLE", "NUMERIC", "DECIMAL")),
-        ("string", ("CHAR", "TEXT", "STRING", "CLOB")),
-    ):
-        if any(word in text for word in words):
-            return family
-    return name.lower()
 
 
 @dataclass

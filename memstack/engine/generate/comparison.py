@@ -77,3 +77,21 @@ def _autogenerate(connection: Connection, metadata: MetaData, compared: Callable
 
 def _owned_by(owners: dict[str, str], label: str) -> Callable[[str], bool]:
     return lambda name: owners.get(name) == label
+
+
+def type_family(type_: Any) -> str:
+    """A coarse family of a reflected type: what decides compatibility, not the exact spelling."""
+    name = type(type_).__name__.upper()
+    text = str(getattr(type_, "__visit_name__", "")).upper() + " " + name
+    for family, words in (
+        ("json", ("JSON",)),
+        ("boolean", ("BOOL",)),
+        ("integer", ("INT", "SERIAL")),
+        ("datetime", ("TIMESTAMP", "DATETIME")),
+        ("date", ("DATE",)),
+        ("float", ("FLOAT", "REAL", "DOUBLE", "NUMERIC", "DECIMAL")),
+        ("string", ("CHAR", "TEXT", "STRING", "CLOB")),
+    ):
+        if any(word in text for word in words):
+            return family
+    return name.lower()

@@ -75,7 +75,7 @@ def _register_renderer() -> None:
 
 
 def _family(type_: Any) -> str:
-    from memstack.engine.adopt.adoption import type_family
+    from memstack.engine.generate.comparison import type_family
     from memstack.engine.generate.writer import portable_type
 
     return type_family(portable_type(type_) or type_)
