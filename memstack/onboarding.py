@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memstack.core.db import database_exists, server_url
-from memstack.core.errors import MemstackError
-from memstack.core.seeding import SchemaNotMigrated, SeedResult, SeedRun, check_schema, seed_hooks
+from memstack.core.errors import MemstackError, SchemaNotMigrated
+from memstack.core.seeding import SeedResult, SeedRun, check_schema, seed_hooks
 from memstack.core.settings import Settings, mask_url, read_dotenv
 
 if TYPE_CHECKING:

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import DatabaseUnavailable, MemstackError
-from memstack.engine.errors import ChecksumDrift, EngineError, FailureMark, RemovedComponent, UnknownRows
+from memstack.engine.errors import (
+    AheadAndBehind,
+    ChecksumDrift,
+    FailureMark,
+    NotUpToDate,
+    RemovedComponent,
+    UnknownRows,
+)
 
 if TYPE_CHECKING:
     from memstack.engine.run.safety import DatabaseState
@@ -38,27 +45,6 @@ class StartupResult:
     @property
     def changed(self) -> bool:
         return bool(self.applied)
-
-
-class NotUpToDate(EngineError):
-    """``verify_only`` found pending revisions."""
-
-    def __init__(self, url: str, pending: list[str]) -> None:
-        super().__init__(f"the database {url} is not up to date: {len(pending)} pending revision(s): "
-                         f"{', '.join(pending)}")
-        self.url = url
-        self.pending = pending
-
-
-class AheadAndBehind(EngineError):
-    """The database has revisions this code does not know and lacks some it does: neither side is newer."""
-
-    def __init__(self, url: str, ahead: list[str], pending: list[str]) -> None:
-        super().__init__(f"the database {url} records revisions this code does not know ({', '.join(ahead)}) "
-                         f"and lacks some it does ({', '.join(pending)})")
-        self.url = url
-        self.ahead = ahead
-        self.pending = pending
 
 
 def _fix_for_application(error: MemstackError) -> str | None:

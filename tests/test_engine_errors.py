@@ -14,15 +14,18 @@ from support.running import run_main
 
 from memstack.cli.errors import for_person
 from memstack.engine import errors as e
-from memstack.engine.errors import EngineError
-from memstack.engine.tree.graph import InvalidGraph, MultipleHeads, Revision, RevisionCycle
-from memstack.engine.tree.planner import (
+from memstack.engine.errors import (
     AmbiguousTarget,
+    EngineError,
+    InvalidGraph,
     IrreversibleInPlan,
+    MultipleHeads,
     NoRevisions,
+    RevisionCycle,
     TargetNeedsComponent,
     UnknownTarget,
 )
+from memstack.engine.tree.graph import Revision
 
 HEAD_A = Revision("abc000000001", "memory", "0002_a")
 HEAD_B = Revision("abc000000002", "memory", "0002_b")

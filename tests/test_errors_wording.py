@@ -11,9 +11,9 @@ import pytest
 
 from memstack.cli.errors import fix_text, for_person, spell_fix
 from memstack.core.db import database_unavailable
-from memstack.core.errors import DatabaseUnavailable, MemstackError
-from memstack.core.seeding import SchemaNotMigrated
+from memstack.core.errors import DatabaseUnavailable, MemstackError, SchemaNotMigrated
 from memstack.engine.errors import (
+    AheadAndBehind,
     AlreadyManaged,
     ChecksumDrift,
     EngineError,
@@ -25,6 +25,7 @@ from memstack.engine.errors import (
     NoMatchingState,
     NonLiteralField,
     NothingToAdopt,
+    NotUpToDate,
     RemovedComponent,
     UncreatedReference,
     UnknownRows,
@@ -32,7 +33,7 @@ from memstack.engine.errors import (
 from memstack.engine.records.recorder import Mark
 from memstack.engine.review.checks import Fix, Problem, run
 from memstack.engine.run.safety import Drift
-from memstack.startup import AheadAndBehind, NotUpToDate, for_application
+from memstack.startup import for_application
 
 DRIFT = Drift("memory", "0001_initial", "abc123def456", "migrations/memory/0001_initial.py", "a" * 64, "b" * 64)
 MARK = Mark("abc123def456", "task", "0002_add_progress", "up", "failed", dt.datetime.now(dt.UTC), "boom", None, None,

@@ -21,13 +21,12 @@ from support.inspect import applied_rows, history_rows, version_rows
 from support.revisions import chain_component
 
 from memstack.core.db import create_engine
-from memstack.engine.errors import MigrationFailed
+from memstack.engine.errors import LockLost, MigrationFailed
 from memstack.engine.migrate import RunOptions, migrate
 from memstack.engine.records.bookkeeping import ensure_bookkeeping, ensure_version_table
 from memstack.engine.records.stepwrites import StepWrite, write_step
 from memstack.engine.run import executor as executor_module
 from memstack.engine.run import lock
-from memstack.engine.run.lock import LockLost
 from memstack.engine.workspace import Workspace
 
 

@@ -255,7 +255,7 @@ def test_workspaces_migrate_in_parallel_processes(project: Path, tmp_path: Path)
 
 
 def test_for_database_refuses_a_schema_off_postgresql(project: Path, sqlite_url: str) -> None:
-    from memstack.engine.workspace import SchemaUnsupported
+    from memstack.engine.errors import SchemaUnsupported
 
     ws = Workspace.load(project_dir=project)
     with pytest.raises(SchemaUnsupported, match="PostgreSQL"):
@@ -287,7 +287,7 @@ def test_failures_are_worded_at_the_cli_boundary(outcome: str, dialect: str, wor
 
 def test_lock_timeout_is_worded_and_engine_modules_spell_no_command() -> None:
     from memstack.cli.errors import for_person
-    from memstack.engine.run.lock import LockTimeout
+    from memstack.engine.errors import LockTimeout
 
     error = LockTimeout("PostgreSQL", 2.5, "pid 42 on host")
     assert str(error) == "could not take the migration lock on PostgreSQL within 2.5 s; held by pid 42 on host"

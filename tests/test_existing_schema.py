@@ -10,8 +10,7 @@ from support.inspect import table_names, version_rows
 from support.legacy import build_legacy_database
 from support.running import run_main
 
-from memstack.engine.adopt.existing import UnrecordedSchema
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import EngineError, UnrecordedSchema
 
 
 def test_unrecorded_schema_is_a_domain_error_without_cli_words() -> None:

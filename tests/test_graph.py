@@ -26,12 +26,8 @@ from support.graphs import (
     tenant1,
 )
 
-from memstack.engine.tree.graph import (
-    GraphError,
-    MigrationGraph,
-    MultipleHeads,
-    Step,
-)
+from memstack.engine.errors import GraphError, MultipleHeads
+from memstack.engine.tree.graph import MigrationGraph, Step
 
 
 @pytest.fixture

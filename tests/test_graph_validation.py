@@ -17,12 +17,8 @@ from support.graphs import (
     scrambled_stack,
 )
 
-from memstack.engine.tree.graph import (
-    GraphError,
-    InvalidGraph,
-    MigrationGraph,
-    RevisionCycle,
-)
+from memstack.engine.errors import GraphError, InvalidGraph, RevisionCycle
+from memstack.engine.tree.graph import MigrationGraph
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from support.running import cli, manage, wait_for
 
 from memstack.cli.errors import for_person
 from memstack.core.db import create_engine
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import EngineError, LockLost
 from memstack.engine.migrate import RunOptions, migrate
-from memstack.engine.run.lock import LockLost, lock_holder, migration_lock, mysql_lock_name, sqlite_lock_path
+from memstack.engine.run.lock import lock_holder, migration_lock, mysql_lock_name, sqlite_lock_path
 from memstack.engine.tree.graph import Step
 from memstack.engine.workspace import Workspace
 

@@ -34,14 +34,17 @@ from support.graphs import (
 )
 
 from memstack.cli.errors import for_person
-from memstack.engine.run.safety import DatabaseState
-from memstack.engine.tree.graph import MigrationGraph, MultipleHeads, Revision
-from memstack.engine.tree.planner import (
+from memstack.engine.errors import (
     AmbiguousTarget,
     IrreversibleInPlan,
+    MultipleHeads,
     NoRevisions,
     TargetNeedsComponent,
     UnknownTarget,
+)
+from memstack.engine.run.safety import DatabaseState
+from memstack.engine.tree.graph import MigrationGraph, Revision
+from memstack.engine.tree.planner import (
     backwards_plan,
     check_reversible,
     component_heads,

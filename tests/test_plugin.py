@@ -176,7 +176,7 @@ def test_the_runner_fixture_migrates_rolls_back_and_reads_rows(pytester: pytest.
     write_tree(pytester.path)
     (pytester.path / "test_migrations.py").write_text('''
 import pytest
-from memstack.engine.tree.planner import UnknownTarget
+from memstack.engine.errors import UnknownTarget
 
 
 def test_runner(memstack_migrations):

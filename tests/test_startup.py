@@ -25,8 +25,8 @@ from support.running import subprocess_env
 import memstack
 from memstack.core.db import create_engine
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import MigrationFailed
-from memstack.engine.run.lock import LockTimeout, migration_lock
+from memstack.engine.errors import LockTimeout, MigrationFailed
+from memstack.engine.run.lock import migration_lock
 
 ALL_LABELS = {f"{component} {name}" for component, name in REV}
 HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_id")],

@@ -18,7 +18,8 @@ from support.inspect import version_rows
 from support.projects import MANAGE_PY, add_alembic_config
 from support.running import VENV_BIN, run
 
-from memstack.engine.adopt.takeover import TakeoverError, plan_takeover, read_alembic_project, slug_for
+from memstack.engine.adopt.takeover import plan_takeover, read_alembic_project, slug_for
+from memstack.engine.errors import TakeoverError
 from memstack.engine.tree.loader import parse_revision_file
 
 COUNT = 110

@@ -13,7 +13,8 @@ from support.inspect import snapshot, tables
 from support.projects import add_alembic_config
 from support.running import VENV_BIN, cli, run
 
-from memstack.engine.adopt.takeover import TakeoverError, plan_takeover
+from memstack.engine.adopt.takeover import plan_takeover
+from memstack.engine.errors import TakeoverError
 
 LABEL = "legacy"
 

@@ -1,18 +1,25 @@
-"""Wordings of what a run can meet: a failed step, a plan --atomic cannot hold, the migration lock.
-
-Registered with :func:`memstack.cli.errors.wording` when :mod:`memstack.cli.errors` is imported.
-"""
+"""Wordings of what a run can meet: a failed step, a plan --atomic cannot hold, the migration lock,
+a plan that changed while asked, a failed rehearsal, a revision that renders no SQL."""
 
 from __future__ import annotations
 
-from memstack.cli.errors import Worded, wording
-from memstack.engine.errors import MigrationFailed, NonAtomicInPlan
-from memstack.engine.run.lock import LockLost, LockTimeout
+from memstack.cli.worded import Worded, Wording
+from memstack.core.errors import MemstackError
+from memstack.engine.errors import (
+    LockLost,
+    LockTimeout,
+    MigrationFailed,
+    NonAtomicInPlan,
+    NotOneRevision,
+    PlanChangedWhileAsked,
+    RehearsalFailed,
+    RevisionNotRenderable,
+    TagTakesNoTarget,
+)
 
 # executor and lock
 
 
-@wording(MigrationFailed)
 def _migration_failed(error: MigrationFailed) -> Worded:
     from memstack.core.privileges import is_refusal
 
@@ -35,14 +42,12 @@ def _migration_failed(error: MigrationFailed) -> Worded:
     return error.message, fix
 
 
-@wording(NonAtomicInPlan)
 def _non_atomic_in_plan(error: NonAtomicInPlan) -> Worded:
     return (f"--atomic cannot run {', '.join(error.labels)}: declared atomic = False (runs outside a transaction)",
             "run 'manage.py migrate' without --atomic: each revision then runs on its own, the "
             "non-atomic ones with a running mark")
 
 
-@wording(LockTimeout)
 def _lock_timeout(error: LockTimeout) -> Worded:
     return error.message, "wait for the other migration to finish, or raise --lock-timeout (or lock_timeout)"
 
@@ -50,10 +55,49 @@ def _lock_timeout(error: LockTimeout) -> Worded:
 # engine/lock.py: a lock lost while held (issue 12, item 3)
 
 
-@wording(LockLost)
 def _lock_lost(error: LockLost) -> Worded:
     done = (f"steps 1..{error.completed} of {error.total} finished and stay applied; no further step started"
             if error.completed else "no step started")
     return error.message, (f"{done}. Find out what ended the lock's session (an administrator, a proxy, a "
                            "network drop, a deleted lock file), make sure no other migration is running "
                            "('manage.py doctor' names the holder), then run 'manage.py migrate' again")
+
+
+# --------------------------------------------------------------------------- migrate, rollback, preview
+
+
+def _tag_takes_no_target(error: TagTakesNoTarget) -> Worded:
+    return "--to-tag moves every component of the tag; it takes no COMPONENT or TARGET", None
+
+
+def _plan_changed(error: PlanChangedWhileAsked) -> Worded:
+    return error.message, "run the command again to see the new plan"
+
+
+def _rehearsal_failed(error: RehearsalFailed) -> Worded:
+    return error.message, "everything was rolled back; fix the revision or the data"
+
+
+def _not_one_revision(error: NotOneRevision) -> Worded:
+    return "sqlmigrate needs one revision, not 'zero'", f"name a revision of {error.component}"
+
+
+# --------------------------------------------------------------------------- offline SQL
+
+
+def _not_renderable(error: RevisionNotRenderable) -> Worded:
+    if error.failure.needs_database:
+        return error.message, "rehearse it with 'manage.py migrate --dry-run', or run 'manage.py migrate' itself"
+    return error.message, f"fix {error.path} (run again with --traceback to see the stack)"
+
+
+WORDINGS: dict[type[MemstackError], Wording] = {
+    MigrationFailed: _migration_failed,
+    NonAtomicInPlan: _non_atomic_in_plan,
+    LockTimeout: _lock_timeout,
+    LockLost: _lock_lost,
+    TagTakesNoTarget: _tag_takes_no_target,
+    PlanChangedWhileAsked: _plan_changed,
+    RehearsalFailed: _rehearsal_failed,
+    NotOneRevision: _not_one_revision,
+    RevisionNotRenderable: _not_renderable,}

@@ -3,25 +3,12 @@ tables (or a read-only SQLite file) gets one line naming the user and the databa
 
 from __future__ import annotations
 
-from memstack.core.errors import MemstackError
+from memstack.core.errors import NoPrivilege
 from memstack.core.redaction import mask_url, redact
 
 #: PostgreSQL SQLSTATE insufficient_privilege; MySQL/MariaDB table/db/command access denied
 _PG_INSUFFICIENT_PRIVILEGE = "42501"
 _MYSQL_ACCESS_DENIED = {1044, 1142, 1143, 1227}
-
-
-class NoPrivilege(MemstackError):
-    """The database refused the user an operation on its tables."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(
-            f"the database {mask_url(url)} refused the operation: {reason}",
-            hint="connect as a user allowed to read and change the tables (the owner that migrated them), "
-            "or have the owner GRANT the privileges; a read-only SQLite file needs write access",
-        )
-        self.url = mask_url(url)
-        self.reason = reason
 
 
 def is_refusal(exc: BaseException) -> bool:

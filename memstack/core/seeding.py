@@ -22,7 +22,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from memstack.core.errors import MemstackError
+from memstack.core.errors import MemstackError, SchemaNotMigrated
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -33,15 +33,6 @@ if TYPE_CHECKING:
 #: the module a component's hook lives in, and the function it defines
 SEED_MODULE = "seed"
 SEED_FUNCTION = "seed"
-
-
-class SchemaNotMigrated(MemstackError):
-    """Seeding needs tables (or columns) the database does not have yet."""
-
-    def __init__(self, message: str, *, tables: Sequence[str] = (), columns: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.tables = list(tables)
-        self.columns = list(columns)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from memstack.core.components import Registry, build_registry
 from memstack.core.settings import Settings, load_settings
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import SchemaUnsupported
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -31,15 +31,6 @@ def load_tree(registry: Registry) -> LoadedTree:
     from memstack.engine.tree.loader import load_tree as load
 
     return load(registry)
-
-
-class SchemaUnsupported(EngineError):
-    """``for_database(schema=...)`` on a backend, or with an engine, where memstack cannot set it."""
-
-    def __init__(self, dialect: str) -> None:
-        super().__init__(f"a schema can be chosen only with a PostgreSQL URL (got {dialect}); "
-                         "configure an engine's search_path yourself")
-        self.dialect = dialect
 
 
 @dataclass

@@ -9,20 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import UnrecordedSchema
 
 if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
     from memstack.engine.workspace import Workspace
-
-
-class UnrecordedSchema(EngineError):
-    """Component tables exist, yet no revision is recorded: the schema was built outside memstack."""
-
-    def __init__(self, tables: Sequence[str]) -> None:
-        self.tables = sorted(tables)
-        shown = ", ".join(self.tables[:5]) + (f" and {len(self.tables) - 5} more" if len(self.tables) > 5 else "")
-        super().__init__(f"tables exist but no revision is recorded ({shown})")
 
 
 def refuse_unrecorded_schema(ws: Workspace, applied: set[str], steps: Sequence[Step]) -> None:

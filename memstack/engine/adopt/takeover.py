@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memstack.core.components import valid_label
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import TakeoverError
 from memstack.engine.tree.loader import RevisionFile, parse_revision_file
 
 BRANCH_LABELS_LINE = re.compile(r"^branch_labels\b[^=\n]*=.*$", re.MULTILINE)
@@ -26,14 +26,6 @@ DOWN_REVISION_LINE = re.compile(r"^down_revision\b[^=\n]*=.*$", re.MULTILINE)
 #: ``version_table=...`` / ``version_table_schema=...`` passed to ``context.configure`` in env.py
 VERSION_TABLE_ARGUMENT = re.compile(r"\b(version_table(?:_schema)?)\s*=\s*([^,)\n]+)")
 DEFAULT_VERSION_TABLE = "alembic_version"
-
-
-class TakeoverError(EngineError):
-    """The folder is not a usable Alembic project, or the component cannot take it."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint  # a fix in the project's own terms (no command spelling)
 
 
 @dataclass(frozen=True)

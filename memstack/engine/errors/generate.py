@@ -1,12 +1,13 @@
-"""The facts ``makemigrations`` refuses on when a change would lose data; light to import (the CLI
-words them at start-up)."""
+"""Errors of generating revisions: nothing to merge, references and cycles the autodetector meets,
+changes that would lose data (renames, NOT NULL), and the scratch database the comparison needs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from memstack.engine.errors import EngineError
+from memstack.core.redaction import mask_url
+from memstack.engine.errors.base import EngineError
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class RenameCandidate:
         if self.kind == "column":
             return f"Was column {self.table}.{self.old} renamed to {self.new}?"
         return f"Was table {self.old} renamed to {self.new}?"
+
+
+# --------------------------------------------------------------------------- renames
 
 
 class UndecidedRenames(EngineError):
@@ -56,3 +60,59 @@ class NotNullWithoutDefault(EngineError):
         held = f"holds {rows} row(s)" if rows is not None else "may hold rows (the database could not tell)"
         super().__init__(f"column {table}.{column} is added NOT NULL without a server default, and {table} {held}:"
                          " the revision would fail on it")
+
+
+# --------------------------------------------------------------------------- makemigrations
+
+
+class NothingToMerge(EngineError):
+    def __init__(self, component: str, heads: int) -> None:
+        super().__init__(f"component {component!r} has {heads} head(s); there is nothing to merge")
+        self.component, self.heads = component, heads
+
+
+# --------------------------------------------------------------------------- autodetect
+
+
+class UncreatedReference(EngineError):
+    """A new revision references another component's table that no revision creates yet."""
+
+    def __init__(self, component: str, table: str, owner: str) -> None:
+        super().__init__(f"{component} references table {table!r} of component {owner!r}, which no revision creates")
+        self.component = component
+        self.table = table
+        self.owner = owner
+
+
+class NewRevisionCycle(EngineError):
+    """The new revisions would depend on each other in a circle (memstack should have split it)."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        super().__init__("the new revisions would form a dependency cycle: " + " -> ".join(cycle))
+        self.cycle = cycle
+
+
+# --------------------------------------------------------------------------- the scratch database
+
+
+class ScratchError(EngineError):
+    """The comparison has nowhere to build its scratch database."""
+
+
+class ScratchUnavailable(ScratchError):
+    """The server refused to create the scratch database (typically: no CREATEDB privilege)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot create a scratch database on {mask_url(url)} to compare models with "
+                         f"the migrations: {reason}")
+        self.url = mask_url(url)
+        self.reason = reason
+
+
+class ScratchNotUsable(ScratchError):
+    """The given ``scratch_url`` cannot serve: another dialect, unreachable, or not empty."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"the scratch database {mask_url(url)} {why}")
+        self.url = mask_url(url)
+        self.why = why

@@ -1,10 +1,4 @@
-"""Domain errors of the engine: facts in fields, no front end's wording.
-
-The graph, loader, planner and executor raise these. Each front end words them for its
-reader: the CLI boundary (:mod:`memstack.cli.errors`) adds the command line that
-fixes it, the start-up API and the pytest plugin their own. Untranslated, an engine error
-still reads as a plain statement of what is wrong (it is a :class:`MemstackError`).
-"""
+"""Errors of running a plan: the planner's refusals at run time, a failed step, the lock, offline SQL."""
 
 from __future__ import annotations
 
@@ -12,26 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memstack.core.errors import MemstackError
+from memstack.engine.errors.base import EngineError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from memstack.engine.records.recorder import Mark
-    from memstack.engine.run.halfway import MarkProgress
-    from memstack.engine.run.safety import Drift
     from memstack.engine.tree.graph import Revision, Step
 
 
-class EngineError(MemstackError):
-    """Base of every domain error; ``hint`` stays empty, a front end supplies the fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
-
 # --------------------------------------------------------------------------- migrate, rollback, preview
-# (graph and planner errors live in memstack.engine.tree.graph and memstack.engine.tree.planner)
 
 
 class TagTakesNoTarget(EngineError):
@@ -65,199 +48,7 @@ class NotOneRevision(EngineError):
         self.component = component
 
 
-# --------------------------------------------------------------------------- maintenance (prune, repair)
-
-
-class ComponentStillConfigured(EngineError):
-    """Pruning is for components removed from the configuration."""
-
-    def __init__(self, component: str) -> None:
-        super().__init__(f"component {component!r} is still configured; pruning is for removed components")
-        self.component = component
-
-
-class NothingRecorded(EngineError):
-    """The database records no applied revision of the component to prune."""
-
-    def __init__(self, component: str) -> None:
-        super().__init__(f"the database records no applied revision of component {component!r}")
-        self.component = component
-
-
-# --------------------------------------------------------------------------- tags
-
-
-class InvalidTagName(EngineError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"invalid tag name {name!r}")
-        self.name = name
-
-
-class TagExists(EngineError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"tag {name!r} exists already")
-        self.name = name
-
-
-class UnknownTag(EngineError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no tag named {name!r}")
-        self.name = name
-
-
-class TagRevisionsMissing(EngineError):
-    """A tag records revisions of a component that no file of this checkout provides."""
-
-    def __init__(self, name: str, component: str, missing: list[str]) -> None:
-        super().__init__(f"tag {name!r} records {component} revision(s) no file provides: {', '.join(missing)}")
-        self.name, self.component, self.missing = name, component, missing
-
-
-# --------------------------------------------------------------------------- makemigrations
-
-
-class NothingToMerge(EngineError):
-    def __init__(self, component: str, heads: int) -> None:
-        super().__init__(f"component {component!r} has {heads} head(s); there is nothing to merge")
-        self.component, self.heads = component, heads
-
-
-# The types live here, away from the modules that raise them, so that the CLI's boundary can
-# register their wording without importing SQLAlchemy (the CLI's --help stays fast).
-
-# --------------------------------------------------------------------------- loader
-
-
-class RevisionFileError(EngineError):
-    """A revision file memstack cannot read without running it; ``path`` names it."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-
-
-class InvalidSyntax(RevisionFileError):
-    def __init__(self, path: Path, reason: str, line: int | None) -> None:
-        super().__init__(path, f"not valid Python ({reason}, line {line})")
-        self.reason = reason
-        self.line = line
-
-
-class NonLiteralField(RevisionFileError):
-    def __init__(self, path: Path, name: str) -> None:
-        super().__init__(path, f"{name} must be a literal (a string, a tuple of strings or None)")
-        self.name = name
-
-
-class MissingRevisionId(RevisionFileError):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, "no module-level 'revision = \"...\"'")
-
-
-class ForeignBranchLabel(RevisionFileError):
-    def __init__(self, path: Path, label: str, component: str) -> None:
-        super().__init__(path, f"branch label {label!r} differs from its component's label {component!r}")
-        self.label = label
-        self.component = component
-
-
-# --------------------------------------------------------------------------- safety
-
-
-class UnknownRows(EngineError):
-    """Version rows that no revision file provides (newer code migrated the database, or another tool)."""
-
-    def __init__(self, rows: list[str], message: str | None = None) -> None:
-        super().__init__(message or f"the database records revision(s) that no file provides: {', '.join(rows)}")
-        self.rows = rows
-
-
-class RemovedComponent(UnknownRows):
-    """The unknown rows belong to a component that was taken out of the configuration."""
-
-    def __init__(self, rows: list[str], component: str, applied_names: list[str]) -> None:
-        super().__init__(rows, f"component {component!r} is no longer configured, but its revisions are "
-                         f"still applied ({', '.join(applied_names)})")
-        self.component = component
-        self.applied_names = applied_names
-
-
-class ChecksumDrift(EngineError):
-    """Applied revisions whose file changed since they were applied."""
-
-    def __init__(self, drifts: list[Drift]) -> None:
-        first = drifts[0]
-        more = f" (and {len(drifts) - 1} more)" if len(drifts) > 1 else ""
-        super().__init__(
-            f"applied revision {first.component} {first.name} was changed after it was applied{more}: "
-            f"{first.path} has checksum {first.current[:12]}..., recorded {first.recorded[:12]}...")
-        self.drifts = drifts
-
-
-class FailureMark(EngineError):
-    """A revision failed or was interrupted half-way on a database without transactional DDL.
-
-    ``progress`` (a :class:`memstack.engine.run.halfway.MarkProgress`, when known): which of the
-    revision's objects exist, so the user knows what to fix before ``repair`` or ``--fake``.
-    """
-
-    def __init__(self, mark: Mark, progress: MarkProgress | None = None) -> None:
-        what = "failed" if mark.state == "failed" else "was interrupted"
-        super().__init__(
-            f"revision {mark.component} {mark.name} ({mark.direction}) {what} on a database without "
-            f"transactional DDL and may be half-applied{': ' + mark.error if mark.error else ''}"
-            f"{'. Of its objects, ' + progress.describe() if progress is not None else ''}")
-        self.mark = mark
-        self.progress = progress
-
-
-# --------------------------------------------------------------------------- adoption
-
-
-class AlreadyManaged(EngineError):
-    """The version table names known revisions: memstack (or Alembic) already manages the database."""
-
-    def __init__(self, rows: list[str]) -> None:
-        super().__init__("this database is already managed by memstack/Alembic (its version table names known "
-                         "revisions); there is nothing to adopt")
-        self.rows = rows
-
-
-class NothingToAdopt(EngineError):
-    """None of the tables the revisions create exists: an empty database is migrated, not adopted."""
-
-    def __init__(self) -> None:
-        super().__init__("the database holds none of MemStack's tables; there is nothing to adopt")
-
-
-class NoMatchingState(EngineError):
-    """The schema matches no state of the graph; ``differences`` says where it departs."""
-
-    def __init__(self, differences: list[str]) -> None:
-        super().__init__("the database matches no state of the migration graph; nothing was changed:\n  - "
-                         + "\n  - ".join(differences))
-        self.differences = differences
-
-
-# --------------------------------------------------------------------------- autodetect
-
-
-class UncreatedReference(EngineError):
-    """A new revision references another component's table that no revision creates yet."""
-
-    def __init__(self, component: str, table: str, owner: str) -> None:
-        super().__init__(f"{component} references table {table!r} of component {owner!r}, which no revision creates")
-        self.component = component
-        self.table = table
-        self.owner = owner
-
-
-class NewRevisionCycle(EngineError):
-    """The new revisions would depend on each other in a circle (memstack should have split it)."""
-
-    def __init__(self, cycle: list[str]) -> None:
-        super().__init__("the new revisions would form a dependency cycle: " + " -> ".join(cycle))
-        self.cycle = cycle
+# --------------------------------------------------------------------------- offline SQL
 
 
 @dataclass(frozen=True)
@@ -310,3 +101,45 @@ class NonAtomicInPlan(EngineError):
         super().__init__("the plan holds revision(s) declaring atomic = False, which cannot run inside one "
                          f"transaction: {', '.join(labels)}")
         self.labels = list(labels)
+
+
+# --------------------------------------------------------------------------- alembic environment
+
+
+class NonAtomicUndeclared(EngineError):
+    """A revision called ``autocommit_block()`` without declaring ``atomic = False``."""
+
+    def __init__(self) -> None:
+        super().__init__("autocommit_block() needs the revision to declare atomic = False at module level "
+                         "(memstack records a transactional revision in the same transaction)")
+
+
+# --------------------------------------------------------------------------- migration lock
+
+
+class LockTimeout(EngineError):
+    """Another migration held the lock for longer than the timeout."""
+
+    def __init__(self, what: str, timeout: float, holder: str) -> None:
+        super().__init__(f"could not take the migration lock on {what} within {timeout:g} s; held by {holder}")
+        self.what = what
+        self.timeout = timeout
+        self.holder = holder
+
+
+class LockLost(EngineError):
+    """The migration lock was lost while held; no further step may start.
+
+    ``before``/``completed``/``total`` are filled in by the executor: the step that did not
+    start, and how many of the plan's steps finished (and stay applied) before it.
+    """
+
+    def __init__(self, what: str, reason: str, *, before: str | None = None, completed: int = 0,
+                 total: int = 0) -> None:
+        where = f" before step {completed + 1} of {total} ({before})" if before else ""
+        super().__init__(f"lost the migration lock on {what}{where}: {reason}")
+        self.what = what
+        self.reason = reason
+        self.before = before
+        self.completed = completed
+        self.total = total

@@ -14,12 +14,7 @@ from typing import Any
 
 from alembic.operations import ops as alembic_ops
 
-from memstack.engine.generate.rename_errors import (
-    NotNullWithoutDefault,
-    RenameCandidate,
-    UndecidedRenames,
-    UnknownRename,
-)
+from memstack.engine.errors import NotNullWithoutDefault, RenameCandidate, UndecidedRenames, UnknownRename
 
 __all__ = ["NotNullWithoutDefault", "RenameCandidate", "RenameChoices", "UndecidedRenames", "UnknownRename",
            "apply_renames", "settle"]

@@ -21,31 +21,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from memstack.core.db import connection_reason, create_engine
 from memstack.core.errors import MemstackError
-from memstack.core.settings import mask_url
-from memstack.engine.errors import EngineError
-
-
-class ScratchError(EngineError):
-    """The comparison has nowhere to build its scratch database."""
-
-
-class ScratchUnavailable(ScratchError):
-    """The server refused to create the scratch database (typically: no CREATEDB privilege)."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"cannot create a scratch database on {mask_url(url)} to compare models with "
-                         f"the migrations: {reason}")
-        self.url = mask_url(url)
-        self.reason = reason
-
-
-class ScratchNotUsable(ScratchError):
-    """The given ``scratch_url`` cannot serve: another dialect, unreachable, or not empty."""
-
-    def __init__(self, url: str, why: str) -> None:
-        super().__init__(f"the scratch database {mask_url(url)} {why}")
-        self.url = mask_url(url)
-        self.why = why
+from memstack.engine.errors import ScratchNotUsable, ScratchUnavailable
 
 
 @contextmanager

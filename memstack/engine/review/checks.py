@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import RevisionFileError
-from memstack.engine.tree.graph import GraphError
+from memstack.engine.errors import GraphError, RevisionFileError
 from memstack.engine.tree.loader import load_tree
 from memstack.engine.workspace import Workspace
 
@@ -130,8 +129,8 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
                 run("makemigrations", "--merge", label), label))
     problems += alembic_config_problems(ws)
     if models and not problems:
+        from memstack.engine.errors import ScratchError
         from memstack.engine.generate.autodetect import detect
-        from memstack.engine.generate.scratch import ScratchError
 
         try:
             detection = detect(ws)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from memstack.engine.errors import EngineError, RevisionNotRenderable
+from memstack.engine.errors import RevisionNotRenderable, SquawkFailed, SquawkMissing
 from memstack.engine.tree.graph import Revision, Step
 from memstack.engine.workspace import Workspace
 
@@ -41,21 +41,6 @@ EXCLUDED_SQUAWK_RULES: dict[str, str] = {
     "prefer-identity": "a modelling preference, not a migration danger",
 }
 MARKER = re.compile(r"#\s*memstack:\s*lint-ok\s+(?P<rule>[\w-]+)\s*(?:--\s*(?P<reason>.*\S))?")
-
-
-class SquawkMissing(EngineError):
-    """The squawk binary is neither beside this Python nor on PATH."""
-
-    def __init__(self) -> None:
-        super().__init__("linting migrations needs squawk, which is not installed")
-
-
-class SquawkFailed(EngineError):
-    """squawk ran but printed no report we can read."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"squawk failed: {detail}")
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -20,36 +20,12 @@ from sqlalchemy.engine import Connection
 
 from memstack.core.components import is_bookkeeping_table
 from memstack.core.redaction import mask_url
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import GraphvizFailed, GraphvizMissing, TemplatesMissing
 from memstack.engine.tree.graph import MigrationGraph, Revision
 from memstack.engine.workspace import Workspace
 
 FORMATS = ("html", "markdown", "dot", "svg", "png")
 IMAGE_FORMATS = ("svg", "png")
-
-
-class GraphvizMissing(EngineError):
-    """svg/png need Graphviz's ``dot`` program, which is not on PATH."""
-
-    def __init__(self, image_format: str) -> None:
-        super().__init__(f"rendering {image_format} needs Graphviz's `dot` program, which is not installed")
-        self.image_format = image_format
-
-
-class GraphvizFailed(EngineError):
-    """``dot`` ran and refused the diagram (a bug in the template, or a name Graphviz cannot take)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"Graphviz could not render the diagram: {detail}")
-        self.detail = detail
-
-
-class TemplatesMissing(EngineError):
-    """The project's ``templates/schemadoc/`` folder is gone."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__(f"the schema documentation templates {folder} are missing")
-        self.folder = folder
 
 
 @dataclass(frozen=True)

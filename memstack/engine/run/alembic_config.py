@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from memstack.core.components import Registry
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import NonAtomicUndeclared
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -149,14 +149,6 @@ def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = 
 def _refuse_autocommit_block() -> Iterator[None]:
     raise NonAtomicUndeclared()
     yield  # pragma: no cover - makes this a generator
-
-
-class NonAtomicUndeclared(EngineError):
-    """A revision called ``autocommit_block()`` without declaring ``atomic = False``."""
-
-    def __init__(self) -> None:
-        super().__init__("autocommit_block() needs the revision to declare atomic = False at module level "
-                         "(memstack records a transactional revision in the same transaction)")
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import LockLost, LockTimeout
 from memstack.engine.run.lockfile import describe_file_holder, file_holder, file_probe, sqlite_lock_path, try_lock
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
@@ -50,34 +50,6 @@ REPROBE_SECONDS = 1.0
 
 WaitCallback = Callable[[str], None]
 """Called once with a description of who holds the lock, when we have to wait."""
-
-
-class LockTimeout(EngineError):
-    """Another migration held the lock for longer than the timeout."""
-
-    def __init__(self, what: str, timeout: float, holder: str) -> None:
-        super().__init__(f"could not take the migration lock on {what} within {timeout:g} s; held by {holder}")
-        self.what = what
-        self.timeout = timeout
-        self.holder = holder
-
-
-class LockLost(EngineError):
-    """The migration lock was lost while held; no further step may start.
-
-    ``before``/``completed``/``total`` are filled in by the executor: the step that did not
-    start, and how many of the plan's steps finished (and stay applied) before it.
-    """
-
-    def __init__(self, what: str, reason: str, *, before: str | None = None, completed: int = 0,
-                 total: int = 0) -> None:
-        where = f" before step {completed + 1} of {total} ({before})" if before else ""
-        super().__init__(f"lost the migration lock on {what}{where}: {reason}")
-        self.what = what
-        self.reason = reason
-        self.before = before
-        self.completed = completed
-        self.total = total
 
 
 @dataclass(frozen=True)

@@ -13,49 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import GraphError, InvalidGraph, MultipleHeads, RevisionCycle
 
 Direction = Literal["up", "down"]
-
-
-class GraphError(EngineError):
-    """The revision tree itself is broken (missing parent, duplicate id, ...).
-
-    ``hint`` says how to fix the files (never a command): ``check`` reports these problems
-    as they are, without a front end in between.
-    """
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-
-class MultipleHeads(GraphError):
-    """A component's revisions end in more than one head, so "its head" means nothing."""
-
-    def __init__(self, component: str, heads: Sequence[Revision]) -> None:
-        super().__init__(f"component {component!r} has {len(heads)} heads: "
-                         + ", ".join(f"{h.name} ({h.id})" for h in heads))
-        self.component = component
-        self.heads = list(heads)
-
-
-class RevisionCycle(GraphError):
-    """Revisions that (through down_revision or depends_on) build on themselves."""
-
-    def __init__(self, labels: Sequence[str]) -> None:
-        super().__init__("the revisions form a cycle" + (": " + " -> ".join(labels) if labels else ""),
-                         hint="remove one of these down_revision/depends_on links" if labels else None)
-        self.labels = list(labels)
-
-
-class InvalidGraph(GraphError):
-    """Several structural problems at once; the first is told, the others counted."""
-
-    def __init__(self, problems: Sequence[GraphError]) -> None:
-        first = problems[0]
-        super().__init__(first.message + f" (and {len(problems) - 1} more problem(s))", hint=first.hint)
-        self.problems = list(problems)
 
 
 @dataclass(frozen=True)

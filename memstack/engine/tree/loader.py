@@ -14,41 +14,18 @@ from typing import Any
 
 from memstack.core.components import Registry
 from memstack.engine.errors import (
-    EngineError,
     ForeignBranchLabel,
     InvalidSyntax,
     MissingRevisionId,
     NonLiteralField,
+    RevisionIdTooLong,
+    UnreadableMigrations,
 )
 from memstack.engine.tree import checksum, index
 from memstack.engine.tree.graph import MigrationGraph, Revision
 
 #: the width of memstack_applied/memstack_history ``revision`` (and alembic_version's version_num)
 MAX_REVISION_ID = 32
-
-
-class UnreadableMigrations(EngineError):
-    """A component's migrations path exists but cannot be read as a folder: skipping it would
-    report success with the component's revisions silently missing."""
-
-    def __init__(self, component: str, path: Path, why: str) -> None:
-        super().__init__(f"the migrations folder of component {component!r}, {path}, {why}")
-        self.component = component
-        self.path = path
-        self.why = why
-
-
-class RevisionIdTooLong(EngineError):
-    """Ids over the bookkeeping columns' width work on SQLite (which ignores widths) and fail
-    half-way on PostgreSQL and MariaDB: refused up front on every dialect."""
-
-    def __init__(self, path: Path, field: str, value: str, limit: int) -> None:
-        super().__init__(f"{path}: the {field} {value!r} is {len(value)} characters long; "
-                         f"memstack's bookkeeping holds at most {limit}")
-        self.path = path
-        self.field = field
-        self.value = value
-        self.limit = limit
 
 
 @dataclass(frozen=True)

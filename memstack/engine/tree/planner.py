@@ -11,7 +11,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import (
+    AmbiguousTarget,
+    IrreversibleInPlan,
+    NoRevisions,
+    TargetNeedsComponent,
+    UnknownTarget,
+)
 from memstack.engine.tree.graph import MigrationGraph, Revision, Step
 
 if TYPE_CHECKING:
@@ -22,48 +28,6 @@ ConfirmCallback = Callable[[str, Sequence[Step]], None]
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class NoRevisions(EngineError):
-    """``head`` of a component that has no revision files yet."""
-
-    def __init__(self, component: str) -> None:
-        super().__init__(f"component {component!r} has no revisions yet")
-        self.component = component
-
-
-class AmbiguousTarget(EngineError):
-    """A TARGET that matches more than one revision under the first rule that matches at all."""
-
-    def __init__(self, component: str, target: str, kind: str, matches: Sequence[Revision]) -> None:
-        listed = ", ".join(f"{m.name} ({m.id})" for m in matches)
-        super().__init__(f"target {target!r} is ambiguous in component {component!r}: it matches the {kind} "
-                         f"of {listed}")
-        self.component, self.target, self.kind, self.matches = component, target, kind, list(matches)
-
-
-class UnknownTarget(EngineError):
-    """A TARGET that matches no revision of the component; ``known`` lists its revisions' names."""
-
-    def __init__(self, component: str, target: str, known: Sequence[str]) -> None:
-        super().__init__(f"no revision of component {component!r} matches target {target!r}")
-        self.component, self.target, self.known = component, target, list(known)
-
-
-class TargetNeedsComponent(EngineError):
-    """A TARGET only means something inside one component."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__("a TARGET needs a COMPONENT")
-        self.target = target
-
-
-class IrreversibleInPlan(EngineError):
-    """The plan would undo revisions that have no downgrade."""
-
-    def __init__(self, revisions: Sequence[Revision]) -> None:
-        super().__init__("the plan needs to undo irreversible revision(s): " + ", ".join(r.label for r in revisions))
-        self.revisions = list(revisions)
 
 
 # --------------------------------------------------------------------------- plans

@@ -1,0 +1,54 @@
+"""Wordings of makemigrations' refusals: references and cycles the autodetector meets, changes that would lose data."""
+
+from __future__ import annotations
+
+from memstack.cli.worded import Worded, Wording, run_hint
+from memstack.core.errors import MemstackError
+from memstack.engine.errors import (
+    NewRevisionCycle,
+    NotNullWithoutDefault,
+    UncreatedReference,
+    UndecidedRenames,
+    UnknownRename,
+)
+
+# --------------------------------------------------------------------------- autodetect
+
+
+def _uncreated_reference(error: UncreatedReference) -> Worded:
+    return error.message, run_hint("makemigrations", error.owner, error.component)
+
+
+def _new_revision_cycle(error: NewRevisionCycle) -> Worded:
+    return error.message, "report this: memstack should have split the cycle"
+
+
+# --------------------------------------------------------------------------- renames
+
+
+def _undecided_renames(error: UndecidedRenames) -> Worded:
+    flags = " ".join(f"--rename {c.key}" for c in error.candidates)
+    return (f"{error.message}; nothing was written",
+            f"if they are renames (data kept): manage.py makemigrations {flags}; if they are really dropped "
+            "and added (data lost): manage.py makemigrations --no-renames; or run it on a terminal to be asked")
+
+
+def _unknown_rename(error: UnknownRename) -> Worded:
+    possible = ", ".join(c.key for c in error.candidates) or "none"
+    return (error.message, f"the possible renames are: {possible}; spell a column TABLE.OLD=NEW, a table OLD=NEW")
+
+
+def _not_null_without_default(error: NotNullWithoutDefault) -> Worded:
+    return (f"{error.message}; nothing was written",
+            f"give {error.column} a server default (server_default=...) in the model, or add it nullable, "
+            "run makemigrations, backfill the rows, then make it NOT NULL and run makemigrations again; "
+            "if every database's table is empty, pass --allow-not-null")
+
+
+WORDINGS: dict[type[MemstackError], Wording] = {
+    UncreatedReference: _uncreated_reference,
+    NewRevisionCycle: _new_revision_cycle,
+    UndecidedRenames: _undecided_renames,
+    UnknownRename: _unknown_rename,
+    NotNullWithoutDefault: _not_null_without_default,
+}

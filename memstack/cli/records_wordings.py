@@ -1,0 +1,102 @@
+"""Wordings of what a database records disagreeing with the code or the request: unreachable, not migrated,
+rows no file provides, changed files, failure marks, pruning, tags."""
+
+from __future__ import annotations
+
+from memstack.cli.worded import Worded, Wording, run_hint
+from memstack.core.errors import DatabaseUnavailable, MemstackError, SchemaNotMigrated
+from memstack.engine.errors import (
+    ChecksumDrift,
+    ComponentStillConfigured,
+    FailureMark,
+    InvalidTagName,
+    RemovedComponent,
+    TagExists,
+    TagRevisionsMissing,
+    UnknownRows,
+    UnknownTag,
+)
+
+# --------------------------------------------------------------------------- connections (core)
+
+
+def _database_unavailable(error: DatabaseUnavailable) -> Worded:
+    return error.message, ("check that the server is running and the URL (host, port, user, database) is "
+                           "right; 'manage.py doctor' tells more")
+
+
+def _schema_not_migrated(error: SchemaNotMigrated) -> Worded:
+    return error.message, run_hint("migrate") + " first"
+
+
+# --------------------------------------------------------------------------- the database's status (safety)
+
+
+def _unknown_rows(error: UnknownRows) -> Worded:
+    return error.message, ("the database was migrated by newer code: deploy that code (or restore the missing "
+                           "files); a database stamped by an older tool can be taken over with 'manage.py adopt'")
+
+
+def _removed_component(error: RemovedComponent) -> Worded:
+    label = error.component
+    return error.message, (f"put it back in [tool.memstack] components and run 'manage.py migrate {label} zero' "
+                           f"before removing it, or forget its rows with 'manage.py migrate --prune {label}'")
+
+
+def _checksum_drift(error: ChecksumDrift) -> Worded:
+    return error.message, ("restore the file as it was applied (git log -p), or, when the change is intended and "
+                           "harmless, record the new checksums with 'manage.py repair'")
+
+
+def _failure_mark(error: FailureMark) -> Worded:
+    mark = error.mark
+    progress = error.progress
+    if progress is not None and not progress.error and (progress.done or progress.pending):
+        return error.message, (f"either undo what is done ({', '.join(progress.done) or 'nothing'}) and run "
+                               "'manage.py repair', then migrate again; or finish what is not done "
+                               f"({', '.join(progress.pending) or 'nothing'}) by hand and run "
+                               f"'manage.py migrate --fake {mark.component} {mark.name}'")
+    return error.message, ("fix the schema by hand, then run 'manage.py repair' if the revision's effect is fully "
+                           f"undone, or 'manage.py migrate --fake {mark.component} {mark.name}' if it is complete")
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+def _still_configured(error: ComponentStillConfigured) -> Worded:
+    return (f"component {error.component!r} is still configured; --prune is for removed components",
+            f"to remove its schema run 'manage.py migrate {error.component} zero'")
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def _invalid_tag_name(error: InvalidTagName) -> Worded:
+    return error.message, "use letters, digits, '-', '_' and '.' (max 128)"
+
+
+def _tag_exists(error: TagExists) -> Worded:
+    return error.message, f"delete it first with 'manage.py tag --delete {error.name}'"
+
+
+def _unknown_tag(error: UnknownTag) -> Worded:
+    return error.message, "list them with 'manage.py tag --list'"
+
+
+def _tag_revisions_missing(error: TagRevisionsMissing) -> Worded:
+    return error.message, "check out the code the tag was taken with"
+
+
+WORDINGS: dict[type[MemstackError], Wording] = {
+    DatabaseUnavailable: _database_unavailable,
+    SchemaNotMigrated: _schema_not_migrated,
+    UnknownRows: _unknown_rows,
+    RemovedComponent: _removed_component,
+    ChecksumDrift: _checksum_drift,
+    FailureMark: _failure_mark,
+    ComponentStillConfigured: _still_configured,
+    InvalidTagName: _invalid_tag_name,
+    TagExists: _tag_exists,
+    UnknownTag: _unknown_tag,
+    TagRevisionsMissing: _tag_revisions_missing,
+}
