@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.core.errors import MemstackError
+from memstack.engine.alembic_compat import StepsFunction, environment_behind, wrap_steps
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.run.lock import migration_lock
 from memstack.engine.run.safety import ensure_safe, read_database_state, record_unverified
@@ -55,8 +56,7 @@ def command_name(context: Any) -> str:
 
 def environment_opts(context: Any) -> dict[str, Any]:
     """What the running command gave its EnvironmentContext (``alembic.context`` is a proxy module)."""
-    real = getattr(context, "_proxy", None) or context
-    return dict(getattr(real, "context_opts", {}) or {})
+    return dict(getattr(environment_behind(context), "context_opts", {}) or {})
 
 
 def is_mutating(context: Any) -> bool:
@@ -120,9 +120,11 @@ class StepTracker:
 
     def wrap(self, migration_context: Any) -> None:
         """Alembic has no "before step" hook: wrap its step iterator to see each step start."""
-        original: Callable[..., Any] = migration_context._migrations_fn
 
-        def steps(heads: Any, ctx: Any) -> Iterator[Any]:
+        def wrapped(original: StepsFunction) -> StepsFunction:
+            return lambda heads, ctx: steps(original, heads, ctx)
+
+        def steps(original: StepsFunction, heads: Any, ctx: Any) -> Iterator[Any]:
             for step in original(heads, ctx):
                 info = step.info
                 self.current, self.started_at, self.clock = info, utcnow(), time.perf_counter()
@@ -133,7 +135,7 @@ class StepTracker:
                                                            "up" if info.is_upgrade else "down")
                 yield step
 
-        migration_context._migrations_fn = steps
+        wrap_steps(migration_context, wrapped)
 
     def _transaction(self) -> Any:
         return nullcontext() if self.connection.in_transaction() else self.connection.begin()

@@ -2,20 +2,33 @@
 
 ``alembic`` reads ``[tool.alembic]`` from ``./pyproject.toml`` when run from the project root (or
 the file named by ``-c .../pyproject.toml``); ``migrations/env.py`` takes the database from
-memstack's settings (``MEMSTACK_DATABASE_URL`` here).
+memstack's settings (``MEMSTACK_DATABASE_URL`` here). The second half pins each function of
+:mod:`memstack.engine.alembic_compat`, the one module that touches Alembic's and SQLAlchemy's private names.
 """
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic.autogenerate.api import AutogenContext
+from alembic.config import Config
+from alembic.operations import Operations
+from alembic.operations import ops as alembic_ops
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine.default import DefaultDialect
 from support.inspect import table_names, version_rows
 from support.projects import LABELS, MEMORY_LINKS_MODELS, TABLES, add_alembic_config, set_components
 from support.revisions import REV, load_graph, parsed, revision_files
 from support.running import alembic, call, manage, shown
+
+from memstack.engine import alembic_compat
 
 ALL = set(REV)
 HEAD_LINE = re.compile(r"^(?P<id>[0-9a-f]{12}) \((?P<label>\w+)\) \((?P<kind>head|effective head)\)")
@@ -150,3 +163,118 @@ def test_generated_component_runs_under_plain_alembic(project: Path, make_compon
     assert applied == {("auth", "0001_initial"), ("tenant", "0001_initial"), ("project", "0001_initial"),
                        ("memory", "0001_initial"), (label, "0001_initial")}
     assert version_rows(db_url) == {new_id}  # one row stands for all five revisions
+
+
+# --------------------------------------------------------------------------- memstack.engine.alembic_compat
+# One test per private Alembic/SQLAlchemy name memstack relies on: when an Alembic or SQLAlchemy release
+# moves one, the test of its adapter function fails here, not a migration in production. CI runs this
+# file against the oldest versions pyproject.toml allows as well as the newest (.ci/run).
+
+
+def _offline_operations(buffer: io.StringIO) -> Operations:
+    context = MigrationContext.configure(dialect_name="sqlite", opts={"as_sql": True, "output_buffer": buffer})
+    return Operations(context)
+
+
+def _autogen_context() -> AutogenContext:
+    context = MigrationContext.configure(dialect=DefaultDialect())
+    return AutogenContext(context, opts={"sqlalchemy_module_prefix": "sa.", "alembic_module_prefix": "op.",
+                                         "render_as_batch": True, "user_module_prefix": None})
+
+
+def _orders(metadata: sa.MetaData) -> sa.Table:
+    sa.Table("customers", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    return sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id", name="fk_customer")),
+                    sa.Column("note", sa.String(20), nullable=True))
+
+
+def test_wrap_steps_sees_what_run_migrations_iterates() -> None:
+    engine = sa.create_engine("sqlite://")
+    seen: list[tuple[object, ...]] = []
+
+    def original(heads: Any, ctx: Any) -> list[Any]:
+        seen.append(("original", tuple(heads)))
+        return []
+
+    def wrap(function: alembic_compat.StepsFunction) -> alembic_compat.StepsFunction:
+        def steps(heads: Any, ctx: Any) -> Iterator[Any]:
+            seen.append(("wrapped", ctx))
+            yield from function(heads, ctx)
+        return steps
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"fn": original})
+        alembic_compat.wrap_steps(context, wrap)
+        context.run_migrations()
+    assert seen == [("wrapped", context), ("original", ())]
+
+
+def test_environment_behind_the_context_proxy() -> None:
+    from alembic import context as context_module
+
+    assert alembic_compat.environment_behind(context_module) is context_module  # no command running
+    environment = EnvironmentContext(Config(), None, fn=test_environment_behind_the_context_proxy)  # type: ignore[arg-type]
+    with environment:
+        assert alembic_compat.environment_behind(context_module) is environment
+        assert environment.context_opts["fn"] is test_environment_behind_the_context_proxy
+    assert alembic_compat.environment_behind(context_module) is context_module
+
+
+def test_installed_as_op_nests_and_restores() -> None:
+    from alembic import op
+
+    outer_sql, inner_sql = io.StringIO(), io.StringIO()
+    with alembic_compat.installed_as_op(_offline_operations(outer_sql)):
+        with alembic_compat.installed_as_op(_offline_operations(inner_sql)):
+            op.execute("SELECT 'inner'")
+        op.execute("SELECT 'outer'")
+    assert "'inner'" in inner_sql.getvalue() and "'inner'" not in outer_sql.getvalue()
+    assert "'outer'" in outer_sql.getvalue()
+    with pytest.raises((NameError, AttributeError)):  # nothing installed any more: op refuses
+        op.execute("SELECT 1")
+
+
+def test_upgrade_ops_of_compares_without_computing_the_downgrade() -> None:
+    engine = sa.create_engine("sqlite://")
+    metadata = sa.MetaData()
+    _orders(metadata)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "target_metadata": metadata})
+        upgrade = alembic_compat.upgrade_ops_of(context, metadata)
+    created = [op.table_name for op in upgrade.ops if isinstance(op, alembic_ops.CreateTableOp)]
+    assert sorted(created) == ["customers", "orders"]
+    assert alembic_compat.can_skip_reverse()  # the fast path exists on every Alembic pyproject.toml allows
+
+
+def test_table_dropped_by_keeps_the_table_it_drops() -> None:
+    orders = _orders(sa.MetaData())
+    dropped = alembic_compat.table_dropped_by(alembic_ops.DropTableOp.from_table(orders))
+    assert dropped is not None
+    assert [c.name for c in dropped.columns if isinstance(c, sa.Column)] == ["id", "customer_id", "note"]
+    assert {c.name for c in dropped.columns if isinstance(c, sa.ForeignKeyConstraint)} == {"fk_customer"}
+    assert alembic_compat.table_dropped_by(alembic_ops.DropTableOp("orders")) is None
+
+
+def test_render_body_is_autogenerate_s_indented_python() -> None:
+    upgrade = alembic_ops.UpgradeOps(ops=[alembic_ops.CreateTableOp.from_table(_orders(sa.MetaData()))])
+    body = alembic_compat.render_body(upgrade, _autogen_context())
+    first, *lines = [line for line in body.splitlines() if line.strip()]
+    assert first.startswith("# ### commands auto generated") and lines[-1].strip().startswith("# ### end"), body
+    assert all(line.startswith("    ") for line in lines), body  # the writer drops both comment lines
+    assert lines[0] == "    op.create_table('orders',", body
+    assert "sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name='fk_customer')" in body
+
+
+def test_render_type_writes_the_type_and_its_arguments() -> None:
+    autogen = _autogen_context()
+    assert alembic_compat.render_type(sa.String(20), autogen) == "sa.String(length=20)"
+    assert alembic_compat.render_type(sa.Numeric(10, 2), autogen) == "sa.Numeric(precision=10, scale=2)"
+
+
+def test_type_variants_lists_with_variant() -> None:
+    varied = sa.String().with_variant(sa.String(255), "mysql", "mariadb")
+    variants = alembic_compat.type_variants(varied)
+    assert set(variants) == {"mysql", "mariadb"}
+    assert all(isinstance(v, sa.String) and v.length == 255 for v in variants.values())
+    assert alembic_compat.type_variants(sa.String(10)) == {}

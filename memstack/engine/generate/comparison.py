@@ -14,6 +14,8 @@ from alembic.operations import ops as alembic_ops
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
+from memstack.engine.alembic_compat import upgrade_ops_of
+
 
 def compare_component(connection: Connection, label: str, owners: dict[str, str],
                       metadata: MetaData) -> alembic_ops.UpgradeOps:
@@ -43,9 +45,6 @@ def compare_components(connection: Connection, labels: Collection[str], owners: 
 def _autogenerate(connection: Connection, metadata: MetaData, compared: Callable[[str], bool]
                   ) -> alembic_ops.UpgradeOps:
     """Alembic's autogenerate upgrade operations for the tables ``compared`` accepts."""
-    from alembic.autogenerate import compare as alembic_compare
-    from alembic.autogenerate import produce_migrations
-    from alembic.autogenerate.api import AutogenContext
     from alembic.runtime.migration import MigrationContext
 
     def include_name(name: str | None, type_: str, _parents: Any) -> bool:
@@ -63,16 +62,9 @@ def _autogenerate(connection: Connection, metadata: MetaData, compared: Callable
             "include_object": include_object,
         },
     )
-    net_changes = getattr(alembic_compare, "_produce_net_changes", None)
-    if net_changes is None:  # another Alembic: its public API (which also computes a downgrade we drop)
-        script = produce_migrations(context, metadata)
-        assert script.upgrade_ops is not None
-        return script.upgrade_ops
-    # produce_migrations minus its reverse_into(): downgrade_for() computes the downgrade once the
-    # upgrade is final (renames and deferred foreign keys change it); reversing 200 tables costs 0.15 s
-    upgrade = alembic_ops.UpgradeOps(ops=[])
-    net_changes(AutogenContext(context, metadata=metadata), upgrade)
-    return upgrade
+    # without the downgrade: downgrade_for() computes it once the upgrade is final (renames and
+    # deferred foreign keys change it)
+    return upgrade_ops_of(context, metadata)
 
 
 def _owned_by(owners: dict[str, str], label: str) -> Callable[[str], bool]:

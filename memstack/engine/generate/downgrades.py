@@ -7,6 +7,8 @@ from typing import Any
 from alembic.operations import ops as alembic_ops
 from sqlalchemy import ForeignKeyConstraint
 
+from memstack.engine.alembic_compat import table_dropped_by
+
 
 def _reverse(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps, bool]:
     try:
@@ -34,7 +36,7 @@ def downgrade_for(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.Downgrad
 
 
 def _foreign_key_names(op: alembic_ops.DropTableOp) -> set[str]:
-    reverse = op._reverse
+    reverse = table_dropped_by(op)
     items = reverse.columns if reverse is not None else []
     return {str(item.name) for item in items if isinstance(item, ForeignKeyConstraint) and item.name}
 

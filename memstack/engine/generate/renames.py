@@ -14,6 +14,7 @@ from typing import Any
 
 from alembic.operations import ops as alembic_ops
 
+from memstack.engine.alembic_compat import table_dropped_by
 from memstack.engine.errors import NotNullWithoutDefault, RenameCandidate, UndecidedRenames, UnknownRename
 
 __all__ = ["NotNullWithoutDefault", "RenameCandidate", "RenameChoices", "UndecidedRenames", "UnknownRename",
@@ -115,9 +116,10 @@ def _table_renames(upgrade: alembic_ops.UpgradeOps, choices: RenameChoices) -> l
     undecided: list[RenameCandidate] = []
     creates = [op for op in upgrade.ops if isinstance(op, alembic_ops.CreateTableOp)]
     for drop in [op for op in upgrade.ops if isinstance(op, alembic_ops.DropTableOp)]:
-        if drop._reverse is None:
+        dropped = table_dropped_by(drop)
+        if dropped is None:
             continue
-        shape = _column_shape(drop._reverse.columns)
+        shape = _column_shape(dropped.columns)
         for create in [c for c in creates if _column_shape(c.columns) == shape]:
             candidate = RenameCandidate("table", drop.table_name, drop.table_name, create.table_name)
             decision = choices.decide(candidate)

@@ -11,6 +11,7 @@ from typing import Any
 from alembic.operations import ops as alembic_ops
 
 from memstack.core.errors import MemstackError
+from memstack.engine.alembic_compat import render_body, render_type, type_variants
 
 REVISION_TEMPLATE = "revision.py.j2"
 MAX_LINE = 120  # ruff's line-length in pyproject.toml
@@ -115,7 +116,6 @@ def _render_item(type_: str, obj: Any, autogen: Any) -> str | bool:
     """Render types and server defaults in a form every dialect accepts: ``memstack.core.db.string(n)``
     compactly (one variant for both MySQL dialect names), reflected types as generic ones, and
     server defaults as portable expressions."""
-    from alembic.autogenerate.render import _repr_type
     from sqlalchemy import String
 
     if type_ == "server_default":
@@ -126,8 +126,8 @@ def _render_item(type_: str, obj: Any, autogen: Any) -> str | bool:
     if generic is not None:
         if type(generic) is String and generic.length is None:
             return "sa.String().with_variant(sa.String(255), 'mysql', 'mariadb')"
-        return str(_repr_type(generic, autogen))
-    mapping = getattr(obj, "_variant_mapping", None)
+        return render_type(generic, autogen)
+    mapping = type_variants(obj)
     if not mapping or not isinstance(obj, String) or obj.length is not None:
         return False
     variants = {name: variant for name, variant in mapping.items()}
@@ -141,7 +141,6 @@ def _render_item(type_: str, obj: Any, autogen: Any) -> str | bool:
 
 def render_ops(ops: alembic_ops.UpgradeOps | alembic_ops.DowngradeOps) -> tuple[str, set[str]]:
     """(indented Python body, import lines) for a set of operations, in batch style."""
-    from alembic.autogenerate import render
     from alembic.autogenerate.api import AutogenContext
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy.engine.default import DefaultDialect
@@ -156,7 +155,7 @@ def render_ops(ops: alembic_ops.UpgradeOps | alembic_ops.DowngradeOps) -> tuple[
     })
     if not ops.ops:
         return "    pass", set()
-    body = render._indent(render._render_cmd_body(ops, autogen))
+    body = render_body(ops, autogen)
     lines = [line for line in body.splitlines() if "### commands auto generated" not in line
              and "### end Alembic commands" not in line]
     wrapped = [part for line in lines for part in _wrap(line)]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
+from memstack.engine.alembic_compat import installed_as_op
 from memstack.engine.run.alembic_config import AlembicSetup, load_revision_module, revision_function
 from memstack.engine.tree.graph import Step
 from memstack.engine.tree.loader import LoadedTree
@@ -101,11 +102,8 @@ def _recording_op(setup: AlembicSetup, dialect_name: str) -> Iterator[_Recording
 
         operations.invoke = recording.invoke  # type: ignore[method-assign, assignment]
         operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
-        operations._install_proxy()
-        try:
+        with installed_as_op(operations):
             yield recording
-        finally:
-            operations._remove_proxy()
 
 
 def _name(value: Any) -> str | None:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memstack.engine.alembic_compat import installed_as_op
+
 if TYPE_CHECKING:
-    from alembic.operations import Operations
     from alembic.operations.ops import MigrateOperation
     from sqlalchemy.engine import Connection, Inspector
 
@@ -109,7 +110,6 @@ def expected_objects(path: Path, direction: str, dialect_name: str) -> tuple[lis
 @contextmanager
 def _recording_op(dialect_name: str, recorded: list[MigrateOperation], unchecked: list[str]) -> Iterator[None]:
     """Alembic's ``op`` proxy, recording each operation instead of running it."""
-    import alembic.op as op_module
     from alembic.migration import MigrationContext
     from alembic.operations import Operations, ops
 
@@ -129,14 +129,8 @@ def _recording_op(dialect_name: str, recorded: list[MigrateOperation], unchecked
 
     operations.invoke = record  # type: ignore[method-assign]
     operations.batch_alter_table = batch  # type: ignore[method-assign]
-    previous: Operations | None = getattr(op_module, "_proxy", None)
-    operations._install_proxy()
-    try:
+    with installed_as_op(operations):
         yield
-    finally:
-        operations._remove_proxy()
-        if previous is not None:
-            previous._install_proxy()
 
 
 def _expectations(operation: MigrateOperation) -> list[Expected] | None:

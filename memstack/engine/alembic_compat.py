@@ -1,0 +1,112 @@
+"""Every private Alembic or SQLAlchemy name memstack uses, behind functions named for what they do.
+
+Alembic and SQLAlchemy may rename or drop these in any release: nothing else in memstack touches
+a private name of theirs, and tests/test_alembic_compat.py pins each function's behaviour (CI runs it
+against the oldest Alembic and SQLAlchemy that pyproject.toml allows and against the newest).
+Alembic and SQLAlchemy are imported inside the functions: the modules that use them import this one,
+and some of them (offline SQL, the half-applied check) are on paths kept light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.operations import Operations
+    from alembic.operations import ops as alembic_ops
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import MetaData
+    from sqlalchemy.types import TypeEngine
+
+#: what MigrationContext.run_migrations iterates: (current heads, the context) -> the steps to run
+StepsFunction = Callable[[Any, Any], Iterable[Any]]
+
+
+# --------------------------------------------------------------------------- running (alembic.runtime)
+
+
+def wrap_steps(migration_context: MigrationContext, wrap: Callable[[StepsFunction], StepsFunction]) -> None:
+    """Have ``run_migrations`` iterate ``wrap(original)``: Alembic has no "before each step" hook."""
+    original: StepsFunction = migration_context._migrations_fn  # type: ignore[assignment]
+    migration_context._migrations_fn = wrap(original)
+
+
+def environment_behind(context: Any) -> Any:
+    """The EnvironmentContext that ``alembic.context`` (a proxy module) stands for, or ``context`` itself."""
+    return getattr(context, "_proxy", None) or context
+
+
+@contextmanager
+def installed_as_op(operations: Operations) -> Iterator[None]:
+    """``alembic.op`` calls go to ``operations`` inside the block; whatever ``op`` was before comes back."""
+    from alembic import op as op_module
+
+    previous: Operations | None = getattr(op_module, "_proxy", None)
+    operations._install_proxy()
+    try:
+        yield
+    finally:
+        operations._remove_proxy()
+        if previous is not None:
+            previous._install_proxy()
+
+
+# --------------------------------------------------------------------------- autogenerate
+
+
+def upgrade_ops_of(context: MigrationContext, metadata: MetaData) -> alembic_ops.UpgradeOps:
+    """The operations that bring the database of ``context`` to ``metadata``, without their reverse.
+
+    ``produce_migrations`` also computes the downgrade, which memstack discards and computes again
+    once the upgrade is final (reversing 200 tables costs 0.15 s); Alembic versions without the
+    private step fall back to it.
+    """
+    from alembic.autogenerate import compare as alembic_compare
+    from alembic.autogenerate import produce_migrations
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.operations import ops as alembic_ops
+
+    net_changes = getattr(alembic_compare, "_produce_net_changes", None)
+    if net_changes is None:
+        script = produce_migrations(context, metadata)
+        assert script.upgrade_ops is not None
+        return script.upgrade_ops
+    upgrade = alembic_ops.UpgradeOps(ops=[])
+    net_changes(AutogenContext(context, metadata=metadata), upgrade)
+    return upgrade
+
+
+def can_skip_reverse() -> bool:
+    """Whether :func:`upgrade_ops_of` takes the fast path on this Alembic."""
+    from alembic.autogenerate import compare as alembic_compare
+
+    return hasattr(alembic_compare, "_produce_net_changes")
+
+
+def table_dropped_by(op: alembic_ops.DropTableOp) -> alembic_ops.CreateTableOp | None:
+    """The CREATE TABLE that would undo ``op`` (its columns, constraints, ...), when autogenerate kept one."""
+    reverse: alembic_ops.CreateTableOp | None = op._reverse
+    return reverse
+
+
+def render_body(ops: alembic_ops.UpgradeOps | alembic_ops.DowngradeOps, autogen: AutogenContext) -> str:
+    """The Python of ``ops`` as autogenerate writes it into ``upgrade()``, indented one level."""
+    from alembic.autogenerate import render
+
+    return str(render._indent(render._render_cmd_body(ops, autogen)))
+
+
+def render_type(type_: TypeEngine[Any], autogen: AutogenContext) -> str:
+    """A column type as autogenerate writes it (``sa.String(length=20)``), its imports added to ``autogen``."""
+    from alembic.autogenerate.render import _repr_type
+
+    return str(_repr_type(type_, autogen))
+
+
+def type_variants(type_: TypeEngine[Any]) -> Mapping[str, TypeEngine[Any]]:
+    """The per-dialect variants of a type made with ``with_variant`` ({} for a plain type)."""
+    mapping: Mapping[str, TypeEngine[Any]] | None = getattr(type_, "_variant_mapping", None)
+    return dict(mapping) if mapping else {}
