@@ -8,9 +8,9 @@ statement of what is wrong (it is a :class:`memstack.core.errors.MemstackError`)
 One module per job, named like the engine's sub-packages (tree, records, run, generate, adopt,
 review); this package re-exports them all, so callers import ``from memstack.engine.errors``.
 A new error goes into its job's module, with its name added below and to ``__all__``.
-Keep these modules light: standard library and :mod:`memstack.core` only at module level
-(the CLI imports them to word an error; no SQLAlchemy, no Alembic); the engine's types
-they mention are imported under ``TYPE_CHECKING``.
+May import: the standard library and memstack.core.errors / memstack.core.redaction, nothing
+else at run time (the CLI imports these modules to word an error: no SQLAlchemy, no Alembic);
+the engine's types they mention only under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
