@@ -22,9 +22,7 @@ from memstack.engine.errors.adopt import (
     TakeoverError,
     UnrecordedSchema,
 )
-from memstack.engine.errors.base import (
-    EngineError,
-)
+from memstack.engine.errors.base import EngineError
 from memstack.engine.errors.generate import (
     NewRevisionCycle,
     NothingToMerge,
