@@ -1,9 +1,9 @@
 """The fast paths are caches, and a cache never gives a wrong answer.
 
-The no-op digest (engine/fingerprint.py) must be used when nothing changed (the graph is not
+The no-op digest (engine/records/status.py) must be used when nothing changed (the graph is not
 even built) and must be distrusted after an edited file, a branch switch, a deleted row,
 another process's work or a hand-made change. Version rows kept step by step
-(engine/versionrows.py) must always equal the full computation. SQLite and PostgreSQL.
+(engine/run/steps.py) must always equal the full computation. SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import memstack
 from memstack.core.errors import MemstackError
 from memstack.engine import workspace
 from memstack.engine.migrate import migrate
-from memstack.engine.records.versionrows import VersionRows
-from memstack.engine.tree import fingerprint, index, loader
+from memstack.engine.records.status import read_status
+from memstack.engine.run.steps import VersionRows
+from memstack.engine.tree import index, loader
 from memstack.engine.tree.graph import MigrationGraph, Revision
 from memstack.engine.workspace import Workspace
 
@@ -120,7 +121,7 @@ def test_hand_made_changes_are_caught(project: Path, sqlite_url: str, change: st
     execute(sqlite_url, change)
     graph_builds.clear()
     with Workspace.load(project_dir=project, database_url=sqlite_url) as ws:
-        assert not fingerprint.up_to_date(ws)
+        assert not read_status(ws, trust_digest=True).digest_current
     try:
         memstack.migrate_on_startup(sqlite_url, project_dir=project)
     except MemstackError:
@@ -138,9 +139,9 @@ def test_failure_mark_is_caught(project: Path, sqlite_url: str) -> None:
 
 def test_no_fingerprint_on_a_fresh_or_partial_database(project: Path, sqlite_url: str) -> None:
     with Workspace.load(project_dir=project, database_url=sqlite_url) as ws:
-        assert not fingerprint.up_to_date(ws)  # the file does not even exist
+        assert not read_status(ws, trust_digest=True).digest_current  # the file does not even exist
         migrate(ws, "memo")  # one component only: not "everything applied"
-        assert not fingerprint.up_to_date(ws)
+        assert not read_status(ws, trust_digest=True).digest_current
     assert not query(sqlite_url, "SELECT value FROM memstack_meta WHERE key = 'noop_fingerprint'")
 
 

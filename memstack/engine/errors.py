@@ -17,9 +17,8 @@ from memstack.core.errors import MemstackError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from memstack.engine.records.recorder import Mark
+    from memstack.engine.records.status import Drift, Mark
     from memstack.engine.run.halfway import MarkProgress
-    from memstack.engine.run.safety import Drift
     from memstack.engine.tree.graph import Revision, Step
 
 
