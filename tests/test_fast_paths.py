@@ -8,8 +8,11 @@ another process's work or a hand-made change. Version rows kept step by step
 
 from __future__ import annotations
 
+import ast
 import itertools
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +69,26 @@ def test_noop_start_does_not_build_the_graph(project: Path, db_url_no_mariadb: s
     with Workspace.load(project_dir=project, database_url=url) as ws:
         assert migrate(ws) == []
     assert graph_builds == []
+
+
+#: what a no-op ``manage.py migrate`` never imports: it reads the database's status (one query) and stops
+NOOP_NEVER_IMPORTS = ("alembic", "getpass", "jinja2", "memstack.cli.reporting", "memstack.engine.migrate",
+                      "memstack.engine.run", "memstack.engine.tree.graph", "memstack.engine.tree.loader",
+                      "memstack.engine.tree.planner")
+
+
+def test_noop_migrate_imports_only_the_status_read(project: Path, db_url_no_mariadb: str) -> None:
+    url = db_url_no_mariadb
+    memstack.migrate_on_startup(url, project_dir=project)
+    script = ("import sys\nfrom memstack.cli import main\ntry:\n"
+              f"    main(['--project-dir', {str(project)!r}, '--database-url', {url!r}, 'migrate'])\n"
+              "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+              "print(sorted(sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert "No migrations to apply." in done.stdout + done.stderr
+    modules = ast.literal_eval(done.stderr.strip().splitlines()[-1])
+    assert "memstack.engine.records.status" in modules
+    assert [m for m in modules if m.startswith(NOOP_NEVER_IMPORTS)] == []
 
 
 def test_edited_applied_file_is_caught(project: Path, db_url_no_mariadb: str) -> None:

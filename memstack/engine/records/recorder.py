@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import getpass
 import importlib
 import json
 import os
@@ -98,13 +97,15 @@ tags_table = sa.Table(
 )
 
 
-def utcnow() -> dt.datetime:  # the time every row carries
-    return dt.datetime.now(dt.UTC)
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)  # the time every row carries
 
 
 @functools.cache
 def who() -> tuple[str, str]:
     """(OS user, host) for history rows (looked up once per process)."""
+    import getpass  # (with termios: not on the no-op path, which writes nothing)
+
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
@@ -193,8 +194,7 @@ def offline_statements(marked: Callable[[str], str]) -> dict[str, ClauseElement]
 
 
 class Recorder:
-    """Writes (and lists) memstack's rows on one connection; the caller owns the transaction."""
-
+    """Writes memstack's rows on one connection; the caller owns the transaction."""
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._tables: set[str] | None = None
