@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from memstack.core.errors import MemstackError
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.records.status import read_status_on
+from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import migration_lock
 from memstack.engine.run.safety import ensure_safe, record_unverified
 from memstack.engine.run.steps import transactional_ddl
@@ -273,7 +274,7 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
     engine: Engine = connection.engine
     stamping = "purge" in environment_opts(context)
     with migration_lock(engine, ws.settings.lock_timeout):
-        state = read_status_on(connection, ws.tree)
+        state = read_status_on(connection, ws.tree, mark_progress)
         if ours and connection.in_transaction():
             connection.commit()  # the reads autobegan one; bookkeeping must outlive a failing step
         if not stamping:

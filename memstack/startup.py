@@ -19,7 +19,11 @@ from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.engine.errors import ChecksumDrift, EngineError, FailureMark, RemovedComponent, UnknownRows
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from memstack.engine.records.status import DatabaseStatus
+    from memstack.engine.run.halfway import MarkProgress
+    from memstack.engine.tree.graph import Revision
 
 log = logging.getLogger("memstack.startup")
 
@@ -125,7 +129,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
     with Workspace.load(project_dir=project_dir, database_url=database_url, lock_timeout=lock_timeout) as ws:
         masked = ws.settings.masked_database_url
         try:
-            state = read_status(ws, trust_digest=True)  # the no-op digest: one query and the index's stat calls
+            state = read_status(ws, trust_digest=True, mark_progress=_mark_progress)  # the no-op digest: one query
         except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password
             raise database_unavailable(exc, ws.settings.database_url, doing="read the migration state of") from exc
         if state.digest_current:
@@ -150,6 +154,13 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
         results = migrate(ws, status=state)
         applied = [r.step.revision.label for r in results]
         return StartupResult(masked, applied, pending, [], took())
+
+
+def _mark_progress(connection: Connection, revision: Revision, direction: str) -> MarkProgress:
+    """How far a marked revision got; imported only when a mark is left (not on the no-op path)."""
+    from memstack.engine.run.halfway import mark_progress
+
+    return mark_progress(connection, revision, direction)
 
 
 def _refuse_unsafe_state(state: DatabaseStatus) -> None:

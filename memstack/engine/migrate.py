@@ -24,6 +24,7 @@ from memstack.engine.records.recorder import Recorder
 from memstack.engine.records.status import DatabaseStatus, last_applied_order, read_status, read_status_on, remember
 from memstack.engine.run.destruction import DestructionCallback, StepDestruction, read_destruction
 from memstack.engine.run.executor import Executor
+from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import WaitCallback, migration_lock
 from memstack.engine.run.safety import ensure_safe, record_unverified, unknown_rows_error
 from memstack.engine.run.steps import ProgressCallback, StepResult
@@ -186,7 +187,7 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions,
         confirmed = confirm_backwards(ws, plan, options, changed=attempt > 0)
         with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
             with ws.engine.connect() as connection:
-                state = read_status_on(connection, ws.tree)
+                state = read_status_on(connection, ws.tree, mark_progress)
             plan = make_plan(state)
             if not plan.steps:
                 return []
@@ -217,7 +218,7 @@ def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
     """``--dry-run``: run the plan for real under the lock in one transaction, then roll back."""
     with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
         with ws.engine.connect() as connection:
-            state = read_status_on(connection, ws.tree)
+            state = read_status_on(connection, ws.tree, mark_progress)
         plan = make_plan(state)
         check_reversible(plan.steps)
         ensure_safe(state, ws.registry.labels)

@@ -21,7 +21,7 @@ import datetime as dt
 import functools
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from memstack.core.urls import missing_sqlite_file
 from memstack.engine.records.recorder import (
+    BOOKKEEPING_SCHEMA_VERSION,
     DIGEST_KEY,
     VERSION_TABLE,
     Recorder,
@@ -47,8 +48,12 @@ if TYPE_CHECKING:
     from sqlalchemy.sql import Select
 
     from memstack.engine.run.halfway import MarkProgress
+    from memstack.engine.tree.graph import Revision
     from memstack.engine.tree.loader import LoadedTree
     from memstack.engine.workspace import Workspace
+
+    #: which of a marked revision's objects exist (``memstack.engine.run.halfway.mark_progress``)
+    ProgressReader = Callable[[Connection, Revision, str], MarkProgress]
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,10 @@ def legacy_of_same_code(recorded: str, path: Path, current: str) -> bool:
 # --------------------------------------------------------------------------- reading
 
 
-def read_status(ws: Workspace, *, trust_digest: bool = False) -> DatabaseStatus:
-    """The status of ``ws``'s database; ``trust_digest``: first try the no-op digest (one query).
+def read_status(ws: Workspace, *, trust_digest: bool = False,
+                mark_progress: ProgressReader | None = None) -> DatabaseStatus:
+    """The status of ``ws``'s database; ``trust_digest``: first try the no-op digest (one query);
+    ``mark_progress``: also read how far each marked revision got (for refusals that show it).
 
     Read without the lock, so another process may be creating memstack's tables meanwhile;
     MariaDB then fails the read with 1412 "Table definition has changed, please retry
@@ -174,7 +181,7 @@ def read_status(ws: Workspace, *, trust_digest: bool = False) -> DatabaseStatus:
     for attempt in range(1, 6):
         try:
             with ws.engine.connect() as connection:
-                return read_status_on(connection, ws.tree)
+                return read_status_on(connection, ws.tree, mark_progress)
         except OperationalError as exc:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
             if code != 1412 or attempt == 5:
@@ -183,7 +190,8 @@ def read_status(ws: Workspace, *, trust_digest: bool = False) -> DatabaseStatus:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def read_status_on(connection: Connection, tree: LoadedTree) -> DatabaseStatus:
+def read_status_on(connection: Connection, tree: LoadedTree,
+                   mark_progress: ProgressReader | None = None) -> DatabaseStatus:
     """The full status, read on ``connection`` (the caller's transaction, e.g. under the lock)."""
     tables = Recorder(connection).tables()
     rows = read_version_rows(connection, tables)
@@ -196,12 +204,8 @@ def read_status_on(connection: Connection, tree: LoadedTree) -> DatabaseStatus:
     graph = tree.graph
     unknown = sorted(r for r in rows if r not in graph)
     applied = graph.applied_from_rows([r for r in rows if r in graph])
-    progress = {}
-    if marks:  # which of a marked revision's objects exist (rare: only read when there are marks)
-        from memstack.engine.run.halfway import mark_progress
-
-        progress = {m.revision: mark_progress(connection, graph.get(m.revision), m.direction)
-                    for m in marks if m.revision in graph}
+    progress = {} if mark_progress is None else {  # (rare: only read when there are marks)
+        m.revision: mark_progress(connection, graph.get(m.revision), m.direction) for m in marks if m.revision in graph}
     return DatabaseStatus(rows, records, marks, unknown, applied, progress, tree=tree)
 
 
@@ -233,7 +237,7 @@ def remember(ws: Workspace, status: DatabaseStatus | None = None) -> None:
         status = status or read_status(ws)
         if status.digest_current or not status.fully_applied:
             return
-        value = _combined(tree_fingerprint(ws), status.facts())
+        value = _combined(_tree_digest(ws), status.facts())
         with ws.engine.begin() as connection:
             Recorder(connection).store_digest(value)
     except SQLAlchemyError:  # failing to write it only costs the next start the full path
@@ -250,7 +254,11 @@ def _digest_current(ws: Workspace) -> bool:
             stored, facts = read_digest_facts(connection)
     except SQLAlchemyError:  # no bookkeeping tables yet, or no server: the full read says which
         return False
-    return stored is not None and stored == _combined(tree_fingerprint(ws), facts)
+    return stored is not None and stored == _combined(_tree_digest(ws), facts)
+
+
+def _tree_digest(ws: Workspace) -> str:
+    return tree_fingerprint(ws, str(BOOKKEEPING_SCHEMA_VERSION))  # new tables: every digest is stale
 
 
 def _combined(tree: str, facts: list[str]) -> str:

@@ -155,11 +155,12 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
 
 def database_problems(ws: Workspace) -> list[Problem]:
     from memstack.engine.records.status import read_status
+    from memstack.engine.run.halfway import mark_progress
     from memstack.engine.run.lock import lock_holder
     from memstack.engine.run.safety import unknown_rows_error, unverified
 
     problems: list[Problem] = []
-    state = read_status(ws)
+    state = read_status(ws, mark_progress=mark_progress)
     if state.unknown:
         error = unknown_rows_error(state, ws.registry.labels)
         problems.append(Problem("unknown_revisions", error.message, Fix(""), cause=error))

@@ -1,9 +1,9 @@
 """The tree's part of the no-op digest: what the revision files are, computed from the files alone.
 
 A digest of every component's label and folder and every revision file's header and checksum
-(from the revision index, validated by ``stat``), memstack's and the bookkeeping schema's
-versions. Pure: nothing here reads or writes a database; the digest is stored and compared with
-the database's state by :mod:`memstack.engine.records.status`.
+(from the revision index, validated by ``stat``) and memstack's version, salted by the caller
+with the bookkeeping schema's version. Pure: nothing here reads or writes a database; the digest
+is stored and compared with the database's state by :mod:`memstack.engine.records.status`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from memstack.engine.records.recorder import BOOKKEEPING_SCHEMA_VERSION
-
 if TYPE_CHECKING:
     from memstack.engine.workspace import Workspace
 
 
-def tree_fingerprint(ws: Workspace) -> str:
+def tree_fingerprint(ws: Workspace, salt: str) -> str:
     """Digest of every component's revision headers and checksums; nothing parsed that is unchanged.
+
+    ``salt``: what else the digest depends on (the records' schema version, from its owner).
 
     Each folder contributes its part: from the index's folder summary when the folder's listing
     is exactly what the summary was made from (one stat a file), else from the headers.
@@ -27,7 +27,7 @@ def tree_fingerprint(ws: Workspace) -> str:
     from memstack import __version__
     from memstack.engine.tree import index
 
-    digest = hashlib.sha256(f"{__version__}|{BOOKKEEPING_SCHEMA_VERSION}".encode())
+    digest = hashlib.sha256(f"{__version__}|{salt}".encode())
     for component in ws.registry:
         folder = component.migrations_path
         digest.update(f"\0component {component.label} {folder}\0".encode())
