@@ -167,7 +167,7 @@ def touch_meta(connection: Connection) -> None:
 
 def setup_statements(existing: Collection[str]) -> list[ClauseElement]:
     """What creates the version and bookkeeping tables a database lacks (``--sql`` scripts)."""
-    from sqlalchemy.schema import CreateTable
+    from sqlalchemy.schema import CreateTable  # (only --sql scripts create tables as text)
 
     setup: list[ClauseElement] = [] if VERSION_TABLE in existing else [CreateTable(version_table)]
     missing = [t for t in bookkeeping_metadata.sorted_tables if t.name not in existing]
@@ -352,7 +352,7 @@ def _statements(dialect_name: str) -> dict[str, Executable]:
         upsert_applied = upsert.on_conflict_do_update(index_elements=[applied_table.c.revision],
                                                       set_={name: upsert.excluded[name] for name in changed})
     else:  # MySQL, MariaDB
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
+        from sqlalchemy.dialects.mysql import insert as mysql_insert  # (a dialect: only when it is used)
 
         my = mysql_insert(applied_table)
         upsert_applied = my.on_duplicate_key_update({name: my.inserted[name] for name in changed})

@@ -42,6 +42,7 @@ from memstack.engine.records.recorder import (
     meta_table,
     version_table,
 )
+from memstack.engine.tree import checksum
 from memstack.engine.tree.fingerprint import tree_fingerprint
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ class DatabaseStatus:
     @functools.cached_property
     def drift(self) -> list[Drift]:
         """Applied revisions whose file changed since they were applied (files hashed on first ask)."""
-        from memstack.engine.tree.loader import checksum_file
+        from memstack.engine.tree.loader import checksum_file  # (the loader: not on the no-op path)
 
         found: list[Drift] = []
         for rid, path, recorded in self.recorded_checksums():
@@ -156,8 +157,6 @@ class DatabaseStatus:
 
 def legacy_of_same_code(recorded: str, path: Path, current: str) -> bool:
     """A checksum of checksum algorithm 1 (before memstack 0.2) computed from this very code."""
-    from memstack.engine.tree import checksum
-
     verdict = checksum.verify(recorded, path.read_text(encoding="utf-8"), current)
     return verdict is checksum.Verdict.LEGACY_MATCH
 
@@ -279,8 +278,8 @@ def _state_facts(rows: Iterable[str], applied_digest: str, marks: int) -> list[s
 def applied_digest_on_server() -> Select[Any]:
     """:func:`_applied_digest` in PostgreSQL (11+: ``sha256``); ``COLLATE "C"`` orders by code point,
     as Python's ``sorted`` does."""
-    from sqlalchemy import case, func
-    from sqlalchemy.dialects.postgresql import aggregate_order_by
+    from sqlalchemy import case, func  # (only PostgreSQL's query uses them)
+    from sqlalchemy.dialects.postgresql import aggregate_order_by  # (PostgreSQL's dialect: only when it is used)
 
     t = applied_table.c
     line = t.revision + " " + func.coalesce(t.checksum, "None") + " " + case((t.verified, "True"), else_="False")
@@ -303,13 +302,13 @@ def read_digest_facts(connection: Connection) -> tuple[str | None, list[str]]:
     versions: list[str] = []
     records: list[tuple[str, str | None, bool]] = []
     mark_count = 0
-    for kind, value, checksum, verified in connection.execute(union_all(meta, rows, applied, marks)):
+    for kind, value, recorded, verified in connection.execute(union_all(meta, rows, applied, marks)):
         if kind == DIGEST_KEY:
             stored = value
         elif kind == "row":
             versions.append(value)
         elif kind == "applied":
-            records.append((value, checksum, bool(verified)))
+            records.append((value, recorded, bool(verified)))
         elif kind == "applied_digest":
             server_digest = value
         else:
