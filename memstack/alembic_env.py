@@ -23,8 +23,11 @@ from sqlalchemy.engine import Connection, Engine
 from memstack.core.errors import MemstackError
 from memstack.engine.alembic_compat import StepsFunction, environment_behind, wrap_steps
 from memstack.engine.records.recorder import Recorder, utcnow
+from memstack.engine.records.status import read_status_on
+from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import migration_lock
-from memstack.engine.run.safety import ensure_safe, read_database_state, record_unverified
+from memstack.engine.run.safety import ensure_safe, record_unverified
+from memstack.engine.run.steps import transactional_ddl
 from memstack.engine.tree.loader import checksum_file
 from memstack.engine.workspace import Workspace
 
@@ -273,17 +276,17 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
     engine: Engine = connection.engine
     stamping = "purge" in environment_opts(context)
     with migration_lock(engine, ws.settings.lock_timeout):
-        state = read_database_state(connection, ws.graph)
+        state = read_status_on(connection, ws.tree, mark_progress)
         if ours and connection.in_transaction():
             connection.commit()  # the reads autobegan one; bookkeeping must outlive a failing step
         if not stamping:
-            ensure_safe(ws.tree, state, ws.registry.labels)
+            ensure_safe(state, ws.registry.labels)
         with nullcontext() if connection.in_transaction() else connection.begin():
             Recorder(connection).ensure_bookkeeping()
             if state.applied:
                 record_unverified(connection, ws.tree, state)
-        transactional = connection.dialect.name in ("postgresql", "sqlite")
-        tracker = StepTracker(ws, connection, set(state.applied), stamping, marked=not transactional)
+        tracker = StepTracker(ws, connection, set(state.applied), stamping,
+                              marked=not transactional_ddl(connection.dialect.name))
         context.configure(
             connection=connection,
             # memstack's own SQLite engine makes DDL transactional (memstack.core.db.create_engine)

@@ -19,8 +19,8 @@ from memstack.core.seeding import SeedResult, SeedRun, check_schema, seed_hooks
 from memstack.core.settings import Settings, mask_url, read_dotenv
 
 if TYPE_CHECKING:
-    from memstack.engine.run.executor import ProgressCallback
     from memstack.engine.run.lock import WaitCallback
+    from memstack.engine.run.steps import ProgressCallback
 
 __all__ = ["OnboardResult", "database_exists", "ensure_database", "onboard", "seed"]
 

@@ -26,8 +26,11 @@ from memstack.engine.errors import (
 )
 
 if TYPE_CHECKING:
-    from memstack.engine.run.safety import DatabaseState
-    from memstack.engine.workspace import Workspace
+    from sqlalchemy.engine import Connection
+
+    from memstack.engine.records.status import DatabaseStatus
+    from memstack.engine.run.halfway import MarkProgress
+    from memstack.engine.tree.graph import Revision
 
 log = logging.getLogger("memstack.startup")
 
@@ -101,7 +104,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
     from sqlalchemy.exc import SQLAlchemyError
 
     from memstack.core.db import database_unavailable
-    from memstack.engine.tree import fingerprint
+    from memstack.engine.records.status import read_status, remember
     from memstack.engine.workspace import Workspace
 
     started = time.perf_counter()
@@ -111,18 +114,14 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
 
     with Workspace.load(project_dir=project_dir, database_url=database_url, lock_timeout=lock_timeout) as ws:
         masked = ws.settings.masked_database_url
-        if fingerprint.up_to_date(ws):  # one query and the index's stat calls
-            return StartupResult(masked, [], [], [], took())
-        from memstack.engine.migrate import RunOptions, database_state, migrate  # (not needed above)
-
         try:
-            state = database_state(ws)
+            state = read_status(ws, trust_digest=True, mark_progress=_mark_progress)  # the no-op digest: one query
         except SQLAlchemyError as exc:  # unreachable server, missing database, wrong password
             raise database_unavailable(exc, ws.settings.database_url, doing="read the migration state of") from exc
-        _refuse_unsafe_state(ws, state)
-        graph = ws.graph
-        known_applied = state.applied | {r for r in state.records if r in graph}
-        pending = [graph.get(r).label for r in graph.toposort(set(graph.revisions) - known_applied)]
+        if state.digest_current:
+            return StartupResult(masked, [], [], [], took())
+        _refuse_unsafe_state(state)
+        pending = [ws.graph.get(r).label for r in state.pending]
         ahead = list(state.unknown)
         if ahead:
             if pending:
@@ -131,26 +130,32 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
                         "knows is applied, so start-up goes on", masked, ", ".join(ahead))
             return StartupResult(masked, [], [], ahead, took())
         if not pending:
-            fingerprint.remember_if_up_to_date(ws)
+            remember(ws, state)  # the state just checked: not read again
             return StartupResult(masked, [], [], [], took())
         if verify_only:
             raise NotUpToDate(masked, pending)
         log.info("applying %d pending revision(s) to %s", len(pending), masked)
-        results = migrate(ws, options=RunOptions(noop_checked=True))
+        from memstack.engine.migrate import migrate  # (not needed on the no-op path)
+
+        results = migrate(ws, status=state)
         applied = [r.step.revision.label for r in results]
         return StartupResult(masked, applied, pending, [], took())
 
 
-def _refuse_unsafe_state(ws: Workspace, state: DatabaseState) -> None:
+def _mark_progress(connection: Connection, revision: Revision, direction: str) -> MarkProgress:
+    """How far a marked revision got; imported only when a mark is left (not on the no-op path)."""
+    from memstack.engine.run.halfway import mark_progress
+
+    return mark_progress(connection, revision, direction)
+
+
+def _refuse_unsafe_state(state: DatabaseStatus) -> None:
     """Failure marks (a revision that failed half-way) and applied files changed since: raise in
     both modes, so neither verifying nor a start-up with nothing pending boots on them."""
-    from memstack.engine.run.safety import checksum_drift, drift_error
-
     if state.marks:
         raise FailureMark(state.marks[0], state.progress.get(state.marks[0].revision))
-    drift = checksum_drift(ws.tree, state)
-    if drift:
-        raise drift_error(drift)
+    if state.drift:
+        raise ChecksumDrift(state.drift)
 
 
 async def amigrate_on_startup(

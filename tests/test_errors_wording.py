@@ -30,9 +30,8 @@ from memstack.engine.errors import (
     UncreatedReference,
     UnknownRows,
 )
-from memstack.engine.records.recorder import Mark
+from memstack.engine.records.status import Drift, Mark
 from memstack.engine.review.checks import Fix, Problem, run
-from memstack.engine.run.safety import Drift
 from memstack.startup import for_application
 
 DRIFT = Drift("memory", "0001_initial", "abc123def456", "migrations/memory/0001_initial.py", "a" * 64, "b" * 64)

@@ -23,8 +23,7 @@ from support.revisions import chain_component
 from memstack.core.db import create_engine
 from memstack.engine.errors import LockLost, MigrationFailed
 from memstack.engine.migrate import RunOptions, migrate
-from memstack.engine.records.bookkeeping import ensure_bookkeeping, ensure_version_table
-from memstack.engine.records.stepwrites import StepWrite, write_step
+from memstack.engine.records.recorder import Recorder, StepWrite, write_step
 from memstack.engine.run import executor as executor_module
 from memstack.engine.run import lock
 from memstack.engine.workspace import Workspace
@@ -34,7 +33,7 @@ def _write(revision: str, gone: tuple[str, ...], added: tuple[str, ...], directi
     now = dt.datetime.now(dt.UTC)
     return StepWrite(revision=revision, component="comp", name="0001_x", direction=direction, event="apply",
                      started_at=now, finished_at=now, duration_ms=3, checksum="c" * 64 if direction == "up" else None,
-                     gone=gone, added=added, clear_mark=True, user="u", host="h", memstack_version="0")
+                     gone=gone, added=added, clear_mark=True)
 
 
 def _rows(url: str) -> set[str]:
@@ -45,8 +44,8 @@ def _rows(url: str) -> set[str]:
 def bookkept(db_url: str) -> Iterator[str]:
     engine = create_engine(db_url, for_migrations=True)
     with engine.begin() as connection:
-        ensure_version_table(connection)
-        ensure_bookkeeping(connection)
+        Recorder(connection).ensure_version_table()
+        Recorder(connection).ensure_bookkeeping()
     engine.dispose()
     yield db_url
 

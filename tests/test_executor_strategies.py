@@ -18,7 +18,7 @@ from support.running import cli
 
 from memstack.core.settings import DEFAULT_COMPONENTS
 from memstack.engine.migrate import RunOptions, migrate
-from memstack.engine.records import bookkeeping
+from memstack.engine.records import recorder as bookkeeping
 from memstack.engine.tree import loader
 from memstack.engine.workspace import Workspace
 

@@ -1,15 +1,18 @@
 """The fast paths are caches, and a cache never gives a wrong answer.
 
-The no-op digest (engine/fingerprint.py) must be used when nothing changed (the graph is not
+The no-op digest (engine/records/status.py) must be used when nothing changed (the graph is not
 even built) and must be distrusted after an edited file, a branch switch, a deleted row,
 another process's work or a hand-made change. Version rows kept step by step
-(engine/versionrows.py) must always equal the full computation. SQLite and PostgreSQL.
+(engine/run/steps.py) must always equal the full computation. SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,8 +24,9 @@ import memstack
 from memstack.core.errors import MemstackError
 from memstack.engine import workspace
 from memstack.engine.migrate import migrate
-from memstack.engine.records.versionrows import VersionRows
-from memstack.engine.tree import fingerprint, index, loader
+from memstack.engine.records.status import read_status
+from memstack.engine.run.steps import VersionRows
+from memstack.engine.tree import index, loader
 from memstack.engine.tree.graph import MigrationGraph, Revision
 from memstack.engine.workspace import Workspace
 
@@ -65,6 +69,30 @@ def test_noop_start_does_not_build_the_graph(project: Path, db_url_no_mariadb: s
     with Workspace.load(project_dir=project, database_url=url) as ws:
         assert migrate(ws) == []
     assert graph_builds == []
+
+
+#: what a no-op ``manage.py migrate`` never imports: it reads the database's status (one query) and stops
+NOOP_NEVER_IMPORTS = ("alembic", "getpass", "jinja2", "memstack.cli.reporting", "memstack.engine.migrate",
+                      "memstack.engine.run", "memstack.engine.tree.graph", "memstack.engine.tree.loader",
+                      "memstack.engine.tree.planner")
+
+
+def test_noop_migrate_imports_only_the_status_read(project: Path, db_url_no_mariadb: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    url = db_url_no_mariadb
+    # files written this second are read again (the index's racy window): trusted at once here, as later in life
+    monkeypatch.setattr(index, "RACY_WINDOW_NS", -10**12)
+    memstack.migrate_on_startup(url, project_dir=project)
+    script = ("import sys\nfrom memstack.engine.tree import index\nindex.RACY_WINDOW_NS = -10**12\n"
+              "from memstack.cli import main\ntry:\n"
+              f"    main(['--project-dir', {str(project)!r}, '--database-url', {url!r}, 'migrate'])\n"
+              "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+              "print(sorted(sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert "No migrations to apply." in done.stdout + done.stderr
+    modules = ast.literal_eval(done.stderr.strip().splitlines()[-1])
+    assert "memstack.engine.records.status" in modules
+    assert [m for m in modules if m.startswith(NOOP_NEVER_IMPORTS)] == []
 
 
 def test_edited_applied_file_is_caught(project: Path, db_url_no_mariadb: str) -> None:
@@ -120,7 +148,7 @@ def test_hand_made_changes_are_caught(project: Path, sqlite_url: str, change: st
     execute(sqlite_url, change)
     graph_builds.clear()
     with Workspace.load(project_dir=project, database_url=sqlite_url) as ws:
-        assert not fingerprint.up_to_date(ws)
+        assert not read_status(ws, trust_digest=True).digest_current
     try:
         memstack.migrate_on_startup(sqlite_url, project_dir=project)
     except MemstackError:
@@ -138,9 +166,9 @@ def test_failure_mark_is_caught(project: Path, sqlite_url: str) -> None:
 
 def test_no_fingerprint_on_a_fresh_or_partial_database(project: Path, sqlite_url: str) -> None:
     with Workspace.load(project_dir=project, database_url=sqlite_url) as ws:
-        assert not fingerprint.up_to_date(ws)  # the file does not even exist
+        assert not read_status(ws, trust_digest=True).digest_current  # the file does not even exist
         migrate(ws, "memo")  # one component only: not "everything applied"
-        assert not fingerprint.up_to_date(ws)
+        assert not read_status(ws, trust_digest=True).digest_current
     assert not query(sqlite_url, "SELECT value FROM memstack_meta WHERE key = 'noop_fingerprint'")
 
 

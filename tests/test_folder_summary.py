@@ -26,6 +26,7 @@ import memstack
 from memstack.core.errors import ConfigurationError, MemstackError
 from memstack.core.settings import DEFAULT_COMPONENTS
 from memstack.engine import workspace
+from memstack.engine.records.status import read_status
 from memstack.engine.tree import fingerprint, index
 from memstack.engine.workspace import Workspace
 
@@ -174,7 +175,7 @@ def test_noop_start_through_summaries_still_refuses_an_edited_applied_file(
         memstack.migrate_on_startup(url, project_dir=project)
     assert per_file == [(project / "migrations" / "memo").resolve()]  # the other folders: from their summaries
     with Workspace.load(project_dir=project, database_url=url) as ws:
-        assert not fingerprint.up_to_date(ws)
+        assert not read_status(ws, trust_digest=True).digest_current
 
 
 def test_a_broken_package_is_refused_where_the_tree_is_loaded(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,7 +203,8 @@ def test_applied_digest_on_the_server_equals_the_one_computed_here(rows: list[tu
     from sqlalchemy import create_engine
     from support.databases import temporary_database
 
-    from memstack.engine.records import bookkeeping
+    from memstack.engine.records import recorder as bookkeeping
+    from memstack.engine.records import status
 
     with temporary_database("postgres") as url:
         engine = create_engine(url)
@@ -215,9 +217,9 @@ def test_applied_digest_on_the_server_equals_the_one_computed_here(rows: list[tu
                         revision=revision, component="c", name="n", checksum=checksum, verified=verified,
                         applied_at=datetime.datetime.now(datetime.UTC)))
             with engine.connect() as connection:
-                server = connection.execute(fingerprint._applied_digest_on_server()).one()[1]
-                _, facts = fingerprint._read_facts(connection)
+                server = connection.execute(status.applied_digest_on_server()).one()[1]
+                _, facts = status.read_digest_facts(connection)
         finally:
             engine.dispose()
-    assert server == fingerprint._applied_digest(rows)
+    assert server == status._applied_digest(rows)
     assert f"applied {server}" in facts

@@ -113,9 +113,7 @@ def _engine_imports(path: Path) -> set[str]:
     return parts
 
 
-@pytest.mark.parametrize("part", [
-    pytest.param(part, marks=pytest.mark.xfail(strict=True, reason="fingerprint still stores its digest"))
-    if part == "tree" else part for part in sorted(ALLOWED)])
+@pytest.mark.parametrize("part", sorted(ALLOWED))
 def test_each_engine_part_imports_only_what_its_layer_allows(part: str) -> None:
     wrong = []
     for path in sorted((ENGINE / part).glob("*.py")):

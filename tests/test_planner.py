@@ -42,7 +42,7 @@ from memstack.engine.errors import (
     TargetNeedsComponent,
     UnknownTarget,
 )
-from memstack.engine.run.safety import DatabaseState
+from memstack.engine.records.status import DatabaseStatus
 from memstack.engine.tree.graph import MigrationGraph, Revision
 from memstack.engine.tree.planner import (
     backwards_plan,
@@ -441,9 +441,9 @@ class TestResolveTarget:
 # =========================================================================== tags, rollback, requests
 
 
-def state_of(applied: set[str], rows: list[str] | None = None) -> DatabaseState:
+def state_of(applied: set[str], rows: list[str] | None = None) -> DatabaseStatus:
     """A database state as the planner sees it (no records, no marks)."""
-    return DatabaseState(rows=rows if rows is not None else sorted(applied), records={}, marks=[], applied=applied)
+    return DatabaseStatus(rows=rows if rows is not None else sorted(applied), records={}, marks=[], applied=applied)
 
 
 class TestComponentHeadsAndState:

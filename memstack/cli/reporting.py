@@ -12,8 +12,8 @@ from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
     from memstack.engine.run.destruction import DestructionCallback, Loss, StepDestruction
-    from memstack.engine.run.executor import ProgressCallback, StepResult
     from memstack.engine.run.lock import WaitCallback
+    from memstack.engine.run.steps import ProgressCallback, StepResult
     from memstack.engine.tree.planner import ConfirmCallback
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from memstack.core.errors import DeclinedError
 from memstack.engine.errors import ComponentStillConfigured, NothingRecorded
-from memstack.engine.records.recorder import AppliedRecord, Recorder, utcnow
+from memstack.engine.records.recorder import Recorder, utcnow
+from memstack.engine.records.status import AppliedRecord, Drift, read_status_on
 from memstack.engine.run.lock import WaitCallback, migration_lock
-from memstack.engine.run.safety import Drift, checksum_drift, read_database_state, unknown_rows_error, unverified
+from memstack.engine.run.safety import unknown_rows_error, unverified
 from memstack.engine.tree.loader import checksum_file
 from memstack.engine.tree.planner import ConfirmCallback
 from memstack.engine.workspace import Workspace
@@ -29,7 +30,7 @@ def prune(ws: Workspace, component: str, *, confirm: ConfirmCallback | None = No
         raise ComponentStillConfigured(component)
     with migration_lock(ws.engine, ws.settings.lock_timeout, on_wait):
         with ws.engine.connect() as connection, connection.begin():
-            state = read_database_state(connection, ws.graph)
+            state = read_status_on(connection, ws.tree)
             records = sorted((r for r in state.records.values() if r.component == component),
                              key=lambda r: (r.name, r.revision))
             if not records:
@@ -70,10 +71,10 @@ def repair(ws: Workspace, *, confirm: ConfirmCallback | None = None,
         with ws.engine.connect() as connection, connection.begin():
             recorder = Recorder(connection)
             recorder.ensure_bookkeeping()
-            state = read_database_state(connection, ws.graph)
+            state = read_status_on(connection, ws.tree)
             if state.unknown:
                 raise unknown_rows_error(state, ws.registry.labels)
-            drift = checksum_drift(ws.tree, state)
+            drift = state.drift
             pending_verify = [r for r in unverified(state) if r in ws.tree.paths]
             if not (drift or pending_verify or state.marks):
                 return RepairResult([], [], [])

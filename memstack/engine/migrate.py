@@ -19,23 +19,15 @@ from dataclasses import dataclass
 
 from memstack.core.errors import DeclinedError
 from memstack.engine.adopt.existing import refuse_unrecorded_schema
-from memstack.engine.errors import PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
+from memstack.engine.errors import ChecksumDrift, PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
 from memstack.engine.records.recorder import Recorder
+from memstack.engine.records.status import DatabaseStatus, last_applied_order, read_status, read_status_on, remember
 from memstack.engine.run.destruction import DestructionCallback, StepDestruction, read_destruction
-from memstack.engine.run.executor import Executor, ProgressCallback, StepResult
+from memstack.engine.run.executor import Executor
+from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import WaitCallback, migration_lock
-from memstack.engine.run.safety import (
-    DatabaseState,
-    checksum_drift,
-    drift_error,
-    ensure_safe,
-    read_database_state,
-    record_unverified,
-    unknown_rows_error,
-)
-from memstack.engine.run.safety import (
-    database_state as database_state,  # moved to safety.py (show.py needs it without this module)
-)
+from memstack.engine.run.safety import ensure_safe, record_unverified, unknown_rows_error
+from memstack.engine.run.steps import ProgressCallback, StepResult
 from memstack.engine.tree.planner import (
     ConfirmCallback,
     MigratePlan,
@@ -46,7 +38,7 @@ from memstack.engine.tree.planner import (
 )
 from memstack.engine.workspace import Workspace
 
-PlanMaker = Callable[[DatabaseState], MigratePlan]
+PlanMaker = Callable[[DatabaseStatus], MigratePlan]
 PlanShape = tuple[tuple[str, str], ...]
 #: how often a plan may change under a person's question before the run gives up
 MAX_QUESTIONS = 3
@@ -66,10 +58,9 @@ class RunOptions:
     progress: ProgressCallback | None = None
     on_wait: WaitCallback | None = None
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
-    noop_checked: bool = False  # the caller just found the no-op digest not matching: not asked twice
 
 
-def plan_for(ws: Workspace, state: DatabaseState, component: str | None = None, target: str | None = None,
+def plan_for(ws: Workspace, state: DatabaseStatus, component: str | None = None, target: str | None = None,
              to_tag: str | None = None) -> MigratePlan:
     """The plan of ``migrate [COMPONENT [TARGET]]`` or ``migrate --to-tag NAME`` from ``state``."""
     from memstack.engine.tags import tag_targets
@@ -84,38 +75,39 @@ def plan_for(ws: Workspace, state: DatabaseState, component: str | None = None, 
     return plan_migrate(ws.graph, ws.registry.labels, state, label, target)
 
 
-def rollback_plan_for(ws: Workspace, state: DatabaseState, component: str | None, steps: int) -> MigratePlan:
+def rollback_plan_for(ws: Workspace, state: DatabaseStatus, component: str | None, steps: int) -> MigratePlan:
     """The plan of ``rollback [COMPONENT] --steps N``; history says what was applied last."""
     if state.unknown:
         raise unknown_rows_error(state, ws.registry.labels)
     label = ws.registry.get(component).label if component else None
     with ws.engine.connect() as connection:
-        order = Recorder(connection).last_applied_order()
+        order = last_applied_order(connection)
     return plan_rollback(ws.graph, ws.registry.labels, state, order, steps, label)
 
 
 def migrate(ws: Workspace, component: str | None = None, target: str | None = None, to_tag: str | None = None,
-            *, options: RunOptions | None = None) -> list[StepResult]:
+            *, options: RunOptions | None = None, status: DatabaseStatus | None = None) -> list[StepResult]:
     """Bring the database to the requested state; returns the steps run (or rehearsed).
 
-    With ``options.dry_run`` the plan runs for real in one transaction and is rolled back; a
-    failing step raises :class:`RehearsalFailed` carrying the steps run.
+    ``status``: the database's status the caller has just read (it is not read again). With
+    ``options.dry_run`` the plan runs for real in one transaction and is rolled back; a failing
+    step raises :class:`RehearsalFailed` carrying the steps run.
     """
-    from memstack.engine.tree import fingerprint
-
     options = options or RunOptions()
 
-    def plan_maker(state: DatabaseState) -> MigratePlan:
+    def plan_maker(state: DatabaseStatus) -> MigratePlan:
         return plan_for(ws, state, component, target, to_tag)
 
     if options.dry_run:
         return _rehearse(ws, plan_maker, options)
     everything = component is None and target is None and to_tag is None and not options.fake
-    if everything and not options.noop_checked and fingerprint.up_to_date(ws):  # one query: nothing to do
-        return []  # (see engine/fingerprint.py)
-    results = _run_plan(ws, plan_maker, options)
+    if status is None or (status.digest_current and not everything):
+        status = read_status(ws, trust_digest=everything)  # the no-op digest: one query
+    if status.digest_current:
+        return []
+    results = _run_plan(ws, plan_maker, options, status)
     if everything:
-        fingerprint.remember_if_up_to_date(ws)
+        remember(ws)
     return results
 
 
@@ -130,7 +122,7 @@ def rollback(ws: Workspace, component: str | None = None, steps: int = 1,
     """Undo the last ``steps`` applied revisions (of ``component`` or overall), after confirmation."""
     options = options or RunOptions()
 
-    def plan_maker(state: DatabaseState) -> MigratePlan:
+    def plan_maker(state: DatabaseStatus) -> MigratePlan:
         return rollback_plan_for(ws, state, component, steps)
 
     return _run_plan(ws, plan_maker, options)
@@ -173,28 +165,29 @@ def confirm_backwards(ws: Workspace, plan: MigratePlan, options: RunOptions, *, 
     return _shape(plan)
 
 
-def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[StepResult]:
+def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions,
+              status: DatabaseStatus | None = None) -> list[StepResult]:
     """Plan, confirm, lock, re-plan from fresh state, verify, run.
 
     When nothing is to be done this costs a fixed number of reads and takes no lock; N
     processes started at once do the work once (the others find nothing left after the lock).
     A plan with backwards steps runs only as it was confirmed; a changed one is asked again.
+    ``status``: the caller's fresh read, used for the first plan.
     """
     for attempt in range(MAX_QUESTIONS):
-        first_state = database_state(ws)
+        first_state = status if attempt == 0 and status is not None else read_status(ws)
         plan = make_plan(first_state)
         if not plan.steps:
             # nothing to run, but an applied file that changed is still refused (no extra reads:
             # the recorded checksums came with the state)
-            drift = [] if options.fake else checksum_drift(ws.tree, first_state)
-            if drift:
-                raise drift_error(drift)
+            if not options.fake and first_state.drift:
+                raise ChecksumDrift(first_state.drift)
             return []
         check_reversible(plan.steps)
         confirmed = confirm_backwards(ws, plan, options, changed=attempt > 0)
         with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
             with ws.engine.connect() as connection:
-                state = read_database_state(connection, ws.graph)
+                state = read_status_on(connection, ws.tree, mark_progress)
             plan = make_plan(state)
             if not plan.steps:
                 return []
@@ -204,13 +197,13 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
     raise PlanChangedWhileAsked()
 
 
-def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseState, options: RunOptions) -> list[StepResult]:
+def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, options: RunOptions) -> list[StepResult]:
     """Verify and run ``plan``, planned from ``state`` under the migration lock."""
     check_reversible(plan.steps)
     # under the lock: another process's freshly created tables are not a create_all database
     refuse_unrecorded_schema(ws, state.applied, [] if options.fake else plan.steps)  # --fake records them
     faking = {(s.revision.id, s.direction) for s in plan.steps} if options.fake else set()
-    ensure_safe(ws.tree, state, ws.registry.labels, resolving=faking)
+    ensure_safe(state, ws.registry.labels, resolving=faking)
     if state.applied and not options.fake:
         with ws.engine.connect() as connection, connection.begin():
             Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
@@ -225,10 +218,10 @@ def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
     """``--dry-run``: run the plan for real under the lock in one transaction, then roll back."""
     with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
         with ws.engine.connect() as connection:
-            state = read_database_state(connection, ws.graph)
+            state = read_status_on(connection, ws.tree, mark_progress)
         plan = make_plan(state)
         check_reversible(plan.steps)
-        ensure_safe(ws.tree, state, ws.registry.labels)
+        ensure_safe(state, ws.registry.labels)
         executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
                             alembic=ws.alembic_setup(options.x_arguments))
         results, error = executor.rehearse(plan.steps, plan.applied)
@@ -240,7 +233,7 @@ def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
 # --------------------------------------------------------------------------- preview: SQL
 
 
-def plan_sql_blocks(ws: Workspace, plan: MigratePlan, state: DatabaseState) -> Iterator[str]:
+def plan_sql_blocks(ws: Workspace, plan: MigratePlan, state: DatabaseStatus) -> Iterator[str]:
     """The SQL of ``plan`` from ``state`` for the configured dialect, nothing executed, block by block.
 
     Each revision is rendered on its own, followed by the version-table statements and the

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
 from memstack.engine.errors import InvalidTagName, TagExists, TagRevisionsMissing, UnknownTag
-from memstack.engine.records.recorder import Recorder, iso, utcnow
+from memstack.engine.records.recorder import Recorder, tags_table, utcnow
+from memstack.engine.records.status import read_status_on
+from memstack.engine.review.show import iso
 from memstack.engine.run.lock import migration_lock
-from memstack.engine.run.safety import read_database_state, unknown_rows_error
+from memstack.engine.run.safety import unknown_rows_error
 from memstack.engine.tree.planner import component_heads
 from memstack.engine.workspace import Workspace
 
@@ -35,21 +42,29 @@ def create_tag(ws: Workspace, name: str) -> Tag:
         raise InvalidTagName(name)
     with migration_lock(ws.engine, ws.settings.lock_timeout):
         with ws.engine.connect() as connection, connection.begin():
-            state = read_database_state(connection, ws.graph)
+            state = read_status_on(connection, ws.tree)
             if state.unknown:
                 raise unknown_rows_error(state, ws.registry.labels)
             recorder = Recorder(connection)
             recorder.ensure_bookkeeping()
-            if name in recorder.tags():
+            if name in read_tags(connection):
                 raise TagExists(name)
             snapshot = {label: component_heads(ws.graph, label, state.applied) for label in ws.registry.labels}
             recorder.save_tag(name, snapshot)
     return Tag(name, iso(utcnow()), snapshot)
 
 
+def read_tags(connection: Connection) -> dict[str, tuple[dt.datetime, dict[str, list[str]]]]:
+    """{name: (created at, {component: heads})}, oldest first."""
+    if tags_table.name not in Recorder(connection).tables():
+        return {}
+    return {r.name: (r.created_at, json.loads(r.state)) for r in
+            connection.execute(select(tags_table).order_by(tags_table.c.created_at, tags_table.c.name))}
+
+
 def list_tags(ws: Workspace) -> list[Tag]:
     with ws.engine.connect() as connection:
-        return [Tag(name, iso(created), state) for name, (created, state) in Recorder(connection).tags().items()]
+        return [Tag(name, iso(created), state) for name, (created, state) in read_tags(connection).items()]
 
 
 def delete_tag(ws: Workspace, name: str) -> None:

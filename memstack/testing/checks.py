@@ -14,7 +14,8 @@ from typing import Any
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import MigrationFailed
-from memstack.engine.run.executor import Executor, ProgressCallback
+from memstack.engine.run.executor import Executor
+from memstack.engine.run.steps import ProgressCallback
 from memstack.engine.tree.graph import Revision, Step
 from memstack.engine.tree.loader import load_tree
 from memstack.engine.tree.planner import backwards_plan, forwards_plan

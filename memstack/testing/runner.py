@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.engine import Engine
 
-from memstack.engine.migrate import RunOptions, database_state, migrate, rollback
-from memstack.engine.run.executor import StepResult
+from memstack.engine.migrate import RunOptions, migrate, rollback
+from memstack.engine.records.status import read_status
+from memstack.engine.run.steps import StepResult
 from memstack.engine.tree.graph import Revision, Step
 from memstack.engine.tree.planner import resolve_target
 from memstack.engine.workspace import Workspace
@@ -76,7 +77,7 @@ class MigrationRunner:
 
     def applied(self) -> set[str]:
         """Ids of the applied revisions."""
-        return set(database_state(self.workspace).applied)
+        return set(read_status(self.workspace).applied)
 
     # ------------------------------------------------------------------ data
     def table(self, name: str) -> Table:

@@ -141,7 +141,7 @@ def comparable(statements: list[tuple[str, Sequence[Any] | None]]) -> tuple[set[
 
 
 def step_write_ops(values: dict[str, Any]) -> list[str]:
-    """The version-row changes of one PostgreSQL step-write statement (see memstack.engine.records.stepwrites)."""
+    """The version-row changes of one PostgreSQL step-write statement (see memstack.engine.records.recorder)."""
     if "row_old" in values:  # an UPDATE of one row (or, when it was missing, an INSERT of the new one)
         return [version_op("DELETE", [values["row_old"]]), version_op("INSERT", [values["row_new"]])]
     ops = [version_op("DELETE", values["rows_gone"])] if values.get("rows_gone") else []

@@ -11,6 +11,7 @@ from memstack.cli.context import SECONDS, AppContext, common_options, get_app, j
 
 if TYPE_CHECKING:
     from memstack.engine.migrate import RunOptions
+    from memstack.engine.records.status import DatabaseStatus
     from memstack.engine.workspace import Workspace
 
 
@@ -77,7 +78,8 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
     with open_workspace(app) as ws:
         app.info(f"Database: {ws.settings.masked_database_url}", level=2)
         plain = not (component or target or to_tag or prune_component or show_plan or show_sql or dry_run or fake)
-        if plain and _nothing_to_do(ws):
+        status = _status(ws) if plain else None
+        if status is not None and status.digest_current:
             if as_json:
                 app.json([])
             else:
@@ -95,11 +97,11 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
                              confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
                              progress=report_progress(app, fake=fake),
-                             on_wait=report_wait(app), x_arguments=x_arguments, noop_checked=plain)
+                             on_wait=report_wait(app), x_arguments=x_arguments)
         if dry_run:
             _rehearse(app, ws, component, target, to_tag, options, as_json)
             return
-        results = migrate(ws, component, target, to_tag, options=options)
+        results = migrate(ws, component, target, to_tag, options=options, status=status)
     if as_json:
         event = "fake" if fake else None
         app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms,
@@ -108,11 +110,11 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         app.info("No migrations to apply.")
 
 
-def _nothing_to_do(ws: Workspace) -> bool:
-    """The no-op digest matches (engine/fingerprint.py): checked before the run's modules are imported."""
-    from memstack.engine.tree import fingerprint
+def _status(ws: Workspace) -> DatabaseStatus:
+    """The database's status, the no-op digest first (one query), read before the run's modules are imported."""
+    from memstack.engine.records.status import read_status
 
-    return fingerprint.up_to_date(ws)
+    return read_status(ws, trust_digest=True)
 
 
 def _prune(app: AppContext, ws: Workspace, component: str, *, yes: bool, as_json: bool) -> None:
@@ -132,9 +134,10 @@ def _preview(app: AppContext, ws: Workspace, component: str | None, target: str 
              *, sql: bool, as_json: bool) -> None:
     """--plan (with what each backwards step destroys) or --sql, from the database's real state."""
     from memstack.cli.reporting import print_plan
-    from memstack.engine.migrate import database_state, plan_for, plan_sql_blocks
+    from memstack.engine.migrate import plan_for, plan_sql_blocks
+    from memstack.engine.records.status import read_status
 
-    state = database_state(ws)
+    state = read_status(ws)
     plan = plan_for(ws, state, component, target, to_tag)
     if not sql:
         from memstack.engine.run.destruction import read_destruction

@@ -38,13 +38,14 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
       manage.py rollback task --steps 2 --yes
       manage.py rollback memory --plan
     """
-    from memstack.engine.migrate import RunOptions, database_state, rollback, rollback_plan_for
+    from memstack.engine.migrate import RunOptions, rollback, rollback_plan_for
+    from memstack.engine.records.status import read_status
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
     with open_workspace(app) as ws:
         if show_plan:
-            plan = rollback_plan_for(ws, database_state(ws), component, steps)
+            plan = rollback_plan_for(ws, read_status(ws), component, steps)
             from memstack.engine.run.destruction import read_destruction
 
             print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))

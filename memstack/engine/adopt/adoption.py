@@ -22,8 +22,9 @@ from memstack.core.components import is_bookkeeping_table
 from memstack.engine.errors import AlreadyManaged, NoMatchingState, NothingToAdopt
 from memstack.engine.generate.comparison import type_family
 from memstack.engine.generate.scratch import scratch_engine
-from memstack.engine.run.executor import Executor, ProgressCallback
+from memstack.engine.run.executor import Executor
 from memstack.engine.run.lock import WaitCallback
+from memstack.engine.run.steps import ProgressCallback
 from memstack.engine.tree.graph import Step
 from memstack.engine.tree.planner import ConfirmCallback, forwards_plan
 from memstack.engine.workspace import Workspace
@@ -253,13 +254,13 @@ def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: Pr
 
     from memstack.core.errors import DeclinedError
     from memstack.engine.records.recorder import Recorder, utcnow
+    from memstack.engine.records.status import read_version_rows
     from memstack.engine.run.lock import migration_lock
     from memstack.engine.tree.loader import checksum_file
 
     with migration_lock(ws.engine, ws.settings.lock_timeout, on_wait):
         with ws.engine.connect() as connection:
-            recorder = Recorder(connection)
-            rows = recorder.version_rows()
+            rows = read_version_rows(connection)
             known = [r for r in rows if r in ws.graph]
             if known:
                 raise AlreadyManaged(known)

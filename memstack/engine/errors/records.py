@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 from memstack.engine.errors.base import EngineError
 
 if TYPE_CHECKING:
-    from memstack.engine.records.recorder import Mark
+    from memstack.engine.records.status import Drift, Mark
     from memstack.engine.run.halfway import MarkProgress
-    from memstack.engine.run.safety import Drift
 
 
 # --------------------------------------------------------------------------- the database's status (safety, start-up)

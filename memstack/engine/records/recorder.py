@@ -1,60 +1,111 @@
-"""The only code that reads or writes the rows of ``alembic_version`` and memstack's own tables.
+"""memstack's tables: their schema and every statement that writes them (no other module does).
 
-``alembic_version`` keeps Alembic's own layout so the plain ``alembic`` command keeps working
-on a database memstack migrated; its rows are the applied revisions no other applied
-revision builds on (exactly what Alembic stores). The tables themselves, their schema
-version and upgrades live in :mod:`memstack.engine.records.bookkeeping`.
+``alembic_version`` keeps Alembic's layout (its rows: the applied revisions no other applied one
+builds on), so plain ``alembic`` keeps working. memstack's own tables belong to no component and
+have a schema version of their own: ``memstack_history`` (one row per event), ``memstack_applied``
+(applied revisions with their checksums), ``memstack_marks`` ("running" marks for steps whose DDL
+is not transactional), ``memstack_tags`` (named snapshots) and ``memstack_meta`` (schema version,
+no-op digest). Every path writes through here: the commands (:class:`Recorder`), a run's steps
+(:func:`write_step`), plain ``alembic``, ``--sql`` scripts (:func:`offline_statements`) and the
+start-up call. Reading a database's status: :mod:`memstack.engine.records.status`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import getpass
+import importlib
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, inspect, select, update
+import sqlalchemy as sa
+from sqlalchemy import bindparam, delete, func, insert, inspect, literal, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ClauseElement, Executable
 
-from memstack.engine.records import bookkeeping, stepwrites
-from memstack.engine.records.bookkeeping import (
-    BOOKKEEPING_SCHEMA_VERSION,
-    VERSION_TABLE,
-    applied_table,
-    bookkeeping_metadata,
-    history_table,
-    marks_table,
-    meta_table,
-    tags_table,
-    version_table,
+from memstack import __version__
+
+VERSION_TABLE = "alembic_version"
+BOOKKEEPING_SCHEMA_VERSION = 2
+DIGEST_KEY = "noop_fingerprint"  # memstack_meta's row holding the no-op digest (records/status.py)
+
+bookkeeping_metadata = sa.MetaData()
+
+version_table = sa.Table(
+    VERSION_TABLE, sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+meta_table = sa.Table(
+    "memstack_meta", bookkeeping_metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+history_table = sa.Table(
+    "memstack_history", bookkeeping_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("component", sa.String(64), nullable=False),
+    sa.Column("revision", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("direction", sa.String(4), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=True),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("checksum", sa.String(64), nullable=True),
+    sa.Column("os_user", sa.String(128), nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("memstack_version", sa.String(32), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False, default="memstack"),
+)
+applied_table = sa.Table(
+    "memstack_applied", bookkeeping_metadata,
+    sa.Column("revision", sa.String(32), primary_key=True),
+    sa.Column("component", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=True),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+marks_table = sa.Table(
+    "memstack_marks", bookkeeping_metadata,
+    sa.Column("revision", sa.String(32), primary_key=True),
+    sa.Column("component", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("direction", sa.String(4), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running | failed
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("os_user", sa.String(128), nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+)
+tags_table = sa.Table(
+    "memstack_tags", bookkeeping_metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # JSON: {component: [applied head ids]}
+    sa.Column("os_user", sa.String(128), nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
 )
 
-__all__ = [  # the tables are re-exported for older imports; new code imports bookkeeping
-    "BOOKKEEPING_SCHEMA_VERSION", "VERSION_TABLE", "AppliedRecord", "HistoryEntry", "Mark", "Recorder",
-    "applied_table", "bookkeeping_metadata", "history_table", "iso", "marks_table", "meta_table",
-    "tags_table", "utcnow", "version_table", "who",
-]
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC)  # the time every row carries
 
 
 @functools.cache
 def who() -> tuple[str, str]:
     """(OS user, host) for history rows (looked up once per process)."""
+    import getpass  # (with termios: not on the no-op path, which writes nothing)
+
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
@@ -62,79 +113,88 @@ def who() -> tuple[str, str]:
     return user, socket.gethostname()
 
 
-def memstack_version() -> str:
-    from memstack import __version__
-
-    return __version__
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    id: int
-    event: str
-    component: str
-    revision: str
-    name: str
-    direction: str
-    started_at: dt.datetime
-    duration_ms: int | None
-    success: bool
-    error: str | None
-    note: str | None
-    checksum: str | None
-    user: str | None
-    host: str | None
-    memstack_version: str | None
-    source: str
-
-    def as_json(self) -> dict[str, Any]:
-        number = self.name.split("_", 1)[0]
-        return {
-            "event": self.event,
-            "component": self.component,
-            "revision": self.revision,
-            "name": self.name,
-            "number": int(number) if number.isdigit() else None,
-            "direction": self.direction,
-            "started_at": iso(self.started_at),
-            "duration_ms": self.duration_ms,
-            "success": self.success,
-            "error": self.error,
-            "note": self.note,
-            "checksum": self.checksum,
-            "user": self.user,
-            "host": self.host,
-            "memstack_version": self.memstack_version,
-            "source": self.source,
-        }
+def history_row(*, event: str, component: str, revision: str, name: str, direction: str, started_at: Any,
+                finished_at: Any, duration_ms: Any, success: bool = True, error: str | None = None,
+                note: str | None = None, checksum: Any = None, source: str = "memstack") -> dict[str, Any]:
+    """Every column of one history row: the one place a row is made, whatever writes it."""
+    user, host = who()
+    return {"event": event, "component": component, "revision": revision, "name": name, "direction": direction,
+            "started_at": started_at, "finished_at": finished_at, "duration_ms": duration_ms, "success": success,
+            "error": error[:4000] if error else None, "note": note[:4000] if note else None, "checksum": checksum,
+            "os_user": user, "host": host, "memstack_version": __version__, "source": source}
 
 
-@dataclass(frozen=True)
-class AppliedRecord:
-    revision: str
-    component: str
-    name: str
-    checksum: str | None
-    verified: bool
+def ensure_bookkeeping(connection: Connection, existing: Collection[str] | None = None) -> None:
+    """Create memstack's own tables, or upgrade them; ``existing``: table names known (saves an inspection)."""
+    existing = set(inspect(connection).get_table_names()) if existing is None else existing
+    if not all(t in existing for t in bookkeeping_metadata.tables):
+        bookkeeping_metadata.create_all(connection, checkfirst=True)
+        if "memstack_meta" in existing:  # some tables existed: bring the old ones up to date too
+            upgrade_bookkeeping(connection)
+        _put_meta(connection, "schema_version", str(BOOKKEEPING_SCHEMA_VERSION))
+        return
+    upgrade_bookkeeping(connection)
 
 
-@dataclass(frozen=True)
-class Mark:
-    revision: str
-    component: str
-    name: str
-    direction: str
-    state: str
-    started_at: dt.datetime
-    error: str | None
-    user: str | None
-    host: str | None
-    pid: int | None
+def schema_version(connection: Connection) -> int:
+    value = connection.execute(select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
+    return int(value) if value else 1
+
+
+def _put_meta(connection: Connection, key: str, value: str) -> None:
+    connection.execute(delete(meta_table).where(meta_table.c.key == key))
+    connection.execute(insert(meta_table).values(key=key, value=value))
+
+
+def upgrade_bookkeeping(connection: Connection) -> None:
+    """Upgrade steps of memstack's own tables, by schema version (never by a component)."""
+    version = schema_version(connection)
+    if version >= BOOKKEEPING_SCHEMA_VERSION:
+        return
+    if version < 2 and "note" not in {c["name"] for c in inspect(connection).get_columns(history_table.name)}:
+        connection.exec_driver_sql("ALTER TABLE memstack_history ADD COLUMN note TEXT")  # 2: history.note
+    _put_meta(connection, "schema_version", str(BOOKKEEPING_SCHEMA_VERSION))
+
+
+def touch_meta(connection: Connection) -> None:
+    """A write that changes nothing, so the transaction's commit writes (and, when synchronous, flushes) WAL."""
+    touched = connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                                 .values(value=meta_table.c.value))
+    if not touched.rowcount:  # no version row (an old database): a row added and removed writes WAL too
+        connection.execute(insert(meta_table).values(key="memstack_flush", value="-"))
+        connection.execute(delete(meta_table).where(meta_table.c.key == "memstack_flush"))
+
+
+def setup_statements(existing: Collection[str]) -> list[ClauseElement]:
+    """What creates the version and bookkeeping tables a database lacks (``--sql`` scripts)."""
+    from sqlalchemy.schema import CreateTable  # (only --sql scripts create tables as text)
+
+    setup: list[ClauseElement] = [] if VERSION_TABLE in existing else [CreateTable(version_table)]
+    missing = [t for t in bookkeeping_metadata.sorted_tables if t.name not in existing]
+    setup += [CreateTable(table) for table in missing]
+    if meta_table in missing:
+        setup.append(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)))
+    return setup
+
+
+def offline_statements(marked: Callable[[str], str]) -> dict[str, ClauseElement]:
+    """A step's writes in a ``--sql`` script: ``marked(name)`` stands where each value goes (filled in
+    per step by the script's writer); times come from the database's clock, rows say ``source`` sql."""
+    now = func.current_timestamp()
+    names: dict[str, Any] = {key: marked(key) for key in ("revision", "component", "name", "checksum")}
+    return {
+        "delete_rows": delete(version_table).where(version_table.c.version_num.in_([marked("rows")])),
+        "add_row": insert(version_table).values(version_num=marked("row")),
+        "record_applied": insert(applied_table).values(**names, verified=True, applied_at=now),
+        "forget_applied": delete(applied_table).where(applied_table.c.revision == names["revision"]),
+        "history": insert(history_table).inline().values(history_row(
+            **names, event=marked("event"), direction=marked("direction"), started_at=now, finished_at=now,
+            duration_ms=literal(None), source="sql")),
+    }
 
 
 class Recorder:
-    """Reads and writes state on one connection; the caller owns the transaction."""
-
+    """Writes memstack's rows on one connection; the caller owns the transaction."""
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._tables: set[str] | None = None
@@ -142,115 +202,55 @@ class Recorder:
     def bound_to(self, connection: Connection) -> Recorder:
         """This recorder on another connection, knowing the tables already found (no new inspection)."""
         other = Recorder(connection)
-        other._tables = set(self._existing())
+        other._tables = set(self.tables())
         return other
 
-    # ------------------------------------------------------------------ existence
-    def _existing(self) -> set[str]:
+    def tables(self) -> set[str]:
+        """The tables of the database (inspected once)."""
         if self._tables is None:
             self._tables = set(inspect(self.connection).get_table_names())
         return self._tables
 
-    def has_version_table(self) -> bool:
-        return VERSION_TABLE in self._existing()
-
     def has_bookkeeping(self) -> bool:
-        return "memstack_history" in self._existing()
+        return "memstack_history" in self.tables()
 
     def ensure_version_table(self) -> None:
-        if not self.has_version_table():
-            bookkeeping.ensure_version_table(self.connection)
+        if VERSION_TABLE not in self.tables():
+            version_table.create(self.connection, checkfirst=True)
             self._tables = None
 
     def ensure_bookkeeping(self) -> None:
-        """Create or upgrade memstack's own tables (see :func:`bookkeeping.ensure_bookkeeping`)."""
-        bookkeeping.ensure_bookkeeping(self.connection, self._existing())
+        """Create or upgrade memstack's own tables (see :func:`ensure_bookkeeping`)."""
+        ensure_bookkeeping(self.connection, self.tables())
         self._tables = None
-
-    def bookkeeping_version(self) -> int:
-        return bookkeeping.schema_version(self.connection)
-
-    # ------------------------------------------------------------------ version rows
-    def version_rows(self) -> list[str]:
-        if not self.has_version_table():
-            return []
-        return sorted(row[0] for row in self.connection.execute(select(version_table.c.version_num)))
 
     def replace_rows(self, old: Iterable[str], new: Iterable[str]) -> None:
         """Move the version rows from ``old`` to ``new`` (only the difference is written)."""
         old_set, new_set = set(old), set(new)
-        gone, added = old_set - new_set, new_set - old_set
-        if gone:
-            self.connection.execute(delete(version_table).where(version_table.c.version_num.in_(sorted(gone))))
-        if added:
-            self.connection.execute(insert(version_table), [{"version_num": row} for row in sorted(added)])
+        self.move_rows(old_set - new_set, new_set - old_set)
 
     def move_rows(self, gone: Iterable[str], added: Iterable[str]) -> None:
-        """Write one step's row change; one row replaced by another is one UPDATE, as Alembic does."""
-        gone_rows, added_rows = sorted(set(gone)), sorted(set(added))
+        """Write a row change; one row replaced by another is one UPDATE, as Alembic does."""
+        run, statements = self.connection.execute, _statements(self.connection.dialect.name)
+        gone_rows, added_rows = sorted(gone), sorted(added)
         if len(gone_rows) == 1 and len(added_rows) == 1:
-            moved = self.connection.execute(update(version_table).where(
-                version_table.c.version_num == gone_rows[0]).values(version_num=added_rows[0]))
-            if moved.rowcount == 1:
-                return
-            gone_rows = []  # the old row was not there: insert the new one
-        self.replace_rows(gone_rows, added_rows)
+            moved = run(statements["replace_row"], {"row_old": gone_rows[0], "row_new": added_rows[0]})
+            gone_rows, added_rows = [], [] if moved.rowcount == 1 else added_rows  # not there: insert the new row
+        if gone_rows:
+            run(statements["delete_rows"], {"rows_gone": gone_rows})
+        if added_rows:
+            run(statements["add_row"], [{"version_num": row} for row in added_rows])
 
-    # ------------------------------------------------------------------ history
-    def add_history(self, *, event: str, component: str, revision: str, name: str, direction: str,
-                    started_at: dt.datetime, duration_ms: int | None, success: bool, error: str | None = None,
-                    checksum: str | None = None, source: str = "memstack", note: str | None = None) -> None:
-        user, host = who()
-        self.connection.execute(insert(history_table).values(
-            event=event, component=component, revision=revision, name=name, direction=direction,
-            started_at=started_at, finished_at=utcnow(), duration_ms=duration_ms, success=success,
-            error=error[:4000] if error else None, note=note[:4000] if note else None, checksum=checksum,
-            os_user=user, host=host, memstack_version=memstack_version(), source=source,
-        ))
-
-    def history(self, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
-        if not self.has_bookkeeping():
-            return []
-        query = select(history_table).order_by(history_table.c.id.desc())
-        if component:
-            query = query.where(history_table.c.component == component)
-        if limit:
-            query = query.limit(limit)
-        rows = list(self.connection.execute(query).mappings())
-        rows.reverse()
-        return [HistoryEntry(
-            id=r["id"], event=r["event"], component=r["component"], revision=r["revision"], name=r["name"],
-            direction=r["direction"], started_at=r["started_at"], duration_ms=r["duration_ms"],
-            success=bool(r["success"]), error=r["error"], note=r["note"], checksum=r["checksum"], user=r["os_user"],
-            host=r["host"], memstack_version=r["memstack_version"], source=r["source"],
-        ) for r in rows]
-
-    def last_applied_order(self) -> dict[str, int]:
-        """{revision: id of its latest successful apply-like event}: orders rollbacks."""
-        if not self.has_bookkeeping():
-            return {}
-        query = select(history_table.c.revision, history_table.c.id).where(
-            history_table.c.success.is_(True), history_table.c.direction == "up").order_by(history_table.c.id)
-        return {rev: ident for rev, ident in self.connection.execute(query)}
-
-    # ------------------------------------------------------------------ applied revisions and checksums
-    def applied_records(self) -> dict[str, AppliedRecord]:
-        # each table is checked on its own: on MariaDB another process's CREATE TABLEs become
-        # visible one by one, so memstack_history may exist while memstack_applied does not yet
-        if applied_table.name not in self._existing():
-            return {}
-        return {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
-                for r in self.connection.execute(select(applied_table))}
+    def add_history(self, *, finished_at: dt.datetime | None = None, **fields: Any) -> None:
+        """One history row; ``fields`` as :func:`history_row` takes them."""
+        self.connection.execute(_statements(self.connection.dialect.name)["history"],
+                                history_row(finished_at=finished_at or utcnow(), **fields))
 
     def record_applied(self, revision: str, component: str, name: str, checksum: str | None,
                        *, verified: bool = True) -> None:
         values = {"revision": revision, "component": component, "name": name, "checksum": checksum,
                   "verified": verified, "applied_at": utcnow()}
-        self.connection.execute(stepwrites.upsert_applied(self.connection.dialect.name), values)  # one round trip
-
-    def record_step(self, step: stepwrites.StepWrite) -> None:
-        """Everything a finished step records, in as few round trips as the dialect allows."""
-        stepwrites.write_step(self.connection, step)
+        self.connection.execute(_statements(self.connection.dialect.name)["upsert_applied"], values)
 
     def forget_applied(self, revisions: Iterable[str]) -> None:
         ids = sorted(set(revisions))
@@ -260,13 +260,6 @@ class Recorder:
     def update_checksum(self, revision: str, checksum: str, *, verified: bool = True) -> None:
         self.connection.execute(update(applied_table).where(applied_table.c.revision == revision)
                                 .values(checksum=checksum, verified=verified))
-
-    # ------------------------------------------------------------------ marks
-    def marks(self) -> list[Mark]:
-        if marks_table.name not in self._existing():
-            return []
-        return [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user,
-                     r.host, r.pid) for r in self.connection.execute(select(marks_table))]
 
     def set_mark(self, revision: str, component: str, name: str, direction: str) -> None:
         user, host = who()
@@ -280,19 +273,12 @@ class Recorder:
                                 .values(state="failed", error=error[:4000]))
 
     def clear_marks(self, revisions: Iterable[str] | None = None) -> None:
-        if "memstack_marks" not in self._existing():
+        if "memstack_marks" not in self.tables():
             return
         query = delete(marks_table)
         if revisions is not None:
             query = query.where(marks_table.c.revision.in_(sorted(set(revisions))))
         self.connection.execute(query)
-
-    # ------------------------------------------------------------------ tags
-    def tags(self) -> dict[str, tuple[dt.datetime, dict[str, list[str]]]]:
-        if tags_table.name not in self._existing():
-            return {}
-        return {r.name: (r.created_at, json.loads(r.state)) for r in
-                self.connection.execute(select(tags_table).order_by(tags_table.c.created_at, tags_table.c.name))}
 
     def save_tag(self, name: str, state: Mapping[str, list[str]]) -> None:
         user, host = who()
@@ -300,5 +286,115 @@ class Recorder:
             name=name, created_at=utcnow(), state=json.dumps(dict(state), sort_keys=True), os_user=user, host=host))
 
     def delete_tag(self, name: str) -> bool:
-        result = self.connection.execute(delete(tags_table).where(tags_table.c.name == name))
-        return bool(result.rowcount)
+        return bool(self.connection.execute(delete(tags_table).where(tags_table.c.name == name)).rowcount)
+
+    def store_digest(self, value: str) -> None:
+        """Remember the no-op digest (computed in :mod:`memstack.engine.records.status`)."""
+        _put_meta(self.connection, DIGEST_KEY, value)
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    """What one finished step records; ``checksum`` is None for a step down (its record is removed)."""
+
+    revision: str
+    component: str
+    name: str
+    direction: str
+    event: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    duration_ms: int
+    checksum: str | None
+    gone: tuple[str, ...]  # version rows removed
+    added: tuple[str, ...]  # version rows added
+    clear_mark: bool
+    durable: bool = True  # False: PostgreSQL may commit it without waiting for the disk (see the executor)
+
+
+def write_step(connection: Connection, step: StepWrite) -> None:
+    """Write ``step``'s bookkeeping on ``connection``, in the caller's transaction.
+
+    On PostgreSQL it is one statement, a data-modifying ``WITH`` (each part runs exactly once),
+    so a step costs one round trip for its bookkeeping; psycopg prepares each of its few shapes.
+    Elsewhere the statements, prebuilt once, run one after another. The rows are the same.
+    """
+    up, one = step.direction == "up", len(step.gone) == 1 and len(step.added) == 1
+    history = history_row(event=step.event, component=step.component, revision=step.revision, name=step.name,
+                          direction=step.direction, started_at=step.started_at, finished_at=step.finished_at,
+                          duration_ms=step.duration_ms, checksum=step.checksum)
+    applied = {"revision": step.revision, "component": step.component, "name": step.name,
+               "checksum": step.checksum, "verified": True, "applied_at": step.finished_at}
+    if connection.dialect.name == "postgresql":
+        params = {**history, **applied}
+        params.update({"row_old": step.gone[0], "row_new": step.added[0]} if one else
+                      {"rows_gone": list(step.gone), "rows_added": list(step.added)})
+        connection.exec_driver_sql(_postgres_statement(one, bool(step.gone) and not one, bool(step.added) and not one,
+                                                       up, step.clear_mark, step.durable), params)
+        return
+    statements = _statements(connection.dialect.name)
+    Recorder(connection).move_rows(step.gone, step.added)
+    if up:
+        connection.execute(statements["upsert_applied"], applied)
+    else:
+        connection.execute(statements["forget_applied"], {"revision": step.revision})
+    connection.execute(statements["history"], history)
+    if step.clear_mark:
+        connection.execute(statements["clear_mark"], {"revision": step.revision})
+
+
+@functools.cache
+def _statements(dialect_name: str) -> dict[str, Executable]:
+    """The statements written most, built once (SQLAlchemy then compiles each once per process)."""
+    row, changed = version_table.c.version_num, [c.name for c in applied_table.columns if c.name != "revision"]
+    if dialect_name in ("postgresql", "sqlite"):  # the same ON CONFLICT clause in both dialects' insert
+        upsert = importlib.import_module(f"sqlalchemy.dialects.{dialect_name}").insert(applied_table)
+        upsert_applied = upsert.on_conflict_do_update(index_elements=[applied_table.c.revision],
+                                                      set_={name: upsert.excluded[name] for name in changed})
+    else:  # MySQL, MariaDB
+        from sqlalchemy.dialects.mysql import insert as mysql_insert  # (a dialect: only when it is used)
+
+        my = mysql_insert(applied_table)
+        upsert_applied = my.on_duplicate_key_update({name: my.inserted[name] for name in changed})
+    return {
+        "replace_row": update(version_table).where(row == bindparam("row_old")).values(
+            version_num=bindparam("row_new")),
+        "delete_rows": delete(version_table).where(row.in_(bindparam("rows_gone", expanding=True))),
+        "add_row": insert(version_table),
+        "upsert_applied": upsert_applied,  # replaces any row of the same revision: one round trip
+        "forget_applied": delete(applied_table).where(applied_table.c.revision == bindparam("revision")),
+        "clear_mark": delete(marks_table).where(marks_table.c.revision == bindparam("revision")),
+        "history": insert(history_table),
+    }
+
+
+def _pg_insert(table: sa.Table) -> str:
+    """``INSERT INTO table (every column but a serial id) VALUES (%(column)s, ...)``, from the table itself."""
+    names = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(f'%({n})s' for n in names)})"
+
+
+@functools.cache
+def _postgres_statement(replace_one: bool, delete_rows: bool, add_rows: bool, up: bool, clear_mark: bool,
+                        durable: bool) -> str:
+    """The statement for one shape of step (a handful of shapes, so psycopg can prepare each)."""
+    version, applied, marks = version_table.name, applied_table.name, marks_table.name
+    parts = []
+    if replace_one:  # an UPDATE, as Alembic writes it; a missing old row: INSERT
+        parts.append(f"moved AS (UPDATE {version} SET version_num = %(row_new)s WHERE version_num = %(row_old)s "
+                     f"RETURNING 1), inserted AS (INSERT INTO {version} (version_num) SELECT %(row_new)s "
+                     "WHERE NOT EXISTS (SELECT 1 FROM moved))")
+    if delete_rows:
+        parts.append(f"gone AS (DELETE FROM {version} WHERE version_num = ANY(%(rows_gone)s::varchar[]))")
+    if add_rows:
+        parts.append(f"added AS (INSERT INTO {version} (version_num) SELECT unnest(%(rows_added)s::varchar[]))")
+    if up:
+        changed = ", ".join(f"{c.name} = EXCLUDED.{c.name}" for c in applied_table.columns if c.name != "revision")
+        parts.append(f"applied AS ({_pg_insert(applied_table)} ON CONFLICT (revision) DO UPDATE SET {changed})")
+    else:
+        parts.append(f"forgotten AS (DELETE FROM {applied} WHERE revision = %(revision)s)")
+    if clear_mark:
+        parts.append(f"unmarked AS (DELETE FROM {marks} WHERE revision = %(revision)s)")
+    parts.append(f"history AS ({_pg_insert(history_table)})")
+    outer = "SELECT 1" if durable else "SELECT set_config('synchronous_commit', 'off', true)"  # SET LOCAL
+    return "WITH " + ", ".join(parts) + " " + outer

@@ -153,12 +153,13 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
 
 
 def database_problems(ws: Workspace) -> list[Problem]:
-    from memstack.engine.migrate import database_state
+    from memstack.engine.records.status import read_status
+    from memstack.engine.run.halfway import mark_progress
     from memstack.engine.run.lock import lock_holder
-    from memstack.engine.run.safety import checksum_drift, unknown_rows_error, unverified
+    from memstack.engine.run.safety import unknown_rows_error, unverified
 
     problems: list[Problem] = []
-    state = database_state(ws)
+    state = read_status(ws, mark_progress=mark_progress)
     if state.unknown:
         error = unknown_rows_error(state, ws.registry.labels)
         problems.append(Problem("unknown_revisions", error.message, Fix(""), cause=error))
@@ -169,7 +170,7 @@ def database_problems(ws: Workspace) -> list[Problem]:
                                 + (f"; of its objects, {progress.describe()}" if progress else ""),
                                 Fix("fix the schema, then '{0}' or '{1}'", (("repair",), ("migrate", "--fake"))),
                                 mark.component))
-    for drift in checksum_drift(ws.tree, state):
+    for drift in state.drift:
         problems.append(Problem("checksum_drift", f"{drift.component} {drift.name} changed after it was applied "
                                 f"(recorded {drift.recorded[:12]}..., now {drift.current[:12]}...)",
                                 Fix("restore the file, or '{0}'", (("repair",),)), drift.component))

@@ -2,19 +2,91 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from memstack.engine.errors import NotOneRevision
-from memstack.engine.records.recorder import HistoryEntry, Recorder
-from memstack.engine.run.safety import DatabaseState, database_state
+from memstack.engine.records.recorder import Recorder, history_table
+from memstack.engine.records.status import DatabaseStatus, read_status
 from memstack.engine.tree.graph import Revision, Step
 
 if TYPE_CHECKING:  # (the running machinery of engine/migrate.py is not imported to list revisions)
     from memstack.engine.workspace import Workspace
 
 AHEAD, REMOVED, UNKNOWN = "ahead", "removed", "unknown"
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    value = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One ``memstack_history`` row as ``history`` shows it."""
+
+    id: int
+    event: str
+    component: str
+    revision: str
+    name: str
+    direction: str
+    started_at: dt.datetime
+    duration_ms: int | None
+    success: bool
+    error: str | None
+    note: str | None
+    checksum: str | None
+    user: str | None
+    host: str | None
+    memstack_version: str | None
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        number = self.name.split("_", 1)[0]
+        return {
+            "event": self.event,
+            "component": self.component,
+            "revision": self.revision,
+            "name": self.name,
+            "number": int(number) if number.isdigit() else None,
+            "direction": self.direction,
+            "started_at": iso(self.started_at),
+            "duration_ms": self.duration_ms,
+            "success": self.success,
+            "error": self.error,
+            "note": self.note,
+            "checksum": self.checksum,
+            "user": self.user,
+            "host": self.host,
+            "memstack_version": self.memstack_version,
+            "source": self.source,
+        }
+
+
+def read_history(connection: Connection, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
+    """History rows, oldest first (the newest ``limit``)."""
+    if history_table.name not in Recorder(connection).tables():
+        return []
+    query = select(history_table).order_by(history_table.c.id.desc())
+    if component:
+        query = query.where(history_table.c.component == component)
+    if limit:
+        query = query.limit(limit)
+    rows = list(connection.execute(query).mappings())[::-1]
+    return [HistoryEntry(
+        id=r["id"], event=r["event"], component=r["component"], revision=r["revision"], name=r["name"],
+        direction=r["direction"], started_at=r["started_at"], duration_ms=r["duration_ms"],
+        success=bool(r["success"]), error=r["error"], note=r["note"], checksum=r["checksum"], user=r["os_user"],
+        host=r["host"], memstack_version=r["memstack_version"], source=r["source"],
+    ) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -64,7 +136,7 @@ class Listing:
     foreign: list[ForeignRevision]
 
 
-def foreign_revisions(ws: Workspace, state: DatabaseState) -> list[ForeignRevision]:
+def foreign_revisions(ws: Workspace, state: DatabaseStatus) -> list[ForeignRevision]:
     """Revisions recorded in the database (version rows or memstack's records) that no file provides."""
     labels = set(ws.registry.labels)
     found: dict[str, ForeignRevision] = {}
@@ -84,7 +156,7 @@ def listing(ws: Workspace, components: Sequence[str] = ()) -> Listing:
     known revisions then come from the version rows and memstack's records together (the
     version row of a component that is ahead names a revision no file provides).
     """
-    state = database_state(ws)
+    state = read_status(ws)
     applied = state.applied
     if state.unknown:
         known = [r for r in state.rows if r in ws.graph] + [r for r in state.records if r in ws.graph]
@@ -110,7 +182,7 @@ def history(ws: Workspace, component: str | None = None, limit: int | None = Non
     if missing_sqlite_file(ws.settings.database_url):  # no history yet; reading must not create the file
         return []
     with ws.engine.connect() as connection:
-        return Recorder(connection).history(component, limit)
+        return read_history(connection, component, limit)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import NonAtomicInPlan
-from memstack.engine.records.versionrows import VersionRows
 from memstack.engine.run.alembic_config import (
     AlembicSetup,
     SharedEnvironment,
@@ -40,9 +39,17 @@ from memstack.engine.run.alembic_config import (
     revision_function,
 )
 from memstack.engine.run.lock import verify_held
-from memstack.engine.run.steps import ProgressCallback as ProgressCallback
-from memstack.engine.run.steps import StepFailed, after_step, as_migration_failed, check_foreign_keys, elapsed_ms
-from memstack.engine.run.steps import StepResult as StepResult
+from memstack.engine.run.steps import (
+    ProgressCallback,
+    StepFailed,
+    StepResult,
+    VersionRows,
+    after_step,
+    as_migration_failed,
+    check_foreign_keys,
+    elapsed_ms,
+    transactional_ddl,
+)
 from memstack.engine.tree.graph import MigrationGraph, Step
 from memstack.engine.tree.loader import LoadedTree
 
@@ -80,7 +87,7 @@ class Executor:
 
     @property
     def transactional_ddl(self) -> bool:
-        return self.engine.dialect.name in ("postgresql", "sqlite")
+        return transactional_ddl(self.engine.dialect.name)
 
     def checksum(self, revision_id: str) -> str:
         from memstack.engine.tree.loader import checksum_file
@@ -127,7 +134,7 @@ class Executor:
         recorder.ensure_version_table()
         if self.record:
             recorder.ensure_bookkeeping()
-        recorder.has_version_table()  # inspects once, now: later steps bind it to their own connections
+        recorder.tables()  # inspects once, now: later steps bind it to their own connections
         return recorder
 
     # ------------------------------------------------------------------ strategies
@@ -198,7 +205,7 @@ class Executor:
 
     def _flush_commits(self, connection: Connection) -> None:
         """Make the run's asynchronous commits durable: a synchronous commit that wrote WAL flushes all before it."""
-        from memstack.engine.records.bookkeeping import touch_meta
+        from memstack.engine.records.recorder import touch_meta
 
         self._unflushed = False
         try:
@@ -358,23 +365,17 @@ class Executor:
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False,
                      durable: bool = True) -> None:
-        from memstack.engine.records.recorder import memstack_version, utcnow, who
-        from memstack.engine.records.stepwrites import StepWrite
-
+        from memstack.engine.records.recorder import StepWrite, utcnow, write_step
         gone, added = self._move_rows(before, step)  # kept incrementally
         if not self.record:
-            recorder.move_rows(gone, added)
-            return
-        rev = step.revision
-        up = step.direction == "up"
-        user, host = who()
-        recorder.record_step(StepWrite(
+            return recorder.move_rows(gone, added)
+        rev, up = step.revision, step.direction == "up"
+        write_step(recorder.connection, StepWrite(
             revision=rev.id, component=rev.component, name=rev.name, direction=step.direction,
             event=event or ("fake" if fake else "apply" if up else "unapply"), started_at=started,
             finished_at=utcnow(), duration_ms=duration_ms, checksum=self.checksum(rev.id) if up else None,
             gone=tuple(sorted(gone)), added=tuple(sorted(added)),
-            clear_mark=clear_mark or fake,  # faking a marked step resolves its mark
-            user=user, host=host, memstack_version=memstack_version(), durable=durable))
+            clear_mark=clear_mark or fake, durable=durable))  # faking a marked step resolves its mark
 
     def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
         if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one

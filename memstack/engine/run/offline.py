@@ -21,22 +21,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import String, delete, func, insert, literal
+from sqlalchemy import String
 from sqlalchemy.engine import Dialect
-from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ClauseElement
 
 from memstack.core.urls import missing_sqlite_file
 from memstack.engine.errors import RenderFailure, RevisionNotRenderable
-from memstack.engine.records.recorder import (
-    BOOKKEEPING_SCHEMA_VERSION,
-    applied_table,
-    bookkeeping_metadata,
-    history_table,
-    meta_table,
-    version_table,
-)
-from memstack.engine.records.versionrows import VersionRows
+from memstack.engine.records.recorder import offline_statements, setup_statements
+from memstack.engine.records.status import DatabaseStatus
 from memstack.engine.run.alembic_config import (
     AlembicSetup,
     alembic_setup,
@@ -44,7 +36,7 @@ from memstack.engine.run.alembic_config import (
     revision_environment,
     revision_function,
 )
-from memstack.engine.run.safety import DatabaseState
+from memstack.engine.run.steps import VersionRows
 from memstack.engine.tree.graph import Step
 from memstack.engine.tree.loader import LoadedTree, checksum_file
 from memstack.engine.workspace import Workspace
@@ -117,16 +109,7 @@ def _bookkeeping_setup(ws: Workspace, dialect: Dialect) -> list[str]:
 
         with ws.engine.connect() as connection:
             existing = set(inspect(connection).get_table_names())
-    setup: list[str] = []
-    if version_table.name not in existing:
-        setup.append(_sql(CreateTable(version_table), dialect))
-    missing = [t for t in bookkeeping_metadata.sorted_tables if t.name not in existing]
-    for table in missing:
-        setup.append(_sql(CreateTable(table), dialect))
-    if meta_table in missing:
-        setup.append(_sql(insert(meta_table).values(key="schema_version", value=str(BOOKKEEPING_SCHEMA_VERSION)),
-                          dialect))
-    return setup
+    return [_sql(statement, dialect) for statement in setup_statements(existing)]
 
 
 @contextmanager
@@ -168,20 +151,12 @@ class _StepStatements:
     quoting it applies, so the text is what compiling each statement would give.
     """
 
-    def __init__(self, dialect: Dialect, user: str, host: str) -> None:
+    def __init__(self, dialect: Dialect) -> None:
         self._quote: Callable[[str], str] | None = String().literal_processor(dialect)  # type: ignore[no-untyped-call]
-        row = version_table.c.version_num
-        self.delete_rows = _sql(delete(version_table).where(row.in_([_mark("rows")])), dialect)
-        self.add_row = _sql(insert(version_table).values(version_num=_mark("row")), dialect)
-        self.record_applied = _sql(insert(applied_table).values(
-            revision=_mark("revision"), component=_mark("component"), name=_mark("name"), checksum=_mark("checksum"),
-            verified=True, applied_at=func.current_timestamp()), dialect)
-        self.forget_applied = _sql(delete(applied_table).where(applied_table.c.revision == _mark("revision")), dialect)
-        self.history = _sql(insert(history_table).inline().values(
-            event=_mark("event"), component=_mark("component"), revision=_mark("revision"), name=_mark("name"),
-            direction=_mark("direction"), started_at=func.current_timestamp(), finished_at=func.current_timestamp(),
-            duration_ms=literal(None), success=True, checksum=_mark("checksum"), os_user=user, host=host,
-            memstack_version=_version(), source="sql"), dialect)
+        templates = {name: _sql(statement, dialect) for name, statement in offline_statements(_mark).items()}
+        self.delete_rows, self.add_row = templates["delete_rows"], templates["add_row"]
+        self.record_applied, self.forget_applied = templates["record_applied"], templates["forget_applied"]
+        self.history = templates["history"]
 
     def literal(self, value: str | None) -> str:
         if value is None:
@@ -210,7 +185,7 @@ class _StepStatements:
         return statements
 
 
-def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) -> Iterator[str]:
+def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseStatus) -> Iterator[str]:
     """The script of ``steps`` block by block (the header, the bookkeeping set-up, one block a step).
 
     Joined with newlines the blocks are the script; a caller that writes them as they come never
@@ -220,8 +195,6 @@ def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) ->
     """
     from sqlalchemy.engine import make_url
 
-    from memstack.engine.records.recorder import who
-
     dialect = make_url(ws.settings.database_url).get_dialect()()
     yield (f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "
            f"{len(steps)} step(s), from the database's current state")
@@ -229,7 +202,7 @@ def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) ->
     setup = _bookkeeping_setup(ws, dialect)
     if setup:
         yield "\n".join(["", "-- memstack's bookkeeping tables", begin, *setup, commit])
-    bookkeeping = _StepStatements(dialect, *who())
+    bookkeeping = _StepStatements(dialect)
     rows = VersionRows(ws.graph, state.applied)  # kept step by step: recomputing them made --sql cubic
     with _plan_renderer(ws.tree, dialect.name) as render:
         for index, step in enumerate(steps, start=1):
@@ -255,8 +228,3 @@ def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseState) ->
                 raise
             yield "\n".join([heading, begin, *statements, commit])
 
-
-def _version() -> str:
-    from memstack import __version__
-
-    return __version__

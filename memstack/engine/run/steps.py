@@ -1,17 +1,17 @@
-"""What one step produces, shared by the executor's strategies: its result, its failure, the
-applied set after it, and the checks its commit depends on."""
+"""What one step produces, shared by the executor's strategies and ``--sql`` scripts: its result,
+its failure, the applied set and version rows after it, and the checks its commit depends on."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import MigrationFailed
-from memstack.engine.tree.graph import Step
+from memstack.engine.tree.graph import MigrationGraph, Step
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -38,6 +38,11 @@ class StepFailed(Exception):
         self.started_at = started_at
         self.duration_ms = duration_ms
         self.text = error_text(cause)
+
+
+def transactional_ddl(dialect_name: str) -> bool:
+    """Whether a step's DDL rolls back with its records (MariaDB commits DDL itself: marks guard it)."""
+    return dialect_name in ("postgresql", "sqlite")  # SQLite: as memstack.core.db.create_engine runs it
 
 
 def after_step(state: set[str], step: Step) -> set[str]:
@@ -75,3 +80,53 @@ def error_text(exc: BaseException) -> str:
         return "interrupted (Ctrl-C / SIGINT)"
     original = getattr(exc, "orig", None)
     return f"{type(original or exc).__name__}: {str(original or exc).strip()}"
+
+
+# --------------------------------------------------------------------------- version rows, step by step
+# ``MigrationGraph.rows_for`` recomputes the rows from the whole applied set (the union of every
+# member's ancestors): called after every step, that made a run from empty grow with the cube of
+# the tree. In an applied set that is closed under parents (every member's parents applied, which
+# is what plans keep), a member is a row exactly when none of its children is applied, so one step
+# changes only the status of its revision and that revision's parents. A set that is not closed (a
+# hand-edited database) falls back to the full computation, so the answer is always ``rows_for``'s.
+
+
+class VersionRows:
+    """The rows standing for ``applied``; :meth:`move` applies one step and says what changed."""
+
+    def __init__(self, graph: MigrationGraph, applied: Iterable[str]) -> None:
+        self.graph = graph
+        self.applied = set(applied)
+        self._children = graph.children
+        self.closed = self._is_closed()
+        self.rows = self._rows_closed() if self.closed else graph.rows_for(self.applied)
+
+    def _is_closed(self) -> bool:
+        revisions = self.graph.revisions
+        return all(rid in revisions and all(p in self.applied for p in revisions[rid].parents)
+                   for rid in self.applied)
+
+    def _is_row(self, rid: str) -> bool:
+        return rid in self.applied and not any(c in self.applied for c in self._children.get(rid, ()))
+
+    def _rows_closed(self) -> set[str]:
+        return {rid for rid in self.applied if self._is_row(rid)}
+
+    def move(self, revision_id: str, direction: str) -> tuple[set[str], set[str]]:
+        """Apply (``up``) or unapply (``down``) one revision; returns (rows gone, rows added)."""
+        revision = self.graph.revisions[revision_id]
+        stays_closed = self.closed and (
+            all(p in self.applied for p in revision.parents) if direction == "up"
+            else not any(c in self.applied for c in self._children.get(revision_id, ())))
+        if direction == "up":
+            self.applied.add(revision_id)
+        else:
+            self.applied.discard(revision_id)
+        old = self.rows
+        if stays_closed:
+            touched = {revision_id, *revision.parents}
+            self.rows = (old - touched) | {rid for rid in touched if self._is_row(rid)}
+        else:
+            self.closed = self._is_closed()
+            self.rows = self._rows_closed() if self.closed else self.graph.rows_for(self.applied)
+        return old - self.rows, self.rows - old

@@ -1,52 +1,25 @@
-"""The no-op fast path: "this tree is fully applied to this database", remembered in the database.
+"""The tree's part of the no-op digest: what the revision files are, computed from the files alone.
 
-A start with nothing to do used to build and validate the whole graph, read every state
-table and compare every applied checksum. After a run that leaves the database fully up to
-date (nothing pending, no marks, no unknown rows, no changed applied file) memstack stores
-in ``memstack_meta`` a digest of three things:
-
-* the tree: every component's label and folder and every revision file's header and
-  checksum (from the revision index, validated by ``stat``), memstack's and the
-  bookkeeping schema's versions;
-* the state the checks saw: version rows, applied records (revision, checksum, verified)
-  and the number of marks, so another process's work, a repair, plain ``alembic
-  upgrade/downgrade`` and hand-made changes all change it.
-
-A later no-op start reads the digest and that state in one query and compares; any
-difference (an edited file, another branch, a deleted row, another process's work) falls back
-to the full path. The digest is computed from the very state that was checked, so a change
-committed after the check leaves a digest that no longer matches, never a stale "up to date".
+A digest of every component's label and folder and every revision file's header and checksum
+(from the revision index, validated by ``stat``) and memstack's version, salted by the caller
+with the bookkeeping schema's version. Pure: nothing here reads or writes a database; the digest
+is stored and compared with the database's state by :mod:`memstack.engine.records.status`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import Integer, String, cast, literal, select, union_all
-from sqlalchemy.exc import SQLAlchemyError
-
-from memstack.engine.records.bookkeeping import (
-    BOOKKEEPING_SCHEMA_VERSION,
-    applied_table,
-    marks_table,
-    meta_table,
-    version_table,
-)
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.sql import Select
-
     from memstack.engine.workspace import Workspace
 
-FINGERPRINT_KEY = "noop_fingerprint"
 
-
-def tree_fingerprint(ws: Workspace) -> str:
+def tree_fingerprint(ws: Workspace, salt: str) -> str:
     """Digest of every component's revision headers and checksums; nothing parsed that is unchanged.
+
+    ``salt``: what else the digest depends on (the records' schema version, from its owner).
 
     Each folder contributes its part: from the index's folder summary when the folder's listing
     is exactly what the summary was made from (one stat a file), else from the headers.
@@ -54,7 +27,7 @@ def tree_fingerprint(ws: Workspace) -> str:
     from memstack import __version__
     from memstack.engine.tree import index
 
-    digest = hashlib.sha256(f"{__version__}|{BOOKKEEPING_SCHEMA_VERSION}".encode())
+    digest = hashlib.sha256(f"{__version__}|{salt}".encode())
     for component in ws.registry:
         folder = component.migrations_path
         digest.update(f"\0component {component.label} {folder}\0".encode())
@@ -89,101 +62,3 @@ def _folder_part(folder: Path) -> str:
         revisions.remember_summary(listing, part.hexdigest())
     revisions.save()
     return part.hexdigest()
-
-
-def _combined(tree: str, facts: list[str]) -> str:
-    return hashlib.sha256("\0".join([tree, *sorted(facts)]).encode()).hexdigest()
-
-
-def _applied_digest(applied: Iterable[tuple[str, str | None, bool]]) -> str:
-    """One fact for every applied record: on PostgreSQL the server computes the same (see
-    :func:`_applied_digest_on_server`), so a no-op start reads one row instead of one per revision."""
-    lines = sorted(f"{r} {c} {bool(v)}" for r, c, v in applied)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _state_facts(rows: Iterable[str], applied_digest: str, marks: int) -> list[str]:
-    """What the digest vouches for besides the tree: version rows, applied records, marks."""
-    return [f"row {r}" for r in rows] + [f"applied {applied_digest}", f"marks {marks}"]
-
-
-def _applied_digest_on_server() -> Select[Any]:
-    """:func:`_applied_digest` in PostgreSQL (11+: ``sha256``); ``COLLATE "C"`` orders by code point,
-    as Python's ``sorted`` does."""
-    from sqlalchemy import case, func
-    from sqlalchemy.dialects.postgresql import aggregate_order_by
-
-    t = applied_table.c
-    line = t.revision + " " + func.coalesce(t.checksum, "None") + " " + case((t.verified, "True"), else_="False")
-    joined = func.coalesce(func.string_agg(line, aggregate_order_by(literal("\n"), line.collate("C"))), "")
-    digest = func.encode(func.sha256(func.convert_to(joined, "UTF8")), "hex")
-    return select(literal("applied_digest"), digest, literal(None, String), literal(0)).select_from(applied_table)
-
-
-def _read_facts(connection: Connection) -> tuple[str | None, list[str]]:
-    """(stored digest, state facts) in one query."""
-    none = literal(None, String)
-    meta = select(meta_table.c.key, meta_table.c.value, none, literal(0)).where(
-        meta_table.c.key == FINGERPRINT_KEY)
-    rows = select(literal("row"), version_table.c.version_num, none, literal(0))
-    version = connection.dialect.server_version_info or (0,)
-    on_server = connection.dialect.name == "postgresql" and version >= (11,)
-    applied = _applied_digest_on_server() if on_server else select(
-        literal("applied"), applied_table.c.revision, applied_table.c.checksum, cast(applied_table.c.verified, Integer))
-    marks = select(literal("mark"), marks_table.c.revision, none, literal(0))
-    stored = server_digest = None
-    versions: list[str] = []
-    records: list[tuple[str, str | None, bool]] = []
-    mark_count = 0
-    for kind, value, checksum, verified in connection.execute(union_all(meta, rows, applied, marks)):
-        if kind == FINGERPRINT_KEY:
-            stored = value
-        elif kind == "row":
-            versions.append(value)
-        elif kind == "applied":
-            records.append((value, checksum, bool(verified)))
-        elif kind == "applied_digest":
-            server_digest = value
-        else:
-            mark_count += 1
-    digest = server_digest if on_server and server_digest is not None else _applied_digest(records)
-    return stored, _state_facts(versions, digest, mark_count)
-
-
-def _database_missing(ws: Workspace) -> bool:
-    from memstack.core.urls import missing_sqlite_file
-
-    return missing_sqlite_file(ws.settings.database_url)
-
-
-def up_to_date(ws: Workspace) -> bool:
-    """True only when the stored digest matches this tree and the state read with it."""
-    if _database_missing(ws):
-        return False
-    try:
-        with ws.engine.connect() as connection:
-            stored, facts = _read_facts(connection)
-    except SQLAlchemyError:  # no bookkeeping tables yet, or no server: the full path says which
-        return False
-    return stored is not None and stored == _combined(tree_fingerprint(ws), facts)
-
-
-def remember_if_up_to_date(ws: Workspace) -> None:
-    """After a full run: store the digest when the database is fully up to date (best effort)."""
-    from memstack.engine.run.safety import checksum_drift, database_state
-
-    if _database_missing(ws):
-        return
-    try:
-        state = database_state(ws)
-        graph = ws.graph
-        if state.marks or state.unknown or set(graph.revisions) - state.applied or checksum_drift(ws.tree, state):
-            return
-        records = [(r.revision, r.checksum, r.verified) for r in state.records.values()]
-        facts = _state_facts(state.rows, _applied_digest(records), len(state.marks))  # what the checks above saw
-        value = _combined(tree_fingerprint(ws), facts)
-        with ws.engine.begin() as connection:
-            connection.execute(meta_table.delete().where(meta_table.c.key == FINGERPRINT_KEY))
-            connection.execute(meta_table.insert().values(key=FINGERPRINT_KEY, value=value))
-    except SQLAlchemyError:  # a cache: failing to write it only costs the next start the full path
-        return

@@ -21,7 +21,7 @@ from memstack.engine.errors import (
 from memstack.engine.tree.graph import MigrationGraph, Revision, Step
 
 if TYPE_CHECKING:
-    from memstack.engine.run.safety import DatabaseState
+    from memstack.engine.records.status import DatabaseStatus
 
 ConfirmCallback = Callable[[str, Sequence[Step]], None]
 """Called with a question and the steps it is about; raises to decline."""
@@ -160,7 +160,7 @@ def check_reversible(steps: Sequence[Step]) -> None:
 # --------------------------------------------------------------------------- requests -> plans
 
 
-def plan_migrate(graph: MigrationGraph, labels: Sequence[str], state: DatabaseState, component: str | None = None,
+def plan_migrate(graph: MigrationGraph, labels: Sequence[str], state: DatabaseStatus, component: str | None = None,
                  target: str | None = None) -> MigratePlan:
     """``migrate [COMPONENT [TARGET]]`` from ``state``; ``component`` is a configured label."""
     applied, rows = state.applied, state.rows
@@ -181,13 +181,13 @@ def plan_migrate(graph: MigrationGraph, labels: Sequence[str], state: DatabaseSt
     return MigratePlan(plan_to_target(graph, component, resolved, applied), applied, rows, [component])
 
 
-def plan_to_tag(graph: MigrationGraph, state: DatabaseState, wanted: dict[str, list[str]]) -> MigratePlan:
+def plan_to_tag(graph: MigrationGraph, state: DatabaseStatus, wanted: dict[str, list[str]]) -> MigratePlan:
     """``migrate --to-tag``: every component in ``wanted`` to exactly its tagged heads."""
     steps = plan_to_state(graph, wanted, state.applied)
     return MigratePlan(steps, state.applied, state.rows, sorted(wanted))
 
 
-def plan_rollback(graph: MigrationGraph, labels: Sequence[str], state: DatabaseState, order: dict[str, int],
+def plan_rollback(graph: MigrationGraph, labels: Sequence[str], state: DatabaseStatus, order: dict[str, int],
                   steps: int, component: str | None = None) -> MigratePlan:
     """``rollback [COMPONENT] --steps N``; ``order`` ranks revisions by when they were last applied."""
     plan = rollback_plan(graph, state.applied, order, steps, component)
