@@ -230,7 +230,8 @@ class _Prober(threading.Thread):
 
     def __exit__(self, *_: object) -> None:
         self.stop.set()
-        self.join(10)
+        self.join(120)  # one probe's time; the deadline only matters if a probe hangs
+        assert not self.is_alive(), "the prober did not stop"
         self.engine.dispose()
 
 
