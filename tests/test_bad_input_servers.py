@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from support.databases import execute, sqlite_url_for, temporary_database
 from support.inspect import app_tables, history_rows, snapshot, tables
 from support.projects import MANAGE_PY, add_alembic_table, make_project
 from support.running import subprocess_env
+from support.waiting import wait_for_file
 
 MEMO_HEAD = "bc9a7cdd598c"
 SLEEPING_REVISION = f'''
@@ -40,8 +40,10 @@ down_revision = "{MEMO_HEAD}"
 
 def upgrade():
     op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))
-    open(os.environ["SLEEPING_REVISION_STARTED"], "w").close()
-    time.sleep(60)
+    started = os.environ["SLEEPING_REVISION_STARTED"]
+    open(started + ".tmp", "w").close()
+    os.replace(started + ".tmp", started)  # from here on, SIGINT lands inside this revision
+    time.sleep(600)  # interrupted long before; the test never relies on its length
 
 
 def downgrade():
@@ -187,12 +189,10 @@ def test_interrupted_migrate(backend: str, project: Path, tmp_path: Path) -> Non
                                     "--database-url", url, "migrate"], stdin=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                    env=subprocess_env(None, SLEEPING_REVISION_STARTED=str(started)))
-        deadline = time.monotonic() + 60
-        while not started.exists() and time.monotonic() < deadline:  # the step line ends only when it does
-            time.sleep(0.1)
-        time.sleep(0.5)  # inside the revision's sleep now
+        # the revision's own file says it runs (the step line ends only when the step does)
+        wait_for_file(started, what="the sleeping revision to start", proc=process)
         process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=60)
+        _out, err = process.communicate(timeout=120)
         assert process.returncode == 130, err
         assert "Traceback" not in err and "Interrupted." in err, err
         assert "half_done" not in tables(url)  # rolled back

@@ -195,7 +195,7 @@ def test_doctor_reports_a_missing_driver(healthy_project: Path, postgres_url: st
               "main(sys.argv[1:])")
     proc = subprocess.run([sys.executable, "-c", script, "--project-dir", str(healthy_project), "--database-url",
                            postgres_url, "doctor", "--json"], env=subprocess_env(), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 1, proc.stderr
     bad = failing(json.loads(proc.stdout))
     assert set(bad) == {"driver"}

@@ -256,6 +256,6 @@ def test_incomplete_script_exits_1_and_stops_psql(project: Path, postgres_url: s
     u = make_url(postgres_url)
     proc = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-h", str(u.host), "-p", str(u.port), "-U",
                            str(u.username), "-d", str(u.database), "-q"], input=result.out, capture_output=True,
-                          text=True, timeout=60, check=False)
+                          text=True, timeout=180, check=False)
     assert proc.returncode != 0
     assert "memstack: this script is incomplete" in proc.stderr

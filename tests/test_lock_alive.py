@@ -4,7 +4,6 @@ nothing (issue 12, item 3)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,8 @@ from sqlalchemy.engine import make_url
 from support.databases import backend_of, connect, query, require_server
 from support.inspect import tables, version_rows
 from support.revisions import Chain, chain_component
-from support.running import cli, manage, wait_for
+from support.running import cli, manage
+from support.waiting import PG_LOCKS_HERE, wait_for_migration_lock_free, wait_until
 
 from memstack.cli.errors import for_person
 from memstack.core.db import create_engine
@@ -24,26 +24,14 @@ from memstack.engine.run.lock import lock_holder, migration_lock, mysql_lock_nam
 from memstack.engine.tree.graph import Step
 from memstack.engine.workspace import Workspace
 
-PG_LOCKS_HERE = ("FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
-
-
-def _lock_gone(url: str) -> bool:
-    kind = backend_of(url)
-    if kind == "postgres":
-        return not query(url, f"SELECT pid {PG_LOCKS_HERE}")
-    if kind == "mariadb":
-        name = mysql_lock_name(make_url(url).database or "")
-        return query(url, "SELECT IS_USED_LOCK(:n) AS holder", n=name)[0]["holder"] is None
-    return True
-
 
 def end_lock_session(url: str) -> None:
     """From another connection, end the session holding the migration lock (or delete the lock file)."""
     kind = backend_of(url)
     with connect(url) as connection:
         if kind == "postgres":
-            ended = connection.execute(text(f"SELECT pg_terminate_backend(pid, 5000) {PG_LOCKS_HERE}")).all()
+            # waits (up to a minute) until the backend has exited, not only been told to
+            ended = connection.execute(text(f"SELECT pg_terminate_backend(pid, 60000) {PG_LOCKS_HERE}")).all()
             assert ended == [(True,)]
         elif kind == "mariadb":
             holder = connection.execute(text("SELECT IS_USED_LOCK(:n)"),
@@ -54,7 +42,7 @@ def end_lock_session(url: str) -> None:
             path = sqlite_lock_path(create_engine(url))
             assert path is not None
             path.unlink()
-    wait_for(lambda: _lock_gone(url), timeout=10, what="the lock session to end")
+    wait_for_migration_lock_free(url, what="the lock session to end")
 
 
 def _chain(make_component, project: Path, bodies: dict[int, str] | None = None) -> Chain:
@@ -118,15 +106,21 @@ def test_an_atomic_run_that_loses_its_lock_rolls_everything_back(project: Path, 
     assert version_rows(postgres_url) == set()
 
 
-#: step 1 ends its own run's lock session (as an administrator would), so a real manage.py loses it
+#: step 1 ends its own run's lock session (as an administrator would), so a real manage.py loses it;
+#: the step ends only once the server has ended that session (pg_terminate_backend waits for the
+#: backend to exit; on MariaDB the lock is polled until the killed session has released it)
 KILL_OWN_LOCK = {
-    "postgres": f'op.execute("SELECT pg_terminate_backend(pid, 5000) {PG_LOCKS_HERE} AND pid <> pg_backend_pid()")',
+    "postgres": f'op.execute("SELECT pg_terminate_backend(pid, 60000) {PG_LOCKS_HERE} AND pid <> pg_backend_pid()")',
     "mariadb": "\n".join([
         "from memstack.engine.run.lock import mysql_lock_name",
         "bind = op.get_bind()",
-        'holder = bind.execute(sa.text("SELECT IS_USED_LOCK(:n)"), {"n": mysql_lock_name(bind.engine.url.database)})',
-        'bind.exec_driver_sql(f"KILL {int(holder.scalar())}")',
-        "time.sleep(0.5)",
+        'used = sa.text("SELECT IS_USED_LOCK(:n)")',
+        "name = {'n': mysql_lock_name(bind.engine.url.database)}",
+        'bind.exec_driver_sql(f"KILL {int(bind.execute(used, name).scalar())}")',
+        "deadline = time.monotonic() + 120",
+        "while bind.execute(used, name).scalar() is not None:  # KILL returns before the session has ended",
+        "    assert time.monotonic() < deadline, 'the killed lock session still holds the lock'",
+        "    time.sleep(0.05)",
     ]),
     "sqlite": "Path(op.get_bind().engine.url.database + '.lock').unlink()",
 }
@@ -236,7 +230,8 @@ class _Prober(threading.Thread):
 
     def __exit__(self, *_: object) -> None:
         self.stop.set()
-        self.join(10)
+        self.join(120)  # one probe's time; the deadline only matters if a probe hangs
+        assert not self.is_alive(), "the prober did not stop"
         self.engine.dispose()
 
 
@@ -244,14 +239,16 @@ def test_probing_never_makes_a_zero_timeout_lock_fail(db_url: str) -> None:
     engine = create_engine(db_url, for_migrations=True)
     try:
         with _Prober(db_url) as prober:
-            deadline = time.monotonic() + 1.5
-            taken = 0
-            while time.monotonic() < deadline:
+            taken = [0]
+
+            def both_went_round_enough() -> bool:  # counted, not timed: a loaded machine only takes longer
                 with migration_lock(engine, 0):  # a LockTimeout here fails the test
-                    taken += 1
+                    taken[0] += 1
+                return taken[0] >= 20 and prober.probes >= 20
+
+            wait_until(both_went_round_enough, interval=0, what="20 locks taken while 20 probes ran")
     finally:
         engine.dispose()
-    assert taken > 5 and prober.probes > 5, (taken, prober.probes)
 
 
 def test_migrate_with_lock_timeout_0_succeeds_while_doctor_probes(project: Path, db_url: str,

@@ -11,7 +11,8 @@ import pytest
 from support.databases import backend_of, execute
 from support.inspect import columns, history_rows, marks, snapshot, tables, version_rows
 from support.revisions import Chain, chain_component
-from support.running import cli, manage, spawn_manage, wait_for
+from support.running import cli, manage, spawn_manage
+from support.waiting import WRITE_ATOMICALLY, wait_for_file, wait_for_migration_lock_free
 
 FAILING = 'op.execute("INSERT INTO no_such_table_here (id) VALUES (1)")'
 
@@ -147,11 +148,13 @@ def test_atomic_refused_on_mariadb(project: Path, mariadb_url: str, make_compone
     assert chain.table(1) not in tables(mariadb_url)
 
 
-SLEEPER = """
+#: inside the revision: the pid written whole (the test reads it as soon as the file exists), then
+#: sleep until killed (the sleep is far longer than any wait; the test never relies on its length)
+SLEEPER = WRITE_ATOMICALLY + """
 inside = os.environ.get("SAFETY_INSIDE")
 if inside:
-    Path(inside).write_text(str(os.getpid()), encoding="utf-8")
-    time.sleep(30)
+    _write_atomically(inside, str(os.getpid()))
+    time.sleep(600)
 """
 
 
@@ -161,10 +164,10 @@ def test_sigkill_inside_a_revision(project: Path, db_url: str, make_component, t
     sentinel = tmp_path / "inside"
     proc = spawn_manage(project, db_url, "migrate", pythonpath=[chain.packages_dir], SAFETY_INSIDE=str(sentinel))
     try:
-        wait_for(sentinel.exists, timeout=60, what="the revision to start", proc=proc)
-        assert int(sentinel.read_text(encoding="utf-8")) == proc.pid
+        pid = wait_for_file(sentinel, what="the revision to start (its pid file)", proc=proc)
+        assert int(pid) == proc.pid
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -173,6 +176,8 @@ def test_sigkill_inside_a_revision(project: Path, db_url: str, make_component, t
 
     assert version_rows(db_url) == {chain.ids[0]}
     assert [r["name"] for r in history_rows(db_url)] == ["0001_step1"]
+    # the server ends the dead client's session (and its lock) when it sees the socket close
+    wait_for_migration_lock_free(db_url, what="the server to end the killed process's session")
 
     if backend_of(db_url) != "mariadb":
         # the open transaction died with the process: the next run completes (and the lock is free)

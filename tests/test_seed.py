@@ -276,11 +276,13 @@ def test_seeds_started_at_once_create_one_default_tenant(project: Path, migrated
     import subprocess
     import sys
 
+    # they queue for the lock as long as a loaded machine needs (the default 60 s is not the subject)
     env = {**os.environ, "MEMSTACK_DATABASE_URL": migrated, "MEMSTACK_ADMIN_PASSWORD": "a-long-secret",
-           "MEMSTACK_USER_PASSWORD": "another-secret"}
+           "MEMSTACK_USER_PASSWORD": "another-secret", "MEMSTACK_LOCK_TIMEOUT": "200"}
     procs = [subprocess.Popen([sys.executable, "-m", "memstack", "--project-dir", str(project), "seed"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    results = [(p.wait(timeout=120), p.communicate()) for p in procs]
+    outputs = [p.communicate(timeout=600) for p in procs]  # read while waiting: a full pipe cannot stall a child
+    results = [(p.returncode, output) for p, output in zip(procs, outputs, strict=True)]
     assert all(code == 0 for code, _ in results), results
     assert session.scalar(select(func.count()).select_from(Tenant).where(Tenant.name == "Default Tenant")) == 1
     assert session.scalar(select(func.count()).select_from(APIKey)) == 1

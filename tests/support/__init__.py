@@ -10,5 +10,7 @@
 * ``preview`` -- previews compared with real runs: scripts, captured statements, psql / sqlite3 runs
 * ``graphs`` -- graphs built by hand in memory (graph and planner unit tests): no files, no database
 * ``foreign`` -- generated plain-Alembic projects in a foreign style (takeover tests)
+* ``waiting`` -- waiting on the real event with a generous deadline: a file a child wrote whole, a line,
+  the migration lock free, a session queued behind a table lock (never a fixed sleep)
 * ``badinput`` -- the bad-input corpus's harness: the real ``manage.py``, its one message, the database unchanged
 """

@@ -34,7 +34,7 @@ from sqlalchemy.pool import NullPool
 
 from memstack.core.settings import mask_url
 
-CONNECT_TIMEOUT = 3  # seconds; a dead server must not stall the suite
+CONNECT_TIMEOUT = 15  # seconds; a dead server must not stall the suite, a loaded one must not fail it
 DATABASE_PREFIX = "memstack_t_"
 
 

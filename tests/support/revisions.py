@@ -162,7 +162,7 @@ def ruff_check(paths: Sequence[Path]) -> subprocess.CompletedProcess[str]:
     """``ruff check`` with the repository's configuration (generated files must pass it)."""
     ruff = Path(sys.executable).parent / "ruff"
     return subprocess.run([str(ruff), "check", "--no-cache", "--config", str(REPO_ROOT / "pyproject.toml"),
-                           *map(str, paths)], capture_output=True, text=True, check=False, timeout=60)
+                           *map(str, paths)], capture_output=True, text=True, check=False, timeout=180)
 
 
 def shared_prefix(*ids: str) -> str:

@@ -14,8 +14,7 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,16 +236,3 @@ def alembic(project: Path, url: str | None, *args: str, use_config_option: bool 
     if use_config_option:
         argv += ["-c", project / "pyproject.toml"]
     return _finished([*argv, *args], cwd or project, subprocess_env(url, pythonpath, **extra_env), 120)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30, what: str = "condition",
-             proc: subprocess.Popen[str] | None = None) -> None:
-    """Poll ``predicate`` until true; fail early when ``proc`` ends first."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"process ended ({proc.returncode}) before {what}:\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
