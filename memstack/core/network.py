@@ -135,11 +135,11 @@ def session_settings(backend: str, server_version: int | str | None = None,
 
 
 def _numbers(version: str) -> tuple[int, ...]:
+    """(10, 11, 6) of "10.11.6-MariaDB" or of "5.5.5-10.11.6-MariaDB" (the replication prefix)."""
+    if version.startswith("5.5.5-"):
+        version = version[len("5.5.5-"):]
     head = version.split("-")[0]
-    try:
-        return tuple(int(part) for part in head.split(".") if part.isdigit())
-    except ValueError:  # pragma: no cover - isdigit guards it
-        return ()
+    return tuple(int(part) for part in head.split(".") if part.isdigit())
 
 
 def session_statement(backend: str, settings: dict[str, str]) -> str:
