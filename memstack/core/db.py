@@ -238,7 +238,10 @@ def _configure_sqlite(engine: Engine, *, for_migrations: bool) -> None:
 def connection_reason(exc: BaseException) -> str:
     """The first line of what the driver said, with any password in it masked."""
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return redact(mask_url(lines[0] if lines else type(exc).__name__))
+    reason = lines[0] if lines else type(exc).__name__
+    if reason.strip() == "connection timeout expired":  # libpq's words: say which bound ran out
+        reason += " (no answer within connect_timeout; MEMSTACK_CONNECT_TIMEOUT changes it)"
+    return redact(mask_url(reason))
 
 
 def database_unavailable(exc: BaseException, url: str, *, doing: str = "use") -> DatabaseUnavailable:

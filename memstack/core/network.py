@@ -52,6 +52,7 @@ __all__ = [
     "apply_session_settings",
     "client_connect_args",
     "session_settings",
+    "timed_out",
 ]
 
 #: seconds; MariaDB's compiled default: long enough that an idle lock session outlives a long step
@@ -195,6 +196,16 @@ def _tune_socket(sock: socket.socket | None, network: NetworkSettings) -> None:
 # --------------------------------------------------------------------------- end to end
 
 
+def timed_out(exc: BaseException) -> bool:
+    """Whether a driver error (or SQLAlchemy's wrapper of one) is a bound of ours running out:
+    a connect timeout, a socket timeout, or :class:`NetworkSilent`."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, (NetworkSilent, TimeoutError)):
+        return True
+    text = str(orig).lower()
+    return "timeout expired" in text or "timed out" in text
+
+
 class NetworkSilent(Exception):
     """The server stopped answering while a statement ran (the DBAPI error's ``orig`` is this)."""
 
@@ -259,6 +270,9 @@ class Heartbeat:
 
     # -- events
     def started(self, dbapi_connection: Any) -> None:
+        if self.silent is not None:  # the engine's server went silent: fail at once rather than wait again
+            _shut(_socket_fd(dbapi_connection))
+            return
         with self._guard:
             self._busy[id(dbapi_connection)] = (time.monotonic(), dbapi_connection)
             if self._thread is None:
