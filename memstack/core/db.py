@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeEngine
 
 from memstack.core.errors import DatabaseUnavailable
-from memstack.core.network import Heartbeat, apply_session_settings, client_connect_args
+from memstack.core.network import Heartbeat, apply_session_settings, client_connect_args, end_handshake_bound
 from memstack.core.redaction import mask_url, redact
 
 if TYPE_CHECKING:
@@ -153,9 +153,11 @@ def create_engine(url: str, *, for_migrations: bool = False, network: NetworkSet
         connect_args = kwargs.setdefault("connect_args", {})
         if backend == "postgresql" and "application_name" not in url:
             connect_args.setdefault("application_name", "memstack")
-        given = {*make_url(url).query, *connect_args}
+        given = {*make_url(url).query, *connect_args}  # (before ours are added)
         connect_args.update(client_connect_args(backend, network, given))
     engine = sa_create_engine(url, **kwargs)
+    if backend in ("mysql", "mariadb") and network is not None and "read_timeout" not in given:
+        _lift_handshake_bound(engine, network)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, for_migrations=for_migrations)
     elif for_migrations and network is not None and engine.dialect.name in ("postgresql", "mysql", "mariadb"):
@@ -170,6 +172,12 @@ def network_from_environment() -> NetworkSettings:
     from memstack.core.settings import network_settings
 
     return network_settings(os.environ, {})
+
+
+def _lift_handshake_bound(engine: Engine, network: NetworkSettings) -> None:
+    @event.listens_for(engine, "connect", insert=True)  # first: the session settings' SET may run long
+    def _connected(dbapi_connection: Any, _record: Any) -> None:
+        end_handshake_bound(dbapi_connection, network)
 
 
 def _bound_sessions(engine: Engine, network: NetworkSettings) -> None:

@@ -88,7 +88,9 @@ def client_connect_args(backend: str, network: NetworkSettings = DEFAULT_NETWORK
             args["tcp_user_timeout"] = str(_ms(network.tcp_user_timeout))
     elif backend in ("mysql", "mariadb"):
         if network.connect_timeout:
-            args["connect_timeout"] = _whole(network.connect_timeout)
+            args["connect_timeout"] = _whole(network.connect_timeout)  # PyMySQL: the TCP connect only
+            # the handshake's reads too (a server that accepts and never greets); lifted once connected
+            args["read_timeout"] = _whole(network.connect_timeout)
         if network.tcp_user_timeout:  # a write blocks only while the peer acknowledges nothing
             args["write_timeout"] = _whole(network.tcp_user_timeout)
     return {key: value for key, value in args.items() if key not in set(given)}
@@ -150,6 +152,13 @@ def session_statement(backend: str, settings: dict[str, str]) -> str:
     if backend == "postgresql":
         return "; ".join(f"SET {name} = {value}" for name, value in settings.items())
     return "SET SESSION " + ", ".join(f"{name} = {value}" for name, value in settings.items())
+
+
+def end_handshake_bound(dbapi_connection: Any, network: NetworkSettings = DEFAULT_NETWORK) -> None:
+    """PyMySQL: lift the read timeout :func:`client_connect_args` set for the handshake (a read
+    timeout would end a legitimately long statement; the heartbeat watches those)."""
+    if getattr(dbapi_connection, "_read_timeout", None) == _whole(network.connect_timeout):
+        dbapi_connection._read_timeout = None
 
 
 def apply_session_settings(dbapi_connection: Any, backend: str, network: NetworkSettings = DEFAULT_NETWORK) -> None:
