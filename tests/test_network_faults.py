@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from support.faults import TcpProxy, postgres_locks_on, silent_server
 from support.projects import make_project, write_package, write_pyproject
 from support.revisions import new_id, write_revision
@@ -53,7 +54,8 @@ def test_migrate_against_a_server_that_never_answers_fails_within_connect_timeou
         took = time.monotonic() - started
     assert result.code == 1, result
     line = _one_clear_line(result.err)
-    assert f"{host}:{port}/memstack" in line and "timeout" in line.lower() or "timed out" in line.lower(), line
+    assert f"{host}:{port}/memstack" in line, line
+    assert "timeout" in line.lower() or "timed out" in line.lower(), line
     assert took < 2 + STARTUP_ALLOWANCE, f"took {took:.1f} s"
 
 
@@ -221,7 +223,7 @@ def test_idle_in_transaction_ends_a_forgotten_step_session(postgres_url: str) ->
         with engine.connect() as connection:
             connection.execute(text("CREATE TABLE forgotten (id int)"))
             time.sleep(2.5)  # a client that stopped talking in the middle of its transaction
-            with pytest.raises(Exception, match="idle-in-transaction|terminat|closed"):
+            with pytest.raises(DBAPIError, match=r"idle-in-transaction timeout"):
                 connection.execute(text("SELECT 1"))
     finally:
         engine.dispose()
