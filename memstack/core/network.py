@@ -23,11 +23,15 @@ two hours TCP takes to give up. Three layers (defaults and why: :class:`NetworkS
 
 The migration lock's session (``engine/lock.py``) is one of these sessions: on PostgreSQL it
 holds a session-level advisory lock in autocommit, never inside a transaction, so
-``idle_in_transaction_session_timeout`` cannot end it, and ``idle_session_timeout`` (14+) is
-set to 0 for memstack's sessions so an administrator's idle reaper cannot either. On MariaDB
-``GET_LOCK`` is held outside a transaction too; ``wait_timeout`` is what could end the idle
-lock session during a long step, so it is set to :data:`MARIADB_WAIT_TIMEOUT` (the server's
-compiled default, in case the server was configured lower for application pools).
+``idle_in_transaction_session_timeout`` cannot end it. ``idle_session_timeout`` (14+) is 0 for
+memstack's sessions, except that the heartbeat gives each checked-out session idling outside a
+transaction (the lock's) the silence bound and pings it (see :class:`Heartbeat`): an
+administrator's idle reaper cannot end it during a long step, and the server ends it when
+memstack is gone. On MariaDB ``GET_LOCK`` is held outside a transaction too; ``wait_timeout``
+is what could end the idle lock session during a long step, so it is set to
+:data:`MARIADB_WAIT_TIMEOUT` (the server's compiled default, in case the server was configured
+lower for application pools); PyMySQL connections cannot be pinged from a second thread, so a
+vanished migrator's ``GET_LOCK`` lasts until MariaDB notices the connection is gone.
 """
 
 from __future__ import annotations
