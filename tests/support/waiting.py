@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 
 from memstack.core.db import create_engine
-from memstack.engine.lock import lock_holder, mysql_lock_name
+from memstack.engine.run.lock import lock_holder, mysql_lock_name
 from support.databases import backend_of, query
 
 T = TypeVar("T")

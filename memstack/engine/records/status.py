@@ -30,6 +30,8 @@ from sqlalchemy import Integer, String, cast, inspect, literal, select, union_al
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from memstack.core.db import database_unavailable
+from memstack.core.network import timed_out
 from memstack.core.urls import missing_sqlite_file
 from memstack.engine.records.recorder import (
     BOOKKEEPING_SCHEMA_VERSION,
@@ -251,7 +253,9 @@ def _digest_current(ws: Workspace) -> bool:
     try:
         with ws.engine.connect() as connection:
             stored, facts = read_digest_facts(connection)
-    except SQLAlchemyError:  # no bookkeeping tables yet, or no server: the full read says which
+    except SQLAlchemyError as exc:  # no bookkeeping tables yet, or no server: the full read says which
+        if timed_out(exc):  # a silent server: say so now rather than wait for it a second time
+            raise database_unavailable(exc, ws.settings.database_url) from exc
         return False
     return stored is not None and stored == _combined(_tree_digest(ws), facts)
 
