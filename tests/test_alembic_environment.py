@@ -82,10 +82,11 @@ def downgrade() -> None:
 
 
 def write(folder: Path, name: str, revision: str, down: str | None, body: str, labels: tuple[str, ...] | None,
-          extra_header: str = "") -> None:
+          extra_header: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     source = HEADER.format(message=name, revision=revision, down=down, labels=labels) + extra_header + body
     (folder / f"{name}.py").write_text(source, encoding="utf-8")
+    return folder / f"{name}.py"
 
 
 def foreign_component(make_component, project: Path) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -167,28 +168,54 @@ def test_committed_revisions_keep_todays_names(project: Path, db_url_no_mariadb:
         engine.dispose()
 
 
-def test_autocommit_block_needs_atomic_false(project: Path, sqlite_url: str, make_component,  # type: ignore[no-untyped-def]
-                                             capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from support.projects import write_pyproject
-
-    label = make_component({}, prefix="undeclared")
-    body = '''
+UNDECLARED_AUTOCOMMIT = '''
 
 def upgrade() -> None:
     op.create_table("t_undeclared", sa.Column("id", sa.Integer(), primary_key=True))
     with op.get_context().autocommit_block():
-        op.execute("VACUUM")
+        op.execute("VACUUM" if op.get_bind().dialect.name == "sqlite" else "CREATE INDEX ix_t ON t_undeclared (id)")
 
 
 def downgrade() -> None:
     op.drop_table("t_undeclared")
 '''
-    write(project / "migrations" / label, "0001_vacuum", new_id(), None, body, (label,))
+
+
+def test_autocommit_block_without_atomic_runs_as_plain_alembic_runs_it(
+        project: Path, db_url_no_mariadb: str, make_component,  # type: ignore[no-untyped-def]
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``atomic = False``: the loader sees the call and runs the revision outside a transaction."""
+    from support.projects import write_pyproject
+
+    from memstack.engine.tree import loader
+
+    url = db_url_no_mariadb
+    label = make_component({}, prefix="undeclared")
+    revision = new_id()
+    path = write(project / "migrations" / label, "0001_vacuum", revision, None, UNDECLARED_AUTOCOMMIT, (label,))
+    assert loader.parse_revision_file(path).atomic is False
+    write_pyproject(project, [*DEFAULT_COMPONENTS, label])
+    result = cli(capsys, monkeypatch, project, url, "migrate")
+    assert result.code == 0, result
+    assert "t_undeclared" in tables(url) and revision in version_rows(url)
+    result = cli(capsys, monkeypatch, project, url, "migrate", label, "zero", "--yes")
+    assert result.code == 0, result
+    assert "t_undeclared" not in tables(url)
+
+
+def test_autocommit_block_under_declared_atomic_true_is_refused(
+        project: Path, sqlite_url: str, make_component,  # type: ignore[no-untyped-def]
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An explicit ``atomic = True`` wins over the detection; the call is refused and the step rolled back."""
+    from support.projects import write_pyproject
+
+    label = make_component({}, prefix="declared")
+    write(project / "migrations" / label, "0001_vacuum", new_id(), None, UNDECLARED_AUTOCOMMIT, (label,),
+          extra_header="atomic = True\n")
     write_pyproject(project, [*DEFAULT_COMPONENTS, label])
     result = cli(capsys, monkeypatch, project, sqlite_url, "migrate")
     assert result.code == 1
-    assert "atomic = False" in result.err
+    assert "declare atomic = False" in result.err
     assert "t_undeclared" not in tables(sqlite_url)  # the step was rolled back as a whole
 
 

@@ -107,11 +107,13 @@ class NonAtomicInPlan(EngineError):
 
 
 class NonAtomicUndeclared(EngineError):
-    """A revision called ``autocommit_block()`` without declaring ``atomic = False``."""
+    """A revision run in a transaction called ``autocommit_block()``: it declares ``atomic = True``,
+    or reaches the call through another module (the loader sees only the file's own text)."""
 
     def __init__(self) -> None:
-        super().__init__("autocommit_block() needs the revision to declare atomic = False at module level "
-                         "(memstack records a transactional revision in the same transaction)")
+        super().__init__("autocommit_block() was called by a revision memstack runs in one transaction (it "
+                         "declares atomic = True, or calls it through another module); declare atomic = False "
+                         "at module level (memstack records a transactional revision in the same transaction)")
 
 
 # --------------------------------------------------------------------------- migration lock

@@ -38,7 +38,9 @@ class RevisionFile:
     depends_on: tuple[str, ...]
     branch_labels: tuple[str, ...]
     irreversible: bool
-    atomic: bool = True  # module-level ``atomic = False``: runs outside a transaction (autocommit_block)
+    # False: runs outside a transaction; declared (``atomic = False``) or, undeclared, the file
+    # calls ``autocommit_block()`` (plain Alembic runs such a revision as written)
+    atomic: bool = True
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -82,8 +84,22 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         depends_on=_as_tuple(found.get("depends_on")),
         branch_labels=_as_tuple(found.get("branch_labels")),
         irreversible=irreversible,
-        atomic=bool(found.get("atomic", True)),
+        atomic=bool(found["atomic"]) if "atomic" in found else not _uses_autocommit_block(tree),
     )
+
+
+def _uses_autocommit_block(tree: ast.Module) -> bool:
+    """True when the file names ``autocommit_block`` anywhere (``op.get_context().autocommit_block()``).
+
+    Read from the syntax tree, like the rest of the header: a revision calling it only through
+    another module is not seen here and is refused when it runs, naming ``atomic = False``.
+    """
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "autocommit_block":
+            return True
+        if isinstance(node, ast.Name) and node.id == "autocommit_block":
+            return True
+    return False
 
 
 def _downgrade_only_raises(tree: ast.Module) -> bool:
