@@ -43,7 +43,9 @@ WORDED: list[tuple[EngineError, str, str | None]] = [
      "use zero, head, a file number, a file name or slug, or a revision id; memory's revisions: 0001_initial"),
     (TargetNeedsComponent("0002"), "a TARGET needs a COMPONENT", "manage.py migrate COMPONENT TARGET"),
     (IrreversibleInPlan([HEAD_A]), "the plan needs to undo irreversible revision(s): memory 0002_a",
-     "these revisions have no downgrade; pick a target after them, or write their downgrade"),
+     "these revisions have no downgrade (irreversible = True, no downgrade() function, or one that only raises); "
+     "pick a target after them, or give each a downgrade() that undoes its upgrade() "
+     "(and remove irreversible = True)"),
     (RevisionCycle([]), "the revisions form a cycle", "run 'manage.py check' to see where"),
     (e.TagTakesNoTarget("v1"), "--to-tag moves every component of the tag; it takes no COMPONENT or TARGET", None),
     (e.PlanChangedWhileAsked(), "the database changed while you were asked; nothing was done",

@@ -56,6 +56,10 @@ def own_component(make_component: Any, project: Path, revisions: Sequence[dict[s
                        downgrade=spec.get("downgrade", f"op.drop_table({table!r})"),
                        branch_labels=(label,) if index == 0 else None, message=f"step {number}",
                        module=spec.get("module", ""))
+        if spec.get("no_downgrade"):  # the way many public revisions stop: upgrade() only
+            path = folder / f"{number:04d}_step{number}.py"
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text[:text.index("\n\ndef downgrade()")] + "\n", encoding="utf-8")
     set_components(project, label)
     return label, ids
 
@@ -363,6 +367,7 @@ def test_rollback_after_plain_alembic_upgrade_with_history_truncated(project: Pa
 IRREVERSIBLE = {
     "flag": {"module": "irreversible = True"},
     "downgrade-raises": {"downgrade": '"""There is no way back."""\nraise NotImplementedError("data is gone")'},
+    "no-downgrade": {"no_downgrade": "yes"},
 }
 
 
@@ -393,6 +398,7 @@ def test_irreversible_revision_stops_plans_before_their_first_step(project: Path
         refused = cli(capsys, monkeypatch, project, url, *args)
         assert refused.code == 1, (args, refused)
         assert "irreversible" in refused.err, (args, refused.err)
+        assert "downgrade()" in refused.err, (args, refused.err)  # what would make it reversible
         assert f"{label} 0002_step2" in refused.err, (args, refused.err)
         assert "Unapplying" not in refused.err, args  # not even the step before it ran
         assert snapshot(url) == before, args
@@ -437,3 +443,18 @@ def test_downgrade_failing_while_running_is_an_ordinary_failure(project: Path, d
     assert "step 1 of 2 failed" in failed_zero.err
     assert {(label, "0001_step1"), (label, "0002_step2")} <= applied_set(project, url)
     assert [r["event"] for r in history_rows(url)[history_before:]] == ["failure", "failure"]
+
+
+@pytest.mark.parametrize(("ending", "irreversible"), [
+    ("def downgrade() -> None:\n    pass\n", False),  # a deliberate no-op runs, as under plain Alembic
+    ("def downgrade() -> None:\n    raise NotImplementedError()\n", True),
+    ("", True),  # no downgrade() at all
+    ("from shared.steps import downgrade\n", False),
+    ("downgrade = upgrade\n", False),
+])
+def test_loader_reads_what_makes_a_revision_irreversible(tmp_path: Path, ending: str, irreversible: bool) -> None:
+    from memstack.engine.tree import loader
+
+    path = tmp_path / "0001_x.py"
+    path.write_text('revision = "abc"\ndown_revision = None\n\n\ndef upgrade() -> None:\n    pass\n\n\n' + ending)
+    assert loader.parse_revision_file(path).irreversible is irreversible

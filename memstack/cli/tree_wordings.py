@@ -58,7 +58,9 @@ def _target_needs_component(error: TargetNeedsComponent) -> Worded:
 
 
 def _irreversible_in_plan(error: IrreversibleInPlan) -> Worded:
-    return error.message, "these revisions have no downgrade; pick a target after them, or write their downgrade"
+    return error.message, ("these revisions have no downgrade (irreversible = True, no downgrade() function, "
+                           "or one that only raises); pick a target after them, or give each a downgrade() "
+                           "that undoes its upgrade() (and remove irreversible = True)")
 
 
 # --------------------------------------------------------------------------- revision files (loader)

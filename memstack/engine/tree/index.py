@@ -45,7 +45,8 @@ from memstack.engine.tree import checksum
 
 INDEX_NAME = ".memstack-index.json"
 INDEX_FORMAT = 4  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary;
-#  4: ``atomic`` is also False for an undeclared ``autocommit_block()`` (format 3 headers say True)
+#  4: ``atomic`` is also False for an undeclared ``autocommit_block()`` (format 3 headers say True),
+#  ``irreversible`` also True for a file without ``downgrade()``
 RACY_WINDOW_NS = 2_000_000_000
 """Entries changed this close to the index's own write time are not trusted (covers 2 s
 FAT timestamps and the usual 1 s and 1 ns ones)."""

@@ -103,13 +103,27 @@ def _uses_autocommit_block(tree: ast.Module) -> bool:
 
 
 def _downgrade_only_raises(tree: ast.Module) -> bool:
-    """True when ``downgrade()``'s whole body (docstring aside) is one ``raise``."""
+    """True when there is no module-level ``downgrade()``, or its whole body (docstring aside) is
+    one ``raise``: Alembic would fail on either half-way; refused at planning instead.
+
+    A ``downgrade()`` of ``pass`` is a deliberate no-op (data-only revisions, empty autogenerate
+    diffs) and runs, as under plain Alembic.
+    """
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
             body = [n for n in node.body
                     if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
             return len(body) == 1 and isinstance(body[0], ast.Raise)
-    return False
+    return not any(isinstance(node, (ast.Assign, ast.AnnAssign, ast.ImportFrom, ast.Import))
+                   and _binds_downgrade(node) for node in tree.body)
+
+
+def _binds_downgrade(node: ast.stmt) -> bool:
+    """``downgrade = ...`` or ``from x import downgrade`` also give the module a downgrade."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return any((alias.asname or alias.name) == "downgrade" for alias in node.names)
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    return any(isinstance(t, ast.Name) and t.id == "downgrade" for t in targets)
 
 
 def checksum_source(source: str) -> str:
