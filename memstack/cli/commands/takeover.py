@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from memstack.cli.context import common_options, get_app, open_workspace
 
 
 @click.command(short_help="Take over an existing Alembic project as a component.")
-@click.argument("alembic_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("alembic_project", metavar="ALEMBIC_PROJECT")
 @click.option("--component", "label", required=True, help="Label of the new component (a Python identifier).")
 @click.option("--package", default=None, help="Its Python package (default memstack.LABEL, created if missing).")
 @click.option("--dry-run", is_flag=True, help="Show the files it would write; change nothing.")
 @common_options
-def command(alembic_dir: Path, label: str, package: str | None, dry_run: bool) -> None:
-    """Copy ALEMBIC_DIR's revisions into migrations/LABEL/ as component LABEL.
+def command(alembic_project: str, label: str, package: str | None, dry_run: bool) -> None:
+    """Copy ALEMBIC_PROJECT's revisions into migrations/LABEL/ as component LABEL.
 
-    ALEMBIC_DIR is the folder holding the project's alembic.ini (or a pyproject.toml with
-    [tool.alembic], or the script folder with env.py); its script_location and
-    version_locations are read from there. Revision ids and file contents are kept, so every
+    ALEMBIC_PROJECT is the project's alembic.ini, the folder holding it (or a pyproject.toml
+    with [tool.alembic], or the script folder with env.py), or the package holding env.py
+    (pkg:migrations). script_location and version_locations are resolved as Alembic does:
+    %(here)s, package:path, and relative paths against the working directory (then against
+    the configuration file's folder). Revision ids and file contents are kept, so every
     database plain Alembic migrated is recognised as it is, with no stamp. Two edits only: the
     root revision gets branch_labels = ('LABEL',) (other branch labels are cleared) and files
     are renamed NNNN_slug.py in graph order. Merges and several branches are kept.
@@ -46,7 +46,7 @@ def command(alembic_dir: Path, label: str, package: str | None, dry_run: bool) -
         settings = ws.settings
         if label in ws.registry.labels:
             raise click.UsageError(f"component {label!r} already exists")
-        plan = plan_takeover(alembic_dir, label, settings.migrations_dir / label)
+        plan = plan_takeover(alembic_project, label, settings.migrations_dir / label)
     root = plan.files[0].revision
     for taken in plan.files:
         note = (" (branch label set)" if taken.revision == root else " (branch label cleared)") if taken.edited else ""

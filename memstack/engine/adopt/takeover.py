@@ -11,13 +11,12 @@ databases the project migrated would look unmigrated).
 
 from __future__ import annotations
 
-import configparser
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from memstack.core.components import valid_label
+from memstack.engine.adopt.alembic_paths import AlembicPathError, find_config, resolve_location
 from memstack.engine.errors import TakeoverError
 from memstack.engine.tree.loader import RevisionFile, parse_revision_file
 
@@ -36,6 +35,7 @@ class AlembicProject:
     version_locations: list[Path]
     config_file: Path | None
     settings: dict[str, str] = field(default_factory=dict)  # the [alembic] / [tool.alembic] keys as written
+    explicit_versions: bool = False  # version_locations was set (else script_location/versions)
 
 
 @dataclass(frozen=True)
@@ -56,58 +56,21 @@ class TakeoverPlan:
     merges: int = 0
 
 
-def _substitute(value: str, here: Path) -> str:
-    return value.replace("%(here)s", str(here))
+def read_alembic_project(argument: str | Path, cwd: Path | None = None) -> AlembicProject:
+    """The project's locations as Alembic resolves them (see :mod:`alembic_paths`).
 
-
-def _split_locations(raw: str, separator: str | None) -> list[str]:
-    """Alembic's ``version_locations`` splitting rules (``path_separator``, else spaces/commas)."""
-    named = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
-    if separator:
-        parts = raw.split(named.get(separator, separator))
-    else:
-        parts = re.split(r"[,\s]+", raw)
-    return [p.strip() for p in parts if p.strip()]
-
-
-def read_alembic_project(alembic_dir: Path) -> AlembicProject:
-    """``alembic.ini`` > ``pyproject.toml [tool.alembic]`` > the folder itself holding ``env.py``."""
-    alembic_dir = alembic_dir.resolve()
-    ini, pyproject = alembic_dir / "alembic.ini", alembic_dir / "pyproject.toml"
-    script: str | None = None
-    locations: list[str] = []
-    source: Path | None = None
-    settings: dict[str, str] = {}
-    if ini.is_file():
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read(ini, encoding="utf-8")
-        if parser.has_section("alembic"):
-            section = parser["alembic"]
-            settings = dict(section)
-            script = section.get("script_location")
-            raw = section.get("version_locations")
-            if raw:
-                separator = section.get("path_separator") or section.get("version_path_separator")
-                locations = _split_locations(raw, separator)
-            source = ini
-    if script is None and pyproject.is_file():
-        import tomllib
-
-        table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("alembic")
-        if isinstance(table, dict) and table.get("script_location"):
-            script, locations, source = str(table["script_location"]), [str(v) for v in
-                                                                      table.get("version_locations", [])], pyproject
-            settings = {str(k): str(v) for k, v in table.items() if not isinstance(v, (list, dict))}
-    if script is None and (alembic_dir / "env.py").is_file():
-        script = str(alembic_dir)
-    if script is None:
-        raise TakeoverError(f"{alembic_dir} is not an Alembic project: no alembic.ini, no [tool.alembic] in "
-                            "pyproject.toml, no env.py", hint="name the folder holding alembic.ini (or env.py)")
-    script_path = Path(_substitute(script, alembic_dir))
-    script_path = script_path if script_path.is_absolute() else (alembic_dir / script_path)
-    folders = [Path(_substitute(v, alembic_dir)) for v in locations] or [script_path / "versions"]
-    folders = [f if f.is_absolute() else (alembic_dir / f) for f in folders]
-    return AlembicProject(script_path.resolve(), [f.resolve() for f in folders], source, settings)
+    ``argument``: the ini file, the folder holding ``alembic.ini`` (or ``pyproject.toml`` with
+    ``[tool.alembic]``, or ``env.py``), or the package holding ``env.py`` (``pkg:migrations``).
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    try:
+        found = find_config(argument, cwd)
+        script = resolve_location(found.script_location, found, cwd, "script_location")
+        folders = [resolve_location(v, found, cwd, "version_locations") for v in found.version_locations]
+    except AlembicPathError as exc:
+        raise TakeoverError(exc.message, hint=exc.hint) from exc
+    return AlembicProject(script, folders or [script / "versions"], found.config_file, found.settings,
+                          explicit_versions=bool(found.version_locations))
 
 
 def refuse_custom_version_table(project: AlembicProject) -> None:
@@ -151,7 +114,14 @@ def _read_revisions(project: AlembicProject) -> list[tuple[Path, RevisionFile]]:
     found: list[tuple[Path, RevisionFile]] = []
     for folder in project.version_locations:
         if not folder.is_dir():
-            raise TakeoverError(f"version folder {folder} does not exist", hint="fix version_locations")
+            if project.explicit_versions:
+                raise TakeoverError(f"version folder {folder} (version_locations) does not exist",
+                                    hint="fix version_locations in the project's configuration")
+            raise TakeoverError(f"the versions folder {folder} does not exist (script_location "
+                                f"{project.script_location}, resolved as Alembic does: %(here)s, a package:path, "
+                                "or relative to the working directory, then to the configuration file's folder)",
+                                hint="run takeover from the folder the project runs alembic from, or name its "
+                                     "alembic.ini")
         for path in sorted(folder.glob("*.py")):
             if not path.name.startswith(("_", ".")):
                 found.append((path, parse_revision_file(path)))
@@ -208,14 +178,14 @@ def _relabel(text: str, label: str | None) -> str:
     return text[:match.end()] + "\n" + value + text[match.end():]
 
 
-def plan_takeover(alembic_dir: Path, label: str, target_folder: Path) -> TakeoverPlan:
-    """What taking ``alembic_dir`` over as component ``label`` writes into ``target_folder``."""
+def plan_takeover(alembic_dir: str | Path, label: str, target_folder: Path, cwd: Path | None = None) -> TakeoverPlan:
+    """What taking ``alembic_dir`` (ini, folder or package) over as ``label`` writes into ``target_folder``."""
     if not valid_label(label):
         raise TakeoverError(f"component label {label!r} is not a Python identifier")
     if target_folder.is_dir() and any(target_folder.glob("*.py")):
         raise TakeoverError(f"{target_folder} already holds revisions",
                             hint="take over into a new component label")
-    project = read_alembic_project(alembic_dir)
+    project = read_alembic_project(alembic_dir, cwd)
     refuse_custom_version_table(project)
     ordered = _graph_order(_read_revisions(project))
     _refuse_several_roots(ordered)
