@@ -43,6 +43,8 @@ class Component:
     tables: tuple[str, ...] = ()
     models_loaded: bool = False
     package_checked: bool = False  # imported once by Registry.refuse_broken_packages
+    env_hook: str | None = None  # the configured hook (else PACKAGE.memstack_env:setup, if there)
+    baseline: str | None = None  # "models" or an SQL file run before the first revision
 
     def as_json(self, project_dir: Path) -> dict[str, object]:
         return {
@@ -308,4 +310,5 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
             f"the migrations folder of component {label!r}, {migrations}, is a broken symbolic link",
             hint="point the link at the component's revisions folder, or replace it with the folder",
         )
-    return Component(label=label, package=package, migrations_path=migrations.resolve())
+    return Component(label=label, package=package, migrations_path=migrations.resolve(),
+                     env_hook=entry.env_hook, baseline=entry.baseline)

@@ -88,6 +88,8 @@ class ComponentEntry:
     package: str
     label: str | None = None
     migrations: str | None = None
+    env_hook: str | None = None  # "pkg.module:function" run where env.py would (engine/run/envhooks.py)
+    baseline: str | None = None  # "models" or an SQL file: what exists before the first revision
 
 
 @dataclass(frozen=True)
@@ -271,13 +273,18 @@ def _parse_components(raw: Any, path: Path) -> tuple[ComponentEntry, ...]:
         if isinstance(item, str):
             entries.append(ComponentEntry(item))
         elif isinstance(item, dict) and isinstance(item.get("package"), str):
-            unknown = set(item) - {"package", "label", "migrations"}
+            unknown = set(item) - {"package", "label", "migrations", "env_hook", "baseline"}
             if unknown:
                 raise ConfigurationError(
                     f"component entry {item!r} has unknown keys {sorted(unknown)}",
-                    hint="an entry is a dotted package name or a table with package, label, migrations",
+                    hint="an entry is a dotted package name or a table with package, label, migrations, "
+                         "env_hook, baseline",
                 )
-            entries.append(ComponentEntry(item["package"], item.get("label"), item.get("migrations")))
+            for key in ("env_hook", "baseline"):
+                if key in item and not isinstance(item[key], str):
+                    raise ConfigurationError(f"{key} of component entry {item!r} must be a string")
+            entries.append(ComponentEntry(item["package"], item.get("label"), item.get("migrations"),
+                                          item.get("env_hook"), item.get("baseline")))
         else:
             raise ConfigurationError(
                 f"component entry {item!r} in {path} is neither a package name nor a table with 'package'",

@@ -96,8 +96,9 @@ class Workspace:
     def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:
         """The Alembic configuration revisions run under, with ``-x`` values."""
         from memstack.engine.run.alembic_config import alembic_setup
+        from memstack.engine.run.envhooks import load_hooks
 
-        return alembic_setup(self.settings.project_dir, x_arguments)
+        return alembic_setup(self.settings.project_dir, x_arguments, hooks=load_hooks(self.registry))
 
     @property
     def engine(self) -> Engine:

@@ -251,3 +251,45 @@ def create_baseline(url: str) -> None:
         metadata.create_all(engine)
     finally:
         engine.dispose()
+
+
+APP_TABLES = ("customers", "products", "orders")
+
+
+def schema_of(url: str, names: tuple[str, ...] = APP_TABLES) -> dict[str, object]:
+    """The application tables as the database reports them: columns, keys, indexes (to compare builds)."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        found = sa.inspect(engine)
+        present = set(found.get_table_names())
+        return {name: {
+            "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in found.get_columns(name)],
+            "pk": found.get_pk_constraint(name)["constrained_columns"],
+            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"]) for f in found.get_foreign_keys(name)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                              for i in found.get_indexes(name)),
+        } if name in present else None for name in names}
+    finally:
+        engine.dispose()
+
+
+def plain_alembic_build(root: Path, url: str) -> list[str]:
+    """The reference: the same project (a copy of ``root``'s package and files), baseline then
+    ``alembic upgrade head`` with the real binary, from the project's folder as it expects."""
+    import subprocess
+
+    from support.running import VENV_BIN
+
+    copy = root.parent / f"{root.name}-reference"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__", "memstack_env.py"))
+    ini = copy / "alembic.ini"
+    ini.write_text("\n".join(f"sqlalchemy.url = {url}" if line.startswith("sqlalchemy.url") else line
+                             for line in ini.read_text(encoding="utf-8").splitlines()) + "\n", encoding="utf-8")
+    create_baseline(url)
+    done = subprocess.run([str(VENV_BIN / "alembic"), "upgrade", "head"], cwd=copy, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return [copy.name]

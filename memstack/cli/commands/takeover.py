@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from memstack.cli.context import common_options, get_app, open_workspace
+
+if TYPE_CHECKING:
+    from memstack.engine.adopt.takeover import TakeoverPlan
 
 
 @click.command(short_help="Take over an existing Alembic project as a component.")
@@ -37,7 +42,14 @@ def command(alembic_project: str, label: str, package: str | None, dry_run: bool
       manage.py takeover ../billing-service --component billing
       manage.py showmigrations billing && manage.py migrate billing
     """
-    from memstack.engine.adopt.takeover import add_component_entry, ensure_package, plan_takeover, write_takeover
+    from memstack.engine.adopt.takeover import (
+        add_component_entry,
+        ensure_package,
+        package_folder,
+        plan_takeover,
+        write_env_hook,
+        write_takeover,
+    )
     from memstack.engine.run.alembic_config import sync_alembic_config
     from memstack.engine.workspace import Workspace
 
@@ -53,10 +65,14 @@ def command(alembic_project: str, label: str, package: str | None, dry_run: bool
         app.info(f"{'Would copy' if dry_run else 'Copying'} {taken.source.name} -> "
                  f"{taken.target.relative_to(settings.project_dir)}{note}", level=1)
     app.info(f"{len(plan.files)} revisions, {plan.merges} merge(s), head(s): {', '.join(plan.heads)}", level=0)
+    package = package or f"memstack.{label}"
+    _report_env(app, plan, package, dry_run)
     if dry_run:
         return
-    package = package or f"memstack.{label}"
     created = ensure_package(settings.project_dir, package)
+    hook = write_env_hook(plan, package_folder(settings.project_dir, package))
+    if hook is not None:
+        app.info(f"Wrote the environment hook {hook}", level=0)
     write_takeover(plan)
     add_component_entry(settings.pyproject_path, package, label)
     with Workspace.load(project_dir=settings.project_dir) as updated:
@@ -66,3 +82,19 @@ def command(alembic_project: str, label: str, package: str | None, dry_run: bool
     app.info(f"Took over {plan.project.script_location} as component {label!r}. It has no models yet: "
              f"declare its tables in {package.replace('.', '/')}/models.py to let makemigrations manage them.",
              level=0)
+
+
+def _report_env(app: Any, plan: TakeoverPlan, package: str, dry_run: bool) -> None:
+    """What the project's env.py gives the hook, and, line by line, what it does not (before any write)."""
+    env = plan.env
+    if env is None:
+        return
+    if env.carries_anything:
+        carried = ", ".join([*env.options, *(["set-up calls"] if env.setup else [])])
+        app.info(f"{'Would carry' if dry_run else 'Carrying'} from {env.path.name} into "
+                 f"{package}.memstack_env:setup: {carried}", level=0)
+    if env.metadata:
+        app.info(f"{env.path.name} compares target_metadata = {env.metadata}: declare those tables in "
+                 f"{package}/models.py for makemigrations and check to compare them", level=0)
+    for line, text, why in env.not_carried:
+        app.warn(f"{env.path.name}:{line}: not carried: {text} ({why})")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from memstack.core.components import valid_label
 from memstack.engine.adopt.alembic_paths import AlembicPathError, find_config, resolve_location
+from memstack.engine.adopt.envpy import EnvReading, hook_source, read_env_py
 from memstack.engine.errors import TakeoverError
 from memstack.engine.tree.loader import RevisionFile, parse_revision_file
 
@@ -54,6 +55,7 @@ class TakeoverPlan:
     files: list[TakenFile] = field(default_factory=list)
     heads: list[str] = field(default_factory=list)
     merges: int = 0
+    env: EnvReading | None = None  # the project's env.py, read for the component's environment hook
 
 
 def read_alembic_project(argument: str | Path, cwd: Path | None = None) -> AlembicProject:
@@ -189,7 +191,8 @@ def plan_takeover(alembic_dir: str | Path, label: str, target_folder: Path, cwd:
     refuse_custom_version_table(project)
     ordered = _graph_order(_read_revisions(project))
     _refuse_several_roots(ordered)
-    plan = TakeoverPlan(label, project)
+    env_py = project.script_location / "env.py"
+    plan = TakeoverPlan(label, project, env=read_env_py(env_py) if env_py.is_file() else None)
     root = ordered[0][1].revision
     parents = {d for _, r in ordered for d in r.down_revision}
     for number, (path, parsed) in enumerate(ordered, start=1):
@@ -208,6 +211,33 @@ def write_takeover(plan: TakeoverPlan) -> None:
     for taken in plan.files:
         taken.target.parent.mkdir(parents=True, exist_ok=True)
         taken.target.write_text(taken.text, encoding="utf-8")
+
+
+def write_env_hook(plan: TakeoverPlan, package_dir: Path) -> Path | None:
+    """``PACKAGE/memstack_env.py`` from the project's env.py, unless there is nothing to carry or
+    the package has one already (then it is left as it is)."""
+    from memstack.engine.run.envhooks import HOOK_MODULE
+
+    if plan.env is None or not plan.env.carries_anything:
+        return None
+    target = package_dir / f"{HOOK_MODULE}.py"
+    if target.exists():
+        return None
+    target.write_text(hook_source(plan.env, plan.label), encoding="utf-8")
+    return target
+
+
+def package_folder(project_dir: Path, package: str) -> Path:
+    """Where ``package`` lives (importable, else under the project root, where ensure_package puts it)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return project_dir.joinpath(*package.split("."))
 
 
 def add_component_entry(pyproject: Path, package: str, label: str) -> bool:

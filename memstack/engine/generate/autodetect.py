@@ -36,6 +36,7 @@ from memstack.engine.generate.references import (
 from memstack.engine.generate.renames import RenameChoices, RenameColumnOp, RenameTableOp, settle
 from memstack.engine.generate.scratch import SchemaWatcher
 from memstack.engine.generate.scratch_cache import scratch_state
+from memstack.engine.run.envhooks import compare_options
 from memstack.engine.tree.graph import MigrationGraph, Revision, Step
 from memstack.engine.tree.planner import forwards_plan
 from memstack.engine.workspace import Workspace
@@ -131,7 +132,7 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
     if plan:  # a first makemigrations has nothing to apply: no executor (nor its imports) either
         from memstack.engine.run.executor import Executor
 
-        Executor(engine, ws.tree, track, record=False).run(plan, set())
+        Executor(engine, ws.tree, track, record=False, alembic=ws.alembic_setup()).run(plan, set())
     return created
 
 
@@ -206,8 +207,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
             bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
+            setup = ws.alembic_setup()
             compared = compare_components(connection, [label for label in registry.labels if label not in bare],
-                                          owners, metadata)
+                                          owners, metadata, compare_options(setup.hooks, setup.config, connection))
             changes = {label: compared.get(label, alembic_ops.UpgradeOps(ops=[])) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 

@@ -7,7 +7,7 @@ upgrade is final.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from alembic.operations import ops as alembic_ops
@@ -24,13 +24,22 @@ def compare_component(connection: Connection, label: str, owners: dict[str, str]
 
 
 def compare_components(connection: Connection, labels: Collection[str], owners: dict[str, str],
-                       metadata: MetaData) -> dict[str, alembic_ops.UpgradeOps]:
+                       metadata: MetaData, options: Mapping[str, dict[str, Any]] | None = None,
+                       ) -> dict[str, alembic_ops.UpgradeOps]:
     """Alembic's autogenerate over the tables ``labels`` own, each component's operations apart.
 
     One pass, as one ``alembic check`` makes, then split by the owner of each operation's table:
     Alembic visits tables in one order (the metadata's, then the sorted existing ones) whatever
     the filter, so each component's operations come in the order a pass of its own gives.
+    ``options``: a component's ``context.configure()`` options from its environment hook
+    (``compare_type``, ``compare_server_default``, ``include_object``, ``include_name``): such a
+    component is compared in a pass of its own, with them.
     """
+    own = {label: dict(options[label]) for label in labels if options and options.get(label)}
+    if own:
+        shared = compare_components(connection, [label for label in labels if label not in own], owners, metadata)
+        return {**shared, **{label: _autogenerate(connection, metadata, _owned_by(owners, label), own[label])
+                             for label in own}}
     wanted = set(labels)
     upgrade = _autogenerate(connection, metadata, lambda name: owners.get(name) in wanted)
     split = {label: alembic_ops.UpgradeOps(ops=[]) for label in labels}
@@ -42,21 +51,29 @@ def compare_components(connection: Connection, labels: Collection[str], owners: 
     return split
 
 
-def _autogenerate(connection: Connection, metadata: MetaData, compared: Callable[[str], bool]
-                  ) -> alembic_ops.UpgradeOps:
-    """Alembic's autogenerate upgrade operations for the tables ``compared`` accepts."""
+def _autogenerate(connection: Connection, metadata: MetaData, compared: Callable[[str], bool],
+                  extra: dict[str, Any] | None = None) -> alembic_ops.UpgradeOps:
+    """Alembic's autogenerate upgrade operations for the tables ``compared`` accepts (and ``extra``'s
+    ``include_name``/``include_object`` accept too)."""
+    extra = dict(extra or {})
+    their_name = extra.pop("include_name", None)
+    their_object = extra.pop("include_object", None)
     from alembic.runtime.migration import MigrationContext
 
-    def include_name(name: str | None, type_: str, _parents: Any) -> bool:
-        return type_ != "table" or compared(name or "")
+    def include_name(name: str | None, type_: str, parents: Any) -> bool:
+        ours = type_ != "table" or compared(name or "")
+        return ours and (their_name is None or bool(their_name(name, type_, parents)))
 
-    def include_object(obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
-        return type_ != "table" or compared(name or "")
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        ours = type_ != "table" or compared(name or "")
+        return ours and (their_object is None or bool(their_object(obj, name, type_, reflected, compare_to)))
 
+    compare_keys = ("compare_type", "compare_server_default")
     context = MigrationContext.configure(
         connection=connection,
         opts={
             "compare_type": True,
+            **{key: extra[key] for key in compare_keys if key in extra},
             "target_metadata": metadata,
             "include_name": include_name,
             "include_object": include_object,

@@ -16,9 +16,9 @@ import argparse
 import importlib.util
 import io
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from memstack.core.components import Registry
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import NonAtomicUndeclared
+from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -122,13 +123,15 @@ class AlembicSetup:
 
     config: Config
     script: ScriptDirectory
+    hooks: Mapping[str, EnvHook] = field(default_factory=dict)  # components' environment hooks, by label
 
     @property
     def x_arguments(self) -> list[str]:
         return list(getattr(self.config.cmd_opts, "x", None) or [])
 
 
-def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = ()) -> AlembicSetup:
+def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = (),
+                  hooks: Mapping[str, EnvHook] | None = None) -> AlembicSetup:
     """The Config the plain ``alembic`` command would build for ``project_dir``, with ``-x`` values."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -142,7 +145,7 @@ def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = 
         script = ScriptDirectory.from_config(config)
     except Exception:  # no [tool.alembic] script_location: the project's migrations folder will do
         script = ScriptDirectory(str(folder if folder is not None and folder.is_dir() else Path.cwd()))
-    return AlembicSetup(config, script)
+    return AlembicSetup(config, script, dict(hooks or {}))
 
 
 @contextmanager
@@ -154,28 +157,35 @@ def _refuse_autocommit_block() -> Iterator[None]:
 @contextmanager
 def revision_environment(setup: AlembicSetup, connection: Connection | None = None, *, atomic: bool = True,
                          dialect_name: str | None = None, buffer: io.StringIO | None = None,
-                         ) -> Iterator[MigrationContext]:
+                         component: str | None = None) -> Iterator[MigrationContext]:
     """Alembic's ``context`` and ``op`` bound to ``connection`` (or offline SQL into ``buffer``).
 
     No ``target_metadata`` is passed: memstack's naming convention must not rename the
     constraints a revision names itself (memstack's own revisions carry explicit names).
     ``atomic=False``: the connection is not in a transaction yet; the caller opens Alembic's
-    own per-revision transaction so ``autocommit_block()`` can commit it.
+    own per-revision transaction so ``autocommit_block()`` can commit it. ``component``: its
+    environment hook (see :mod:`envhooks`) runs first and may add options or wrap the connection.
     """
     from alembic.operations import Operations
     from alembic.runtime.environment import EnvironmentContext
 
     environment = EnvironmentContext(setup.config, setup.script, as_sql=connection is None)
     setup.config.attributes["connection"] = connection
+    hooked = HookEnvironment(component or "", setup.config, connection,
+                             connection.dialect.name if connection is not None else dialect_name or "")
     try:
-        with environment:
+        with environment, applied_hook(setup.hooks, hooked):
+            connection = hooked.connection if connection is not None else None
+            options = configure_options(hooked)
             if connection is not None:
+                setup.config.attributes["connection"] = connection
                 environment.configure(connection=connection, transaction_per_migration=True,
-                                      transactional_ddl=True if connection.dialect.name == "sqlite" else None)
+                                      transactional_ddl=True if connection.dialect.name == "sqlite" else None,
+                                      **options)
             else:
                 # SQLite as memstack runs it has transactional DDL: autocommit_block() emits COMMIT/BEGIN
                 environment.configure(dialect_name=dialect_name, output_buffer=buffer, literal_binds=True,
-                                      transactional_ddl=True if dialect_name == "sqlite" else None)
+                                      transactional_ddl=True if dialect_name == "sqlite" else None, **options)
             migration_context = environment.get_context()
             if connection is not None and atomic:
                 migration_context.autocommit_block = _refuse_autocommit_block  # type: ignore[method-assign]
@@ -197,16 +207,20 @@ class SharedEnvironment:
     def __init__(self, setup: AlembicSetup) -> None:
         self.setup = setup
         self._connection: Connection | None = None
+        self._hook: EnvHook | None = None
         self._stack = ExitStack()
 
-    def enter(self, connection: Connection) -> None:
-        if self._connection is connection:
+    def enter(self, connection: Connection, component: str | None = None) -> None:
+        """Kept open while the connection and the component's environment hook stay the same."""
+        hook = self.setup.hooks.get(component or "")
+        if self._connection is connection and self._hook is hook:
             return
         self.close()
-        self._stack.enter_context(revision_environment(self.setup, connection, atomic=True))
-        self._connection = connection
+        self._stack.enter_context(revision_environment(self.setup, connection, atomic=True, component=component))
+        self._connection, self._hook = connection, hook
 
     def close(self) -> None:
         self._connection = None
+        self._hook = None
         stack, self._stack = self._stack, ExitStack()
         stack.close()

@@ -340,12 +340,13 @@ class Executor:
             load_revision_module(self.tree.path_of(step.revision.id), self._modules if self._keep_modules else None),
             step.direction)
         if in_transaction and self._shared is not None:
-            self._shared.enter(connection)
+            self._shared.enter(connection, step.revision.component)
             function()
             return
         if self._shared is not None:
             self._shared.close()  # Alembic's ``context`` and ``op`` are global: one environment at a time
-        with revision_environment(self.alembic, connection, atomic=self._declared_atomic(step)) as context:
+        with revision_environment(self.alembic, connection, atomic=self._declared_atomic(step),
+                                  component=step.revision.component) as context:
             if in_transaction:
                 function()
             else:
