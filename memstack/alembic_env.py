@@ -51,6 +51,40 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (type_ == "table" and is_memstack_table(name))
 
 
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """For a project's own env.py: memstack's bookkeeping tables and ``alembic_version`` are never
+    compared (``context.configure(include_object=memstack.alembic_env.include_object)``)."""
+    from memstack.core.components import is_bookkeeping_table
+
+    return not (type_ == "table" and is_bookkeeping_table(str(name or "")))
+
+
+def comparison_filters(ws: Workspace) -> dict[str, Any]:
+    """``include_name``/``include_object`` for ``alembic check`` and autogenerate through memstack's env.py.
+
+    A table is compared only when its owner (the component whose revision creates it, else whose
+    models declare it) has models: each component against its own models, a component without
+    models (taken over from plain Alembic) never, tables nobody owns and bookkeeping never.
+    """
+    from memstack.core.components import _has_models, is_bookkeeping_table
+    from memstack.engine.review.schemadoc import ownership
+
+    owners, _ = ownership(ws)
+    with_models = {c.label for c in ws.registry if _has_models(c)}
+
+    def compared(name: str | None) -> bool:
+        table = str(name or "")
+        return not is_bookkeeping_table(table) and owners.get(table) in with_models
+
+    def name_filter(name: str | None, type_: str, parent_names: Any) -> bool:
+        return type_ != "table" or compared(name)
+
+    def object_filter(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return type_ != "table" or compared(name)
+
+    return {"include_name": name_filter, "include_object": object_filter}
+
+
 def command_name(context: Any) -> str:
     """The name of the work function the running ``alembic`` command passed (``upgrade``, ...)."""
     function = environment_opts(context).get("fn")
@@ -212,7 +246,8 @@ def run_environment(context: Any) -> None:
             if is_mutating(context):
                 _run_mutating(context, ws, connection, ours, options)
             else:
-                context.configure(connection=connection, dont_mutate=True, target_metadata=metadata, **options)
+                context.configure(connection=connection, dont_mutate=True, target_metadata=metadata,
+                                  **{**options, **comparison_filters(ws)})
                 with context.begin_transaction():
                     context.run_migrations()
     except MemstackError as error:
