@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from support.inspect import version_rows
 from support.projects import MANAGE_PY, add_alembic_config
 from support.public_project import create_baseline, plain_alembic_build, schema_of, write_public_project
@@ -140,3 +141,55 @@ def test_hook_options_and_connection_reach_the_step_environment() -> None:
             assert not context.opts.get("render_as_batch") and context.connection is connection
     assert seen == [connection]
     engine.dispose()
+
+
+@pytest.mark.parametrize("baseline", ["shop.baseline:metadata", "baseline.sql"])
+def test_baseline_runs_before_the_first_revision(project: Path, tmp_path: Path, db_url_no_mariadb: str,
+                                                 baseline: str) -> None:
+    """No create_all by hand: new databases and the scratch build of ``check`` run the baseline first."""
+    url = db_url_no_mariadb
+    app, ids, _ = _taken_over(project, tmp_path, url)
+    (project / "baseline.sql").write_text("CREATE TABLE customers (\n    id INTEGER NOT NULL PRIMARY KEY,\n"
+                                          "    name VARCHAR(80) NOT NULL\n);\n")
+    pyproject = project / "pyproject.toml"
+    entry = '{package = "shop", label = "shop"}'
+    pyproject.write_text(pyproject.read_text().replace(
+        entry, f'{{package = "shop", label = "shop", baseline = "{baseline}"}}'))
+    code, _, err = _manage(project, app, url, "check")
+    assert code == 0, err
+    code, _, err = _manage(project, app, url, "migrate", "shop")
+    assert code == 0, err
+    assert ids[-1] in version_rows(url)
+    assert schema_of(url)["customers"] is not None
+
+
+def test_baseline_without_it_check_fails(project: Path, tmp_path: Path, sqlite_url: str) -> None:
+    app, _, _ = _taken_over(project, tmp_path, sqlite_url)
+    code, out, err = _manage(project, app, sqlite_url, "check")
+    assert code == 1 and "step 14 of 17 failed: shop 0001_products" in out + err and "customers" in out + err
+
+
+def test_metadata_baseline_is_dropped_below_the_root(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from memstack.engine.run.baseline import Baseline, BaselineUnusable
+
+    write_public_project(tmp_path / "app", "sqlite://")
+    sys.path.insert(0, str(tmp_path / "app"))
+    try:
+        engine = sa.create_engine("sqlite://")
+        with engine.begin() as connection:
+            made = Baseline("shop", "shop", "shop.baseline:metadata", tmp_path)
+            made.create(connection)
+            made.create(connection)  # tables that exist are left as they are
+            assert sa.inspect(connection).get_table_names() == ["customers"]
+            made.drop(connection)
+            assert sa.inspect(connection).get_table_names() == []
+        with pytest.raises(BaselineUnusable, match="cannot be imported"):
+            Baseline("shop", "shop", "shop.nowhere:metadata", tmp_path).tables()
+        with pytest.raises(BaselineUnusable, match="cannot be read"), engine.begin() as connection:
+            Baseline("shop", "shop", "missing.sql", tmp_path).create(connection)
+    finally:
+        sys.path.remove(str(tmp_path / "app"))
+        for name in [n for n in sys.modules if n == "shop" or n.startswith("shop.")]:
+            del sys.modules[name]

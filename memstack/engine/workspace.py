@@ -96,9 +96,11 @@ class Workspace:
     def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:
         """The Alembic configuration revisions run under, with ``-x`` values."""
         from memstack.engine.run.alembic_config import alembic_setup
+        from memstack.engine.run.baseline import load_baselines
         from memstack.engine.run.envhooks import load_hooks
 
-        return alembic_setup(self.settings.project_dir, x_arguments, hooks=load_hooks(self.registry))
+        return alembic_setup(self.settings.project_dir, x_arguments, hooks=load_hooks(self.registry),
+                             baselines=load_baselines(self.registry))
 
     @property
     def engine(self) -> Engine:

@@ -206,7 +206,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
-            bare = [c.label for c in registry if not has_models_module(c)]  # e.g. taken over from plain Alembic
+            # no models module, or one declaring nothing on memstack's metadata (a taken-over project's own
+            # declarative base): never compared, so nothing of it is dropped
+            bare = [c.label for c in registry if not has_models_module(c) or not c.tables]
             setup = ws.alembic_setup()
             compared = compare_components(connection, [label for label in registry.labels if label not in bare],
                                           owners, metadata, compare_options(setup.hooks, setup.config, connection))

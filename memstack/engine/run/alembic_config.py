@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
 
+    from memstack.engine.run.baseline import Baseline
+    from memstack.engine.tree.graph import Step
+
 
 def wanted_locations(registry: Registry, project_dir: Path) -> list[str]:
     locations = []
@@ -124,6 +127,13 @@ class AlembicSetup:
     config: Config
     script: ScriptDirectory
     hooks: Mapping[str, EnvHook] = field(default_factory=dict)  # components' environment hooks, by label
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)  # run around each component's root
+
+    def with_baseline(self, step: Step, function: Callable[[], None]) -> Callable[[], None]:
+        """The step's function, with its component's baseline around the root revision (run/baseline.py)."""
+        from memstack.engine.run.baseline import with_baseline
+
+        return with_baseline(dict(self.baselines), step, function)
 
     @property
     def x_arguments(self) -> list[str]:
@@ -131,7 +141,8 @@ class AlembicSetup:
 
 
 def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = (),
-                  hooks: Mapping[str, EnvHook] | None = None) -> AlembicSetup:
+                  hooks: Mapping[str, EnvHook] | None = None,
+                  baselines: Mapping[str, Baseline] | None = None) -> AlembicSetup:
     """The Config the plain ``alembic`` command would build for ``project_dir``, with ``-x`` values."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -145,7 +156,7 @@ def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = 
         script = ScriptDirectory.from_config(config)
     except Exception:  # no [tool.alembic] script_location: the project's migrations folder will do
         script = ScriptDirectory(str(folder if folder is not None and folder.is_dir() else Path.cwd()))
-    return AlembicSetup(config, script, dict(hooks or {}))
+    return AlembicSetup(config, script, dict(hooks or {}), dict(baselines or {}))
 
 
 @contextmanager

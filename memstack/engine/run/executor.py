@@ -336,9 +336,9 @@ class Executor:
         """
         if step.direction == "down" and step.revision.irreversible:
             raise MemstackError(f"{step.revision.label} is irreversible: it has no downgrade")
-        function = revision_function(
+        function = self.alembic.with_baseline(step, revision_function(  # + the component's pre-revision tables
             load_revision_module(self.tree.path_of(step.revision.id), self._modules if self._keep_modules else None),
-            step.direction)
+            step.direction))
         if in_transaction and self._shared is not None:
             self._shared.enter(connection, step.revision.component)
             function()

@@ -1,0 +1,140 @@
+"""Component baselines: the tables a project has before its first revision.
+
+Many projects create their base tables with ``create_all`` (or a SQL dump) and write revisions
+only for what came after; their first revision then alters tables no revision creates, so a
+scratch build or a new database fails at it. A component may declare ``baseline`` in its
+configuration entry:
+
+* ``"models"``: ``create_all`` of the tables the component's models declare;
+* ``"pkg.module:attribute"``: ``create_all`` of that ``MetaData`` (or of ``.metadata`` of it,
+  e.g. a declarative base), for projects whose models moved on since the baseline;
+* a path ending in ``.sql`` (relative to the project root): its statements, split on ``;`` at
+  line ends.
+
+The baseline runs in the root revision's step, just before its ``upgrade()`` (same transaction,
+same records), and, for the ``create_all`` kinds, its tables are dropped just after the root's
+``downgrade()``. ``create_all`` skips tables that exist, so a database that already has them
+(built before memstack) is left as it is; an SQL baseline should use ``IF NOT EXISTS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memstack.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData, Table
+    from sqlalchemy.engine import Connection
+
+    from memstack.core.components import Registry
+    from memstack.engine.tree.graph import Step
+
+_STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
+
+
+class BaselineUnusable(EngineError):
+    """A component's ``baseline`` names nothing that can be run."""
+
+    def __init__(self, component: str, baseline: str, why: str) -> None:
+        super().__init__(f"the baseline {baseline!r} of component {component!r} {why}")
+        self.component = component
+        self.baseline = baseline
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Baseline:
+    component: str
+    package: str
+    value: str
+    project_dir: Path
+
+    @property
+    def is_sql(self) -> bool:
+        return self.value.endswith(".sql")
+
+    def tables(self) -> list[Table]:
+        """The ``create_all`` kinds' tables (dependencies first)."""
+        metadata, names = self._metadata()
+        return [t for t in metadata.sorted_tables if names is None or t.name in names]
+
+    def _metadata(self) -> tuple[MetaData, set[str] | None]:
+        from sqlalchemy import MetaData
+
+        if self.value == "models":
+            from memstack.core.db import metadata
+
+            owned = {t for t, label in _owners(self.package, self.component).items() if label == self.component}
+            return metadata, owned
+        module_name, _, attribute = self.value.partition(":")
+        try:
+            found: Any = getattr(importlib.import_module(module_name), attribute or "metadata")
+        except (ImportError, AttributeError) as exc:
+            raise BaselineUnusable(self.component, self.value, f"cannot be imported: {exc}") from exc
+        found = found if isinstance(found, MetaData) else getattr(found, "metadata", None)
+        if not isinstance(found, MetaData):
+            raise BaselineUnusable(self.component, self.value, "is neither a MetaData nor has .metadata")
+        return found, None
+
+    def create(self, connection: Connection) -> None:
+        if not self.is_sql:
+            for table in self.tables():
+                table.create(connection, checkfirst=True)
+            return
+        path = self.project_dir / self.value
+        try:
+            script = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BaselineUnusable(self.component, self.value, f"cannot be read: {exc.strerror}") from exc
+        for statement in _STATEMENT_END.split(script):
+            if statement.strip():
+                connection.exec_driver_sql(statement)
+
+    def drop(self, connection: Connection) -> None:
+        if not self.is_sql:
+            for table in reversed(self.tables()):
+                table.drop(connection, checkfirst=True)
+
+
+def _owners(package: str, label: str) -> dict[str, str]:
+    """The component's model tables (its models module imported; memstack's one metadata)."""
+    from memstack.core.db import Base
+
+    importlib.import_module(f"{package}.models")
+    found: dict[str, str] = {}
+    for mapper in Base.registry.mappers:
+        module = mapper.class_.__module__
+        if module == package or module.startswith(package + "."):
+            for table in mapper.tables:
+                found[table.name] = label
+    return found
+
+
+def load_baselines(registry: Registry) -> dict[str, Baseline]:
+    return {c.label: Baseline(c.label, c.package, c.baseline, registry.project_dir)
+            for c in registry if c.baseline}
+
+
+def with_baseline(baselines: dict[str, Baseline], step: Step, function: Callable[[], None]) -> Callable[[], None]:
+    """``function`` (the step's upgrade/downgrade), with the component's baseline around its root."""
+    baseline = baselines.get(step.revision.component)
+    if baseline is None or step.revision.down_revisions:
+        return function
+
+    def run() -> None:
+        from alembic import op
+
+        if step.direction == "up":
+            baseline.create(op.get_bind())
+            function()
+        else:
+            function()
+            baseline.drop(op.get_bind())
+
+    return run
