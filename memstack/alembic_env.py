@@ -66,11 +66,12 @@ def comparison_filters(ws: Workspace) -> dict[str, Any]:
     models declare it) has models: each component against its own models, a component without
     models (taken over from plain Alembic) never, tables nobody owns and bookkeeping never.
     """
-    from memstack.core.components import is_bookkeeping_table
+    from memstack.core.components import _has_models, is_bookkeeping_table
+    from memstack.engine.generate.comparison import models_of_their_own
     from memstack.engine.review.schemadoc import ownership
 
-    owners, _ = ownership(ws)  # (loads the models: each component's tables are those its models declare)
-    with_models = {c.label for c in ws.registry if c.tables}
+    owners, _ = ownership(ws)
+    with_models = {c.label for c in ws.registry if _has_models(c) and not models_of_their_own(c.package)}
 
     def compared(name: str | None) -> bool:
         table = str(name or "")

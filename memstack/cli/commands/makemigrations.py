@@ -98,7 +98,7 @@ def _report(app: AppContext, result: MakeMigrationsResult, names: dict[str, str]
             as_json: bool) -> None:
     """What was (or would be) written, and the tables and components that were left out."""
     for label in result.without_models:
-        app.warn(f"component {label!r} has no models module (or it declares no table on memstack's metadata), "
+        app.warn(f"component {label!r} has no models module (or it declares its tables on a metadata of its own), "
                  "so it was not compared (nothing of it is dropped); "
                  "declare its tables in the package's models.py to manage them")
     for table in result.ignored_tables:

@@ -23,7 +23,7 @@ from memstack.core.components import _has_models as has_models_module
 from memstack.core.components import is_bookkeeping_table
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
 from memstack.engine.generate.comparison import compare_component as compare_component  # re-exported: testing.checks
-from memstack.engine.generate.comparison import compare_components
+from memstack.engine.generate.comparison import compare_components, models_of_their_own
 from memstack.engine.generate.downgrades import downgrade_for
 from memstack.engine.generate.references import (
     Creators,
@@ -206,9 +206,9 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
-            # no models module, or one declaring nothing on memstack's metadata (a taken-over project's own
+            # no models module, or one declaring its tables on a metadata of its own (a taken-over project's
             # declarative base): never compared, so nothing of it is dropped
-            bare = [c.label for c in registry if not has_models_module(c) or not c.tables]
+            bare = [c.label for c in registry if not has_models_module(c) or models_of_their_own(c.package)]
             setup = ws.alembic_setup()
             compared = compare_components(connection, [label for label in registry.labels if label not in bare],
                                           owners, metadata, compare_options(setup.hooks, setup.config, connection))

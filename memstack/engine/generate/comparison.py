@@ -104,3 +104,26 @@ def type_family(type_: Any) -> str:
         if any(word in text for word in words):
             return family
     return name.lower()
+
+
+def models_of_their_own(package: str) -> bool:
+    """True when ``package.models`` declares tables on a MetaData other than memstack's (a project
+    taken over with its own declarative base): memstack cannot compare those, so the component is
+    treated as one without models. A models module declaring nothing at all still counts as
+    models (its tables are meant to go)."""
+    import importlib
+    import sys
+
+    from memstack.core.db import metadata as ours
+
+    module = sys.modules.get(f"{package}.models")
+    if module is None:
+        try:
+            module = importlib.import_module(f"{package}.models")
+        except ImportError:
+            return False
+    for value in vars(module).values():
+        found = value if isinstance(value, MetaData) else getattr(value, "metadata", None)
+        if isinstance(found, MetaData) and found is not ours and found.tables:
+            return True
+    return False

@@ -19,16 +19,23 @@ def _reverse(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps,
 
 
 def downgrade_for(upgrade: alembic_ops.UpgradeOps) -> tuple[alembic_ops.DowngradeOps, bool]:
-    """The downgrade of ``upgrade``, and whether there is none; drops whole tables in ``upgrade``.
+    """The downgrade of ``upgrade``, and whether there is none; drops whole tables in either.
 
     A dropped table's indexes go with the table: dropping them first fails on MariaDB (1553)
-    when a foreign key uses one. The downgrade still recreates them, except the index MariaDB
+    when a foreign key uses one (in the upgrade for a table it drops, in the downgrade for a
+    table it creates). The downgrade still recreates them, except the index MariaDB
     made by itself for a foreign key (named as the constraint), which the CREATE TABLE brings back.
     """
     dropped = {op.table_name: op for op in upgrade.ops if isinstance(op, alembic_ops.DropTableOp)}
     downgrade, irreversible = _reverse(upgrade)
-    if not dropped or irreversible:
+    if irreversible:
         return downgrade, irreversible
+    # the other way: a table the upgrade creates is dropped with its indexes by the downgrade; dropping
+    # its indexes first fails on MariaDB (1553) when one is the only index of a foreign key column
+    created = {op.table_name: set[str]() for op in upgrade.ops if isinstance(op, alembic_ops.CreateTableOp)}
+    downgrade.ops = _without_index_ops(downgrade.ops, created, alembic_ops.DropIndexOp, only_named=False)
+    if not dropped:
+        return downgrade, False
     implicit = {name: _foreign_key_names(op) for name, op in dropped.items()}
     downgrade.ops = _without_index_ops(downgrade.ops, implicit, alembic_ops.CreateIndexOp, only_named=True)
     upgrade.ops = _without_index_ops(upgrade.ops, implicit, alembic_ops.DropIndexOp, only_named=False)

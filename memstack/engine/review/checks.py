@@ -143,8 +143,8 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
                 Fix("fix the failing revision ({0} on an empty database shows the error)", (("migrate",),)),
                 cause=exc)]
         for label in detection.without_models:
-            problems.append(Problem("no_models", f"{label} has no models module (or it declares no table on "
-                                    "memstack's metadata): its tables are not compared with its migrations",
+            problems.append(Problem("no_models", f"{label} has no models module (or it declares its tables on a "
+                                    "metadata of its own): its tables are not compared with its migrations",
                                     no_models_fix(ws, label), label, severity="warning"))
         for rev in detection.revisions:
             for diff in rev.upgrade_ops.as_diffs():
