@@ -193,3 +193,36 @@ def test_metadata_baseline_is_dropped_below_the_root(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path / "app"))
         for name in [n for n in sys.modules if n == "shop" or n.startswith("shop.")]:
             del sys.modules[name]
+
+
+def test_schemadoc_knows_every_owner(project: Path, tmp_path: Path, sqlite_url: str) -> None:
+    """Tables created as ``op.create_table(Product.__tablename__, ...)`` and baseline tables have their
+    owner; ``schemadoc COMPONENT`` names the unowned tables it leaves out."""
+    from support.databases import execute
+
+    from memstack.engine.review.schemadoc import created_tables_in
+
+    app, _, _ = _taken_over(project, tmp_path, sqlite_url)
+    first = next((project / "migrations" / "shop").glob("0001_*.py"))
+    sys.path.insert(0, str(app))
+    try:
+        assert created_tables_in(first) == ["products"]
+    finally:
+        sys.path.remove(str(app))
+        for name in [n for n in sys.modules if n == "shop" or n.startswith("shop.")]:
+            del sys.modules[name]
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        '{package = "shop", label = "shop"}',
+        '{package = "shop", label = "shop", baseline = "shop.baseline:metadata"}'))
+    code, _, err = _manage(project, app, sqlite_url, "migrate", "shop")
+    assert code == 0, err
+    execute(sqlite_url, "CREATE TABLE stray_cache (id INTEGER PRIMARY KEY)")
+
+    code, out, err = _manage(project, app, sqlite_url, "schemadoc", "shop", "--format", "markdown")
+    assert code == 0, err
+    for table in ("customers", "products", "orders"):
+        assert table in out, table
+    assert "stray_cache" not in out and "1 table(s) no component owns are not shown: stray_cache" in err
+    code, out, err = _manage(project, app, sqlite_url, "schemadoc", "--format", "markdown")
+    assert code == 0 and "stray_cache" in out and "not shown" not in err

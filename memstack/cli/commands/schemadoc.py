@@ -29,8 +29,9 @@ def command(components: tuple[str, ...], output_format: str, output: Path | None
     """Read the live database's tables through SQLAlchemy's inspector and document them.
 
     Every table with its columns (type, nullable, default), keys, indexes, foreign keys and
-    comments, the component that owns it and the revision that created it. Tables no component
-    owns are shown and marked. Naming COMPONENTs limits the output to their tables. svg and png
+    comments, the component that owns it (its revisions create it, its models or its baseline
+    declare it) and the revision that created it. Tables no component owns are shown and marked.
+    Naming COMPONENTs limits the output to their tables; the unowned ones left out are named. svg and png
     need Graphviz's `dot` (the graphviz package).
 
     With --diff OTHER_URL, print one line per difference between this database and the other
@@ -48,6 +49,9 @@ def command(components: tuple[str, ...], output_format: str, output: Path | None
     app = get_app()
     with open_workspace(app) as ws:
         doc = read_schema(ws, components)
+        if doc.left_out:  # never dropped silently: named, with how to see them
+            app.warn(f"{len(doc.left_out)} table(s) no component owns are not shown: {', '.join(doc.left_out)} "
+                     "(run schemadoc without COMPONENTs to include them)")
         if other_url is not None:
             _diff(app, ws, doc, other_url, components)
             return

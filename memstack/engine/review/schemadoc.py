@@ -8,6 +8,7 @@ filling in ownership of tables no revision creates. Tables neither knows are kep
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -73,6 +74,7 @@ class SchemaDoc:
     dialect: str
     components: tuple[str, ...]
     tables: tuple[TableDoc, ...] = field(default=())
+    left_out: tuple[str, ...] = field(default=())  # tables no component owns, not shown when components are named
 
     def by_component(self) -> list[tuple[str | None, list[TableDoc]]]:
         """Tables grouped per component in configuration order; unowned ones last (label None)."""
@@ -86,14 +88,42 @@ class SchemaDoc:
 
 
 def created_tables_in(path: Path) -> list[str]:
-    """Table names a revision file creates (``op.create_table('name', ...)``), read without importing it."""
+    """Table names a revision file creates, read without running it: ``op.create_table('name', ...)``,
+    and ``op.create_table(Model.__tablename__, ...)`` with ``Model`` imported from a module (that
+    module is imported for the name)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = _imported_names(tree)
     found = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "create_table"
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            found.append(node.args[0].value)
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "create_table"):
+            continue
+        first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "table_name"), None)
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.append(first.value)
+        elif (isinstance(first, ast.Attribute) and first.attr == "__tablename__"
+              and isinstance(first.value, ast.Name) and first.value.id in imported):
+            name = _tablename(*imported[first.value.id])
+            if name is not None:
+                found.append(name)
     return found
+
+
+def _imported_names(tree: ast.Module) -> dict[str, tuple[str, str]]:
+    """{local name: (module, attribute)} of the file's ``from module import attribute [as name]``."""
+    return {alias.asname or alias.name: (node.module, alias.name) for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level for alias in node.names}
+
+
+def _tablename(module: str, attribute: str) -> str | None:
+    import importlib
+
+    try:
+        value = getattr(importlib.import_module(module), attribute, None)
+    except Exception:  # a module that cannot be imported here names no table
+        return None
+    name = getattr(value, "__tablename__", None)
+    return name if isinstance(name, str) else None
 
 
 def table_creators(graph: MigrationGraph, path_of: Any) -> dict[str, Revision]:
@@ -112,7 +142,30 @@ def ownership(ws: Workspace) -> tuple[dict[str, str], dict[str, Revision]]:
     owners = {table: rev.component for table, rev in creators.items()}
     for table, label in ws.registry.load_models().items():
         owners.setdefault(table, label)
+    for table, label in baseline_tables(ws).items():
+        owners.setdefault(table, label)
     return owners, creators
+
+
+_CREATE_TABLE_SQL = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`\"\[]?([A-Za-z_][\w$]*)",
+                               re.IGNORECASE)
+
+
+def baseline_tables(ws: Workspace) -> dict[str, str]:
+    """{table: component} of the tables components' baselines create (run/baseline.py)."""
+    from memstack.engine.run.baseline import load_baselines
+
+    found: dict[str, str] = {}
+    for label, baseline in load_baselines(ws.registry).items():
+        if baseline.is_sql:
+            path = ws.settings.project_dir / baseline.value
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            names = [m.group(1) for m in _CREATE_TABLE_SQL.finditer(text)]
+        else:
+            names = [t.name for t in baseline.tables()]
+        for name in names:
+            found.setdefault(name, label)
+    return found
 
 
 # --------------------------------------------------------------------------- reading
@@ -154,7 +207,9 @@ def read_schema(ws: Workspace, components: Sequence[str] = ()) -> SchemaDoc:
         names = sorted(t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t))
         wanted = [n for n in names if owners.get(n) in selected or (not components and n not in owners)]
         tables = tuple(_read_table(connection, n, owners.get(n), creators.get(n)) for n in wanted)
-    return SchemaDoc(mask_url(ws.settings.database_url), ws.dialect_name, tuple(ws.registry.labels), tables)
+    left_out = tuple(n for n in names if components and n not in owners)
+    return SchemaDoc(mask_url(ws.settings.database_url), ws.dialect_name, tuple(ws.registry.labels), tables,
+                     left_out)
 
 
 # --------------------------------------------------------------------------- rendering
