@@ -145,11 +145,14 @@ def test_plain_alembic_revision_is_refused(alembic_project: Path, sqlite_url: st
     before = sorted((alembic_project / "migrations" / "auth").glob("*.py"))
     plain = alembic(alembic_project, sqlite_url, "revision", "-m", "x", "--head", "auth@head")
     assert plain.code != 0
-    assert "manage.py makemigrations" in plain.err
+    assert "manage.py makemigrations" in plain.out + plain.err
     assert alembic(alembic_project, sqlite_url, "upgrade", "heads").code == 0
     auto = alembic(alembic_project, sqlite_url, "revision", "--autogenerate", "-m", "x", "--head", "auth@head")
     assert auto.code != 0
     assert "manage.py makemigrations" in auto.out + auto.err
+    several = alembic(alembic_project, sqlite_url, "revision", "-m", "x")  # no --head: one head per component
+    assert several.code != 0
+    assert "manage.py makemigrations" in several.out + several.err and "Multiple heads" not in several.out
     assert sorted((alembic_project / "migrations" / "auth").glob("*.py")) == before
     assert table_names(sqlite_url) == TABLES | {"alembic_version"}
 

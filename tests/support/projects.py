@@ -118,6 +118,7 @@ def set_components(project: Path, *extra: str | dict[str, str], base: Sequence[s
 ALEMBIC_TABLE = """
 [tool.alembic]
 script_location = "%(here)s/migrations"
+revision_environment = true
 version_locations = [
 {locations}
 ]

@@ -73,6 +73,9 @@ def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
     changed = False
     if "script_location" not in alembic:
         alembic["script_location"] = "%(here)s/migrations"
+        # env.py runs for 'alembic revision' too: it answers with makemigrations before Alembic's
+        # "Multiple heads are present" (one head per component is memstack's normal state)
+        alembic["revision_environment"] = True
         changed = True
     if current != wanted:
         array = tomlkit.array()
