@@ -310,5 +310,8 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
             f"the migrations folder of component {label!r}, {migrations}, is a broken symbolic link",
             hint="point the link at the component's revisions folder, or replace it with the folder",
         )
+    for key, value in (("env_hook", entry.env_hook), ("baseline", entry.baseline)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{key} of component {package} must be a string, not {value!r}")
     return Component(label=label, package=package, migrations_path=migrations.resolve(),
                      env_hook=entry.env_hook, baseline=entry.baseline)

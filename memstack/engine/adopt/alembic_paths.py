@@ -21,15 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from memstack.engine.errors import EngineError
-
-
-class AlembicPathError(EngineError):
-    """The takeover argument or a location in the project's configuration does not resolve."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
+from memstack.engine.errors import AlembicPathError
 
 
 @dataclass(frozen=True)

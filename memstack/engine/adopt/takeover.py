@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memstack.core.components import valid_label
-from memstack.engine.adopt.alembic_paths import AlembicPathError, find_config, resolve_location
+from memstack.engine.adopt.alembic_paths import find_config, resolve_location
 from memstack.engine.adopt.envpy import EnvReading, hook_source, read_env_py
-from memstack.engine.errors import TakeoverError
+from memstack.engine.errors import AlembicPathError, TakeoverError
 from memstack.engine.tree.loader import RevisionFile, parse_revision_file
 
 BRANCH_LABELS_LINE = re.compile(r"^branch_labels\b[^=\n]*=.*$", re.MULTILINE)

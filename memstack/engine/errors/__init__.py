@@ -16,6 +16,7 @@ the engine's types they mention only under ``TYPE_CHECKING``.
 from __future__ import annotations
 
 from memstack.engine.errors.adopt import (
+    AlembicPathError,
     AlreadyManaged,
     NoMatchingState,
     NothingToAdopt,
@@ -58,6 +59,8 @@ from memstack.engine.errors.review import (
     TemplatesMissing,
 )
 from memstack.engine.errors.run import (
+    BaselineUnusable,
+    EnvHookUnusable,
     LockLost,
     LockTimeout,
     MigrationFailed,
@@ -91,11 +94,14 @@ from memstack.engine.errors.tree import (
 
 __all__ = [
     "AheadAndBehind",
+    "AlembicPathError",
     "AlreadyManaged",
     "AmbiguousTarget",
+    "BaselineUnusable",
     "ChecksumDrift",
     "ComponentStillConfigured",
     "EngineError",
+    "EnvHookUnusable",
     "FailureMark",
     "ForeignBranchLabel",
     "GraphError",

@@ -52,3 +52,11 @@ class TakeoverError(EngineError):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint  # a fix in the project's own terms (no command spelling)
+
+
+class AlembicPathError(EngineError):
+    """The takeover argument or a location in the project's configuration does not resolve."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint

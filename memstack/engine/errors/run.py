@@ -145,3 +145,23 @@ class LockLost(EngineError):
         self.before = before
         self.completed = completed
         self.total = total
+
+
+class EnvHookUnusable(EngineError):
+    """A component's configured hook cannot be imported or is not a function."""
+
+    def __init__(self, component: str, spec: str, why: str) -> None:
+        super().__init__(f"the environment hook {spec!r} of component {component!r} {why}")
+        self.component = component
+        self.spec = spec
+        self.why = why
+
+
+class BaselineUnusable(EngineError):
+    """A component's ``baseline`` names nothing that can be run."""
+
+    def __init__(self, component: str, baseline: str, why: str) -> None:
+        super().__init__(f"the baseline {baseline!r} of component {component!r} {why}")
+        self.component = component
+        self.baseline = baseline
+        self.why = why

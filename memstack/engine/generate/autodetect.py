@@ -14,13 +14,14 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic.operations import ops as alembic_ops
 from sqlalchemy import inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from memstack.core.components import Registry, is_bookkeeping_table
 from memstack.core.components import _has_models as has_models_module
-from memstack.core.components import is_bookkeeping_table
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
 from memstack.engine.generate.comparison import compare_component as compare_component  # re-exported: testing.checks
 from memstack.engine.generate.comparison import compare_components, models_of_their_own
@@ -206,12 +207,8 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         with engine.connect() as connection:
             existing = [t for t in inspect(connection).get_table_names() if not is_bookkeeping_table(t)]
             ignored = sorted(t for t in existing if t not in owners)
-            # no models module, or one declaring its tables on a metadata of its own (a taken-over project's
-            # declarative base): never compared, so nothing of it is dropped
-            bare = [c.label for c in registry if not has_models_module(c) or models_of_their_own(c.package)]
-            setup = ws.alembic_setup()
-            compared = compare_components(connection, [label for label in registry.labels if label not in bare],
-                                          owners, metadata, compare_options(setup.hooks, setup.config, connection))
+            compared = compare_components(connection, _with_models(registry), owners, metadata,
+                                          _hook_options(ws, connection))
             changes = {label: compared.get(label, alembic_ops.UpgradeOps(ops=[])) for label in registry.labels}
     ignored = sorted({*ignored, *_unowned_in_database(ws, owners)})
 
@@ -243,7 +240,19 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     _infer_dependencies(graph, ordered, revisions, owners, created_by, creators)
     for rev in ordered:
         rev.downgrade_ops, rev.irreversible = downgrade_for(rev.upgrade_ops)
-    return Detection(ordered, ignored, bare)
+    return Detection(ordered, ignored, [label for label in registry.labels if label not in _with_models(registry)])
+
+
+def _with_models(registry: Registry) -> list[str]:
+    """Components compared: not those without a models module, nor those declaring their tables on a
+    metadata of their own (a taken-over project's declarative base), so nothing of theirs is dropped."""
+    return [c.label for c in registry if has_models_module(c) and not models_of_their_own(c.package)]
+
+
+def _hook_options(ws: Workspace, connection: Connection) -> dict[str, dict[str, Any]]:
+    """Each component's compare options from its environment hook (run/envhooks.py)."""
+    setup = ws.alembic_setup()
+    return compare_options(setup.hooks, setup.config, connection)
 
 
 def _unowned_in_database(ws: Workspace, owners: dict[str, str]) -> list[str]:

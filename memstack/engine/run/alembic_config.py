@@ -17,7 +17,7 @@ import importlib.util
 import io
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -207,6 +207,12 @@ def revision_environment(setup: AlembicSetup, connection: Connection | None = No
                 yield migration_context
     finally:
         setup.config.attributes.pop("connection", None)
+
+
+def step_environment(setup: AlembicSetup, connection: Connection, step: Step, *,
+                     atomic: bool) -> AbstractContextManager[MigrationContext]:
+    """:func:`revision_environment` for one step, with its component's environment hook."""
+    return revision_environment(setup, connection, atomic=atomic, component=step.revision.component)
 
 
 class SharedEnvironment:

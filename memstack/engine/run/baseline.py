@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import BaselineUnusable
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
@@ -36,16 +36,6 @@ if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
 
 _STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
-
-
-class BaselineUnusable(EngineError):
-    """A component's ``baseline`` names nothing that can be run."""
-
-    def __init__(self, component: str, baseline: str, why: str) -> None:
-        super().__init__(f"the baseline {baseline!r} of component {component!r} {why}")
-        self.component = component
-        self.baseline = baseline
-        self.why = why
 
 
 @dataclass(frozen=True)

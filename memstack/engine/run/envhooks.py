@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from memstack.engine.errors import EngineError
+from memstack.engine.errors import EnvHookUnusable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -56,16 +56,6 @@ class HookEnvironment:
 
 
 EnvHook = Callable[[HookEnvironment], Any]
-
-
-class EnvHookUnusable(EngineError):
-    """A component's configured hook cannot be imported or is not a function."""
-
-    def __init__(self, component: str, spec: str, why: str) -> None:
-        super().__init__(f"the environment hook {spec!r} of component {component!r} {why}")
-        self.component = component
-        self.spec = spec
-        self.why = why
 
 
 def _import_hook(component: str, spec: str) -> EnvHook:

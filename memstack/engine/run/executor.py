@@ -35,8 +35,8 @@ from memstack.engine.run.alembic_config import (
     SharedEnvironment,
     alembic_setup,
     load_revision_module,
-    revision_environment,
     revision_function,
+    step_environment,
 )
 from memstack.engine.run.lock import verify_held
 from memstack.engine.run.steps import (
@@ -345,8 +345,7 @@ class Executor:
             return
         if self._shared is not None:
             self._shared.close()  # Alembic's ``context`` and ``op`` are global: one environment at a time
-        with revision_environment(self.alembic, connection, atomic=self._declared_atomic(step),
-                                  component=step.revision.component) as context:
+        with step_environment(self.alembic, connection, step, atomic=self._declared_atomic(step)) as context:
             if in_transaction:
                 function()
             else:
