@@ -14,7 +14,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeEngine
 
 from memstack.core.errors import DatabaseUnavailable
+from memstack.core.network import Heartbeat, apply_session_settings, client_connect_args, end_handshake_bound
 from memstack.core.redaction import mask_url, redact
+
+if TYPE_CHECKING:
+    from memstack.core.settings import NetworkSettings
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -28,6 +32,7 @@ __all__ = [
     "json",
     "mask_url",
     "metadata",
+    "network_from_environment",
     "new_id",
     "string",
     "timestamp",
@@ -116,26 +121,103 @@ def fk(target: str, *, nullable: bool) -> Any:
     return mapped_column(string(64), ForeignKey(target), nullable=nullable)
 
 
-def create_engine(url: str, *, for_migrations: bool = False, **kwargs: Any) -> Engine:
+def create_engine(url: str, *, for_migrations: bool = False, network: NetworkSettings | None = None,
+                  **kwargs: Any) -> Engine:
     """An engine for ``url`` (already normalized by settings).
 
     ``for_migrations`` makes SQLite transactional for DDL: pysqlite's own transaction handling
     is switched off, ``BEGIN`` is emitted by us, and foreign keys are off while tables are
     rebuilt (the executor runs ``PRAGMA foreign_key_check`` before committing).
+
+    Every server engine gets the client-side network bounds of ``network`` (connect timeout,
+    TCP keepalives, user timeout; see :mod:`memstack.core.network`); a migration engine also
+    sets the per-session server bounds on each new connection and watches long statements
+    with a :class:`~memstack.core.network.Heartbeat`. ``network`` None: the ``MEMSTACK_*``
+    environment variables over the defaults (a caller holding settings passes theirs, so the
+    ``.env`` file and ``[tool.memstack]`` count too). Connect arguments in the URL's query or
+    ``connect_args`` win over these.
     """
     from sqlalchemy import create_engine as sa_create_engine
+    from sqlalchemy.engine import make_url
     from sqlalchemy.pool import NullPool, StaticPool
 
+    backend = ""
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:") or url.startswith(("sqlite:///:memory:?", "sqlite://?"))
         # one shared connection keeps an in-memory database alive across steps; files need no pool
         kwargs.setdefault("poolclass", StaticPool if in_memory else NullPool)
-    elif url.startswith("postgresql") and "application_name" not in url:
-        kwargs.setdefault("connect_args", {}).setdefault("application_name", "memstack")
+    else:
+        backend = make_url(url).get_backend_name()
+        if network is None:
+            network = network_from_environment()
+        connect_args = kwargs.setdefault("connect_args", {})
+        if backend == "postgresql" and "application_name" not in url:
+            connect_args.setdefault("application_name", "memstack")
+        given = {*make_url(url).query, *connect_args}  # (before ours are added)
+        connect_args.update(client_connect_args(backend, network, given))
     engine = sa_create_engine(url, **kwargs)
+    if backend in ("mysql", "mariadb") and network is not None and "read_timeout" not in given:
+        _lift_handshake_bound(engine, network)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, for_migrations=for_migrations)
+    elif for_migrations and network is not None and engine.dialect.name in ("postgresql", "mysql", "mariadb"):
+        _bound_sessions(engine, network)
     return engine
+
+
+def network_from_environment() -> NetworkSettings:
+    """The network bounds from ``MEMSTACK_*`` variables over the defaults (no project needed)."""
+    import os
+
+    from memstack.core.settings import network_settings
+
+    return network_settings(os.environ, {})
+
+
+def _lift_handshake_bound(engine: Engine, network: NetworkSettings) -> None:
+    @event.listens_for(engine, "connect", insert=True)  # first: the session settings' SET may run long
+    def _connected(dbapi_connection: Any, _record: Any) -> None:
+        end_handshake_bound(dbapi_connection, network)
+
+
+def _bound_sessions(engine: Engine, network: NetworkSettings) -> None:
+    """Per-session server bounds on every new connection, and the heartbeat on long statements."""
+    from sqlalchemy.exc import OperationalError
+
+    backend = engine.dialect.name
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        apply_session_settings(dbapi_connection, backend, network)
+
+    if not network.keepalives:
+        return
+    heartbeat = Heartbeat(engine, network)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _started(connection: Any, *_: Any) -> None:
+        heartbeat.started(connection.connection.dbapi_connection)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finished(connection: Any, *_: Any) -> None:
+        heartbeat.finished(connection.connection.dbapi_connection)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        connection = context.connection
+        if connection is not None and not connection.closed:
+            try:
+                heartbeat.finished(connection.connection.dbapi_connection)
+            except Exception:
+                pass
+        if heartbeat.silent is not None:
+            context.is_disconnect = True
+            raise OperationalError(context.statement, context.parameters, heartbeat.silent,
+                                   connection_invalidated=True)
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(_engine: Any) -> None:
+        heartbeat.stop()
 
 
 def _configure_sqlite(engine: Engine, *, for_migrations: bool) -> None:
@@ -164,7 +246,10 @@ def _configure_sqlite(engine: Engine, *, for_migrations: bool) -> None:
 def connection_reason(exc: BaseException) -> str:
     """The first line of what the driver said, with any password in it masked."""
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return redact(mask_url(lines[0] if lines else type(exc).__name__))
+    reason = lines[0] if lines else type(exc).__name__
+    if reason.strip() == "connection timeout expired":  # libpq's words: say which bound ran out
+        reason += " (no answer within connect_timeout; MEMSTACK_CONNECT_TIMEOUT changes it)"
+    return redact(mask_url(reason))
 
 
 def database_unavailable(exc: BaseException, url: str, *, doing: str = "use") -> DatabaseUnavailable:

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from memstack.core.components import Registry, build_registry
-from memstack.core.settings import Settings, load_settings
+from memstack.core.settings import NetworkSettings, Settings, load_settings
 from memstack.engine.errors import EngineError
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ class Workspace:
         if schema is not None:
             if other.dialect_name != "postgresql":
                 raise SchemaUnsupported(other.dialect_name)
-            other._engine = _create_migration_engine(settings.database_url, search_path=schema)
+            other._engine = _create_migration_engine(settings.database_url, search_path=schema,
+                                                     network=settings.network)
         return other
 
     def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:
@@ -114,7 +115,7 @@ class Workspace:
             from memstack.core.urls import require_driver
 
             require_driver(self.settings.database_url)
-            self._engine = _create_migration_engine(self.settings.database_url)
+            self._engine = _create_migration_engine(self.settings.database_url, network=self.settings.network)
             self._owns_engine = True
         return self._engine
 
@@ -138,11 +139,12 @@ class Workspace:
         self.close()
 
 
-def _create_migration_engine(url: str, search_path: str | None = None) -> Engine:
+def _create_migration_engine(url: str, search_path: str | None = None,
+                             network: NetworkSettings | None = None) -> Engine:
     from memstack.core.db import create_engine
 
     if search_path is None:
-        return create_engine(url, for_migrations=True)
+        return create_engine(url, for_migrations=True, network=network)
     quoted = '"' + search_path.replace('"', '""') + '"'
-    return create_engine(url, for_migrations=True, connect_args={
+    return create_engine(url, for_migrations=True, network=network, connect_args={
         "application_name": "memstack", "options": f"-csearch_path={quoted}"})

@@ -163,7 +163,13 @@ def up_to_date(ws: Workspace) -> bool:
     try:
         with ws.engine.connect() as connection:
             stored, facts = _read_facts(connection)
-    except SQLAlchemyError:  # no bookkeeping tables yet, or no server: the full path says which
+    except SQLAlchemyError as exc:  # no bookkeeping tables yet, or no server: the full path says which
+        from memstack.core.network import timed_out
+
+        if timed_out(exc):  # a silent server: say so now rather than wait for it a second time
+            from memstack.core.db import database_unavailable
+
+            raise database_unavailable(exc, ws.settings.database_url) from exc
         return False
     return stored is not None and stored == _combined(tree_fingerprint(ws), facts)
 
