@@ -52,8 +52,13 @@ def _lock_timeout(error: LockTimeout) -> Worded:
 
 @wording(LockLost)
 def _lock_lost(error: LockLost) -> Worded:
-    done = (f"steps 1..{error.completed} of {error.total} finished and stay applied; no further step started"
-            if error.completed else "no step started")
+    if error.during:
+        done = (f"step {error.completed + 1} ({error.during}) was rolled back before its commit and is not recorded; "
+                + (f"steps 1..{error.completed} of {error.total} finished and stay applied"
+                   if error.completed else "no earlier step of this run was applied"))
+    else:
+        done = (f"steps 1..{error.completed} of {error.total} finished and stay applied; no further step started"
+                if error.completed else "no step started")
     return error.message, (f"{done}. Find out what ended the lock's session (an administrator, a proxy, a "
                            "network drop, a deleted lock file), make sure no other migration is running "
                            "('manage.py doctor' names the holder), then run 'manage.py migrate' again")

@@ -39,6 +39,7 @@ from memstack.engine.run.alembic_config import (
     revision_environment,
     revision_function,
 )
+from memstack.engine.run.fencing import fenced_step
 from memstack.engine.run.lock import verify_held
 from memstack.engine.run.steps import ProgressCallback as ProgressCallback
 from memstack.engine.run.steps import StepFailed, after_step, as_migration_failed, check_foreign_keys, elapsed_ms
@@ -298,17 +299,18 @@ class Executor:
         after = after_step(before, step)
         try:
             if connection is not None:
-                if not fake:
-                    self._run_revision(connection, step, in_transaction=True)
-                self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
-                                  started=started_at, duration_ms=elapsed_ms(clock), durable=durable)
-                check_foreign_keys(connection, step)
+                with fenced_step(self.engine, connection, in_transaction=True):  # the lock, checked before commit
+                    if not fake:
+                        self._run_revision(connection, step, in_transaction=True)
+                    self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
+                                      started=started_at, duration_ms=elapsed_ms(clock), durable=durable)
+                    check_foreign_keys(connection, step)
             else:
                 if self.record:  # say what is running before it starts: its DDL commits itself
                     with self._transaction() as marking:
                         rev = step.revision
                         recorder.bound_to(marking).set_mark(rev.id, rev.component, rev.name, step.direction)
-                with self._connect() as outside:
+                with self._connect() as outside, fenced_step(self.engine, outside, in_transaction=False):
                     self._set_ddl_lock_timeout(outside)
                     self._run_revision(outside, step, in_transaction=False)
                 with self._transaction() as recording:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import EngineError
+from memstack.engine.run.fencing import postgres_fence, wait_for_previous_step
 from memstack.engine.run.lockfile import describe_file_holder, file_holder, file_probe, sqlite_lock_path, try_lock
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
@@ -67,17 +68,22 @@ class LockLost(EngineError):
 
     ``before``/``completed``/``total`` are filled in by the executor: the step that did not
     start, and how many of the plan's steps finished (and stay applied) before it.
+
+    ``during``: instead of ``before``, the step that was running when the fence before its
+    commit found the lock gone; it was rolled back and not recorded.
     """
 
     def __init__(self, what: str, reason: str, *, before: str | None = None, completed: int = 0,
-                 total: int = 0) -> None:
-        where = f" before step {completed + 1} of {total} ({before})" if before else ""
+                 total: int = 0, during: str | None = None) -> None:
+        where = (f" during step {completed + 1} of {total} ({during})" if during
+                 else f" before step {completed + 1} of {total} ({before})" if before else "")
         super().__init__(f"lost the migration lock on {what}{where}: {reason}")
         self.what = what
         self.reason = reason
         self.before = before
         self.completed = completed
         self.total = total
+        self.during = during
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,8 @@ class HeldLock:
     engine: Engine
     what: str
     probe: Callable[[], str | None]
+    #: run inside a step's transaction right before its commit (see :mod:`.fencing`); None: no fence
+    fence: Callable[[Connection], str | None] | None = None
 
 
 #: the locks held in this context (thread/task), innermost last; empty outside ``migration_lock``
@@ -105,6 +113,14 @@ def verify_held(engine: Engine, *, before: str | None = None, completed: int = 0
             reason = held.probe()
             if reason is not None:
                 raise LockLost(held.what, reason, before=before, completed=completed, total=total)
+
+
+def held_for(engine: Engine) -> HeldLock | None:
+    """The lock this context holds on ``engine`` (matched by identity), or None."""
+    for held in _HELD.get():
+        if held.engine is engine:
+            return held
+    return None
 
 
 @contextmanager
@@ -222,6 +238,23 @@ def _quiet_probe(connection: Connection, ask: Callable[[], str | None]) -> Calla
     return probe
 
 
+def _keep_alive(connection: Connection) -> None:
+    """The lock session sits idle while steps run: no idle timeout of the server may end it.
+
+    ``idle_session_timeout`` (PostgreSQL 14+) and ``idle_in_transaction_session_timeout``
+    (set for a role or database, or by memstack's own per-session bounds) are switched off for
+    this session only; on MariaDB ``wait_timeout`` is raised to its maximum (a year).
+    TCP keepalives (set on every memstack session) keep a proxy or firewall from dropping it.
+    """
+    if connection.dialect.name == "postgresql":
+        settings = ["idle_in_transaction_session_timeout"]
+        if (connection.dialect.server_version_info or (0,)) >= (14,):
+            settings.append("idle_session_timeout")
+        connection.execute(_sql("SELECT " + ", ".join(f"set_config('{name}', '0', false)" for name in settings)))
+    else:
+        connection.exec_driver_sql("SET SESSION wait_timeout = 31536000")
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 _PG_KEY_MATCH = ("l.locktype = 'advisory' AND l.granted AND "
@@ -256,10 +289,14 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
                 return _connection_gone(connection, exc)
             return None if mine else "its session no longer holds the advisory lock"
 
+        _keep_alive(connection)
         _wait_loop(try_once, lambda: _postgres_holder(connection, key) or "another session (gone by now)",
                    timeout, on_wait, "PostgreSQL")
+        pid, since = connection.execute(_sql(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")).one()
+        wait_for_previous_step(connection, engine.url.database or "", timeout, on_wait)
         try:
-            yield HeldLock(engine, "PostgreSQL", _quiet_probe(connection, probe))
+            yield HeldLock(engine, "PostgreSQL", _quiet_probe(connection, probe), postgres_fence(pid, since, key))
         finally:
             try:
                 connection.execute(_sql("SELECT pg_advisory_unlock(:k)"), {"k": key})
@@ -296,8 +333,10 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
                 return _connection_gone(connection, exc)
             return None if mine == 1 else "its connection no longer holds the lock"
 
+        _keep_alive(connection)
         _wait_loop(try_once, lambda: _mysql_holder(connection, name) or "another session (gone by now)",
                    timeout, on_wait, "MariaDB")
+        wait_for_previous_step(connection, engine.url.database or "", timeout, on_wait)
         try:
             yield HeldLock(engine, "MariaDB", _quiet_probe(connection, probe))
         finally:
@@ -325,8 +364,9 @@ def _sqlite_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                  "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
         handle.flush()
+        probe = file_probe(handle, path)
         try:
-            yield HeldLock(engine, f"SQLite file {path.name}", file_probe(handle, path))
+            yield HeldLock(engine, f"SQLite file {path.name}", probe, lambda _connection: probe())
         finally:
             handle.seek(0)
             handle.truncate()

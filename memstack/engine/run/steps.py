@@ -16,6 +16,8 @@ from memstack.engine.tree.graph import Step
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from memstack.engine.run.lock import LockLost
+
 
 @dataclass(frozen=True)
 class StepResult:
@@ -49,10 +51,15 @@ def elapsed_ms(clock: float) -> int:
 
 
 def as_migration_failed(step: Step, index: int, total: int, exc: BaseException, outcome: str,
-                        dialect: str) -> MigrationFailed:
-    """What a run raises for a failed step (an already-worded MigrationFailed passes through)."""
+                        dialect: str) -> MigrationFailed | LockLost:
+    """What a run raises for a failed step (an already-worded MigrationFailed passes through;
+    a lock found lost before the step's commit says which step it rolled back)."""
+    from memstack.engine.run.lock import LockLost
+
     if isinstance(exc, MigrationFailed):
         return exc
+    if isinstance(exc, LockLost):
+        return LockLost(exc.what, exc.reason, during=step.revision.label, completed=index - 1, total=total)
     return MigrationFailed(step=step, index=index, total=total, error=exc, outcome=outcome, dialect=dialect)
 
 
