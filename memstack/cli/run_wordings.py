@@ -6,7 +6,7 @@ Registered with :func:`memstack.cli.errors.wording` when :mod:`memstack.cli.erro
 from __future__ import annotations
 
 from memstack.cli.errors import Worded, wording
-from memstack.engine.errors import MigrationFailed, NonAtomicInPlan
+from memstack.engine.errors import InvalidObjectsLeft, MigrationFailed, NonAtomicInPlan
 from memstack.engine.run.lock import LockLost, LockTimeout
 
 # executor and lock
@@ -20,6 +20,17 @@ def _migration_failed(error: MigrationFailed) -> Worded:
     if is_refusal(error.error):  # not the revision's fault: a read-only file or a user without privileges
         fix = ("the database refused the write (a read-only SQLite file, or a user without privileges on the "
                "tables); nothing was applied. Connect as a user (or to a file) that may write, then run migrate again")
+    elif isinstance(error.error, InvalidObjectsLeft):
+        fixes = "; ".join(o.fix for o in error.error.objects)
+        fix = (f"the step ran outside a transaction and is not recorded as applied (never fake it: the object is "
+               f"unusable). Run {fixes} (outside a transaction), undo whatever else the step did ('manage.py "
+               "migrate' lists which of its objects exist), then 'manage.py repair' to clear its mark, "
+               "then migrate again")
+    elif error.outcome == "not_applied":
+        fix = ("none of the step's statements took effect, so it left no mark"
+               + (f"; steps 1..{error.index - 1} stayed applied" if error.index > 1 else "")
+               + ". Fix the cause (a lock another session held: wait for it, or raise the lock timeout), "
+               "then run migrate again")
     elif error.outcome == "plan_rolled_back":
         fix = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
     elif error.outcome == "maybe_half_applied":
@@ -52,7 +63,9 @@ def _lock_timeout(error: LockTimeout) -> Worded:
 
 @wording(LockLost)
 def _lock_lost(error: LockLost) -> Worded:
-    if error.during:
+    if error.plan_rolled_back:
+        done = "the whole --atomic plan was rolled back before its commit; nothing changed"
+    elif error.during:
         done = (f"step {error.completed + 1} ({error.during}) was rolled back before its commit and is not recorded; "
                 + (f"steps 1..{error.completed} of {error.total} finished and stay applied"
                    if error.completed else "no earlier step of this run was applied"))

@@ -30,6 +30,12 @@ class EngineError(MemstackError):
         super().__init__(message)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: every path that cancels a running statement on
+    Ctrl-C (psycopg sends the server a cancel request; the executor records the interruption)
+    does the same for it. The CLI exits 143 for it, 130 for Ctrl-C."""
+
+
 # --------------------------------------------------------------------------- migrate, rollback, preview
 # (graph and planner errors live in memstack.engine.tree.graph and memstack.engine.tree.planner)
 
@@ -301,6 +307,61 @@ class MigrationFailed(EngineError):
         self.error = error
         self.outcome = outcome
         self.dialect = dialect
+
+
+def _quoted(name: str) -> str:
+    import re
+
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class InvalidObject:
+    """An object a step outside a transaction left unusable: an INVALID index, a constraint not validated."""
+
+    kind: str  # "index" or "constraint"
+    schema: str
+    name: str
+    table: str
+
+    def describe(self) -> str:
+        if self.kind == "index":
+            return f"INVALID index {self.schema}.{self.name} (on {self.table})"
+        return f"constraint {self.name} on {self.schema}.{self.table} not validated"
+
+    @property
+    def fix(self) -> str:
+        """The statement that clears it: drop the index (then build it again), validate the constraint."""
+        if self.kind == "index":
+            return f"DROP INDEX CONCURRENTLY IF EXISTS {_quoted(self.schema)}.{_quoted(self.name)}"
+        return (f"ALTER TABLE {_quoted(self.schema)}.{_quoted(self.table)} "
+                f"VALIDATE CONSTRAINT {_quoted(self.name)}")
+
+
+class InvalidObjectsLeft(EngineError):
+    """A step outside a transaction left ``objects`` unusable; ``cause``: its own error (None: it reported success).
+
+    Never recorded as applied: ``migrate --fake`` would record an index no query uses.
+    """
+
+    def __init__(self, objects: Sequence[InvalidObject], cause: BaseException | None) -> None:
+        left = "; ".join(f"{o.describe()} (clear it: {o.fix})" for o in objects)
+        if cause is None:
+            super().__init__(f"the step reported success but left {left}")
+        else:
+            detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+            super().__init__(f"{detail[0] if detail else type(cause).__name__}; it left {left}")
+        self.objects = list(objects)
+        self.cause = cause
+
+
+class StepNotApplied(EngineError):
+    """A step outside a transaction failed before any of its statements took effect (no mark is left)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        detail = str(getattr(cause, "orig", None) or cause).strip()
+        super().__init__(detail or type(cause).__name__)
+        self.cause = cause
 
 
 class NonAtomicInPlan(EngineError):

@@ -44,6 +44,7 @@ from memstack.engine.run.lock import verify_held
 from memstack.engine.run.steps import ProgressCallback as ProgressCallback
 from memstack.engine.run.steps import StepFailed, after_step, as_migration_failed, check_foreign_keys, elapsed_ms
 from memstack.engine.run.steps import StepResult as StepResult
+from memstack.engine.run.verify import verified_outside
 from memstack.engine.tree.graph import MigrationGraph, Step
 from memstack.engine.tree.loader import LoadedTree
 
@@ -310,7 +311,8 @@ class Executor:
                     with self._transaction() as marking:
                         rev = step.revision
                         recorder.bound_to(marking).set_mark(rev.id, rev.component, rev.name, step.direction)
-                with self._connect() as outside, fenced_step(self.engine, outside, in_transaction=False):
+                with self._connect() as outside, fenced_step(self.engine, outside, in_transaction=False), \
+                        verified_outside(self.engine, outside, step, marked=self.record):
                     self._set_ddl_lock_timeout(outside)
                     self._run_revision(outside, step, in_transaction=False)
                 with self._transaction() as recording:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrateOperation
     from sqlalchemy.engine import Connection, Inspector
 
+    from memstack.engine.errors import InvalidObject
     from memstack.engine.tree.graph import Revision
 
 
@@ -51,6 +52,7 @@ class MarkProgress:
     pending: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
     error: str | None = None  # why nothing could be compared
+    invalid: list[str] = field(default_factory=list)  # statements that drop the INVALID indexes it left
 
     def describe(self) -> str:
         if self.error:
@@ -72,14 +74,30 @@ def mark_progress(connection: Connection, revision: Revision, direction: str) ->
         inspector = inspect(connection)
         done: list[str] = []
         pending: list[str] = []
+        unusable = _invalid_indexes(connection)
+        invalid: list[str] = []
         for item in expected:
             exists = _exists(inspector, item)
+            bad = unusable.get(item.name) if item.kind == "index" and exists else None
+            if bad is not None:  # exists, but no query uses it: not done, and it has to go first
+                pending.append(f"{item.describe()} exists but is INVALID (drop it: {bad.fix})")
+                invalid.append(bad.fix)
+                continue
             text = f"{item.describe()} {_state_word(item, exists)}"
             (done if exists == item.exists_after else pending).append(text)
     except Exception as exc:  # a revision that needs a live database, or a bug in it: say so, do not crash
         detail = str(exc).strip().splitlines()
         return MarkProgress(error=f"{type(exc).__name__}: {detail[0] if detail else ''}".rstrip(": "))
-    return MarkProgress(done, pending, unchecked)
+    return MarkProgress(done, pending, unchecked, invalid=invalid)
+
+
+def _invalid_indexes(connection: Connection) -> dict[str, InvalidObject]:
+    """PostgreSQL's INVALID indexes by name (an interrupted ``CREATE INDEX CONCURRENTLY`` leaves one)."""
+    if connection.dialect.name != "postgresql":
+        return {}
+    from memstack.engine.run.verify import invalid_indexes
+
+    return {o.name: o for o in invalid_indexes(connection)}
 
 
 def _state_word(item: Expected, exists: bool) -> str:

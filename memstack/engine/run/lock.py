@@ -70,11 +70,12 @@ class LockLost(EngineError):
     start, and how many of the plan's steps finished (and stay applied) before it.
 
     ``during``: instead of ``before``, the step that was running when the fence before its
-    commit found the lock gone; it was rolled back and not recorded.
+    commit found the lock gone; it was rolled back and not recorded (``plan_rolled_back``: with
+    every earlier step of an ``--atomic`` run).
     """
 
     def __init__(self, what: str, reason: str, *, before: str | None = None, completed: int = 0,
-                 total: int = 0, during: str | None = None) -> None:
+                 total: int = 0, during: str | None = None, plan_rolled_back: bool = False) -> None:
         where = (f" during step {completed + 1} of {total} ({during})" if during
                  else f" before step {completed + 1} of {total} ({before})" if before else "")
         super().__init__(f"lost the migration lock on {what}{where}: {reason}")
@@ -84,6 +85,7 @@ class LockLost(EngineError):
         self.completed = completed
         self.total = total
         self.during = during
+        self.plan_rolled_back = plan_rolled_back  # an --atomic run: no step of it stays applied
 
 
 @dataclass(frozen=True)

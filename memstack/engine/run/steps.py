@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import MigrationFailed
+from memstack.engine.errors import MigrationFailed, StepNotApplied
 from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
@@ -59,7 +59,10 @@ def as_migration_failed(step: Step, index: int, total: int, exc: BaseException, 
     if isinstance(exc, MigrationFailed):
         return exc
     if isinstance(exc, LockLost):
-        return LockLost(exc.what, exc.reason, during=step.revision.label, completed=index - 1, total=total)
+        return LockLost(exc.what, exc.reason, during=step.revision.label, completed=index - 1, total=total,
+                        plan_rolled_back=outcome == "plan_rolled_back")
+    if isinstance(exc, StepNotApplied):
+        outcome = "not_applied"
     return MigrationFailed(step=step, index=index, total=total, error=exc, outcome=outcome, dialect=dialect)
 
 
@@ -78,6 +81,15 @@ def check_foreign_keys(connection: Connection, step: Step) -> None:
 
 def error_text(exc: BaseException) -> str:
     """The one-line text a failure row and mark keep."""
+    from memstack.engine.errors import InvalidObjectsLeft, StepNotApplied, Terminated
+
+    if isinstance(exc, StepNotApplied):  # the real cause is what the failure row and mark keep
+        return error_text(exc.cause)
+    if isinstance(exc, InvalidObjectsLeft):
+        left = "; ".join(f"left {o.describe()} (clear it: {o.fix})" for o in exc.objects)
+        return f"{error_text(exc.cause)}; {left}" if exc.cause is not None else f"reported success but {left}"
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C / SIGINT)"
     original = getattr(exc, "orig", None)

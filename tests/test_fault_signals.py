@@ -1,0 +1,91 @@
+"""SIGTERM and SIGINT cancel what memstack runs on the server before it exits (issue 20, point 5).
+
+``migrate`` is blocked on a table a reader holds (its ALTER queued behind the reader, every
+later query on the table queued behind the ALTER), or on the migration lock; the signal must
+leave nothing queued on the server, and the exit status says which signal it was.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from support.databases import query
+from support.faults import reader_holding
+from support.migrators import Migrator, wait_until
+from support.revisions import chain_component
+from support.running import manage
+
+from memstack.engine.run.lock import _advisory_key
+
+ADD_COLUMN = 'op.add_column("{label}_t1", sa.Column("extra", sa.Integer()))'
+EXIT = {signal.SIGTERM: 143, signal.SIGINT: 130}
+SAID = {signal.SIGTERM: "Terminated (SIGTERM).", signal.SIGINT: "Interrupted."}
+
+
+def _waiting_on(url: str, table: str) -> list[dict[str, object]]:
+    return query(url, "SELECT l.pid, a.application_name FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                      "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE c.relname = :t AND NOT l.granted",
+                 t=table)
+
+
+def _memstack_sessions(url: str) -> list[dict[str, object]]:
+    database = url.rsplit("/", 1)[-1]
+    return query(url, "SELECT pid, state, wait_event_type FROM pg_stat_activity "
+                      "WHERE datname = :d AND application_name = 'memstack'", d=database)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_signal_cancels_the_alter_queued_behind_a_reader(project: Path, postgres_url: str, make_component,
+                                                            signal_number: int) -> None:
+    chain = chain_component(make_component, project, 2, prefix="sig", bodies={2: ADD_COLUMN})
+    table = f"{chain.label}_t1"
+    first = manage(project, postgres_url, "migrate", chain.label, chain.names[0], pythonpath=[chain.packages_dir])
+    assert first.code == 0, first
+    with reader_holding(postgres_url, table), \
+            Migrator(project, postgres_url, "migrate", pythonpath=[chain.packages_dir]) as run:
+        wait_until(lambda: bool(_waiting_on(postgres_url, table)), 60, "the ALTER to queue behind the reader",
+                   detail=lambda: run.err)
+        run.send(signal_number)
+        result = run.finish()
+        # the reader still holds the table: only a cancelled statement leaves the queue
+        wait_until(lambda: not _waiting_on(postgres_url, table) and not _memstack_sessions(postgres_url), 10,
+                   "memstack's sessions to leave the server",
+                   detail=lambda: f"{_waiting_on(postgres_url, table)} {_memstack_sessions(postgres_url)}")
+    assert result.code == EXIT[signal_number], result
+    assert SAID[signal_number] in result.err
+    assert "Traceback" not in result.err
+    failures = query(postgres_url, "SELECT error FROM memstack_history WHERE event = 'failure' AND revision = :r",
+                     r=chain.ids[1])
+    assert [row["error"] for row in failures] == [
+        "terminated (SIGTERM)" if signal_number == signal.SIGTERM else "interrupted (Ctrl-C / SIGINT)"]
+    again = manage(project, postgres_url, "migrate", pythonpath=[chain.packages_dir])  # nothing half-done
+    assert again.code == 0, again
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_signal_during_the_migration_lock_wait(project: Path, postgres_url: str, make_component,
+                                                 signal_number: int) -> None:
+    chain = chain_component(make_component, project, 1, prefix="sigw")
+    holder = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with holder.connect() as connection:
+            key = _advisory_key(postgres_url.rsplit("/", 1)[-1])
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            connection.commit()
+            with Migrator(project, postgres_url, "migrate", pythonpath=[chain.packages_dir]) as run:
+                run.wait_for_err("Waiting up to")
+                run.send(signal_number)
+                result = run.finish()
+            wait_until(lambda: not _memstack_sessions(postgres_url), 10, "memstack's sessions to leave the server",
+                       detail=lambda: str(_memstack_sessions(postgres_url)))
+    finally:
+        holder.dispose()
+    assert result.code == EXIT[signal_number], result
+    assert SAID[signal_number] in result.err
+    assert chain.table(1) not in {r["tablename"] for r in query(postgres_url, "SELECT tablename FROM pg_tables")}
