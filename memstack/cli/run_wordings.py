@@ -39,11 +39,31 @@ def _migration_failed(error: MigrationFailed) -> Worded:
         fix = (f"the step ran outside a transaction ({why}): the revision may be half-applied. "
                f"Fix the schema by hand, then run 'manage.py repair' (if its effect is undone) or "
                f"'manage.py migrate --fake {rev.component} {rev.name}' (if it is complete)")
+    elif error.confirmation is not None:
+        fix = _after_lost_connection(error)
     else:
         fix = ((f"steps 1..{error.index - 1} stayed applied; this step was rolled back. " if error.index > 1
                 else "this step was rolled back; nothing changed. ")
                + "Fix the revision or the data, then run migrate again")
     return error.message, fix
+
+
+def _after_lost_connection(error: MigrationFailed) -> str:
+    """What is applied after the connection was lost: read back from the server, never assumed."""
+    found = error.confirmation
+    assert found is not None
+    if found.unknown:
+        return (f"the connection to the server was lost and the server could not be reached again: this step "
+                f"was not committed, and of the {len(found.unknown)} step(s) printed OK before it the last ones may "
+                "be lost if the server crashed (memstack commits all but a run's last step asynchronously). Once "
+                "the server is back, 'manage.py showmigrations' shows what is applied; run migrate again")
+    said = ["the connection to the server was lost; read back from the server: this step was not committed"]
+    if found.confirmed:
+        said.append(f"{len(found.confirmed)} earlier step(s) are applied (up to {found.confirmed[-1]})")
+    if found.lost:
+        said.append(f"{len(found.lost)} step(s) printed OK were lost with the server ({', '.join(found.lost)}; "
+                    "their commits were asynchronous); migrate runs them again")
+    return "; ".join(said) + ". Run migrate again once the server is back"
 
 
 @wording(NonAtomicInPlan)

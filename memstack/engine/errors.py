@@ -290,12 +290,29 @@ class RevisionNotRenderable(EngineError):
 # --------------------------------------------------------------------------- executor
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """Of a run's finished steps (labels), what the server confirmed after the connection was lost.
+
+    ``unknown``: the server could not be asked (then ``confirmed`` and ``lost`` are empty).
+    """
+
+    confirmed: tuple[str, ...]
+    lost: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
 class MigrationFailed(EngineError):
     """A revision raised while running; what stayed applied depends on ``outcome``.
 
     ``outcome``: ``plan_rolled_back`` (atomic run), ``maybe_half_applied`` (the step ran
-    outside a transaction) or ``step_rolled_back`` (earlier steps stay applied).
+    outside a transaction), ``not_applied`` (it ran outside one, but none of its statements
+    took effect) or ``step_rolled_back`` (earlier steps stay applied). ``confirmation``: set
+    when the connection was lost, from reading the server back (earlier steps' commits may
+    have been lost with a crashed server).
     """
+
+    confirmation: Confirmation | None = None
 
     def __init__(self, *, step: Step, index: int, total: int, error: BaseException, outcome: str,
                  dialect: str) -> None:

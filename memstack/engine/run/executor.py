@@ -29,8 +29,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import NonAtomicInPlan
+from memstack.engine.errors import MigrationFailed, NonAtomicInPlan
 from memstack.engine.records.versionrows import VersionRows
+from memstack.engine.run import crash, fencing, verify
 from memstack.engine.run.alembic_config import (
     AlembicSetup,
     SharedEnvironment,
@@ -39,12 +40,10 @@ from memstack.engine.run.alembic_config import (
     revision_environment,
     revision_function,
 )
-from memstack.engine.run.fencing import fenced_step
 from memstack.engine.run.lock import verify_held
 from memstack.engine.run.steps import ProgressCallback as ProgressCallback
 from memstack.engine.run.steps import StepFailed, after_step, as_migration_failed, check_foreign_keys, elapsed_ms
 from memstack.engine.run.steps import StepResult as StepResult
-from memstack.engine.run.verify import verified_outside
 from memstack.engine.tree.graph import MigrationGraph, Step
 from memstack.engine.tree.loader import LoadedTree
 
@@ -171,6 +170,8 @@ class Executor:
                     results.append(self._run_one(connection, recorder, step, state, index, len(plan), fake=fake,
                                                  event=event))
                     state = after_step(state, step)
+        except MigrationFailed as failed:  # a lost connection: say what the server confirms, not what was printed
+            raise crash.confirmed(failed, self.engine, self.graph, [r.step for r in results]) from failed.__cause__
         finally:
             if self._unflushed:
                 self._flush_commits(connection)
@@ -300,7 +301,7 @@ class Executor:
         after = after_step(before, step)
         try:
             if connection is not None:
-                with fenced_step(self.engine, connection, in_transaction=True):  # the lock, checked before commit
+                with fencing.fenced_step(self.engine, connection, in_transaction=True):  # lock checked before commit
                     if not fake:
                         self._run_revision(connection, step, in_transaction=True)
                     self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
@@ -311,8 +312,7 @@ class Executor:
                     with self._transaction() as marking:
                         rev = step.revision
                         recorder.bound_to(marking).set_mark(rev.id, rev.component, rev.name, step.direction)
-                with self._connect() as outside, fenced_step(self.engine, outside, in_transaction=False), \
-                        verified_outside(self.engine, outside, step, marked=self.record):
+                with self._connect() as outside, verify.checked_outside(self.engine, outside, step, marked=self.record):
                     self._set_ddl_lock_timeout(outside)
                     self._run_revision(outside, step, in_transaction=False)
                 with self._transaction() as recording:

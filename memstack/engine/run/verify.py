@@ -143,6 +143,16 @@ def verified_outside(engine: Engine, connection: Connection, step: Step, *, mark
         raise InvalidObjectsLeft(left, None)
 
 
+@contextmanager
+def checked_outside(engine: Engine, connection: Connection, step: Step, *, marked: bool) -> Iterator[None]:
+    """A step outside a transaction: the step barrier held (:mod:`.fencing`), what it built checked."""
+    from memstack.engine.run.fencing import fenced_step
+
+    with fenced_step(engine, connection, in_transaction=False), verified_outside(engine, connection, step,
+                                                                                 marked=marked):
+        yield
+
+
 def _read(engine: Engine, reader: Any) -> list[InvalidObject]:
     with engine.connect() as fresh:  # the step's own session may have been ended
         found: list[InvalidObject] = reader(fresh)
