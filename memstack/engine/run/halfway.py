@@ -6,8 +6,9 @@ user has to know which. We learn what the revision does by calling its function 
 recording ``op`` (nothing is executed or rendered; no scratch database is needed, unlike
 adoption) and compare each object with the live database.
 
-Only objects with a name are checked; what a name cannot show (``op.execute``, data,
-type changes, batch blocks) is listed as not checked.
+Only objects with a name are checked, in plain operations and in ``batch_alter_table``
+blocks alike; what a name cannot show (``op.execute``, data, type changes) is listed as not
+checked.
 """
 
 from __future__ import annotations
@@ -141,9 +142,12 @@ def _recording_op(dialect_name: str, recorded: list[MigrateOperation], unchecked
 
     original_batch = operations.batch_alter_table
 
-    def batch(table_name: str, *args: Any, **kwargs: Any) -> Any:
-        unchecked.append(f"batch changes to {table_name}")
-        return original_batch(table_name, *args, **kwargs)
+    @contextmanager
+    def batch(table_name: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """A batch block's operations, recorded one by one like plain ones (each names its table)."""
+        with original_batch(table_name, *args, **kwargs) as batch_op:
+            batch_op.invoke = record  # type: ignore[method-assign]
+            yield batch_op
 
     operations.invoke = record  # type: ignore[method-assign]
     operations.batch_alter_table = batch  # type: ignore[method-assign]
