@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from support.databases import query
 from support.faults import reader_holding
+from support.inspect import marks
 from support.migrators import Migrator, wait_until
-from support.revisions import chain_component
+from support.revisions import chain_component, new_id, write_revision
 from support.running import manage
 
 from memstack.engine.run.lock import _advisory_key
@@ -89,3 +90,28 @@ def test_a_signal_during_the_migration_lock_wait(project: Path, postgres_url: st
     assert result.code == EXIT[signal_number], result
     assert SAID[signal_number] in result.err
     assert chain.table(1) not in {r["tablename"] for r in query(postgres_url, "SELECT tablename FROM pg_tables")}
+
+
+@pytest.mark.mariadb
+def test_sigterm_on_mariadb_leaves_no_alter_waiting_and_no_mark(project: Path, mariadb_url: str,
+                                                                 make_component) -> None:
+    chain = chain_component(make_component, project, 1, prefix="sigm")
+    write_revision(chain.folder, chain.names[0] + "_extra", new_id(), chain.ids[0],
+                   upgrade=ADD_COLUMN.replace("{label}", chain.label))
+    assert manage(project, mariadb_url, "migrate", chain.label, chain.names[0],
+                  pythonpath=[chain.packages_dir]).code == 0
+    database = mariadb_url.rsplit("/", 1)[-1]
+
+    def altering() -> list[dict[str, object]]:
+        return query(mariadb_url, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = :d "
+                                  "AND INFO LIKE 'ALTER TABLE%'", d=database)
+
+    with reader_holding(mariadb_url, f"{chain.label}_t1"), \
+            Migrator(project, mariadb_url, "migrate", pythonpath=[chain.packages_dir]) as run:
+        wait_until(lambda: bool(altering()), 60, "the ALTER to wait for the reader", detail=lambda: run.err)
+        run.send(signal.SIGTERM)
+        result = run.finish()
+        wait_until(lambda: not altering(), 10, "the ALTER to leave the server", detail=lambda: str(altering()))
+    assert result.code == 143, result
+    assert marks(mariadb_url) == []  # nothing of the step took effect: the next migrate just runs it
+    assert manage(project, mariadb_url, "migrate", pythonpath=[chain.packages_dir]).code == 0

@@ -124,6 +124,11 @@ def verified_outside(engine: Engine, connection: Connection, step: Step, *, mark
     watch = _Watch(connection)
     try:
         yield
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the executor records it; a MariaDB step that did nothing is unmarked
+        watch.stop()
+        if marked and not watch.took_effect() and engine.dialect.name in ("mysql", "mariadb"):
+            _clear_mark(engine, step)
+        raise
     except Exception as exc:
         watch.stop()
         cause = real_cause(exc)
