@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from support.faults import TcpProxy, postgres_locks_on, private_postgres, reader_holding, silent_server
 
@@ -82,7 +83,7 @@ def test_private_postgres_starts_answers_and_dies_on_kill9(tmp_path: Path) -> No
             assert connection.execute(text("SELECT inet_server_port()")).scalar() == server.port
         server.kill9()
         assert not server.alive()
-        with pytest.raises(Exception), engine.connect():
+        with pytest.raises(OperationalError), engine.connect():
             pass
         engine.dispose()
 
@@ -94,7 +95,8 @@ def test_reader_holding_holds_access_share(postgres_url: str) -> None:
         connection.execute(text("CREATE TABLE held (id int)"))
     database = engine.url.database
     with reader_holding(postgres_url, "held") as reader:
-        assert (reader.pid, "AccessShareLock", "idle in transaction") in postgres_locks_on(postgres_url, "held", database)
+        held = postgres_locks_on(postgres_url, "held", database)
+        assert (reader.pid, "AccessShareLock", "idle in transaction") in held
         reader.release()
         assert postgres_locks_on(postgres_url, "held", database) == []
     engine.dispose()

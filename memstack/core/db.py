@@ -215,6 +215,18 @@ def _bound_sessions(engine: Engine, network: NetworkSettings) -> None:
             raise OperationalError(context.statement, context.parameters, heartbeat.silent,
                                    connection_invalidated=True)
 
+    if backend == "postgresql":  # psycopg connections may be used from two threads; PyMySQL's may not
+
+        @event.listens_for(engine, "checkout")
+        def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            if dbapi_connection.info.server_version >= 140000:
+                heartbeat.checked_out(dbapi_connection)
+
+        @event.listens_for(engine, "checkin")
+        def _checkin(dbapi_connection: Any, _record: Any) -> None:
+            if dbapi_connection is not None:
+                heartbeat.checked_in(dbapi_connection)
+
     @event.listens_for(engine, "engine_disposed")
     def _disposed(_engine: Any) -> None:
         heartbeat.stop()

@@ -23,11 +23,15 @@ two hours TCP takes to give up. Three layers (defaults and why: :class:`NetworkS
 
 The migration lock's session (``engine/lock.py``) is one of these sessions: on PostgreSQL it
 holds a session-level advisory lock in autocommit, never inside a transaction, so
-``idle_in_transaction_session_timeout`` cannot end it, and ``idle_session_timeout`` (14+) is
-set to 0 for memstack's sessions so an administrator's idle reaper cannot either. On MariaDB
-``GET_LOCK`` is held outside a transaction too; ``wait_timeout`` is what could end the idle
-lock session during a long step, so it is set to :data:`MARIADB_WAIT_TIMEOUT` (the server's
-compiled default, in case the server was configured lower for application pools).
+``idle_in_transaction_session_timeout`` cannot end it. ``idle_session_timeout`` (14+) is 0 for
+memstack's sessions, except that the heartbeat gives each checked-out session idling outside a
+transaction (the lock's) the silence bound and pings it (see :class:`Heartbeat`): an
+administrator's idle reaper cannot end it during a long step, and the server ends it when
+memstack is gone. On MariaDB ``GET_LOCK`` is held outside a transaction too; ``wait_timeout``
+is what could end the idle lock session during a long step, so it is set to
+:data:`MARIADB_WAIT_TIMEOUT` (the server's compiled default, in case the server was configured
+lower for application pools); PyMySQL connections cannot be pinged from a second thread, so a
+vanished migrator's ``GET_LOCK`` lasts until MariaDB notices the connection is gone.
 """
 
 from __future__ import annotations
@@ -165,20 +169,26 @@ def apply_session_settings(dbapi_connection: Any, backend: str, network: Network
     """Set :func:`session_settings` on a new DBAPI connection (one round trip), outside any transaction."""
     if backend == "postgresql":
         version = dbapi_connection.info.server_version
-        statement = session_statement(backend, session_settings(backend, version, network))
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True  # a SET inside the first transaction would be rolled back with it
-        try:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute(statement)
-        finally:
-            dbapi_connection.autocommit = autocommit
+        # outside a transaction: a SET inside the first one would be rolled back with it
+        _set_outside_transaction(dbapi_connection, session_statement(backend, session_settings(backend, version,
+                                                                                              network)))
     elif backend in ("mysql", "mariadb"):
         _tune_socket(getattr(dbapi_connection, "_sock", None), network)
         statement = session_statement(backend, session_settings(
             backend, getattr(dbapi_connection, "server_version", ""), network))
         with dbapi_connection.cursor() as cursor:  # session variables are not transactional
             cursor.execute(statement)
+
+
+def _set_outside_transaction(dbapi_connection: Any, statement: str) -> None:
+    """Run ``statement`` on a psycopg connection in autocommit (so no rollback undoes it)."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def _tune_socket(sock: socket.socket | None, network: NetworkSettings) -> None:
@@ -263,6 +273,15 @@ class Heartbeat:
     ``connect_timeout``). When no answer came for ``interval * count`` seconds, every running
     statement's socket is shut down (the driver raises at once) and :attr:`silent` says so.
     A server that answers with an error is alive: only silence counts.
+
+    On PostgreSQL 14+ it also keeps the engine's *idle sessions outside a transaction* alive
+    (the migration lock's session: autocommit, holding a session-level advisory lock): each
+    such checked-out session gets ``idle_session_timeout`` = :attr:`NetworkSettings.silence_bound`
+    and a ``SELECT 1`` every keepalive interval. While memstack is there, the session never
+    idles that long; when memstack or its network vanished (a silent proxy still ACKs for it),
+    the server ends the session within the bound and the advisory lock goes with it, instead of
+    blocking every later migration for as long as the proxy keeps the connection. Sessions are
+    set back to ``idle_session_timeout = 0`` when returned to the pool.
     """
 
     def __init__(self, engine: Engine, network: NetworkSettings) -> None:
@@ -276,6 +295,58 @@ class Heartbeat:
         self._probe: Any = None
         self._answered = time.monotonic()
         self._asking = False
+        self._held: dict[int, Any] = {}  # checked-out DBAPI connections (PostgreSQL 14+ only)
+        self._kept: set[int] = set()  # those given a finite idle_session_timeout
+        self._keeping = False
+
+    # -- idle sessions (PostgreSQL 14+)
+    def checked_out(self, dbapi_connection: Any) -> None:
+        with self._guard:
+            self._held[id(dbapi_connection)] = dbapi_connection
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="memstack-heartbeat", daemon=True)
+                self._thread.start()
+
+    def checked_in(self, dbapi_connection: Any) -> None:
+        with self._guard:
+            self._held.pop(id(dbapi_connection), None)
+            kept = id(dbapi_connection) in self._kept
+            self._kept.discard(id(dbapi_connection))
+        if kept and self.silent is None:
+            try:
+                _set_outside_transaction(dbapi_connection, "SET idle_session_timeout = 0")
+            except Exception:  # a broken connection: the pool discards it anyway
+                pass
+
+    def _idle_outside_transaction(self) -> list[Any]:
+        from psycopg import pq
+
+        with self._guard:
+            candidates = [c for key, c in self._held.items() if key not in self._busy]
+        found = []
+        for connection in candidates:
+            try:
+                if connection.autocommit and connection.info.transaction_status == pq.TransactionStatus.IDLE:
+                    found.append(connection)
+            except Exception:
+                continue
+        return found
+
+    def _keep(self, connections: list[Any]) -> None:
+        bound = _ms(self.network.silence_bound)
+        try:
+            for connection in connections:
+                with self._guard:
+                    first = id(connection) not in self._kept
+                    self._kept.add(id(connection))
+                statement = f"SET idle_session_timeout = {bound}" if first else "SELECT 1"
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute(statement)
+                except Exception:
+                    continue
+        finally:
+            self._keeping = False
 
     # -- events
     def started(self, dbapi_connection: Any) -> None:
@@ -303,6 +374,12 @@ class Heartbeat:
             engine = self._engine_ref()
             if engine is None:
                 return
+            if not self._keeping and self._held:
+                idle = self._idle_outside_transaction()
+                if idle:
+                    self._keeping = True
+                    threading.Thread(target=self._keep, args=(idle,), name="memstack-keep-session",
+                                     daemon=True).start()
             oldest = self._oldest()
             now = time.monotonic()
             if oldest is None or now - oldest < network.keepalives_idle:
@@ -348,7 +425,7 @@ class Heartbeat:
     def _declare_silent(self, seconds: float) -> None:
         self.silent = NetworkSilent(round(seconds, 1))
         with self._guard:
-            busy = [connection for _, connection in self._busy.values()]
+            busy = [connection for _, connection in self._busy.values()] + list(self._held.values())
         for connection in busy:
             _shut(_socket_fd(connection))
         probe = self._probe
