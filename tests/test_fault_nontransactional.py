@@ -127,3 +127,39 @@ def test_if_not_exists_over_an_invalid_index_is_not_applied(project: Path, postg
     doctor = manage(project, postgres_url, "doctor", pythonpath=[chain.packages_dir])
     assert doctor.code == 1 and f"[FAIL] indexes: INVALID index public.{index}" in doctor.out, doctor
 
+
+
+VALIDATE = "\n".join([
+    "with op.get_context().autocommit_block():",
+    '    op.execute("ALTER TABLE {label}_t1 VALIDATE CONSTRAINT ck_{label}_positive")',
+])
+
+
+@pytest.mark.postgres
+def test_an_interrupted_validate_constraint_is_reported_not_validated(project: Path, postgres_url: str,
+                                                                      make_component) -> None:
+    chain = _two_revisions(make_component, project, VALIDATE)
+    constraint = f"ck_{chain.label}_positive"
+    assert manage(project, postgres_url, "migrate", chain.label, chain.names[0],
+                  pythonpath=[chain.packages_dir]).code == 0
+    execute(postgres_url, f"ALTER TABLE {chain.table(1)} ADD CONSTRAINT {constraint} CHECK (id > 0) NOT VALID")
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with engine.connect() as holder:
+            holder.exec_driver_sql(f"LOCK TABLE {chain.table(1)} IN SHARE UPDATE EXCLUSIVE MODE")
+            waiting = ("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND query ILIKE '%VALIDATE CONSTRAINT%'")
+            with Migrator(project, postgres_url, "migrate", pythonpath=[chain.packages_dir]) as run:
+                wait_until(lambda: bool(query(postgres_url, waiting)), 60, "VALIDATE CONSTRAINT to wait",
+                           detail=lambda: run.err)
+                execute(postgres_url, "SELECT pg_cancel_backend(:p)",
+                        params={"p": query(postgres_url, waiting)[0]["pid"]})
+                result = run.finish()
+            holder.rollback()
+    finally:
+        engine.dispose()
+    assert result.code == 1, result
+    assert (f"constraint {constraint} on public.{chain.table(1)} not validated (clear it: ALTER TABLE "
+            f"public.{chain.table(1)} VALIDATE CONSTRAINT {constraint})") in result.err, result.err
+    assert "--fake" not in result.err
+    assert version_rows(postgres_url) == {chain.ids[0]}
