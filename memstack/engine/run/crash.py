@@ -12,7 +12,8 @@ the server could not be asked.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from memstack.engine.errors import Confirmation, MigrationFailed
@@ -20,6 +21,7 @@ from memstack.engine.errors import Confirmation, MigrationFailed
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from memstack.engine.run.steps import StepResult
     from memstack.engine.tree.graph import MigrationGraph, Step
 
 #: how long to try reaching the server again before saying it could not be asked
@@ -47,11 +49,15 @@ def confirm_after(engine: Engine, graph: MigrationGraph, finished: Sequence[Step
                         lost=tuple(s.revision.label for s in finished if s not in confirmed), unknown=())
 
 
-def confirmed(failed: MigrationFailed, engine: Engine, graph: MigrationGraph,
-              finished: Sequence[Step]) -> MigrationFailed:
-    """``failed``, with what the server confirms of ``finished`` when the connection was lost."""
-    failed.confirmation = confirm_after(engine, graph, finished, failed.error)
-    return failed
+@contextmanager
+def confirming(engine: Engine, graph: MigrationGraph, results: Sequence[StepResult]) -> Iterator[None]:
+    """A run's steps: a :class:`MigrationFailed` leaving the block says what the server confirms of
+    the steps finished so far (``results``, filled as they finish) when the connection was lost."""
+    try:
+        yield
+    except MigrationFailed as failed:
+        failed.confirmation = confirm_after(engine, graph, [r.step for r in results], failed.error)
+        raise
 
 
 def _applied(engine: Engine, graph: MigrationGraph, seconds: float) -> set[str] | None:

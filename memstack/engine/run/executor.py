@@ -29,9 +29,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import MigrationFailed, NonAtomicInPlan
+from memstack.engine.errors import NonAtomicInPlan
 from memstack.engine.records.versionrows import VersionRows
-from memstack.engine.run import crash, fencing, verify
+from memstack.engine.run import crash, fencing, lock, verify
 from memstack.engine.run.alembic_config import (
     AlembicSetup,
     SharedEnvironment,
@@ -40,7 +40,6 @@ from memstack.engine.run.alembic_config import (
     revision_environment,
     revision_function,
 )
-from memstack.engine.run.lock import verify_held
 from memstack.engine.run.steps import ProgressCallback as ProgressCallback
 from memstack.engine.run.steps import StepFailed, after_step, as_migration_failed, check_foreign_keys, elapsed_ms
 from memstack.engine.run.steps import StepResult as StepResult
@@ -164,14 +163,12 @@ class Executor:
         state = set(applied)
         self._unflushed = False
         try:
-            with self._environment_per_run():
+            with self._environment_per_run(), crash.confirming(self.engine, self.graph, results):  # after a lost link
                 for index, step in enumerate(plan, start=1):
-                    verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
+                    lock.verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
                     results.append(self._run_one(connection, recorder, step, state, index, len(plan), fake=fake,
                                                  event=event))
                     state = after_step(state, step)
-        except MigrationFailed as failed:  # a lost connection: say what the server confirms, not what was printed
-            raise crash.confirmed(failed, self.engine, self.graph, [r.step for r in results]) from failed.__cause__
         finally:
             if self._unflushed:
                 self._flush_commits(connection)
@@ -234,7 +231,7 @@ class Executor:
                 recorder = self._prepare(connection)
                 for step in plan:
                     index += 1  # kept outside the loop header: the failure below names the step
-                    verify_held(self.engine, before=step.revision.label, completed=index - 1,  # rolls all back
+                    lock.verify_held(self.engine, before=step.revision.label, completed=index - 1,  # rolls all back
                                 total=len(plan))
                     results.append(self._step(recorder, connection, step, state, fake=fake, event=event))
                     state = after_step(state, step)
