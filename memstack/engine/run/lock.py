@@ -241,20 +241,20 @@ def _quiet_probe(connection: Connection, ask: Callable[[], str | None]) -> Calla
 
 
 def _keep_alive(connection: Connection) -> None:
-    """The lock session sits idle while steps run: no idle timeout of the server may end it.
+    """The lock session sits idle while steps run: no idle timeout set for a role or database may end it.
 
-    ``idle_session_timeout`` (PostgreSQL 14+) and ``idle_in_transaction_session_timeout``
-    (set for a role or database, or by memstack's own per-session bounds) are switched off for
-    this session only; on MariaDB ``wait_timeout`` is raised to its maximum (a year).
-    TCP keepalives (set on every memstack session) keep a proxy or firewall from dropping it.
+    PostgreSQL: ``idle_session_timeout`` (14+) and ``idle_in_transaction_session_timeout`` are
+    switched off for this session as the lock is taken (on a migration engine the network
+    heartbeat then pings it and gives it a finite bound, so a vanished migrator's lock is still
+    released: :mod:`memstack.core.network`). MariaDB: the per-session ``wait_timeout`` every
+    migration engine sets already outlives a long step.
     """
-    if connection.dialect.name == "postgresql":
-        settings = ["idle_in_transaction_session_timeout"]
-        if (connection.dialect.server_version_info or (0,)) >= (14,):
-            settings.append("idle_session_timeout")
-        connection.execute(_sql("SELECT " + ", ".join(f"set_config('{name}', '0', false)" for name in settings)))
-    else:
-        connection.exec_driver_sql("SET SESSION wait_timeout = 31536000")
+    if connection.dialect.name != "postgresql":
+        return
+    settings = ["idle_in_transaction_session_timeout"]
+    if (connection.dialect.server_version_info or (0,)) >= (14,):
+        settings.append("idle_session_timeout")
+    connection.execute(_sql("SELECT " + ", ".join(f"set_config('{name}', '0', false)" for name in settings)))
 
 
 # --------------------------------------------------------------------------- PostgreSQL
