@@ -102,10 +102,10 @@ class _Watch:
 
 def real_cause(exc: BaseException) -> BaseException:
     """The first error of a failed step: not the ``PendingRollbackError`` a dead session raises later."""
-    from sqlalchemy.exc import InvalidRequestError, PendingRollbackError
+    from sqlalchemy.exc import PendingRollbackError
 
     seen: BaseException | None = exc
-    while isinstance(seen, (PendingRollbackError, InvalidRequestError)) and not hasattr(seen, "orig"):
+    while isinstance(seen, PendingRollbackError):
         earlier = seen.__context__ or seen.__cause__
         if earlier is None:
             break
