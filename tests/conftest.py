@@ -148,3 +148,14 @@ def make_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     for module in list(sys.modules):
         if any(module == name or module.startswith(name + ".") for name in made):
             del sys.modules[module]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow fault tests (``slow_faults``: a killed private server, ...) run only when asked for
+    by ``-m slow_faults``; ``.ci/run`` runs them as a second step after the normal suite."""
+    if "slow_faults" in (config.option.markexpr or ""):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow_faults") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow_faults") is None]

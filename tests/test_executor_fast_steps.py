@@ -124,14 +124,14 @@ def test_a_run_stopped_early_makes_its_earlier_steps_durable(project: Path, post
                                                             make_component: Any,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     chain = chain_component(make_component, project, 3, prefix="durable")
-    real = executor_module.verify_held
+    real = executor_module.lock.verify_held  # the executor calls it through the lock module
 
     def lose_before_third(engine: Any, *, before: str | None = None, completed: int = 0, total: int = 0) -> None:
         if completed == 2:
             raise LockLost("PostgreSQL", "gone", before=before, completed=completed, total=total)
         real(engine, before=before, completed=completed, total=total)
 
-    monkeypatch.setattr(executor_module, "verify_held", lose_before_third)
+    monkeypatch.setattr(executor_module.lock, "verify_held", lose_before_third)
     with Workspace.load(project, database_url=postgres_url) as ws:
         seen = _capture(ws)
         with pytest.raises(LockLost):

@@ -191,6 +191,17 @@ def _wants_traceback(argv: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: the one place errors become messages and exit statuses."""
     args = list(sys.argv[1:] if argv is None else argv)
+    previous = _terminate_like_ctrl_c()
+    try:
+        _main(args)
+    finally:  # called in-process (tests, an embedding program): their SIGTERM handler comes back
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: list[str]) -> None:
     app = AppContext()
     try:
         result = cli.main(args=args, prog_name=_prog_name(), standalone_mode=False, obj=app)
@@ -203,8 +214,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.Abort as exc:
         if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # click wraps Ctrl-C in Abort
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            _interrupted(exc.__cause__ or exc.__context__)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except MemstackError as raised:
@@ -217,9 +227,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if worded.hint:
             click.echo(f"  fix: {redact(worded.hint)}", err=True)
         sys.exit(worded.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except Exception as exc:
         if app.traceback or _wants_traceback(args):
             _print_traceback()
@@ -228,6 +237,39 @@ def main(argv: Sequence[str] | None = None) -> None:
             click.echo("  (run again with --traceback to see where it happened)", err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+def _terminate_like_ctrl_c() -> Any:
+    """SIGTERM raises :class:`~memstack.engine.errors.Terminated` (a KeyboardInterrupt) in the main thread.
+
+    The default action would end the process at once, leaving a statement queued on the
+    server (an ALTER waiting for a table lock keeps waiting, and every query on the table
+    queues behind it). Raised like Ctrl-C, it cancels the running statement on the server
+    (psycopg sends a cancel request), the executor records the interruption, every session
+    is closed, and the process exits 143.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        return None
+
+    def terminate(_signum: int, _frame: object) -> None:
+        from memstack.engine.errors import Terminated
+
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, terminate)
+
+
+def _interrupted(exc: BaseException | None) -> None:
+    from memstack.engine.errors import Terminated
+
+    if isinstance(exc, Terminated):
+        click.echo("Terminated (SIGTERM).", err=True)
+        sys.exit(143)
+    click.echo("Interrupted.", err=True)
+    sys.exit(130)
 
 
 def _print_traceback() -> None:

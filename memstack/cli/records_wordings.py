@@ -3,6 +3,8 @@ rows no file provides, changed files, failure marks, pruning, tags."""
 
 from __future__ import annotations
 
+import re
+
 from memstack.cli.worded import Worded, Wording, run_hint
 from memstack.core.errors import DatabaseUnavailable, MemstackError, SchemaNotMigrated
 from memstack.engine.errors import (
@@ -51,6 +53,13 @@ def _checksum_drift(error: ChecksumDrift) -> Worded:
 def _failure_mark(error: FailureMark) -> Worded:
     mark = error.mark
     progress = error.progress
+    invalid = (progress.invalid if progress is not None else []) or re.findall(r"clear it: ([^)]+)\)",
+                                                                                mark.error or "")
+    if invalid:  # an INVALID index is never faked: no query would use it
+        done = progress.done if progress is not None and not progress.error else []
+        return error.message, (f"run {'; '.join(invalid)} (outside a transaction)"
+                               + (f", undo what is done ({', '.join(done)})" if done else "")
+                               + ", then 'manage.py repair' to clear the mark, then migrate again")
     if progress is not None and not progress.error and (progress.done or progress.pending):
         return error.message, (f"either undo what is done ({', '.join(progress.done) or 'nothing'}) and run "
                                "'manage.py repair', then migrate again; or finish what is not done "

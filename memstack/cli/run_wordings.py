@@ -6,6 +6,7 @@ from __future__ import annotations
 from memstack.cli.worded import Worded, Wording
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import (
+    InvalidObjectsLeft,
     LockLost,
     LockTimeout,
     MigrationFailed,
@@ -27,6 +28,17 @@ def _migration_failed(error: MigrationFailed) -> Worded:
     if is_refusal(error.error):  # not the revision's fault: a read-only file or a user without privileges
         fix = ("the database refused the write (a read-only SQLite file, or a user without privileges on the "
                "tables); nothing was applied. Connect as a user (or to a file) that may write, then run migrate again")
+    elif isinstance(error.error, InvalidObjectsLeft):
+        fixes = "; ".join(o.fix for o in error.error.objects)
+        fix = (f"the step ran outside a transaction and is not recorded as applied (never fake it: the object is "
+               f"unusable). Run {fixes} (outside a transaction), undo whatever else the step did ('manage.py "
+               "migrate' lists which of its objects exist), then 'manage.py repair' to clear its mark, "
+               "then migrate again")
+    elif error.outcome == "not_applied":
+        fix = ("none of the step's statements took effect, so it left no mark"
+               + (f"; steps 1..{error.index - 1} stayed applied" if error.index > 1 else "")
+               + ". Fix the cause (a lock another session held: wait for it, or raise the lock timeout), "
+               "then run migrate again")
     elif error.outcome == "plan_rolled_back":
         fix = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
     elif error.outcome == "maybe_half_applied":
@@ -35,11 +47,31 @@ def _migration_failed(error: MigrationFailed) -> Worded:
         fix = (f"the step ran outside a transaction ({why}): the revision may be half-applied. "
                f"Fix the schema by hand, then run 'manage.py repair' (if its effect is undone) or "
                f"'manage.py migrate --fake {rev.component} {rev.name}' (if it is complete)")
+    elif error.confirmation is not None:
+        fix = _after_lost_connection(error)
     else:
         fix = ((f"steps 1..{error.index - 1} stayed applied; this step was rolled back. " if error.index > 1
                 else "this step was rolled back; nothing changed. ")
                + "Fix the revision or the data, then run migrate again")
     return error.message, fix
+
+
+def _after_lost_connection(error: MigrationFailed) -> str:
+    """What is applied after the connection was lost: read back from the server, never assumed."""
+    found = error.confirmation
+    assert found is not None
+    if found.unknown:
+        return (f"the connection to the server was lost and the server could not be reached again: this step "
+                f"was not committed, and of the {len(found.unknown)} step(s) printed OK before it the last ones may "
+                "be lost if the server crashed (memstack commits all but a run's last step asynchronously). Once "
+                "the server is back, 'manage.py showmigrations' shows what is applied; run migrate again")
+    said = ["the connection to the server was lost; read back from the server: this step was not committed"]
+    if found.confirmed:
+        said.append(f"{len(found.confirmed)} earlier step(s) are applied (up to {found.confirmed[-1]})")
+    if found.lost:
+        said.append(f"{len(found.lost)} step(s) printed OK were lost with the server ({', '.join(found.lost)}; "
+                    "their commits were asynchronous); migrate runs them again")
+    return "; ".join(said) + ". Run migrate again once the server is back"
 
 
 def _non_atomic_in_plan(error: NonAtomicInPlan) -> Worded:
@@ -56,8 +88,15 @@ def _lock_timeout(error: LockTimeout) -> Worded:
 
 
 def _lock_lost(error: LockLost) -> Worded:
-    done = (f"steps 1..{error.completed} of {error.total} finished and stay applied; no further step started"
-            if error.completed else "no step started")
+    if error.plan_rolled_back:
+        done = "the whole --atomic plan was rolled back before its commit; nothing changed"
+    elif error.during:
+        done = (f"step {error.completed + 1} ({error.during}) was rolled back before its commit and is not recorded; "
+                + (f"steps 1..{error.completed} of {error.total} finished and stay applied"
+                   if error.completed else "no earlier step of this run was applied"))
+    else:
+        done = (f"steps 1..{error.completed} of {error.total} finished and stay applied; no further step started"
+                if error.completed else "no step started")
     return error.message, (f"{done}. Find out what ended the lock's session (an administrator, a proxy, a "
                            "network drop, a deleted lock file), make sure no other migration is running "
                            "('manage.py doctor' names the holder), then run 'manage.py migrate' again")

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 
 from memstack.core.db import create_engine
-from memstack.engine.run.lock import lock_holder, mysql_lock_name
+from memstack.engine.run.lock import _advisory_key, lock_holder, mysql_lock_name
 from support.databases import backend_of, query
 
 T = TypeVar("T")
@@ -36,6 +36,9 @@ POLL = 0.05
 #: the granted advisory locks of the URL's own database (others on the server may hold their own)
 PG_LOCKS_HERE = ("FROM pg_locks WHERE locktype = 'advisory' AND granted "
                  "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+#: the 64-bit key of an advisory lock row of ``pg_locks``
+KEY_IS = "((classid::bigint << 32) | (objid::bigint & 4294967295))"
 
 #: source for a child process (a revision body, a ``-c`` script): ``_write_atomically(path, text)``
 WRITE_ATOMICALLY = """
@@ -129,8 +132,9 @@ def migration_lock_free(url: str) -> bool:
     on the lock file.
     """
     kind = backend_of(url)
-    if kind == "postgres":
-        return not query(url, f"SELECT pid {PG_LOCKS_HERE}")
+    if kind == "postgres":  # the migration lock's key only: a running step holds the step barrier too
+        key = _advisory_key(make_url(url).database or "")
+        return not query(url, f"SELECT pid {PG_LOCKS_HERE} AND {KEY_IS} = :k", k=key)
     if kind == "mariadb":
         name = mysql_lock_name(make_url(url).database or "")
         return query(url, "SELECT IS_USED_LOCK(:n) AS holder", n=name)[0]["holder"] is None

@@ -23,7 +23,7 @@ from memstack.engine.errors.adopt import (
     TakeoverError,
     UnrecordedSchema,
 )
-from memstack.engine.errors.base import EngineError
+from memstack.engine.errors.base import EngineError, Terminated
 from memstack.engine.errors.generate import (
     NewRevisionCycle,
     NothingToMerge,
@@ -60,7 +60,10 @@ from memstack.engine.errors.review import (
 )
 from memstack.engine.errors.run import (
     BaselineUnusable,
+    Confirmation,
     EnvHookUnusable,
+    InvalidObject,
+    InvalidObjectsLeft,
     LockLost,
     LockTimeout,
     MigrationFailed,
@@ -71,6 +74,7 @@ from memstack.engine.errors.run import (
     RehearsalFailed,
     RenderFailure,
     RevisionNotRenderable,
+    StepNotApplied,
     TagTakesNoTarget,
 )
 from memstack.engine.errors.tree import (
@@ -100,6 +104,7 @@ __all__ = [
     "BaselineUnusable",
     "ChecksumDrift",
     "ComponentStillConfigured",
+    "Confirmation",
     "EngineError",
     "EnvHookUnusable",
     "FailureMark",
@@ -108,6 +113,8 @@ __all__ = [
     "GraphvizFailed",
     "GraphvizMissing",
     "InvalidGraph",
+    "InvalidObject",
+    "InvalidObjectsLeft",
     "InvalidSyntax",
     "InvalidTagName",
     "IrreversibleInPlan",
@@ -143,12 +150,14 @@ __all__ = [
     "ScratchUnavailable",
     "SquawkFailed",
     "SquawkMissing",
+    "StepNotApplied",
     "TagExists",
     "TagRevisionsMissing",
     "TagTakesNoTarget",
     "TakeoverError",
     "TargetNeedsComponent",
     "TemplatesMissing",
+    "Terminated",
     "UncreatedReference",
     "UndecidedRenames",
     "UnknownRename",

@@ -10,3 +10,9 @@ class EngineError(MemstackError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: every path that cancels a running statement on
+    Ctrl-C (psycopg sends the server a cancel request; the executor records the interruption)
+    does the same for it. The CLI exits 143 for it, 130 for Ctrl-C."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,12 +76,29 @@ class RevisionNotRenderable(EngineError):
 # --------------------------------------------------------------------------- executor
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """Of a run's finished steps (labels), what the server confirmed after the connection was lost.
+
+    ``unknown``: the server could not be asked (then ``confirmed`` and ``lost`` are empty).
+    """
+
+    confirmed: tuple[str, ...]
+    lost: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
 class MigrationFailed(EngineError):
     """A revision raised while running; what stayed applied depends on ``outcome``.
 
     ``outcome``: ``plan_rolled_back`` (atomic run), ``maybe_half_applied`` (the step ran
-    outside a transaction) or ``step_rolled_back`` (earlier steps stay applied).
+    outside a transaction), ``not_applied`` (it ran outside one, but none of its statements
+    took effect) or ``step_rolled_back`` (earlier steps stay applied). ``confirmation``: set
+    when the connection was lost, from reading the server back (earlier steps' commits may
+    have been lost with a crashed server).
     """
+
+    confirmation: Confirmation | None = None
 
     def __init__(self, *, step: Step, index: int, total: int, error: BaseException, outcome: str,
                  dialect: str) -> None:
@@ -92,6 +110,59 @@ class MigrationFailed(EngineError):
         self.error = error
         self.outcome = outcome
         self.dialect = dialect
+
+
+def _quoted(name: str) -> str:
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class InvalidObject:
+    """An object a step outside a transaction left unusable: an INVALID index, a constraint not validated."""
+
+    kind: str  # "index" or "constraint"
+    schema: str
+    name: str
+    table: str
+
+    def describe(self) -> str:
+        if self.kind == "index":
+            return f"INVALID index {self.schema}.{self.name} (on {self.table})"
+        return f"constraint {self.name} on {self.schema}.{self.table} not validated"
+
+    @property
+    def fix(self) -> str:
+        """The statement that clears it: drop the index (then build it again), validate the constraint."""
+        if self.kind == "index":
+            return f"DROP INDEX CONCURRENTLY IF EXISTS {_quoted(self.schema)}.{_quoted(self.name)}"
+        return (f"ALTER TABLE {_quoted(self.schema)}.{_quoted(self.table)} "
+                f"VALIDATE CONSTRAINT {_quoted(self.name)}")
+
+
+class InvalidObjectsLeft(EngineError):
+    """A step outside a transaction left ``objects`` unusable; ``cause``: its own error (None: it reported success).
+
+    Never recorded as applied: ``migrate --fake`` would record an index no query uses.
+    """
+
+    def __init__(self, objects: Sequence[InvalidObject], cause: BaseException | None) -> None:
+        left = "; ".join(f"{o.describe()} (clear it: {o.fix})" for o in objects)
+        if cause is None:
+            super().__init__(f"the step reported success but left {left}")
+        else:
+            detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+            super().__init__(f"{detail[0] if detail else type(cause).__name__}; it left {left}")
+        self.objects = list(objects)
+        self.cause = cause
+
+
+class StepNotApplied(EngineError):
+    """A step outside a transaction failed before any of its statements took effect (no mark is left)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        detail = str(getattr(cause, "orig", None) or cause).strip()
+        super().__init__(detail or type(cause).__name__)
+        self.cause = cause
 
 
 class NonAtomicInPlan(EngineError):
@@ -134,17 +205,24 @@ class LockLost(EngineError):
 
     ``before``/``completed``/``total`` are filled in by the executor: the step that did not
     start, and how many of the plan's steps finished (and stay applied) before it.
+
+    ``during``: instead of ``before``, the step that was running when the fence before its
+    commit found the lock gone; it was rolled back and not recorded (``plan_rolled_back``: with
+    every earlier step of an ``--atomic`` run).
     """
 
     def __init__(self, what: str, reason: str, *, before: str | None = None, completed: int = 0,
-                 total: int = 0) -> None:
-        where = f" before step {completed + 1} of {total} ({before})" if before else ""
+                 total: int = 0, during: str | None = None, plan_rolled_back: bool = False) -> None:
+        where = (f" during step {completed + 1} of {total} ({during})" if during
+                 else f" before step {completed + 1} of {total} ({before})" if before else "")
         super().__init__(f"lost the migration lock on {what}{where}: {reason}")
         self.what = what
         self.reason = reason
         self.before = before
         self.completed = completed
         self.total = total
+        self.during = during
+        self.plan_rolled_back = plan_rolled_back  # an --atomic run: no step of it stays applied
 
 
 class EnvHookUnusable(EngineError):

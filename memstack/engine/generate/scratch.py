@@ -8,7 +8,6 @@ filled for the comparison and emptied again afterwards.
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -149,35 +148,50 @@ def table_columns(connection: Connection) -> dict[str, set[str]]:
 
 @contextmanager
 def _created_scratch(database_url: str) -> Iterator[Engine]:
-    """``CREATE DATABASE memstack_scratch_<hex>`` on the server of ``database_url``, dropped after."""
+    """``CREATE DATABASE memstack_scratch_<pid>_<time>_<hex>`` on the server of ``database_url``, dropped after.
+
+    The build holds the scratch database's own lock on an admin session for as long as it
+    lives (see :mod:`memstack.engine.generate.leftovers`); one left by a killed run has a free
+    lock, and the next build drops it.
+    """
+    from memstack.engine.generate.leftovers import drop_leftovers, hold_scratch_lock, scratch_comment, scratch_name
+
     url = make_url(database_url)
     backend = url.get_backend_name()
-    name = f"memstack_scratch_{secrets.token_hex(6)}"
+    name = scratch_name()
     if backend == "postgresql":
         admin_url = url.set(database="postgres")
-        create = f'CREATE DATABASE "{name}"'
+        create = [f'CREATE DATABASE "{name}"', f"COMMENT ON DATABASE \"{name}\" IS '{scratch_comment()}'"]
         drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
     elif backend in ("mysql", "mariadb"):
         # URL.set(database=None) leaves the database as it is; only URL.create drops it
         admin_url = URL.create(url.drivername, url.username, url.password, url.host, url.port, query=url.query)
-        create = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+        create = [f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"]
         drop = f"DROP DATABASE IF EXISTS `{name}`"
     else:
         raise MemstackError(f"no scratch database support for {backend}")
     admin = create_engine(admin_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.execute(text(create))
+        connection = admin.connect()
     except Exception as exc:
         admin.dispose()
         raise ScratchUnavailable(database_url, connection_reason(exc)) from exc
-    engine = create_engine(url.set(database=name).render_as_string(hide_password=False), for_migrations=True)
     try:
-        yield engine
+        drop_leftovers(connection)
+        with hold_scratch_lock(connection, name):
+            try:
+                for statement in create:
+                    connection.execute(text(statement))
+            except Exception as exc:
+                raise ScratchUnavailable(database_url, connection_reason(exc)) from exc
+            engine = create_engine(url.set(database=name).render_as_string(hide_password=False), for_migrations=True)
+            try:
+                yield engine
+            finally:
+                engine.dispose()
+                connection.execute(text(drop))
     finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(drop))
+        connection.close()
         admin.dispose()
 
 

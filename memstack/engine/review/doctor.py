@@ -80,7 +80,23 @@ def doctor(settings: Settings) -> list[Finding]:
             return findings
         findings.append(Finding("database", "ok", f"{make_url(url).database or '(in memory)'} exists"))
         findings += _database_findings(run_checks(ws, database=True, models=False))
+        if backend == "postgresql":
+            findings += _invalid_indexes(ws)
     return findings
+
+
+def _invalid_indexes(ws: Workspace) -> list[Finding]:
+    """INVALID indexes (an interrupted ``CREATE INDEX CONCURRENTLY``): no query uses them, every write pays."""
+    from memstack.engine.run.verify import invalid_indexes
+
+    with ws.engine.connect() as connection:
+        found = invalid_indexes(connection)
+    if not found:
+        return [Finding("indexes", "ok", "no INVALID index")]
+    return [Finding("indexes", "error", f"{o.describe()}: an interrupted CREATE INDEX CONCURRENTLY left it; "
+                    "queries do not use it and every write maintains it",
+                    Fix(f"run {_braced(o.fix)} (outside a transaction), then build the index again (migrate does, "
+                        "when its revision is not recorded as applied)")) for o in found]
 
 
 def _workspace(settings: Settings) -> Workspace:
@@ -116,3 +132,8 @@ def _database_findings(problems: list[Problem]) -> list[Finding]:
             findings.append(Finding(item, "ok", ok_text))
     return findings
 
+
+
+def _braced(statement: str) -> str:
+    """``statement`` inside a :class:`Fix` advice, whose braces are placeholders."""
+    return statement.replace("{", "{{").replace("}", "}}")

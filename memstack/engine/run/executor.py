@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import NonAtomicInPlan
+from memstack.engine.run import crash, fencing, lock, verify
 from memstack.engine.run.alembic_config import (
     AlembicSetup,
     SharedEnvironment,
@@ -38,7 +39,6 @@ from memstack.engine.run.alembic_config import (
     revision_function,
     step_environment,
 )
-from memstack.engine.run.lock import verify_held
 from memstack.engine.run.steps import (
     ProgressCallback,
     StepFailed,
@@ -170,9 +170,9 @@ class Executor:
         state = set(applied)
         self._unflushed = False
         try:
-            with self._environment_per_run():
+            with self._environment_per_run(), crash.confirming(self.engine, self.graph, results):  # after a lost link
                 for index, step in enumerate(plan, start=1):
-                    verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
+                    lock.verify_held(self.engine, before=step.revision.label, completed=index - 1, total=len(plan))
                     results.append(self._run_one(connection, recorder, step, state, index, len(plan), fake=fake,
                                                  event=event))
                     state = after_step(state, step)
@@ -238,7 +238,7 @@ class Executor:
                 recorder = self._prepare(connection)
                 for step in plan:
                     index += 1  # kept outside the loop header: the failure below names the step
-                    verify_held(self.engine, before=step.revision.label, completed=index - 1,  # rolls all back
+                    lock.verify_held(self.engine, before=step.revision.label, completed=index - 1,  # rolls all back
                                 total=len(plan))
                     results.append(self._step(recorder, connection, step, state, fake=fake, event=event))
                     state = after_step(state, step)
@@ -305,17 +305,18 @@ class Executor:
         after = after_step(before, step)
         try:
             if connection is not None:
-                if not fake:
-                    self._run_revision(connection, step, in_transaction=True)
-                self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
-                                  started=started_at, duration_ms=elapsed_ms(clock), durable=durable)
-                check_foreign_keys(connection, step)
+                with fencing.fenced_step(self.engine, connection, in_transaction=True):  # lock checked before commit
+                    if not fake:
+                        self._run_revision(connection, step, in_transaction=True)
+                    self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
+                                      started=started_at, duration_ms=elapsed_ms(clock), durable=durable)
+                    check_foreign_keys(connection, step)
             else:
                 if self.record:  # say what is running before it starts: its DDL commits itself
                     with self._transaction() as marking:
                         rev = step.revision
                         recorder.bound_to(marking).set_mark(rev.id, rev.component, rev.name, step.direction)
-                with self._connect() as outside:
+                with self._connect() as outside, verify.checked_outside(self.engine, outside, step, marked=self.record):
                     self._set_ddl_lock_timeout(outside)
                     self._run_revision(outside, step, in_transaction=False)
                 with self._transaction() as recording:

@@ -6,8 +6,9 @@ user has to know which. We learn what the revision does by calling its function 
 recording ``op`` (nothing is executed or rendered; no scratch database is needed, unlike
 adoption) and compare each object with the live database.
 
-Only objects with a name are checked; what a name cannot show (``op.execute``, data,
-type changes, batch blocks) is listed as not checked.
+Only objects with a name are checked, in plain operations and in ``batch_alter_table``
+blocks alike; what a name cannot show (``op.execute``, data, type changes) is listed as not
+checked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrateOperation
     from sqlalchemy.engine import Connection, Inspector
 
+    from memstack.engine.errors import InvalidObject
     from memstack.engine.tree.graph import Revision
 
 
@@ -52,6 +54,7 @@ class MarkProgress:
     pending: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
     error: str | None = None  # why nothing could be compared
+    invalid: list[str] = field(default_factory=list)  # statements that drop the INVALID indexes it left
 
     def describe(self) -> str:
         if self.error:
@@ -73,14 +76,30 @@ def mark_progress(connection: Connection, revision: Revision, direction: str) ->
         inspector = inspect(connection)
         done: list[str] = []
         pending: list[str] = []
+        unusable = _invalid_indexes(connection)
+        invalid: list[str] = []
         for item in expected:
             exists = _exists(inspector, item)
+            bad = unusable.get(item.name) if item.kind == "index" and exists else None
+            if bad is not None:  # exists, but no query uses it: not done, and it has to go first
+                pending.append(f"{item.describe()} exists but is INVALID (drop it: {bad.fix})")
+                invalid.append(bad.fix)
+                continue
             text = f"{item.describe()} {_state_word(item, exists)}"
             (done if exists == item.exists_after else pending).append(text)
     except Exception as exc:  # a revision that needs a live database, or a bug in it: say so, do not crash
         detail = str(exc).strip().splitlines()
         return MarkProgress(error=f"{type(exc).__name__}: {detail[0] if detail else ''}".rstrip(": "))
-    return MarkProgress(done, pending, unchecked)
+    return MarkProgress(done, pending, unchecked, invalid=invalid)
+
+
+def _invalid_indexes(connection: Connection) -> dict[str, InvalidObject]:
+    """PostgreSQL's INVALID indexes by name (an interrupted ``CREATE INDEX CONCURRENTLY`` leaves one)."""
+    if connection.dialect.name != "postgresql":
+        return {}
+    from memstack.engine.run.verify import invalid_indexes
+
+    return {o.name: o for o in invalid_indexes(connection)}
 
 
 def _state_word(item: Expected, exists: bool) -> str:
@@ -123,9 +142,12 @@ def _recording_op(dialect_name: str, recorded: list[MigrateOperation], unchecked
 
     original_batch = operations.batch_alter_table
 
-    def batch(table_name: str, *args: Any, **kwargs: Any) -> Any:
-        unchecked.append(f"batch changes to {table_name}")
-        return original_batch(table_name, *args, **kwargs)
+    @contextmanager
+    def batch(table_name: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """A batch block's operations, recorded one by one like plain ones (each names its table)."""
+        with original_batch(table_name, *args, **kwargs) as batch_op:
+            batch_op.invoke = record  # type: ignore[method-assign]
+            yield batch_op
 
     operations.invoke = record  # type: ignore[method-assign]
     operations.batch_alter_table = batch  # type: ignore[method-assign]

@@ -30,12 +30,11 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import LockLost, LockTimeout
+from memstack.engine.run.fencing import HeldLock, held_for, postgres_fence, registered, wait_for_previous_step
 from memstack.engine.run.lockfile import describe_file_holder, file_holder, file_probe, sqlite_lock_path, try_lock
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
@@ -52,19 +51,6 @@ WaitCallback = Callable[[str], None]
 """Called once with a description of who holds the lock, when we have to wait."""
 
 
-@dataclass(frozen=True)
-class HeldLock:
-    """A lock this process holds; ``probe`` returns why it is lost, or None while it holds."""
-
-    engine: Engine
-    what: str
-    probe: Callable[[], str | None]
-
-
-#: the locks held in this context (thread/task), innermost last; empty outside ``migration_lock``
-_HELD: ContextVar[tuple[HeldLock, ...]] = ContextVar("memstack_held_locks", default=())
-
-
 def verify_held(engine: Engine, *, before: str | None = None, completed: int = 0, total: int = 0) -> None:
     """Raise :class:`LockLost` when the lock held for ``engine`` is gone (no-op when none is held).
 
@@ -72,20 +58,11 @@ def verify_held(engine: Engine, *, before: str | None = None, completed: int = 0
     done). Engines are matched by identity: ``migrate`` locks and runs on the workspace's one
     engine; scratch databases run without a lock and are not checked.
     """
-    for held in _HELD.get():
-        if held.engine is engine:
-            reason = held.probe()
-            if reason is not None:
-                raise LockLost(held.what, reason, before=before, completed=completed, total=total)
-
-
-@contextmanager
-def _registered(held: HeldLock) -> Iterator[HeldLock]:
-    token = _HELD.set((*_HELD.get(), held))
-    try:
-        yield held
-    finally:
-        _HELD.reset(token)
+    held = held_for(engine)
+    if held is not None:
+        reason = held.probe()
+        if reason is not None:
+            raise LockLost(held.what, reason, before=before, completed=completed, total=total)
 
 
 def _sql(statement: str) -> TextClause:
@@ -116,7 +93,7 @@ def migration_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None 
         lock = _sqlite_lock(engine, timeout, on_wait)
     else:  # pragma: no cover - settings only allow the three
         raise MemstackError(f"no migration lock for {backend}")
-    with lock as held, _registered(held):
+    with lock as held, registered(held):
         yield held
 
 
@@ -194,6 +171,23 @@ def _quiet_probe(connection: Connection, ask: Callable[[], str | None]) -> Calla
     return probe
 
 
+def _keep_alive(connection: Connection) -> None:
+    """The lock session sits idle while steps run: no idle timeout set for a role or database may end it.
+
+    PostgreSQL: ``idle_session_timeout`` (14+) and ``idle_in_transaction_session_timeout`` are
+    switched off for this session as the lock is taken (on a migration engine the network
+    heartbeat then pings it and gives it a finite bound, so a vanished migrator's lock is still
+    released: :mod:`memstack.core.network`). MariaDB: the per-session ``wait_timeout`` every
+    migration engine sets already outlives a long step.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    settings = ["idle_in_transaction_session_timeout"]
+    if (connection.dialect.server_version_info or (0,)) >= (14,):
+        settings.append("idle_session_timeout")
+    connection.execute(_sql("SELECT " + ", ".join(f"set_config('{name}', '0', false)" for name in settings)))
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 _PG_KEY_MATCH = ("l.locktype = 'advisory' AND l.granted AND "
@@ -228,10 +222,14 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
                 return _connection_gone(connection, exc)
             return None if mine else "its session no longer holds the advisory lock"
 
+        _keep_alive(connection)
         _wait_loop(try_once, lambda: _postgres_holder(connection, key) or "another session (gone by now)",
                    timeout, on_wait, "PostgreSQL")
+        pid, since = connection.execute(_sql(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")).one()
+        wait_for_previous_step(connection, engine.url.database or "", timeout, on_wait)
         try:
-            yield HeldLock(engine, "PostgreSQL", _quiet_probe(connection, probe))
+            yield HeldLock(engine, "PostgreSQL", _quiet_probe(connection, probe), postgres_fence(pid, since, key))
         finally:
             try:
                 connection.execute(_sql("SELECT pg_advisory_unlock(:k)"), {"k": key})
@@ -268,8 +266,10 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
                 return _connection_gone(connection, exc)
             return None if mine == 1 else "its connection no longer holds the lock"
 
+        _keep_alive(connection)
         _wait_loop(try_once, lambda: _mysql_holder(connection, name) or "another session (gone by now)",
                    timeout, on_wait, "MariaDB")
+        wait_for_previous_step(connection, engine.url.database or "", timeout, on_wait)
         try:
             yield HeldLock(engine, "MariaDB", _quiet_probe(connection, probe))
         finally:
@@ -297,8 +297,9 @@ def _sqlite_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                  "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
         handle.flush()
+        probe = file_probe(handle, path)
         try:
-            yield HeldLock(engine, f"SQLite file {path.name}", file_probe(handle, path))
+            yield HeldLock(engine, f"SQLite file {path.name}", probe, lambda _connection: probe())
         finally:
             handle.seek(0)
             handle.truncate()

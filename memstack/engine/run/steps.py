@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import MigrationFailed
+from memstack.engine.errors import MigrationFailed, StepNotApplied
 from memstack.engine.tree.graph import MigrationGraph, Step
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from memstack.engine.errors import LockLost
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,18 @@ def elapsed_ms(clock: float) -> int:
 
 
 def as_migration_failed(step: Step, index: int, total: int, exc: BaseException, outcome: str,
-                        dialect: str) -> MigrationFailed:
-    """What a run raises for a failed step (an already-worded MigrationFailed passes through)."""
+                        dialect: str) -> MigrationFailed | LockLost:
+    """What a run raises for a failed step (an already-worded MigrationFailed passes through;
+    a lock found lost before the step's commit says which step it rolled back)."""
+    from memstack.engine.errors import LockLost
+
     if isinstance(exc, MigrationFailed):
         return exc
+    if isinstance(exc, LockLost):
+        return LockLost(exc.what, exc.reason, during=step.revision.label, completed=index - 1, total=total,
+                        plan_rolled_back=outcome == "plan_rolled_back")
+    if isinstance(exc, StepNotApplied):
+        outcome = "not_applied"
     return MigrationFailed(step=step, index=index, total=total, error=exc, outcome=outcome, dialect=dialect)
 
 
@@ -76,6 +86,15 @@ def check_foreign_keys(connection: Connection, step: Step) -> None:
 
 def error_text(exc: BaseException) -> str:
     """The one-line text a failure row and mark keep."""
+    from memstack.engine.errors import InvalidObjectsLeft, StepNotApplied, Terminated
+
+    if isinstance(exc, StepNotApplied):  # the real cause is what the failure row and mark keep
+        return error_text(exc.cause)
+    if isinstance(exc, InvalidObjectsLeft):
+        left = "; ".join(f"left {o.describe()} (clear it: {o.fix})" for o in exc.objects)
+        return f"{error_text(exc.cause)}; {left}" if exc.cause is not None else f"reported success but {left}"
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C / SIGINT)"
     original = getattr(exc, "orig", None)
