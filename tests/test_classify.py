@@ -102,7 +102,8 @@ op.execute(notes.insert().values(id=1))
 op.bulk_insert(notes, [{"id": 2}])
 ''')
     assert shape(found) == [("data", "update", None, None), ("destructive", "delete_rows", "notes", None),
-                            ("destructive", "truncate", "audit", None), ("destructive", "drop_column", "notes", "legacy"),
+                            ("destructive", "truncate", "audit", None),
+                            ("destructive", "drop_column", "notes", "legacy"),
                             ("ddl", "sql", None, None), ("code", "sql", None, None),
                             ("destructive", "delete_rows", "notes", None), ("data", "insert", "notes", None),
                             ("data", "insert", "notes", None)]

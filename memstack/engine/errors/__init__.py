@@ -58,6 +58,7 @@ from memstack.engine.errors.review import (
     TemplatesMissing,
 )
 from memstack.engine.errors.run import (
+    DestructivePlanRefused,
     LockLost,
     LockTimeout,
     MigrationFailed,
@@ -95,6 +96,7 @@ __all__ = [
     "AmbiguousTarget",
     "ChecksumDrift",
     "ComponentStillConfigured",
+    "DestructivePlanRefused",
     "EngineError",
     "FailureMark",
     "ForeignBranchLabel",

@@ -49,7 +49,8 @@ class Fact:
     """One thing a step does. ``effect``: destructive | ddl | data | code; ``kind`` says what exactly."""
 
     effect: str
-    kind: str  # drop_table | drop_column | type_change | truncate | delete_rows | drop_schema | insert | update | sql | code | <op name>
+    kind: str  # drop_table | drop_column | type_change | truncate | delete_rows | drop_schema | insert | update
+    #            | sql | code | the lower-cased Alembic operation (createtable, addcolumn, ...)
     table: str | None = None
     column: str | None = None
     schema: str | None = None
@@ -99,36 +100,45 @@ class _Recording:
 def recording_op(setup: AlembicSetup, dialect_name: str) -> Iterator[list[Any]]:
     """Alembic's ``op`` bound to an offline context whose every operation is only recorded.
 
-    ``batch_alter_table`` records its operations one by one (``batch`` is set on each), as
-    the table rebuild it would do on SQLite needs the live table.
+    ``batch_alter_table`` records its operations one by one, as the table rebuild it would do
+    on SQLite needs the live table. Inside env.py a real run's ``context`` and ``op`` are
+    installed: they are put back afterwards (Alembic's proxies do not nest).
     """
     from alembic.operations import BatchOperations, Operations
     from alembic.runtime.environment import EnvironmentContext
 
     recording = _Recording()
+    running = _running_proxies()
     environment = EnvironmentContext(setup.config, setup.script, as_sql=True)
-    with environment:
-        environment.configure(dialect_name=dialect_name, output_buffer=io.StringIO(), literal_binds=True)
-        context = environment.get_context()
-        operations = Operations(context)
+    try:
+        with environment:
+            environment.configure(dialect_name=dialect_name, output_buffer=io.StringIO(), literal_binds=True)
+            context = environment.get_context()
+            operations = Operations(context)
 
-        def record_batched(operation: Any) -> None:
-            operation.memstack_batch = True
-            recording.invoke(operation)
+            @contextmanager
+            def batch_alter_table(table_name: str, schema: str | None = None, **_: Any) -> Iterator[BatchOperations]:
+                batch = BatchOperations(context, impl=SimpleNamespace(table_name=table_name, schema=schema))  # type: ignore[arg-type]
+                batch.invoke = recording.invoke  # type: ignore[method-assign, assignment]
+                yield batch
 
-        @contextmanager
-        def batch_alter_table(table_name: str, schema: str | None = None, **_: Any) -> Iterator[BatchOperations]:
-            batch = BatchOperations(context, impl=SimpleNamespace(table_name=table_name, schema=schema))  # type: ignore[arg-type]
-            batch.invoke = record_batched  # type: ignore[method-assign, assignment]
-            yield batch
+            operations.invoke = recording.invoke  # type: ignore[method-assign, assignment]
+            operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+            operations._install_proxy()
+            try:
+                yield recording.operations
+            finally:
+                operations._remove_proxy()
+    finally:
+        for proxy in running:
+            proxy._install_proxy()
 
-        operations.invoke = recording.invoke  # type: ignore[method-assign, assignment]
-        operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
-        operations._install_proxy()
-        try:
-            yield recording.operations
-        finally:
-            operations._remove_proxy()
+
+def _running_proxies() -> list[Any]:
+    import alembic.context
+    import alembic.op
+
+    return [p for p in (getattr(alembic.context, "_proxy", None), getattr(alembic.op, "_proxy", None)) if p]
 
 
 # --------------------------------------------------------------------------- operations
@@ -199,7 +209,6 @@ def classify_operations(operations: Sequence[Any], dialect_name: str) -> list[Fa
     """One or more facts per recorded Alembic operation, in order."""
     from alembic.operations import ops
     from sqlalchemy.engine import default
-    from sqlalchemy.sql import ClauseElement, Delete, Insert, TextClause, Update
 
     dialect = _dialect(dialect_name) or default.DefaultDialect()
     facts: list[Fact] = []
@@ -216,7 +225,7 @@ def classify_operations(operations: Sequence[Any], dialect_name: str) -> list[Fa
         elif isinstance(operation, ops.BulkInsertOp):
             facts.append(Fact("data", "insert", operation.table.name, why="bulk_insert writes rows"))
         elif isinstance(operation, ops.ExecuteSQLOp):
-            facts.extend(_executed(operation.sqltext, dialect, (ClauseElement, Delete, Insert, TextClause, Update)))
+            facts.extend(_executed(operation.sqltext, dialect))
         elif type(operation).__module__.startswith("alembic."):
             facts.append(Fact("ddl", name.removesuffix("Op").lower() or "ddl", getattr(operation, "table_name", None),
                               why=name))
@@ -234,22 +243,23 @@ def _dialect(name: str) -> Any:
         return None
 
 
-def _executed(sqltext: Any, dialect: Any, kinds: tuple[type, ...]) -> list[Fact]:
+def _executed(sqltext: Any, dialect: Any) -> list[Fact]:
+    from sqlalchemy.sql import Delete, Insert, TextClause, Update
+
     from memstack.engine.run.classify_sql import classify_sql
 
-    _clause, delete, insert, text, update = kinds
     if isinstance(sqltext, str):
         return classify_sql(sqltext)
-    if isinstance(sqltext, text):
+    if isinstance(sqltext, TextClause):
         return classify_sql(sqltext.text)
-    if isinstance(sqltext, delete):
+    if isinstance(sqltext, Delete):
         where = sqltext.whereclause
         condition = str(where.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) if where is not None \
             else None
-        return [Fact("destructive", "delete_rows", sqltext.table.name, schema=getattr(sqltext.table, "schema", None),  # type: ignore[attr-defined]
+        return [Fact("destructive", "delete_rows", sqltext.table.name, schema=getattr(sqltext.table, "schema", None),  # type: ignore[union-attr]
                      why="DELETE with a WHERE clause" if condition else "DELETE of every row", condition=condition)]
-    if isinstance(sqltext, insert | update):
-        return [Fact("data", "update" if isinstance(sqltext, update) else "insert", sqltext.table.name,  # type: ignore[attr-defined]
+    if isinstance(sqltext, Insert | Update):
+        return [Fact("data", "update" if isinstance(sqltext, Update) else "insert", sqltext.table.name,  # type: ignore[union-attr]
                      why="writes rows and removes none")]
     try:
         rendered = str(sqltext.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))

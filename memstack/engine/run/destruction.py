@@ -2,10 +2,10 @@
 
 Every backwards step destroys (the contract); a forward step destroys when the revision
 classifier (classify.py) finds a destructive fact in it: a dropped table or column, a type
-change that can alter values, deleted rows. A downgrade is never run to find out what it drops: it is called against a recording
-``op`` (Alembic's offline context, nothing executed, nothing rendered) that collects the
-drop_table / drop_column / drop_index / drop_constraint operations, batch ones included.
-Then the live database is asked how much data sits there: one ``SELECT COUNT(*),
+change that can alter values, deleted rows. A downgrade is never run to find out what it
+drops: it is called against a recording ``op`` (Alembic's offline context, nothing
+executed, nothing rendered) that collects the drop_table / drop_column / drop_index /
+drop_constraint operations, batch ones included. Then the live database is asked how much data sits there: one ``SELECT COUNT(*),
 COUNT(col), ...`` per table, only for tables and columns that exist.
 """
 
