@@ -5,8 +5,9 @@ classifier (classify.py) finds a destructive fact in it: a dropped table or colu
 change that can alter values, deleted rows. A downgrade is never run to find out what it
 drops: it is called against a recording ``op`` (Alembic's offline context, nothing
 executed, nothing rendered) that collects the drop_table / drop_column / drop_index /
-drop_constraint operations, batch ones included. Then the live database is asked how much data sits there: one ``SELECT COUNT(*),
-COUNT(col), ...`` per table, only for tables and columns that exist.
+drop_constraint operations, batch ones included. Then the live database is asked how
+much data sits there: one ``SELECT COUNT(*), COUNT(col), ...`` per table, only for tables
+and columns that exist.
 """
 
 from __future__ import annotations
