@@ -63,9 +63,8 @@ def guard_destruction(context: Any, ws: Workspace, connection: Connection) -> No
 def _destruction_refusal(ws: Workspace, connection: Connection, planned: list[Any]) -> MemstackError | None:
     from alembic.runtime.migration import RevisionStep
 
-    from memstack.cli.reporting import describe_loss
     from memstack.core.errors import DeclinedError
-    from memstack.engine.run.destruction import count_losses, planned_destruction
+    from memstack.engine.run.destruction import count_losses, describe_loss, planned_destruction
     from memstack.engine.tree.graph import Step
 
     setup = ws.alembic_setup()

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from memstack.cli.context import AppContext
 from memstack.core.errors import DeclinedError
+from memstack.engine.run.destruction import describe_loss
 from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
-    from memstack.engine.run.destruction import DestructionCallback, Loss, StepDestruction
+    from memstack.engine.run.destruction import DestructionCallback, StepDestruction
     from memstack.engine.run.lock import WaitCallback
     from memstack.engine.run.steps import ProgressCallback, StepResult
     from memstack.engine.tree.planner import ConfirmCallback
@@ -54,39 +55,6 @@ def confirm_steps(app: AppContext, yes: bool) -> ConfirmCallback:
         app.confirm(question, yes=yes)
 
     return confirm
-
-
-def describe_loss(loss: Loss) -> str:
-    """One dropped object with the data it holds, e.g. ``table memories: 3 rows``."""
-    if not loss.exists and loss.kind in ("table", "column"):
-        return f"{loss.kind} {loss.qualified}: not in the database (nothing to lose)"
-    if loss.kind == "table":
-        return f"table {loss.qualified}: " + ("empty (0 rows)" if loss.rows == 0 else _rows(loss.rows))
-    if loss.kind in ("column", "type"):
-        verb = "holds" if loss.rows == 1 else "hold"
-        held = "empty (no row holds a value)" if loss.rows == 0 else f"{_rows(loss.rows)} {verb} a value"
-        if loss.kind == "column":
-            return f"column {loss.qualified}: {held}"
-        kept = ""
-        if loss.altered is not None and loss.rows:
-            kept = f", {loss.altered} of them would not survive SQLite's copy-and-cast" if loss.altered else \
-                ", all of them survive SQLite's copy-and-cast as they are"
-        return f"column {loss.qualified} changes type {loss.change}: {held}{kept}"
-    if loss.kind == "rows":
-        which = f"rows of {loss.qualified} where {loss.condition}" if loss.condition else \
-            f"every row of {loss.qualified}"
-        if not loss.exists:
-            return f"deletes {which}: the table is not in the database (nothing to lose)"
-        return f"deletes {which}: " + ("none now (0 rows)" if loss.rows == 0 else _rows(loss.rows))
-    if loss.kind == "schema":
-        return f"schema {loss.schema}: everything in it (not counted)"
-    return f"{loss.kind} {loss.qualified}"
-
-
-def _rows(count: int | None) -> str:
-    if count is None:
-        return "rows not counted"
-    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 def destruction_lines(destroys: Sequence[StepDestruction]) -> list[str]:

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
     from memstack.engine.tree.loader import LoadedTree
 
-__all__ = ["Classification", "Fact", "classify_module", "classify_operations", "classify_step", "declared_reason",
-           "recording_op"]
+__all__ = ["Classification", "Fact", "classify_module", "classify_operations", "classify_source", "classify_step",
+           "declared_reason", "describe_fact", "recording_op"]
 
 DESTRUCTIVE_KINDS = ("drop_table", "drop_column", "type_change", "truncate", "delete_rows", "drop_schema")
 
@@ -364,3 +364,34 @@ def classify_step(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_nam
     """Classify one planned step; raises only when the revision file cannot be imported."""
     module = load_revision_module(tree.path_of(step.revision.id))
     return classify_module(module, step.direction, setup, dialect_name)
+
+
+def classify_source(text: str, setup: AlembicSetup, dialect_name: str, direction: str = "up") -> Classification:
+    """Classify a revision not written yet (``makemigrations --dry-run``): its text, imported from a temporary file."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="memstack-classify-") as folder:
+        path = Path(folder) / "revision.py"
+        path.write_text(text, encoding="utf-8")
+        return classify_module(load_revision_module(path), direction, setup, dialect_name)
+
+
+def describe_fact(fact: Fact) -> str:
+    """A destructive fact in words, without figures: ``drops column notes.body``."""
+    where = f"{fact.schema}.{fact.table}" if fact.schema and fact.table else (fact.table or "")
+    if fact.kind == "drop_table":
+        return f"drops table {where}"
+    if fact.kind == "drop_column":
+        return f"drops column {where}.{fact.column}"
+    if fact.kind == "type_change":
+        sqlite = " (SQLite copies each value with CAST)" if "SQLite" in fact.why else ""
+        before = fact.from_type or "an unrecorded type"
+        return f"changes column {where}.{fact.column} from {before} to {fact.to_type}{sqlite}"
+    if fact.kind == "truncate":
+        return f"empties table {where} (TRUNCATE)"
+    if fact.kind == "delete_rows":
+        return f"deletes rows of {where}" + (f" where {fact.condition}" if fact.condition else " (every row)")
+    if fact.kind == "drop_schema":
+        return f"drops schema {fact.schema}"
+    return fact.why

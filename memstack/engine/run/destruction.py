@@ -27,7 +27,8 @@ from memstack.engine.tree.loader import LoadedTree
 if TYPE_CHECKING:
     from memstack.engine.workspace import Workspace
 
-__all__ = ["DestructionCallback", "Loss", "StepDestruction", "count_losses", "planned_destruction", "read_destruction"]
+__all__ = ["DestructionCallback", "Loss", "StepDestruction", "count_losses", "describe_loss", "planned_destruction",
+           "read_destruction"]
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,39 @@ def read_destruction(ws: Workspace, steps: Sequence[Step], *, record_only: bool 
     with ws.engine.connect() as connection:
         counted = iter(count_losses(connection, everything))
     return [replace(p, losses=tuple(next(counted) for _ in p.losses)) for p in planned]
+
+
+def describe_loss(loss: Loss) -> str:
+    """One dropped object with the data it holds, e.g. ``table memories: 3 rows``."""
+    if not loss.exists and loss.kind in ("table", "column"):
+        return f"{loss.kind} {loss.qualified}: not in the database (nothing to lose)"
+    if loss.kind == "table":
+        return f"table {loss.qualified}: " + ("empty (0 rows)" if loss.rows == 0 else _rows(loss.rows))
+    if loss.kind in ("column", "type"):
+        verb = "holds" if loss.rows == 1 else "hold"
+        held = "empty (no row holds a value)" if loss.rows == 0 else f"{_rows(loss.rows)} {verb} a value"
+        if loss.kind == "column":
+            return f"column {loss.qualified}: {held}"
+        kept = ""
+        if loss.altered is not None and loss.rows:
+            kept = f", {loss.altered} of them would not survive SQLite's copy-and-cast" if loss.altered else \
+                ", all of them survive SQLite's copy-and-cast as they are"
+        return f"column {loss.qualified} changes type {loss.change}: {held}{kept}"
+    if loss.kind == "rows":
+        which = f"rows of {loss.qualified} where {loss.condition}" if loss.condition else \
+            f"every row of {loss.qualified}"
+        if not loss.exists:
+            return f"deletes {which}: the table is not in the database (nothing to lose)"
+        return f"deletes {which}: " + ("none now (0 rows)" if loss.rows == 0 else _rows(loss.rows))
+    if loss.kind == "schema":
+        return f"schema {loss.schema}: everything in it (not counted)"
+    return f"{loss.kind} {loss.qualified}"
+
+
+def _rows(count: int | None) -> str:
+    if count is None:
+        return "rows not counted"
+    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 DestructionCallback = Callable[[str, Sequence[StepDestruction]], None]
