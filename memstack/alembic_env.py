@@ -105,7 +105,7 @@ def _fail(error: MemstackError) -> Exception:
     from memstack.cli.errors import for_person
 
     worded = for_person(error)
-    text = str(worded) + (f"\n  fix: {worded.hint}" if getattr(worded, "hint", None) else "")
+    text = str(worded)  # the message, and "  fix: ..." when it has one
     return CommandError(text)
 
 
