@@ -135,7 +135,7 @@ def test_partial_states_agree(alembic_project: Path, sqlite_url: str) -> None:
                                         REV[("task", "0003_add_result")]}
 
     # a downgrade by alembic is seen by manage.py
-    down = alembic(alembic_project, sqlite_url, "downgrade", "memory@" + REV[("memory", "0001_initial")])
+    down = alembic(alembic_project, sqlite_url, "-x", "yes=1", "downgrade", "memory@" + REV[("memory", "0001_initial")])
     assert down.code == 0, down.err
     assert shown(alembic_project, sqlite_url, "memory") == {("memory", "0001_initial"): True,
                                                            ("memory", "0002_add_task_id"): False}
