@@ -239,3 +239,17 @@ def test_makemigrations_warns_when_it_writes_a_destructive_revision(
     assert written.code == 0, written
     assert f"{label} 0002_drop_note destroys data when applied: drops column items_a.note" in written.err
     assert "migrate will show the rows at stake and ask" in written.err
+
+
+def test_the_pytest_plugin_runner_confirms_by_itself(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, notes: Notes, sqlite_url: str) -> None:
+    """A throwaway database: the runner behind ``memstack_migrations`` asks nobody."""
+    from memstack.engine.workspace import Workspace
+    from memstack.testing.runner import MigrationRunner
+
+    migrated(notes, sqlite_url, capsys, monkeypatch)
+    notes.add(DROP_BODY)
+    with Workspace.load(notes.project, sqlite_url) as ws:
+        results = MigrationRunner(ws).migrate(notes.label)
+    assert [r.step.revision.name for r in results] == ["0002_change"]
+    assert "body" not in columns(sqlite_url, "notes")
