@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from memstack.core.errors import MemstackError
@@ -64,29 +65,35 @@ def _destruction_refusal(ws: Workspace, connection: Connection, planned: list[An
     from alembic.runtime.migration import RevisionStep
 
     from memstack.core.errors import DeclinedError
-    from memstack.engine.run.destruction import count_losses, describe_loss, planned_destruction
+    from memstack.engine.run.classify import classifier
+    from memstack.engine.run.destruction import StepDestruction, count_losses, describe_loss, planned_destruction
     from memstack.engine.tree.graph import Step
 
     setup = ws.alembic_setup()
-    found = []
-    for step in planned:
-        if isinstance(step, RevisionStep) and step.revision.revision in ws.graph:
-            revision = ws.graph.get(step.revision.revision)
-            moved = Step(revision, "up") if step.is_upgrade else Step(revision, "down")
-            item = planned_destruction(ws.tree, setup, moved, connection.dialect.name)
-            if item.asks:
-                found.append(item)
+    found: list[StepDestruction] = []
+    with classifier(setup, connection.dialect.name) as classify:
+        for step in planned:
+            if isinstance(step, RevisionStep) and step.revision.revision in ws.graph:
+                revision = ws.graph.get(step.revision.revision)
+                moved = Step(revision, "up") if step.is_upgrade else Step(revision, "down")
+                item = planned_destruction(ws.tree, setup, moved, connection.dialect.name, classify)
+                if item.step.direction == "down" or item.losses:
+                    found.append(item)
     if not found:
         return None
     began = not connection.in_transaction()
-    losses = iter(count_losses(connection, [loss for item in found for loss in item.losses]))
+    counted = iter(count_losses(connection, [loss for item in found for loss in item.losses]))
     if began and connection.in_transaction():
         connection.rollback()  # only read: the steps begin their own transactions
+    found = [replace(item, losses=tuple(next(counted) for _ in item.losses)) for item in found]
+    found = [item for item in found if item.asks]  # what a fresh database does not hold is not lost
+    if not found:
+        return None
     parts = []
     for item in found:
         verb = "unapply" if item.step.direction == "down" else "apply"
-        counted = [describe_loss(next(losses)) for _ in item.losses]
-        declared = [f"intended: {item.declared}"] if item.declared else []
-        parts.append(f"{verb} {item.step.revision.label} ({'; '.join(declared + counted) or 'drops no data'})")
+        said = [f"intended: {item.declared}"] if item.declared else []
+        said += [describe_loss(loss) for loss in item.losses]
+        parts.append(f"{verb} {item.step.revision.label} ({'; '.join(said) or 'drops no data'})")
     return DeclinedError("these steps destroy data: " + ", ".join(parts) + "; nothing was changed",
                          hint="review them, then pass -x yes=1 to run them")

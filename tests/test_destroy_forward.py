@@ -253,3 +253,14 @@ def test_the_pytest_plugin_runner_confirms_by_itself(
         results = MigrationRunner(ws).migrate(notes.label)
     assert [r.step.revision.name for r in results] == ["0002_change"]
     assert "body" not in columns(sqlite_url, "notes")
+
+
+def test_a_fresh_database_has_nothing_to_lose(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, notes: Notes, db_url_no_mariadb: str
+) -> None:
+    """A new install runs a tree with old drops without asking: what it drops was made by the same plan."""
+    notes.add(f"{DROP_BODY}\n{RANK_TO_INTEGER}")
+    plan = json_of(cli(capsys, monkeypatch, notes.project, db_url_no_mariadb, "migrate", "--plan", "--json"))
+    assert {d["exists"] for d in plan[1]["destroys"]} == {False}
+    started = memstack.migrate_on_startup(db_url_no_mariadb, project_dir=notes.project)
+    assert [label.split()[1] for label in started.applied] == ["0001_initial", "0002_change"]

@@ -23,6 +23,7 @@ reviewed. :attr:`Classification.declared` carries it; it is shown, and the step 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import io
 import textwrap
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
     from memstack.engine.tree.loader import LoadedTree
 
-__all__ = ["Classification", "Fact", "classify_module", "classify_operations", "classify_source", "classify_step",
-           "declared_reason", "describe_fact", "recording_op"]
+__all__ = ["Classification", "Classifier", "Fact", "classifier", "classify_module", "classify_operations",
+           "classify_source", "classify_step", "declared_reason", "describe_fact", "recording_op"]
 
 DESTRUCTIVE_KINDS = ("drop_table", "drop_column", "type_change", "truncate", "delete_rows", "drop_schema")
 
@@ -234,6 +235,7 @@ def classify_operations(operations: Sequence[Any], dialect_name: str) -> list[Fa
     return facts
 
 
+@functools.lru_cache(maxsize=8)
 def _dialect(name: str) -> Any:
     from sqlalchemy.dialects import registry
 
@@ -279,22 +281,37 @@ _READS = {"get_bind": "reads the database through op.get_bind()",
 
 def code_facts(function: Callable[..., Any]) -> list[Fact]:
     """What in ``function``'s source is more than ``op`` calls: one fact per reason, first line."""
-    try:
-        lines, first = inspect.getsourcelines(function)
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError):
+    definition = _definition(function)
+    if definition is None:
         return [Fact("code", "code", why="its source cannot be read")]
     found: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(definition):
         if isinstance(node, ast.Attribute) and node.attr in _READS:
             found.setdefault(_READS[node.attr], node.lineno)
-    definition = tree.body[0] if tree.body and isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef) \
-        else None
-    for statement in definition.body if definition is not None else []:
+    for statement in definition.body:
         line = _python_between(statement, {"op"})
         if line is not None:
             found.setdefault("runs Python between its operations", line)
-    return [Fact("code", "code", why=why, line=first + line - 1) for why, line in found.items()]
+    return [Fact("code", "code", why=why, line=line) for why, line in found.items()]
+
+
+def _definition(function: Callable[..., Any]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """``function``'s definition, line numbers as in its file (the file parsed whole: faster than inspect)."""
+    code = getattr(function, "__code__", None)
+    try:
+        with open(code.co_filename, encoding="utf-8") as handle:  # type: ignore[union-attr]
+            module = ast.parse(handle.read())
+    except (AttributeError, OSError, SyntaxError, ValueError):
+        try:
+            lines, first = inspect.getsourcelines(function)
+            module = ast.increment_lineno(ast.parse(textwrap.dedent("".join(lines))), first - 1)
+        except (OSError, TypeError, SyntaxError):
+            return None
+    for node in ast.walk(module):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function.__name__ and (
+                code is None or node.lineno <= code.co_firstlineno <= (node.end_lineno or node.lineno)):
+            return node
+    return None
 
 
 def _python_between(statement: ast.stmt, ops: set[str]) -> int | None:
@@ -342,27 +359,48 @@ def declared_reason(module: ModuleType) -> str | None:
     return value.strip() if isinstance(value, str) else "yes"
 
 
-def classify_module(module: ModuleType, direction: str, setup: AlembicSetup, dialect_name: str) -> Classification:
-    """Classify ``upgrade()`` (``direction`` "up") or ``downgrade()`` of a loaded revision module."""
+Classifier = Callable[[ModuleType, str], Classification]
+"""Classifies ``upgrade()`` ("up") or ``downgrade()`` ("down") of a loaded revision module."""
+
+
+@contextmanager
+def classifier(setup: AlembicSetup, dialect_name: str) -> Iterator[Classifier]:
+    """One recording ``op`` for many revisions (a plan): set up once, not per revision."""
     from pathlib import Path
 
     from memstack.engine.run.offline import explain_render_failure
 
-    function = revision_function(module, direction)
-    facts = code_facts(function)
     with recording_op(setup, dialect_name) as operations:
-        try:
-            function()
-        except Exception as exc:  # what it did up to there still counts
-            failure = explain_render_failure(exc, Path(getattr(module, "__file__", "") or "."))
-            facts.append(Fact("code", "code", why=f"stops when recorded without a database: {failure.detail}",
-                              line=failure.line))
-    return Classification(tuple(facts + classify_operations(operations, dialect_name)), declared_reason(module))
+
+        def classify(module: ModuleType, direction: str) -> Classification:
+            function = revision_function(module, direction)
+            facts = code_facts(function)
+            operations.clear()
+            try:
+                function()
+            except Exception as exc:  # what it did up to there still counts
+                failure = explain_render_failure(exc, Path(getattr(module, "__file__", "") or "."))
+                facts.append(Fact("code", "code", why=f"stops when recorded without a database: {failure.detail}",
+                                  line=failure.line))
+            return Classification(tuple(facts + classify_operations(operations, dialect_name)),
+                                  declared_reason(module))
+
+        yield classify
 
 
-def classify_step(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str) -> Classification:
-    """Classify one planned step; raises only when the revision file cannot be imported."""
+def classify_module(module: ModuleType, direction: str, setup: AlembicSetup, dialect_name: str) -> Classification:
+    """Classify ``upgrade()`` (``direction`` "up") or ``downgrade()`` of a loaded revision module."""
+    with classifier(setup, dialect_name) as classify:
+        return classify(module, direction)
+
+
+def classify_step(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str,
+                  classify: Classifier | None = None) -> Classification:
+    """Classify one planned step (``classify``: a plan's shared :func:`classifier`); raises only when
+    the revision file cannot be imported."""
     module = load_revision_module(tree.path_of(step.revision.id))
+    if classify is not None:
+        return classify(module, step.direction)
     return classify_module(module, step.direction, setup, dialect_name)
 
 

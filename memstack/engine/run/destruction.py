@@ -20,7 +20,7 @@ from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from memstack.engine.run.alembic_config import AlembicSetup, load_revision_module, revision_function
-from memstack.engine.run.classify import Fact, classify_step, recording_op
+from memstack.engine.run.classify import Classifier, Fact, classifier, classify_step, recording_op
 from memstack.engine.tree.graph import Step
 from memstack.engine.tree.loader import LoadedTree
 
@@ -87,8 +87,10 @@ class StepDestruction:
 
     @property
     def asks(self) -> bool:
-        """Whether running this step needs a confirmation: every backwards step, a destructive forward one."""
-        return self.step.direction == "down" or bool(self.losses)
+        """Whether running this step needs a confirmation: every backwards step, and a forward one
+        that destroys something the database holds now (an empty table still asks; a column an
+        earlier step of the same plan adds, or a fresh database, has nothing to lose)."""
+        return self.step.direction == "down" or any(loss.exists for loss in self.losses)
 
     def as_json(self) -> dict[str, object]:
         return {"destroys": [loss.as_json() for loss in self.losses], "destroys_unknown": self.unreadable,
@@ -133,17 +135,19 @@ def describe_code(fact: Fact) -> str:
     return f"{fact.why}{where}{sql}"
 
 
-def forward_destruction(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str) -> StepDestruction:
+def forward_destruction(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str,
+                        classify: Classifier | None = None) -> StepDestruction:
     """What a forward step destroys, from the classifier; a revision that cannot be imported raises."""
-    classified = classify_step(tree, setup, step, dialect_name)
+    classified = classify_step(tree, setup, step, dialect_name, classify)
     return StepDestruction(step, tuple(_fact_loss(f) for f in classified.destroys),
                            code=tuple(describe_code(f) for f in classified.code), declared=classified.declared)
 
 
-def planned_destruction(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str) -> StepDestruction:
+def planned_destruction(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str,
+                        classify: Classifier | None = None) -> StepDestruction:
     """What ``step`` drops, from its function called against a recording ``op``; nothing runs."""
     if step.direction != "down":
-        return forward_destruction(tree, setup, step, dialect_name)
+        return forward_destruction(tree, setup, step, dialect_name, classify)
     try:
         function = revision_function(load_revision_module(tree.path_of(step.revision.id)), "down")
         with recording_op(setup, dialect_name) as recorded:
@@ -239,15 +243,17 @@ def read_destruction(ws: Workspace, steps: Sequence[Step], *, record_only: bool 
     if record_only:
         return [StepDestruction(s, unapplies_only=True) for s in steps if s.direction == "down"]
     setup = ws.alembic_setup()
-    planned = [planned_destruction(ws.tree, setup, s, ws.dialect_name) for s in steps]
+    with classifier(setup, ws.dialect_name) as classify:
+        planned = [planned_destruction(ws.tree, setup, s, ws.dialect_name, classify) for s in steps]
     planned = [p for p in planned if p.step.direction == "down" or p.losses or p.code or p.declared]
     everything = [loss for p in planned for loss in p.losses]
     if not everything:
         return planned
     from memstack.core.urls import missing_sqlite_file
 
-    if missing_sqlite_file(ws.settings.database_url):
-        return planned
+    if missing_sqlite_file(ws.settings.database_url):  # a database not created yet holds nothing
+        return [p if p.step.direction == "down" else replace(p, losses=tuple(
+            replace(loss, exists=False) for loss in p.losses)) for p in planned]
     with ws.engine.connect() as connection:
         counted = iter(count_losses(connection, everything))
     return [replace(p, losses=tuple(next(counted) for _ in p.losses)) for p in planned]
@@ -255,8 +261,9 @@ def read_destruction(ws: Workspace, steps: Sequence[Step], *, record_only: bool 
 
 def describe_loss(loss: Loss) -> str:
     """One dropped object with the data it holds, e.g. ``table memories: 3 rows``."""
-    if not loss.exists and loss.kind in ("table", "column"):
-        return f"{loss.kind} {loss.qualified}: not in the database (nothing to lose)"
+    if not loss.exists and loss.kind in ("table", "column", "type"):
+        noun = "table" if loss.kind == "table" else "column"
+        return f"{noun} {loss.qualified}: not in the database (nothing to lose)"
     if loss.kind == "table":
         return f"table {loss.qualified}: " + ("empty (0 rows)" if loss.rows == 0 else _rows(loss.rows))
     if loss.kind in ("column", "type"):
