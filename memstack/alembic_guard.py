@@ -10,11 +10,12 @@ run made by pytest-alembic (its databases are throwaway).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from memstack.core.errors import MemstackError
+from memstack.engine.alembic_compat import StepsFunction, wrap_steps
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -48,17 +49,17 @@ def guard_destruction(context: Any, ws: Workspace, connection: Connection) -> No
     """
     if destruction_confirmed(context):
         return
-    migration_context = context.get_context()
-    original: Callable[..., Any] = migration_context._migrations_fn
+    def wrap(original: StepsFunction) -> StepsFunction:
+        def steps(heads: Any, ctx: Any) -> Iterator[Any]:
+            planned = list(original(heads, ctx))
+            refusal = _destruction_refusal(ws, connection, planned)
+            if refusal is not None:
+                raise refusal
+            yield from planned
 
-    def steps(heads: Any, ctx: Any) -> Iterator[Any]:
-        planned = list(original(heads, ctx))
-        refusal = _destruction_refusal(ws, connection, planned)
-        if refusal is not None:
-            raise refusal
-        yield from planned
+        return steps
 
-    migration_context._migrations_fn = steps
+    wrap_steps(context.get_context(), wrap)
 
 
 def _destruction_refusal(ws: Workspace, connection: Connection, planned: list[Any]) -> MemstackError | None:

@@ -235,6 +235,16 @@ def test_installed_as_op_nests_and_restores() -> None:
         op.execute("SELECT 1")
 
 
+def test_environment_kept_brings_the_running_context_back() -> None:
+    from alembic import context as context_module
+
+    running = EnvironmentContext(Config(), None, fn=test_environment_kept_brings_the_running_context_back)  # type: ignore[arg-type]
+    with running:
+        with alembic_compat.environment_kept(), EnvironmentContext(Config(), None):  # type: ignore[arg-type]
+            pass
+        assert alembic_compat.environment_behind(context_module) is running
+
+
 def test_upgrade_ops_of_compares_without_computing_the_downgrade() -> None:
     engine = sa.create_engine("sqlite://")
     metadata = sa.MetaData()

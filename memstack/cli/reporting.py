@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from memstack.cli.context import AppContext
 from memstack.core.errors import DeclinedError
-from memstack.engine.run.destruction import describe_loss
 from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
@@ -59,6 +58,8 @@ def confirm_steps(app: AppContext, yes: bool) -> ConfirmCallback:
 
 def destruction_lines(destroys: Sequence[StepDestruction]) -> list[str]:
     """Per step, what it drops (indented), as the question and ``--plan`` show it."""
+    from memstack.engine.run.destruction import describe_loss
+
     lines: list[str] = []
     for item in destroys:
         rev = item.step.revision

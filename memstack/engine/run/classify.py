@@ -108,38 +108,25 @@ def recording_op(setup: AlembicSetup, dialect_name: str) -> Iterator[list[Any]]:
     from alembic.operations import BatchOperations, Operations
     from alembic.runtime.environment import EnvironmentContext
 
+    from memstack.engine.alembic_compat import environment_kept, installed_as_op
+
     recording = _Recording()
-    running = _running_proxies()
     environment = EnvironmentContext(setup.config, setup.script, as_sql=True)
-    try:
-        with environment:
-            environment.configure(dialect_name=dialect_name, output_buffer=io.StringIO(), literal_binds=True)
-            context = environment.get_context()
-            operations = Operations(context)
+    with environment_kept(), environment:
+        environment.configure(dialect_name=dialect_name, output_buffer=io.StringIO(), literal_binds=True)
+        context = environment.get_context()
+        operations = Operations(context)
 
-            @contextmanager
-            def batch_alter_table(table_name: str, schema: str | None = None, **_: Any) -> Iterator[BatchOperations]:
-                batch = BatchOperations(context, impl=SimpleNamespace(table_name=table_name, schema=schema))  # type: ignore[arg-type]
-                batch.invoke = recording.invoke  # type: ignore[method-assign, assignment]
-                yield batch
+        @contextmanager
+        def batch_alter_table(table_name: str, schema: str | None = None, **_: Any) -> Iterator[BatchOperations]:
+            batch = BatchOperations(context, impl=SimpleNamespace(table_name=table_name, schema=schema))  # type: ignore[arg-type]
+            batch.invoke = recording.invoke  # type: ignore[method-assign, assignment]
+            yield batch
 
-            operations.invoke = recording.invoke  # type: ignore[method-assign, assignment]
-            operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
-            operations._install_proxy()
-            try:
-                yield recording.operations
-            finally:
-                operations._remove_proxy()
-    finally:
-        for proxy in running:
-            proxy._install_proxy()
-
-
-def _running_proxies() -> list[Any]:
-    import alembic.context
-    import alembic.op
-
-    return [p for p in (getattr(alembic.context, "_proxy", None), getattr(alembic.op, "_proxy", None)) if p]
+        operations.invoke = recording.invoke  # type: ignore[method-assign, assignment]
+        operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign, assignment]
+        with installed_as_op(operations):
+            yield recording.operations
 
 
 # --------------------------------------------------------------------------- operations
