@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from memstack.alembic_guard import guard_destruction
 from memstack.core.errors import MemstackError
 from memstack.engine.alembic_compat import StepsFunction, environment_behind, wrap_steps
 from memstack.engine.records.recorder import Recorder, utcnow
@@ -139,7 +140,7 @@ def _fail(error: MemstackError) -> Exception:
     from memstack.cli.errors import for_person
 
     worded = for_person(error)
-    text = str(worded) + (f"\n  fix: {worded.hint}" if getattr(worded, "hint", None) else "")
+    text = str(worded)  # the message, and "  fix: ..." when it has one
     return CommandError(text)
 
 
@@ -331,6 +332,7 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
             on_version_apply=tracker.on_apply,
             **options,
         )
+        guard_destruction(context, ws, connection)  # before the tracker's wrap: refused before any mark
         tracker.wrap(context.get_context())
         try:
             with context.begin_transaction():

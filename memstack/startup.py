@@ -19,6 +19,7 @@ from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.engine.errors import (
     AheadAndBehind,
     ChecksumDrift,
+    DestructivePlanRefused,
     FailureMark,
     NotUpToDate,
     RemovedComponent,
@@ -26,9 +27,12 @@ from memstack.engine.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Connection
 
     from memstack.engine.records.status import DatabaseStatus
+    from memstack.engine.run.destruction import DestructionCallback, StepDestruction
     from memstack.engine.run.halfway import MarkProgress
     from memstack.engine.tree.graph import Revision
 
@@ -66,6 +70,9 @@ def _fix_for_application(error: MemstackError) -> str | None:
         return "restore the applied revision file as it was, or record the change with the repair command"
     if isinstance(error, FailureMark):
         return "fix the schema by hand, then clear the mark with the repair command (or fake the revision)"
+    if isinstance(error, DestructivePlanRefused):
+        return ("review the revisions, then run them with the migrate command (it asks), or pass "
+                "allow_destructive=True to migrate_on_startup")
     if isinstance(error, DatabaseUnavailable):
         return "check that the database server runs and the URL is right (the doctor command says what is wrong)"
     return None
@@ -84,23 +91,26 @@ def migrate_on_startup(
     project_dir: str | os.PathLike[str] | None = None,
     verify_only: bool = False,
     lock_timeout: float | None = None,
+    allow_destructive: bool = False,
 ) -> StartupResult:
     """Apply pending revisions under the migration lock (or, ``verify_only``, only check).
 
     Raises :class:`memstack.MemstackError` on any problem, in both modes: pending revisions
     (verify mode), failure marks, applied revision files changed since. A database ahead of this code
     (a newer release already migrated it, as in a rolling deploy) is accepted with a warning
-    as long as every revision this code knows is applied.
+    as long as every revision this code knows is applied. A pending revision that destroys
+    data (drops a table or column, changes a type so values can change, deletes rows) raises
+    :class:`~memstack.engine.errors.DestructivePlanRefused` naming it, unless ``allow_destructive``.
     """
     try:
-        return _migrate_on_startup(database_url, project_dir, verify_only, lock_timeout)
+        return _migrate_on_startup(database_url, project_dir, verify_only, lock_timeout, allow_destructive)
     except MemstackError as exc:
         for_application(exc)
         raise
 
 
 def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike[str] | None, verify_only: bool,
-                        lock_timeout: float | None) -> StartupResult:
+                        lock_timeout: float | None, allow_destructive: bool = False) -> StartupResult:
     from sqlalchemy.exc import SQLAlchemyError
 
     from memstack.core.db import database_unavailable
@@ -135,11 +145,27 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
         if verify_only:
             raise NotUpToDate(masked, pending)
         log.info("applying %d pending revision(s) to %s", len(pending), masked)
-        from memstack.engine.migrate import migrate  # (not needed on the no-op path)
+        from memstack.engine.migrate import RunOptions, migrate  # (not needed on the no-op path)
 
-        results = migrate(ws, status=state)
+        options = RunOptions(confirm_destruction=_destruction_policy(masked, allow_destructive))
+        results = migrate(ws, options=options, status=state)
         applied = [r.step.revision.label for r in results]
         return StartupResult(masked, applied, pending, [], took())
+
+
+def _destruction_policy(masked: str, allow: bool) -> DestructionCallback:
+    """The start-up call cannot ask: refuse a destructive plan naming what it destroys, or log and go on."""
+
+    def confirm(headline: str, destroys: Sequence[StepDestruction]) -> None:
+        from memstack.engine.run.destruction import describe_loss
+
+        named = {d.step.revision.label: [describe_loss(loss) for loss in d.losses] for d in destroys}
+        if not allow:
+            raise DestructivePlanRefused(masked, named)
+        log.warning("allow_destructive: applying revision(s) that destroy data in %s: %s", masked,
+                    "; ".join(f"{label}: {', '.join(items)}" for label, items in named.items()))
+
+    return confirm
 
 
 def _mark_progress(connection: Connection, revision: Revision, direction: str) -> MarkProgress:
@@ -164,7 +190,9 @@ async def amigrate_on_startup(
     project_dir: str | os.PathLike[str] | None = None,
     verify_only: bool = False,
     lock_timeout: float | None = None,
+    allow_destructive: bool = False,
 ) -> StartupResult:
     """:func:`migrate_on_startup` in a worker thread, so the event loop is never blocked."""
     return await asyncio.to_thread(migrate_on_startup, database_url, project_dir=project_dir,
-                                   verify_only=verify_only, lock_timeout=lock_timeout)
+                                   verify_only=verify_only, lock_timeout=lock_timeout,
+                                   allow_destructive=allow_destructive)

@@ -135,7 +135,7 @@ def test_partial_states_agree(alembic_project: Path, sqlite_url: str) -> None:
                                         REV[("task", "0003_add_result")]}
 
     # a downgrade by alembic is seen by manage.py
-    down = alembic(alembic_project, sqlite_url, "downgrade", "memory@" + REV[("memory", "0001_initial")])
+    down = alembic(alembic_project, sqlite_url, "-x", "yes=1", "downgrade", "memory@" + REV[("memory", "0001_initial")])
     assert down.code == 0, down.err
     assert shown(alembic_project, sqlite_url, "memory") == {("memory", "0001_initial"): True,
                                                            ("memory", "0002_add_task_id"): False}
@@ -233,6 +233,16 @@ def test_installed_as_op_nests_and_restores() -> None:
     assert "'outer'" in outer_sql.getvalue()
     with pytest.raises((NameError, AttributeError)):  # nothing installed any more: op refuses
         op.execute("SELECT 1")
+
+
+def test_environment_kept_brings_the_running_context_back() -> None:
+    from alembic import context as context_module
+
+    running = EnvironmentContext(Config(), None, fn=test_environment_kept_brings_the_running_context_back)  # type: ignore[arg-type]
+    with running:
+        with alembic_compat.environment_kept(), EnvironmentContext(Config(), None):  # type: ignore[arg-type]
+            pass
+        assert alembic_compat.environment_behind(context_module) is running
 
 
 def test_upgrade_ops_of_compares_without_computing_the_downgrade() -> None:

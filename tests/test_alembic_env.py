@@ -57,7 +57,9 @@ def test_upgrade_stamp_downgrade_keep_applied_exact(alembic_project: Path, db_ur
     assert checked.code == 0, checked.out + checked.err
     assert "No new upgrade operations detected" in checked.out
 
-    down = alembic(alembic_project, db_url, "downgrade", "task@base")
+    refused = alembic(alembic_project, db_url, "downgrade", "task@base")  # a downgrade destroys: it asks
+    assert refused.code != 0 and "pass -x yes=1" in refused.out, refused.out + refused.err
+    down = alembic(alembic_project, db_url, "-x", "yes=1", "downgrade", "task@base")
     assert down.code == 0, down.err
     task = {v for (label, _), v in REV.items() if label == "task"}
     assert _applied_rows(db_url) == set(REV.values()) - task

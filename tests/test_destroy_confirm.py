@@ -241,7 +241,8 @@ def test_destruction_json_shape() -> None:
     item = StepDestruction(Step(_fake_revision(), "down"), (Loss("table", "things", rows=7),))
     assert item.as_json() == {"destroys": [{"kind": "table", "table": "things", "name": None, "schema": None,
                                             "rows": 7, "exists": True}],
-                              "destroys_unknown": None, "record_only": False}
+                              "destroys_unknown": None, "record_only": False, "runs_code": [],
+                              "destroys_data": None}
 
 
 def _fake_revision() -> Any:

@@ -120,10 +120,26 @@ def test_text_output_names_revision_rule_and_fix(capsys: pytest.CaptureFixture[s
 
 def test_a_marker_with_a_reason_acknowledges(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                              project: Path) -> None:
-    _add_task_revision(project, "op.alter_column('task_logs', 'retry_count', type_=sa.BigInteger())",
+    _add_task_revision(project, "op.alter_column('task_logs', 'retry_count', existing_type=sa.Integer(), "
+                                "type_=sa.BigInteger())",
                        module="# memstack: lint-ok changing-column-type -- task_logs is rebuilt in a window\n")
     code, payload = _lint_json(capsys, monkeypatch, project, "task")
     assert code == 0 and _open_rules(payload) == set()
+
+
+def test_destroying_data_is_a_finding_until_the_revision_says_why(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, project: Path) -> None:
+    _add_task_revision(project, "op.execute('DELETE FROM task_logs WHERE status IS NULL')")
+    code, payload = _lint_json(capsys, monkeypatch, project, "task")
+    assert code == 1 and _open_rules(payload) == {"destroys-data"}
+    finding = next(f for f in payload["findings"] if f["rule"] == "destroys-data")
+    assert "deletes rows of task_logs where status IS NULL" in finding["message"]
+    _add_task_revision(project, "op.execute('DELETE FROM task_logs WHERE status IS NULL')",
+                       module='destroys_data = "rows without a status were never shown"\n')
+    code, payload = _lint_json(capsys, monkeypatch, project, "task")
+    assert code == 0 and _open_rules(payload) == set()
+    finding = next(f for f in payload["findings"] if f["rule"] == "destroys-data")
+    assert finding["reason"] == "rows without a status were never shown"
 
 
 def test_a_marker_without_a_reason_acknowledges_nothing(

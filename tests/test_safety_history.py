@@ -184,7 +184,7 @@ def test_plain_alembic_upgrade_is_recorded(project: Path, db_url: str, capsys: p
     assert json.loads(check.out)["problems"] == []
 
     # a plain downgrade is recorded as well
-    down = alembic(project, db_url, "downgrade", "memory@" + REV[("memory", "0001_initial")])
+    down = alembic(project, db_url, "-x", "yes=1", "downgrade", "memory@" + REV[("memory", "0001_initial")])
     assert down.code == 0, down
     last = history_json(capsys, monkeypatch, project, db_url, "--limit", "1")[0]
     assert (last["event"], last["component"], last["name"], last["direction"], last["source"]) == \

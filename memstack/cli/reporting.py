@@ -11,7 +11,7 @@ from memstack.core.errors import DeclinedError
 from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
-    from memstack.engine.run.destruction import DestructionCallback, Loss, StepDestruction
+    from memstack.engine.run.destruction import DestructionCallback, StepDestruction
     from memstack.engine.run.lock import WaitCallback
     from memstack.engine.run.steps import ProgressCallback, StepResult
     from memstack.engine.tree.planner import ConfirmCallback
@@ -56,44 +56,43 @@ def confirm_steps(app: AppContext, yes: bool) -> ConfirmCallback:
     return confirm
 
 
-def describe_loss(loss: Loss) -> str:
-    """One dropped object with the data it holds, e.g. ``table memories: 3 rows``."""
-    if not loss.exists and loss.kind in ("table", "column"):
-        return f"{loss.kind} {loss.qualified}: not in the database (nothing to lose)"
-    if loss.kind == "table":
-        return f"table {loss.qualified}: " + ("empty (0 rows)" if loss.rows == 0 else _rows(loss.rows))
-    if loss.kind == "column":
-        verb = "holds" if loss.rows == 1 else "hold"
-        held = "empty (no row holds a value)" if loss.rows == 0 else f"{_rows(loss.rows)} {verb} a value"
-        return f"column {loss.qualified}: {held}"
-    return f"{loss.kind} {loss.qualified}"
-
-
-def _rows(count: int | None) -> str:
-    if count is None:
-        return "rows not counted"
-    return f"{count} row" if count == 1 else f"{count} rows"
-
-
 def destruction_lines(destroys: Sequence[StepDestruction]) -> list[str]:
-    """Per backwards step, what it drops (indented), as the question and ``--plan`` show it."""
+    """Per step, what it drops (indented), as the question and ``--plan`` show it."""
+    from memstack.engine.run.destruction import describe_loss
+
     lines: list[str] = []
     for item in destroys:
         rev = item.step.revision
         why = f" ({item.step.reason})" if item.step.reason else ""
-        lines.append(f"  - unapply {rev.component} {rev.name}{why}")
+        verb = "unapply" if item.step.direction == "down" else "apply"
+        lines.append(f"  - {verb} {rev.component} {rev.name}{why}")
+        if item.declared:
+            lines.append(f"      the revision says the destruction is intended: {item.declared}")
         if item.unapplies_only:
             lines.append("      records it as unapplied; drops nothing")
         elif item.unreadable:
             lines.append(f"      cannot tell what it drops without running it ({item.unreadable})")
-        elif not item.losses:
+        elif not item.losses and item.step.direction == "down":
             lines.append("      drops no table, column, index or constraint")
         lines.extend(f"      {describe_loss(loss)}" for loss in item.losses)
+        lines.extend(f"      runs code memstack cannot classify: {code}" for code in item.code)
     return lines
 
 
+def _asked(destroys: Sequence[StepDestruction]) -> tuple[str, str]:
+    """("unapplying 2 revision(s)", "Unapply these 2 revision(s)?") for what the question covers."""
+    down = sum(d.step.direction == "down" for d in destroys)
+    count = len(destroys)
+    if down == count:
+        return f"unapplying {count} revision(s)", f"Unapply these {count} revision(s)?"
+    if down == 0:
+        return (f"applying {count} revision(s) that destroy data", f"Apply these {count} revision(s), destroying "
+                "the data shown?")
+    return f"running {count} step(s) that destroy data", f"Run these {count} step(s), destroying the data shown?"
+
+
 def confirm_destruction(app: AppContext, yes: bool) -> DestructionCallback:
-    """Show what backwards steps destroy, then ask on a terminal (or refuse without one)."""
+    """Show what destructive steps destroy, then ask on a terminal (or refuse without one)."""
 
     def confirm(headline: str, destroys: Sequence[StepDestruction]) -> None:
         app.info(headline, level=0)
@@ -101,11 +100,11 @@ def confirm_destruction(app: AppContext, yes: bool) -> DestructionCallback:
             app.info(line, level=0)
         if yes:
             return
+        doing, question = _asked(destroys)
         if not sys.stdin.isatty():
-            raise DeclinedError(f"unapplying {len(destroys)} revision(s) needs confirmation, and there is no "
-                                "terminal to ask on; nothing was changed",
-                                hint="pass --yes to confirm non-interactively")
-        app.confirm(f"Unapply these {len(destroys)} revision(s)?", yes=False)
+            raise DeclinedError(f"{doing} needs confirmation, and there is no terminal to ask on; nothing was "
+                                "changed", hint="pass --yes to confirm non-interactively")
+        app.confirm(question, yes=False)
 
     return confirm
 

@@ -54,6 +54,20 @@ def installed_as_op(operations: Operations) -> Iterator[None]:
             previous._install_proxy()
 
 
+@contextmanager
+def environment_kept() -> Iterator[None]:
+    """Whatever ``alembic.context`` stands for comes back after the block (an offline
+    EnvironmentContext entered inside a running one removes it on exit: Alembic's proxies do not nest)."""
+    from alembic import context as context_module
+
+    previous: Any = getattr(context_module, "_proxy", None)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            previous._install_proxy()
+
+
 # --------------------------------------------------------------------------- autogenerate
 
 

@@ -5,9 +5,11 @@ re-plans from fresh state, verifies and runs (or rehearses). Nothing here prints
 go through ``RunOptions.confirm_destruction`` (or ``confirm``), progress through
 ``RunOptions.progress``.
 
-One rule for every backwards step (migrate backwards, --to-tag, rollback, stamp, --fake): what
-it destroys is read from the live database and shown, and the person is asked before the
-lock is taken. The answer is bound to the plan shown: if the plan under the lock differs,
+One rule for every step that destroys data: every backwards step (migrate backwards, --to-tag,
+rollback, stamp, --fake) and every forward step the revision classifier finds destructive
+(run/classify.py: a dropped table or column, a type change that can alter values, deleted
+rows). What it destroys is read from the live database and shown, and the person is asked
+before the lock is taken. The answer is bound to the plan shown: if the plan under the lock differs,
 nothing runs and the question is asked again about the new plan.
 """
 
@@ -132,35 +134,46 @@ def _shape(plan: MigratePlan) -> PlanShape:
     return tuple((s.revision.id, s.direction) for s in plan.steps)
 
 
-def _question(ws: Workspace, plan: MigratePlan, options: RunOptions, changed: bool) -> str:
+def _question(ws: Workspace, plan: MigratePlan, options: RunOptions, changed: bool, forward: int) -> str:
     down = [s for s in plan.steps if s.direction == "down"]
     again = "The plan changed while you were asked; nothing was done. " if changed else ""
     if options.fake:
         return (f"{again}Recording {len(down)} revision(s) as unapplied, without running them: the schema stays, "
                 "but memstack will think they are not applied (the next migrate runs their upgrade again).")
+    if not down:
+        return f"{again}{forward} revision(s) to apply would destroy data the database holds now:"
     others = sorted({s.revision.component for s in plan.cascade})
     cascade = f" (also in other components: {', '.join(others)})" if others else ""
-    return (f"{again}{len(down)} revision(s) would be unapplied{cascade}, destroying what the database holds "
-            "now:")
+    also = f", and {forward} revision(s) to apply destroy data too" if forward else ""
+    return (f"{again}{len(down)} revision(s) would be unapplied{cascade}{also}, destroying what the database "
+            "holds now:")
+
+
+def destructive_steps(ws: Workspace, plan: MigratePlan, options: RunOptions) -> list[StepDestruction]:
+    """The plan's steps that need a confirmation, with what each destroys read live (none: empty)."""
+    if not any(s.direction == "down" for s in plan.steps) and options.fake:
+        return []  # recording forward steps as applied runs nothing
+    return [d for d in read_destruction(ws, plan.steps, record_only=options.fake) if d.asks]
 
 
 def confirm_backwards(ws: Workspace, plan: MigratePlan, options: RunOptions, *, changed: bool = False) -> PlanShape:
-    """Show what the plan's backwards steps destroy and ask; returns the plan shape confirmed.
+    """Show what the plan's destructive steps destroy and ask; returns the plan shape confirmed.
 
-    A plan with no backwards step asks nothing. Declining (or no way to ask) raises
+    Every backwards step asks; a forward one when the classifier finds it destructive. A
+    plan with neither asks nothing and returns ``()``. Declining (or no way to ask) raises
     :class:`DeclinedError` before anything changed.
     """
-    down = [s for s in plan.steps if s.direction == "down"]
-    if not down:
+    destroys = destructive_steps(ws, plan, options)
+    if not destroys:
         return ()
-    question = _question(ws, plan, options, changed)
+    forward = sum(d.step.direction == "up" for d in destroys)
+    question = _question(ws, plan, options, changed, forward)
     if options.confirm_destruction is not None:
-        destroys: list[StepDestruction] = read_destruction(ws, plan.steps, record_only=options.fake)
         options.confirm_destruction(question, destroys)
     elif options.confirm is not None:
-        options.confirm(question, down)
+        options.confirm(question, [d.step for d in destroys])
     else:
-        raise DeclinedError(f"this plan unapplies {len(down)} revision(s) and nobody confirmed it",
+        raise DeclinedError(f"this plan destroys data in {len(destroys)} step(s) and nobody confirmed it",
                             hint="pass --yes (or a confirm callback)")
     return _shape(plan)
 
@@ -184,6 +197,7 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions,
                 raise ChecksumDrift(first_state.drift)
             return []
         check_reversible(plan.steps)
+        first = _shape(plan)
         confirmed = confirm_backwards(ws, plan, options, changed=attempt > 0)
         with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
             with ws.engine.connect() as connection:
@@ -191,8 +205,9 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions,
             plan = make_plan(state)
             if not plan.steps:
                 return []
-            if any(s.direction == "down" for s in plan.steps) and _shape(plan) != confirmed:
-                continue  # not what the person saw: release the lock and ask about the new plan
+            shape = _shape(plan)
+            if shape != first and (confirmed or not set(shape) <= set(first)):
+                continue  # not what the person saw (or steps not classified yet): release the lock, ask again
             return _run_locked(ws, plan, state, options)
     raise PlanChangedWhileAsked()
 

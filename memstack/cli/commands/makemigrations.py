@@ -13,6 +13,7 @@ from memstack.core.errors import MemstackError
 if TYPE_CHECKING:
     from memstack.engine.generate.makemigrations import MakeMigrationsResult
     from memstack.engine.generate.renames import RenameChoices
+    from memstack.engine.workspace import Workspace
 
 
 @click.command(short_help="Create revisions from model changes.")
@@ -71,9 +72,10 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
         choices = None if check else _rename_choices(renames, no_renames, allow_not_null)
         result = make_migrations(ws, components, message=message, empty=empty,
                                  write=not (dry_run or check), renames=choices)
+        destroys = _destroys(ws, result)
     names = dict(result.labels)
     names.update({f.revision: f"{f.component} {f.name}" for f in result.files})
-    _report(app, result, names, dry_run=dry_run, check=check, as_json=as_json)
+    _report(app, result, names, dry_run=dry_run, check=check, as_json=as_json, destroys=destroys)
     if check and result.files:
         raise MemstackError(
             f"{len(result.files)} revision(s) missing: models differ from migrations in "
@@ -94,8 +96,21 @@ def _merge(app: AppContext, component: str, message: str | None, dry_run: bool) 
         app.data(planned.text)
 
 
+def _destroys(ws: Workspace, result: MakeMigrationsResult) -> dict[str, list[str]]:
+    """Per generated revision, what its upgrade destroys, in words (the revision classifier's facts)."""
+    from memstack.engine.run.classify import classify_source, describe_fact
+
+    setup = ws.alembic_setup()
+    found = {}
+    for planned in result.files:
+        facts = classify_source(planned.text, setup, ws.dialect_name).destroys
+        if facts:
+            found[planned.revision] = [describe_fact(f) for f in facts]
+    return found
+
+
 def _report(app: AppContext, result: MakeMigrationsResult, names: dict[str, str], *, dry_run: bool, check: bool,
-            as_json: bool) -> None:
+            as_json: bool, destroys: dict[str, list[str]] | None = None) -> None:
     """What was (or would be) written, and the tables and components that were left out."""
     for label in result.without_models:
         app.warn(f"component {label!r} has no models module (or it declares its tables on a metadata of its own), "
@@ -103,8 +118,9 @@ def _report(app: AppContext, result: MakeMigrationsResult, names: dict[str, str]
                  "declare its tables in the package's models.py to manage them")
     for table in result.ignored_tables:
         app.warn(f"ignored table {table!r}: no component owns it (declare it in a component's models to manage it)")
+    destroys = destroys or {}
     if as_json:
-        app.json([f.as_json() for f in result.files])
+        app.json([{**f.as_json(), "destroys": destroys.get(f.revision, [])} for f in result.files])
     elif not result.files:
         app.info("No changes detected.")
     for planned in result.files:
@@ -113,6 +129,9 @@ def _report(app: AppContext, result: MakeMigrationsResult, names: dict[str, str]
             app.info(f"{verb} {planned.component} {planned.name} ({planned.revision})", level=0 if check else 1)
             if planned.depends_on:
                 app.info(f"    depends on: {', '.join(names.get(d, d) for d in planned.depends_on)}", level=1)
+            if planned.revision in destroys:
+                app.warn(f"{planned.component} {planned.name} destroys data when applied: "
+                         f"{'; '.join(destroys[planned.revision])}; migrate will show the rows at stake and ask")
         if dry_run and not as_json:
             app.data(f"# --- {planned.path}")
             app.data(planned.text)

@@ -50,8 +50,10 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
     Every backwards step asks first: the tables (with their row counts), columns (with how
     many rows hold a value), indexes and constraints it drops are read from the database and
     listed, with the revisions of other components that depend on what is removed; without a
-    terminal pass --yes. One lock per database keeps concurrent runs apart; each revision runs
-    in its own transaction.
+    terminal pass --yes. So does a forward step that drops a table or a column, changes a
+    column's type so values can change (SQLite's copy-and-cast included) or deletes rows.
+    One lock per database keeps concurrent runs apart; each revision runs in its own
+    transaction.
 
     \b
     Preview, from the database's real state:

@@ -61,6 +61,7 @@ from memstack.engine.errors.review import (
 from memstack.engine.errors.run import (
     BaselineUnusable,
     Confirmation,
+    DestructivePlanRefused,
     EnvHookUnusable,
     InvalidObject,
     InvalidObjectsLeft,
@@ -105,6 +106,7 @@ __all__ = [
     "ChecksumDrift",
     "ComponentStillConfigured",
     "Confirmation",
+    "DestructivePlanRefused",
     "EngineError",
     "EnvHookUnusable",
     "FailureMark",

@@ -33,6 +33,19 @@ class PlanChangedWhileAsked(EngineError):
         super().__init__("the database changed while you were asked; nothing was done")
 
 
+class DestructivePlanRefused(EngineError):
+    """A caller that cannot ask (the start-up call) found steps that destroy data and was not allowed them.
+
+    ``destroys`` maps each revision's label to what it would destroy, figures included.
+    """
+
+    def __init__(self, url: str, destroys: dict[str, list[str]]) -> None:
+        what = "; ".join(f"{label}: {', '.join(items) or 'unapplies it'}" for label, items in destroys.items())
+        super().__init__(f"the pending revisions for {url} destroy data ({what}); nothing was changed")
+        self.url = url
+        self.destroys = destroys
+
+
 class RehearsalFailed(EngineError):
     """A dry run's step failed; everything was rolled back. ``results`` are the steps run."""
 

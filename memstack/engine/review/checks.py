@@ -187,10 +187,30 @@ def database_problems(ws: Workspace) -> list[Problem]:
         if pending:
             problems.append(Problem("pending", f"{label}: {len(pending)} pending revision(s): "
                                     + ", ".join(r.name for r in pending), run("migrate"), label))
+    problems += destructive_pending(ws, state)
     holder = lock_holder(ws.engine)
     if holder:
         problems.append(Problem("lock_held", f"the migration lock is held by {holder}",
                                 Fix("wait for that migration to finish"), severity="warning"))
+    return problems
+
+
+def destructive_pending(ws: Workspace, state: Any) -> list[Problem]:
+    """A warning per unapplied revision whose upgrade destroys data, with the figures read now."""
+    from memstack.engine.run.destruction import describe_loss, read_destruction
+    from memstack.engine.tree.graph import Step
+
+    pending = [ws.graph.get(r) for r in ws.graph.toposort(set(ws.graph.revisions) - state.applied)]
+    problems = []
+    for item in read_destruction(ws, [Step(rev, "up") for rev in pending]):
+        if not item.losses:
+            continue
+        rev = item.step.revision
+        declared = f" (the revision says: {item.declared})" if item.declared else ""
+        problems.append(Problem("destructive_pending", f"{rev.label} destroys data when applied{declared}: "
+                                + "; ".join(describe_loss(loss) for loss in item.losses),
+                                Fix("review it; '{0}' shows these figures and asks before running it", (("migrate",),)),
+                                rev.component, severity="warning"))
     return problems
 
 

@@ -241,6 +241,24 @@ def _render(ws: Workspace, revision: Revision) -> tuple[str | None, Finding | No
                              "memstack", exc.failure.line)
 
 
+def _destroys_data(ws: Workspace, revision: Revision, acknowledged: dict[str, str]) -> list[Finding]:
+    """``destroys-data``: its upgrade destroys data (the classifier); ``destroys_data = "why"`` acknowledges it."""
+    from memstack.core.errors import MemstackError
+    from memstack.engine.run.classify import classify_step, describe_fact
+
+    try:
+        classified = classify_step(ws.tree, ws.alembic_setup(), Step(revision, "up"), "postgresql")
+    except MemstackError:  # cannot be imported: the other findings say so
+        return []
+    if not classified.destructive:
+        return []
+    if classified.declared:
+        acknowledged.setdefault("destroys-data", classified.declared)
+    message = ("destroys data when applied: " + "; ".join(describe_fact(f) for f in classified.destroys)
+               + " (once reviewed, say why at module level: destroys_data = \"why\"; migrate still asks)")
+    return [Finding(revision, "destroys-data", message, "memstack")]
+
+
 def lint(ws: Workspace, components: Sequence[str] = ()) -> list[Finding]:
     """Every finding of the selected components' revisions (all when none named), in graph order."""
     selected = {c.label for c in ws.registry.select(components)}
@@ -269,6 +287,7 @@ def lint(ws: Workspace, components: Sequence[str] = ()) -> list[Finding]:
                 for rule, message, line in file_findings(path, packages, mapped)]
         own += [Finding(revision, "lint-ok-without-reason", "a lint-ok marker must give a reason after `--`",
                         "memstack", line) for line in unexplained]
+        own += _destroys_data(ws, revision, acknowledged)
         findings += [Finding(f.revision, f.rule, f.message, f.source, f.line, acknowledged.get(f.rule))
                      for f in own]
     return findings
