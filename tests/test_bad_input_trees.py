@@ -93,9 +93,9 @@ CASES: dict[str, TreeCase] = {
                                              ("showmigrations",), "not valid Python"),
     "syntax error, check": TreeCase(add_memo(("0002_broken.py", "revision = 'x1'\n  down_revision = 1\n")),
                                     ("check",), "not valid Python", listed=True),
+    # the classifier imports each pending revision before the lock, so nothing runs and nothing is recorded
     "import error when migrate runs it": TreeCase(add_memo(("0002_imports.py", IMPORT_ERROR)),
-                                                  ("migrate",), "No module named 'nosuch_module_for_memstack'",
-                                                  failure_recorded=True),
+                                                  ("migrate",), "No module named 'nosuch_module_for_memstack'"),
     "import error, sqlmigrate": TreeCase(add_memo(("0002_imports.py", IMPORT_ERROR)),
                                          ("sqlmigrate", "memo", "0002"), "nosuch_module_for_memstack"),
     "missing revision": TreeCase(add_memo(("0002_anonymous.py", revision(""))), ("migrate",),

@@ -16,6 +16,11 @@ nothing executed, nothing rendered) and its source is read; each thing it does b
   reads through ``op.get_bind()``, ``context.get_x_argument()``, ``autocommit_block``, a custom
   operation, or a function that stops when recorded. Shown as such; not by itself destructive.
 
+A function is called only when it holds nothing but ``op`` calls and harmless assignments
+(``classify_code.safe_to_record``): any other Python would run before the lock and again in the
+step. Such a function is read from its source instead: its literal ``drop_table``,
+``drop_column`` and ``execute`` calls (``classify_code.static_facts``).
+
 A revision may declare ``destroys_data = "why"`` at module level: the destruction was
 reviewed. :attr:`Classification.declared` carries it; it is shown, and the step still asks.
 """
@@ -254,7 +259,7 @@ def classifier(setup: AlembicSetup, dialect_name: str) -> Iterator[Classifier]:
     """One recording ``op`` for many revisions (a plan): set up once, not per revision."""
     from pathlib import Path
 
-    from memstack.engine.run.classify_code import code_facts
+    from memstack.engine.run.classify_code import code_facts, safe_to_record, static_facts
     from memstack.engine.run.offline import explain_render_failure
 
     with recording_op(setup, dialect_name) as operations:
@@ -262,6 +267,8 @@ def classifier(setup: AlembicSetup, dialect_name: str) -> Iterator[Classifier]:
         def classify(module: ModuleType, direction: str) -> Classification:
             function = revision_function(module, direction)
             facts = code_facts(function)  # what in its source is more than op calls
+            if not safe_to_record(function):  # never run a revision's own code before its step
+                return Classification(tuple(facts + static_facts(function)), declared_reason(module))
             operations.clear()
             try:
                 function()

@@ -12,6 +12,7 @@ import ast
 import inspect
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from memstack.engine.run.classify_sql import Fact
@@ -91,3 +92,91 @@ def _receiver(func: ast.expr) -> str | None:
     while isinstance(func, ast.Attribute | ast.Call):
         func = func.value if isinstance(func, ast.Attribute) else func.func
     return func.id if isinstance(func, ast.Name) else None
+
+
+# --------------------------------------------------------------------------- without running it
+
+_SAFE_HELPERS = frozenset({"table", "column", "Table", "Column", "MetaData", "text", "literal_column"})
+#: code facts that recording runs harmlessly: the -x arguments are read from the configuration,
+#: and an autocommit block only records what it holds
+_RECORDABLE = frozenset({_READS["get_x_argument"], _READS["autocommit_block"]})
+
+
+def safe_to_record(function: Callable[..., Any]) -> bool:
+    """Whether calling ``function`` with a recording ``op`` can do nothing but record operations.
+
+    Only ``op`` calls (batches included), imports, docstrings and assignments of constants or of
+    ``sa.table()``-style helpers qualify: anything else (a file written, a sleep, a request, a read
+    through ``op.get_bind()``) would run before the lock and again in the step, so such a function
+    is read from its source instead (:func:`static_facts`).
+    """
+    definition = _definition(function)
+    if definition is None or any(fact.why not in _RECORDABLE for fact in code_facts(function)):
+        return False
+    for node in ast.walk(definition):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and not _harmless(node.value):
+            return False
+    return True
+
+
+def _harmless(value: ast.expr) -> bool:
+    if isinstance(value, ast.Constant | ast.Name):
+        return True
+    if isinstance(value, ast.Tuple | ast.List):
+        return all(_harmless(item) for item in value.elts)
+    if isinstance(value, ast.Call):
+        if _receiver(value.func) in ("op", "context"):  # context.get_x_argument(...).get(...), op.f(...)
+            return all(_harmless(arg) for arg in value.args) and all(_harmless(k.value) for k in value.keywords)
+        name = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(value.func, "id", None)
+        return name in _SAFE_HELPERS
+    return False
+
+
+def static_facts(function: Callable[..., Any]) -> list[Fact]:
+    """What a function that is not safe to record destroys, read from literal ``op`` calls in its source.
+
+    ``op.drop_table("t")``, ``op.drop_column("t", "c")``, ``batch.drop_column("c")`` inside
+    ``with op.batch_alter_table("t") as batch`` and ``op.execute("literal SQL")``; a name computed
+    at run time cannot be read and is left to the code facts.
+    """
+    from memstack.engine.run.classify_sql import classify_sql
+
+    definition = _definition(function)
+    if definition is None:
+        return []
+    batches: dict[str, str] = {}
+    for node in ast.walk(definition):
+        if isinstance(node, ast.With):
+            for item in node.items:
+                call = item.context_expr
+                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                        and call.func.attr == "batch_alter_table" and isinstance(item.optional_vars, ast.Name)
+                        and _literal(call.args[:1])):
+                    batches[item.optional_vars.id] = _literal(call.args[:1])[0]
+    facts: list[Fact] = []
+    for node in ast.walk(definition):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+        args = _literal(node.args)
+        if node.func.attr == "drop_table" and owner == "op" and args:
+            facts.append(Fact("destructive", "drop_table", args[0], why="drops the table", line=node.lineno))
+        elif node.func.attr == "drop_column" and owner == "op" and len(args) >= 2:
+            facts.append(Fact("destructive", "drop_column", args[0], args[1], why="drops the column",
+                              line=node.lineno))
+        elif node.func.attr == "drop_column" and owner in batches and args:
+            facts.append(Fact("destructive", "drop_column", batches[owner], args[0], why="drops the column",
+                              line=node.lineno))
+        elif node.func.attr == "execute" and owner == "op" and args:
+            facts.extend(fact if fact.line else replace(fact, line=node.lineno) for fact in classify_sql(args[0]))
+    return sorted(facts, key=lambda fact: fact.line or 0)
+
+
+def _literal(args: list[ast.expr]) -> list[str]:
+    """The leading string literals of ``args``."""
+    found: list[str] = []
+    for arg in args:
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            break
+        found.append(arg.value)
+    return found
