@@ -58,8 +58,10 @@ from memstack.engine.errors.review import (
     TemplatesMissing,
 )
 from memstack.engine.errors.run import (
+    BlockersRefused,
     LockLost,
     LockTimeout,
+    LockWaitGaveUp,
     MigrationFailed,
     NonAtomicInPlan,
     NonAtomicUndeclared,
@@ -93,6 +95,7 @@ __all__ = [
     "AheadAndBehind",
     "AlreadyManaged",
     "AmbiguousTarget",
+    "BlockersRefused",
     "ChecksumDrift",
     "ComponentStillConfigured",
     "EngineError",
@@ -107,6 +110,7 @@ __all__ = [
     "IrreversibleInPlan",
     "LockLost",
     "LockTimeout",
+    "LockWaitGaveUp",
     "MigrationFailed",
     "MissingRevisionId",
     "MultipleHeads",

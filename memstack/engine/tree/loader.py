@@ -39,6 +39,7 @@ class RevisionFile:
     branch_labels: tuple[str, ...]
     irreversible: bool
     atomic: bool = True  # module-level ``atomic = False``: runs outside a transaction (autocommit_block)
+    guard: tuple[tuple[str, Any], ...] = ()  # module-level ``guard = {...}``: its own timeouts (run/guard.py)
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -57,7 +58,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     except SyntaxError as exc:
         raise InvalidSyntax(path, exc.msg, exc.lineno) from exc
     found: dict[str, Any] = {}
-    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic"}
+    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic", "guard"}
     for node in tree.body:
         targets: list[ast.expr] = []
         value: ast.expr | None = None
@@ -83,7 +84,22 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         branch_labels=_as_tuple(found.get("branch_labels")),
         irreversible=irreversible,
         atomic=bool(found.get("atomic", True)),
+        guard=_guard_marker(path, found.get("guard")),
     )
+
+
+def _guard_marker(path: Path, value: Any) -> tuple[tuple[str, Any], ...]:
+    """``guard = {...}`` as sorted pairs, checked now so a bad one fails before anything runs."""
+    if value is None:
+        return ()
+    from memstack.core.guardsettings import DEFAULT_GUARD
+
+    if not isinstance(value, dict):
+        from memstack.core.errors import ConfigurationError
+
+        raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}")
+    DEFAULT_GUARD.overridden(value, f"{path}'s guard")
+    return tuple(sorted(value.items()))
 
 
 def _downgrade_only_raises(tree: ast.Module) -> bool:
@@ -109,7 +125,7 @@ def checksum_file(path: Path) -> str:
 def _indexed_header(path: Path, source: str) -> index.Header:
     parsed = parse_revision_file(path, source)
     return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
-                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic)
+                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic, parsed.guard)
 
 
 def read_headers(folder: Path) -> list[RevisionFile]:
@@ -119,7 +135,7 @@ def read_headers(folder: Path) -> list[RevisionFile]:
     for path in revision_files(folder):
         header = revisions.header(path, _indexed_header)
         headers.append(RevisionFile(path, header.revision, header.down_revision, header.depends_on,
-                                    header.branch_labels, header.irreversible, header.atomic))
+                                    header.branch_labels, header.irreversible, header.atomic, header.guard))
     revisions.save()
     return headers
 
@@ -162,6 +178,7 @@ class LoadedTree:
     graph: MigrationGraph
     paths: dict[str, Path] = field(default_factory=dict)
     non_atomic: set[str] = field(default_factory=set)  # revisions declaring ``atomic = False``
+    guards: dict[str, dict[str, Any]] = field(default_factory=dict)  # revisions declaring ``guard = {...}``
 
     def path_of(self, revision_id: str) -> Path:
         return self.paths[revision_id]
@@ -192,6 +209,8 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
             tree.paths[revision.id] = path
             if not parsed.atomic:
                 tree.non_atomic.add(revision.id)
+            if parsed.guard:
+                tree.guards[revision.id] = dict(parsed.guard)
     if validate:
         graph.validate()
     return tree
