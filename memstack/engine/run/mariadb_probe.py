@@ -58,24 +58,28 @@ def probe(connection: Any, statements: list[str]) -> list[AlterProbe]:
                 continue
             if table not in copies:
                 copies[table] = f"_guard_probe_{secrets.token_hex(4)}"
-                connection.exec_driver_sql(f"CREATE TABLE `{copies[table]}` LIKE `{table}`")
+                connection.exec_driver_sql(f"CREATE TABLE {_q(copies[table])} LIKE {_q(table)}")  # (no rows)
             results.append(AlterProbe(statement, table, _try(connection, copies[table], rest)))
     finally:
         for copy in copies.values():
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS `{copy}`")
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(copy)}")  # (the probe's own copy)
     return results
+
+
+def _q(name: str) -> str:
+    return f"`{name}`"
 
 
 def _try(connection: Any, copy: str, rest: str) -> str:
     """The first ALGORITHM/LOCK the server accepts for ``rest`` on ``copy`` (applied there, for later ALTERs)."""
     for name, clause in TRIES:
         try:
-            connection.exec_driver_sql(f"ALTER TABLE `{copy}` {rest}, {clause}")
+            connection.exec_driver_sql(f"ALTER TABLE {_q(copy)} {rest}, {clause}")
             return name
         except Exception:  # refused with this algorithm: try the next
             continue
     try:
-        connection.exec_driver_sql(f"ALTER TABLE `{copy}` {rest}")
+        connection.exec_driver_sql(f"ALTER TABLE {_q(copy)} {rest}")
     except Exception as exc:
         return f"failed: {str(getattr(exc, 'orig', exc)).strip()[:200]}"
     return "COPY"
