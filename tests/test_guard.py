@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from support.blocking import reader_holding
 from support.databases import backend_of, connect, query
+from support.faults import reader_holding
 from support.inspect import history_rows
 from support.running import cli, manage, spawn_manage
 from support.waiting import wait_until

@@ -13,5 +13,4 @@
 * ``waiting`` -- waiting on the real event with a generous deadline: a file a child wrote whole, a line,
   the migration lock free, a session queued behind a table lock (never a fixed sleep)
 * ``badinput`` -- the bad-input corpus's harness: the real ``manage.py``, its one message, the database unchanged
-* ``blocking`` -- a reader holding a table in an open transaction (the guard's blocker)
 """
