@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.engine.errors import (
@@ -92,8 +92,18 @@ def migrate_on_startup(
     verify_only: bool = False,
     lock_timeout: float | None = None,
     allow_destructive: bool = False,
+    ddl_lock_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    lock_retries: int | None = None,
+    lock_retry_max_wait: float | None = None,
+    blocker_policy: str | None = None,
 ) -> StartupResult:
     """Apply pending revisions under the migration lock (or, ``verify_only``, only check).
+
+    ``ddl_lock_timeout`` ... ``blocker_policy``: the guard's settings for this call (None: the
+    settings chain; see docs/applying.md, "Timeouts and waiting"). Each step waits at most
+    ``ddl_lock_timeout`` for a table lock per try, so the application's own queries never queue
+    longer than that behind a migration.
 
     Raises :class:`memstack.MemstackError` on any problem, in both modes: pending revisions
     (verify mode), failure marks, applied revision files changed since. A database ahead of this code
@@ -103,14 +113,18 @@ def migrate_on_startup(
     :class:`~memstack.engine.errors.DestructivePlanRefused` naming it, unless ``allow_destructive``.
     """
     try:
-        return _migrate_on_startup(database_url, project_dir, verify_only, lock_timeout, allow_destructive)
+        guard = {"ddl_lock_timeout": ddl_lock_timeout, "statement_timeout": statement_timeout,
+                 "lock_retries": lock_retries, "lock_retry_max_wait": lock_retry_max_wait,
+                 "blocker_policy": blocker_policy}
+        return _migrate_on_startup(database_url, project_dir, verify_only, lock_timeout, allow_destructive,
+                                   {k: v for k, v in guard.items() if v is not None})
     except MemstackError as exc:
         for_application(exc)
         raise
 
 
 def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike[str] | None, verify_only: bool,
-                        lock_timeout: float | None, allow_destructive: bool = False) -> StartupResult:
+                        lock_timeout: float | None, allow_destructive: bool, guard: dict[str, Any]) -> StartupResult:
     from sqlalchemy.exc import SQLAlchemyError
 
     from memstack.core.db import database_unavailable
@@ -147,7 +161,7 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
         log.info("applying %d pending revision(s) to %s", len(pending), masked)
         from memstack.engine.migrate import RunOptions, migrate  # (not needed on the no-op path)
 
-        options = RunOptions(confirm_destruction=_destruction_policy(masked, allow_destructive))
+        options = RunOptions(confirm_destruction=_destruction_policy(masked, allow_destructive), guard=guard)
         results = migrate(ws, options=options, status=state)
         applied = [r.step.revision.label for r in results]
         return StartupResult(masked, applied, pending, [], took())
@@ -191,8 +205,10 @@ async def amigrate_on_startup(
     verify_only: bool = False,
     lock_timeout: float | None = None,
     allow_destructive: bool = False,
+    **guard: Any,
 ) -> StartupResult:
-    """:func:`migrate_on_startup` in a worker thread, so the event loop is never blocked."""
+    """:func:`migrate_on_startup` in a worker thread, so the event loop is never blocked (``guard``: its
+    ddl_lock_timeout, statement_timeout, lock_retries, lock_retry_max_wait, blocker_policy)."""
     return await asyncio.to_thread(migrate_on_startup, database_url, project_dir=project_dir,
                                    verify_only=verify_only, lock_timeout=lock_timeout,
-                                   allow_destructive=allow_destructive)
+                                   allow_destructive=allow_destructive, **guard)

@@ -34,7 +34,8 @@ HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_
 KINDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
          pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb)]
 HEALTHY_ITEMS = ["configuration", "driver", "server", "database", "revision files", "[tool.alembic]",
-                 "unknown revisions", "pending revisions", "heads", "checksums", "failure marks", "lock"]
+                 "unknown revisions", "pending revisions", "heads", "checksums", "failure marks", "lock",
+                 "table locks"]
 
 
 

@@ -36,6 +36,12 @@ def report_progress(app: AppContext, *, fake: bool = False) -> ProgressCallback:
             app.info(f"  {verb} {rev.component} {rev.name} ... {app.style('OK', fg='green')}{took}")
         elif event == "failed":
             app.info(f"  {verb} {rev.component} {rev.name} ... {app.style('FAILED', fg='red')}", level=0)
+        elif event == "retry" and result is not None:  # the guard: a lock timeout, tried again (run/guard.py)
+            app.info(f"  {verb} {rev.component} {rev.name}: lock busy, waited {result.duration_ms} ms, "
+                     f"trying again ({result.error})")
+        elif event == "blocked" and result is not None:
+            app.info(f"  {verb} {rev.component} {rev.name}: sessions hold locks it needs, going ahead under "
+                     f"the lock timeout: {result.error}")
 
     return progress
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from memstack.cli.worded import Worded, Wording
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import (
+    BlockersRefused,
     InvalidObjectsLeft,
     LockLost,
     LockTimeout,
+    LockWaitGaveUp,
     MigrationFailed,
     NonAtomicInPlan,
     NotOneRevision,
@@ -39,6 +41,11 @@ def _migration_failed(error: MigrationFailed) -> Worded:
                + (f"; steps 1..{error.index - 1} stayed applied" if error.index > 1 else "")
                + ". Fix the cause (a lock another session held: wait for it, or raise the lock timeout), "
                "then run migrate again")
+    elif isinstance(error.error, LockWaitGaveUp | BlockersRefused) and error.error.resumable:  # the guard
+        done = f"steps 1..{error.index - 1} stayed applied; " if error.index > 1 else ""
+        fix = (f"{done}this step did not run (another session holds the table). Let that session finish or end it "
+               "(PostgreSQL: SELECT pg_terminate_backend(pid)), then run migrate again; or allow longer waits "
+               "with --lock-retries / --lock-retry-max-wait (docs/applying.md, Timeouts and waiting)")
     elif error.outcome == "plan_rolled_back":
         fix = "the whole plan was rolled back; nothing changed. Fix the revision or the data and run it again"
     elif error.outcome == "maybe_half_applied":

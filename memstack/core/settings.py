@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from memstack.core.errors import ConfigurationError
+from memstack.core.guardsettings import DEFAULT_GUARD, GuardSettings, guard_settings
 from memstack.core.redaction import mask_url as mask_url  # re-exported: callers import it from here
 from memstack.core.redaction import redact as redact
 from memstack.core.urls import SUPPORTED_URL_FORMS as SUPPORTED_URL_FORMS
@@ -103,6 +104,7 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)
     scratch_url: str | None = None  # an existing empty database for check/makemigrations (no CREATE DATABASE)
     network: NetworkSettings = DEFAULT_NETWORK  # connect_timeout, tcp_keepalives, ... (see NetworkSettings)
+    guard: GuardSettings = DEFAULT_GUARD  # ddl_lock_timeout, statement_timeout, lock_retries, ... (guardsettings)
 
     @property
     def database_url(self) -> str:
@@ -387,6 +389,8 @@ def load_settings(
     scratch_url, scratch_source = _scratch_url(env, config)
     network_sources: dict[str, str] = {}
     network = network_settings(env, config, network_sources)
+    guard_sources: dict[str, str] = {}
+    guard = guard_settings(env, config, guard_sources)
 
     components_env = env.get("MEMSTACK_COMPONENTS")
     if components_env:
@@ -402,9 +406,10 @@ def load_settings(
         components=components,
         lock_timeout=timeout,
         sources={"database_url": url_source, "lock_timeout": timeout_source, "components": components_source,
-                 "scratch_url": scratch_source, **network_sources},
+                 "scratch_url": scratch_source, **network_sources, **guard_sources},
         scratch_url=scratch_url,
         network=network,
+        guard=guard,
     )
 
 

@@ -15,11 +15,14 @@ nothing runs and the question is asked again about the new plan.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from memstack.core.errors import DeclinedError
+from memstack.core.guardsettings import GuardSettings
 from memstack.engine.adopt.existing import refuse_unrecorded_schema
 from memstack.engine.errors import ChecksumDrift, PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
 from memstack.engine.records.recorder import Recorder
@@ -28,6 +31,7 @@ from memstack.engine.run.destruction import DestructionCallback, StepDestruction
 from memstack.engine.run.executor import Executor
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import WaitCallback, migration_lock
+from memstack.engine.run.lockreport import StatementLocks, not_rehearsed, recording
 from memstack.engine.run.safety import ensure_safe, record_unverified, unknown_rows_error
 from memstack.engine.run.steps import ProgressCallback, StepResult
 from memstack.engine.tree.planner import (
@@ -55,11 +59,21 @@ class RunOptions:
     atomic: bool = False
     event: str | None = None
     ddl_lock_timeout: float | None = None
+    guard: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # statement_timeout, lock_retries, ...
     confirm: ConfirmCallback | None = None
     confirm_destruction: DestructionCallback | None = None  # preferred to ``confirm`` for backwards steps
     progress: ProgressCallback | None = None
     on_wait: WaitCallback | None = None
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
+    on_locks: Callable[[list[StatementLocks]], None] | None = None  # --dry-run --locks (PostgreSQL): the report
+
+
+def guard_settings(ws: Workspace, options: RunOptions) -> GuardSettings:
+    """The guard's settings of this run: the settings chain with the run's own values on top."""
+    given = {**options.guard}
+    if options.ddl_lock_timeout is not None:
+        given["ddl_lock_timeout"] = options.ddl_lock_timeout
+    return ws.settings.guard.overridden(given, "the command line") if given else ws.settings.guard
 
 
 def plan_for(ws: Workspace, state: DatabaseStatus, component: str | None = None, target: str | None = None,
@@ -224,8 +238,9 @@ def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, options
             Recorder(connection).ensure_bookkeeping()  # a database migrated before memstack kept its tables
             record_unverified(connection, ws.tree, state)
     ws.graph.forget_ancestors()  # planning's memo; the run computes what it needs step by step
-    executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
-                        alembic=ws.alembic_setup(options.x_arguments), keep_modules=False)
+    guard = guard_settings(ws, options)
+    executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=guard.explicit_timeout,
+                        alembic=ws.alembic_setup(options.x_arguments), keep_modules=False, guard=guard)
     return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event, atomic=options.atomic)
 
 
@@ -237,12 +252,33 @@ def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
         plan = make_plan(state)
         check_reversible(plan.steps)
         ensure_safe(state, ws.registry.labels)
-        executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=options.ddl_lock_timeout,
-                            alembic=ws.alembic_setup(options.x_arguments))
-        results, error = executor.rehearse(plan.steps, plan.applied)
+        if options.on_locks is not None and ws.engine.dialect.name in ("mysql", "mariadb"):
+            return _probe_mariadb(ws, plan, state, options.on_locks)
+        locks = options.on_locks is not None and ws.engine.dialect.name == "postgresql"
+        with recording(ws.engine) if locks else contextlib.nullcontext() as recorder:
+            progress = recorder.progress(options.progress) if recorder is not None else options.progress
+            guard = guard_settings(ws, options)
+            executor = Executor(ws.engine, ws.tree, progress, ddl_lock_timeout=guard.explicit_timeout,
+                                alembic=ws.alembic_setup(options.x_arguments), guard=guard)
+            results, error = executor.rehearse(plan.steps, plan.applied)
+        if recorder is not None and options.on_locks is not None:
+            stopped = [r.step for r in results if not r.success and "atomic = False" in (r.error or "")]
+            options.on_locks(recorder.statements + [s for step in stopped for s in not_rehearsed(ws, step, state)])
     if error:
         raise RehearsalFailed(list(results), error)
     return results
+
+
+def _probe_mariadb(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, report: Callable[[list[Any]], None],
+                   ) -> list[StepResult]:
+    """``--dry-run --locks`` on MariaDB: each ALTER's ALGORITHM/LOCK, probed on empty copies (nothing rehearsed)."""
+    from memstack.engine.run.lockreport import split_statements
+    from memstack.engine.run.mariadb_probe import probe
+
+    statements = split_statements(list(plan_sql_blocks(ws, plan, state)))
+    with ws.engine.connect() as connection:
+        report(probe(connection, statements))
+    return []
 
 
 # --------------------------------------------------------------------------- preview: SQL

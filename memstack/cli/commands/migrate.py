@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from memstack.cli.context import SECONDS, AppContext, common_options, get_app, json_option, open_workspace, yes_option
+from memstack.cli.guard_options import guard_options
 
 if TYPE_CHECKING:
     from memstack.engine.migrate import RunOptions
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 @click.option("--plan", "show_plan", is_flag=True, help="Show the steps it would run; change nothing.")
 @click.option("--sql", "show_sql", is_flag=True, help="Print the SQL of the plan; execute nothing.")
 @click.option("--dry-run", is_flag=True, help="Rehearse: run the plan in one transaction, then roll back.")
+@click.option("--locks", "show_locks", is_flag=True,
+              help="With --dry-run (PostgreSQL): report the locks each statement takes and what it rewrites.")
 @click.option("--fake", is_flag=True, help="Record the plan as done without running it.")
 @click.option("--atomic", is_flag=True, help="Run the whole plan in one transaction (PostgreSQL, SQLite).")
 @click.option("--prune", "prune_component", metavar="COMPONENT",
@@ -29,15 +32,17 @@ if TYPE_CHECKING:
 @click.option("--lock-timeout", type=SECONDS, metavar="SECONDS",
               help="How long to wait for another migration to finish (default 60, or lock_timeout).")
 @click.option("--ddl-lock-timeout", type=SECONDS, metavar="SECONDS",
-              help="How long one DDL statement may wait for table locks (PostgreSQL, MariaDB).")
+              help="The longest one statement waits for a table lock, per try (default 1; PostgreSQL, MariaDB).")
+@guard_options
 @click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
               help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
 @yes_option
 @json_option
 @common_options
 def command(component: str | None, target: str | None, to_tag: str | None, show_plan: bool, show_sql: bool,
-            dry_run: bool, fake: bool, atomic: bool, prune_component: str | None, lock_timeout: float | None,
-            ddl_lock_timeout: float | None, x_arguments: tuple[str, ...], yes: bool, as_json: bool) -> None:
+            dry_run: bool, show_locks: bool, fake: bool, atomic: bool, prune_component: str | None,
+            lock_timeout: float | None, ddl_lock_timeout: float | None, guard: dict[str, Any],
+            x_arguments: tuple[str, ...], yes: bool, as_json: bool) -> None:
     """Bring the database up to date, or move one component to TARGET.
 
     \b
@@ -75,6 +80,8 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
     app.set_lock_timeout(lock_timeout)
     if sum([show_plan, show_sql, dry_run, fake]) > 1:
         raise click.UsageError("--plan, --sql, --dry-run and --fake exclude each other")
+    if show_locks and not dry_run:
+        raise click.UsageError("--locks goes with --dry-run: the locks are measured while the plan is rehearsed")
     if prune_component and (component or target or to_tag):
         raise click.UsageError("--prune takes no COMPONENT, TARGET or --to-tag")
     with open_workspace(app) as ws:
@@ -96,12 +103,19 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         if show_plan or show_sql:
             _preview(app, ws, component, target, to_tag, sql=show_sql, as_json=as_json)
             return
-        options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout,
+        options = RunOptions(fake=fake, dry_run=dry_run, atomic=atomic, ddl_lock_timeout=ddl_lock_timeout, guard=guard,
                              confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
                              progress=report_progress(app, fake=fake),
                              on_wait=report_wait(app), x_arguments=x_arguments)
         if dry_run:
-            _rehearse(app, ws, component, target, to_tag, options, as_json)
+            locks: list[Any] = []
+            if show_locks:
+                options.on_locks = locks.extend
+            try:
+                _rehearse(app, ws, component, target, to_tag, options, as_json and not show_locks)
+            finally:  # (a rehearsal that failed still reports what its statements took)
+                if show_locks:
+                    _report_locks(app, locks, as_json)
             return
         results = migrate(ws, component, target, to_tag, options=options, status=status)
     if as_json:
@@ -184,3 +198,25 @@ def _report_rehearsal(app: AppContext, results: Sequence[Any], error: str | None
         app.json({"dry_run": True, "error": error, "steps": [
             {**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "error": r.error}
             for r in results]})
+
+
+def _report_locks(app: AppContext, statements: Sequence[Any], as_json: bool) -> None:
+    """--dry-run --locks: per statement, the locks it took, its time, what it rewrote, and why it is flagged."""
+    if as_json:
+        app.json({"dry_run": True, "locks": [s.as_json() for s in statements]})
+        return
+    for item in statements:
+        if hasattr(item, "algorithm"):  # MariaDB: probed on an empty copy
+            flag = f"  {app.style('FLAG', fg='yellow')}" if item.flagged else ""
+            app.data(f"{' '.join(item.statement.split())[:160]}\n    {item.algorithm} on {item.table}{flag}")
+            continue
+        rev = item.step.revision
+        took = f"{item.duration_ms:.1f} ms" if item.rehearsed else "not rehearsed: as PostgreSQL documents"
+        app.data(f"{rev.component} {rev.name}: {' '.join(item.statement.split())[:160]}  ({took})")
+        for lock in item.locks:
+            size = f", {lock.size_bytes} bytes, ~{lock.rows} rows" if lock.size_bytes is not None else ""
+            app.data(f"    {lock.mode} on {lock.kind} {lock.relation}{size}")
+        for name in item.rewrites:
+            app.data(f"    rewrites {name}")
+        for flag in item.flags:
+            app.data(f"    {app.style('FLAG', fg='yellow')}: {flag}")

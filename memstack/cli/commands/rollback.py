@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from memstack.cli.context import common_options, get_app, json_option, open_workspace, yes_option
+from memstack.cli.context import SECONDS, common_options, get_app, json_option, open_workspace, yes_option
+from memstack.cli.guard_options import guard_options
 from memstack.cli.reporting import confirm_destruction, confirm_steps, print_plan, report_progress, report_wait
 
 
@@ -15,13 +18,17 @@ from memstack.cli.reporting import confirm_destruction, confirm_steps, print_pla
 @click.option("--plan", "show_plan", is_flag=True, help="Show what would be undone; change nothing.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
               help="How long to wait for another migration to finish.")
+@click.option("--ddl-lock-timeout", type=SECONDS, metavar="SECONDS",
+              help="The longest one statement waits for a table lock, per try (default 1; PostgreSQL, MariaDB).")
+@guard_options
 @click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
               help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
 @yes_option
 @json_option
 @common_options
 def command(component: str | None, steps: int, show_plan: bool, lock_timeout: float | None,
-            x_arguments: tuple[str, ...], yes: bool, as_json: bool) -> None:
+            ddl_lock_timeout: float | None, guard: dict[str, Any], x_arguments: tuple[str, ...], yes: bool,
+            as_json: bool) -> None:
     """Undo the last N applied revisions, of COMPONENT or of the whole database.
 
     Which revisions are applied comes from the database's version rows; history only says
@@ -52,7 +59,8 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
             return
         options = RunOptions(confirm=confirm_steps(app, yes), confirm_destruction=confirm_destruction(app, yes),
                              progress=report_progress(app),
-                             on_wait=report_wait(app), x_arguments=x_arguments)
+                             on_wait=report_wait(app), x_arguments=x_arguments,
+                             ddl_lock_timeout=ddl_lock_timeout, guard=guard)
         results = rollback(ws, component, steps, options)
     if as_json:
         app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms, "event": "unapply"}

@@ -60,6 +60,7 @@ from memstack.engine.errors.review import (
 )
 from memstack.engine.errors.run import (
     BaselineUnusable,
+    BlockersRefused,
     Confirmation,
     DestructivePlanRefused,
     EnvHookUnusable,
@@ -67,6 +68,7 @@ from memstack.engine.errors.run import (
     InvalidObjectsLeft,
     LockLost,
     LockTimeout,
+    LockWaitGaveUp,
     MigrationFailed,
     NonAtomicInPlan,
     NonAtomicUndeclared,
@@ -103,6 +105,7 @@ __all__ = [
     "AlreadyManaged",
     "AmbiguousTarget",
     "BaselineUnusable",
+    "BlockersRefused",
     "ChecksumDrift",
     "ComponentStillConfigured",
     "Confirmation",
@@ -122,6 +125,7 @@ __all__ = [
     "IrreversibleInPlan",
     "LockLost",
     "LockTimeout",
+    "LockWaitGaveUp",
     "MigrationFailed",
     "MissingRevisionId",
     "MultipleHeads",

@@ -256,3 +256,37 @@ class BaselineUnusable(EngineError):
         self.component = component
         self.baseline = baseline
         self.why = why
+
+
+class LockWaitGaveUp(EngineError):
+    """A statement kept timing out waiting for table locks: the ladder ran out (or was off).
+
+    ``blockers`` are the sessions holding what it needed, read when it last timed out.
+    ``resumable`` False: earlier statements of the step committed (MariaDB DDL, an
+    ``autocommit_block()``), so the step is not retried from its start.
+    """
+
+    def __init__(self, *, statement: str, attempts: int, waited_ms: int, blockers: Sequence[Any],
+                 resumable: bool = True) -> None:
+        named = "; ".join(b.describe() for b in blockers) or "no session holds it any more"
+        super().__init__(f"gave up waiting for table locks after {attempts} attempt(s), {waited_ms} ms waited "
+                         f"in all; blocked by {named}")
+        self.statement = statement
+        self.attempts = attempts
+        self.waited_ms = waited_ms
+        self.blockers = list(blockers)
+        self.resumable = resumable
+
+
+class BlockersRefused(EngineError):
+    """``blocker_policy = refuse`` (or ``wait`` past its bound): sessions hold locks a step needs."""
+
+    def __init__(self, *, statement: str, blockers: Sequence[Any], waited_ms: int = 0,
+                 resumable: bool = True) -> None:
+        named = "; ".join(b.describe() for b in blockers)
+        waited = f" (still there after {waited_ms} ms)" if waited_ms else ""
+        super().__init__(f"sessions hold locks this step needs{waited}: {named}")
+        self.statement = statement
+        self.blockers = list(blockers)
+        self.waited_ms = waited_ms
+        self.resumable = resumable  # nothing of the step committed: it can simply run again

@@ -82,6 +82,7 @@ def doctor(settings: Settings) -> list[Finding]:
         findings += _database_findings(run_checks(ws, database=True, models=False))
         if backend == "postgresql":
             findings += _invalid_indexes(ws)
+        findings.append(_table_locks(ws))
     return findings
 
 
@@ -97,6 +98,23 @@ def _invalid_indexes(ws: Workspace) -> list[Finding]:
                     "queries do not use it and every write maintains it",
                     Fix(f"run {_braced(o.fix)} (outside a transaction), then build the index again (migrate does, "
                         "when its revision is not recorded as applied)")) for o in found]
+
+
+def _table_locks(ws: Workspace) -> Finding:
+    """Sessions holding the tables pending revisions would lock (the guard's pre-flight, ahead of time)."""
+    from memstack.engine.review.lockcheck import table_blockers
+
+    try:
+        tables, who = table_blockers(ws)
+    except Exception as exc:  # a report item, never the report's end
+        return Finding("table locks", "warning", f"could not read who holds the pending revisions' tables: {exc}")
+    if not who:
+        checked = f"no session holds {', '.join(tables)}" if tables else "no pending revision locks an existing table"
+        return Finding("table locks", "ok", checked)
+    return Finding("table locks", "warning",
+                   f"pending revisions need {', '.join(tables)}; held now by " + "; ".join(b.describe() for b in who),
+                   Fix("let those sessions finish, or migrate anyway: the guard retries and never keeps the "
+                       "application waiting longer than ddl_lock_timeout (docs/applying.md, Timeouts and waiting)"))
 
 
 def _workspace(settings: Settings) -> Workspace:

@@ -32,13 +32,29 @@ from memstack.engine.workspace import Workspace
 #: squawk rules left out, each for a reason that holds for every memstack revision
 EXCLUDED_SQUAWK_RULES: dict[str, str] = {
     "prefer-robust-stmts": "memstack runs each revision in a transaction (or resumes an atomic=False one)",
-    "require-lock-timeout": "set per run, not per revision: migrate --ddl-lock-timeout",
-    "require-statement-timeout": "set per run by the operator, not per revision",
     "prefer-bigint-over-int": "a modelling preference, not a migration danger",
     "prefer-bigint-over-smallint": "a modelling preference, not a migration danger",
     "prefer-text-field": "a modelling preference: the danger is changing a varchar's size later, which "
                          "changing-column-type reports",
     "prefer-identity": "a modelling preference, not a migration danger",
+}
+#: squawk's timeout rules, left out for a revision only when memstack's guard really sets that timeout for it
+#: (the guard on, the timeout not 0 in the settings or the revision's ``guard = {...}``)
+TIMEOUT_RULES = {"require-lock-timeout": "ddl_lock_timeout", "require-statement-timeout": "statement_timeout"}
+#: what to do instead, in memstack's terms, added to squawk's message
+HOW_IN_MEMSTACK = {
+    "require-concurrent-index-creation": (
+        "in memstack: declare `atomic = False` at module level and create it inside `with "
+        "op.get_context().autocommit_block():` with `op.create_index(..., postgresql_concurrently=True)`; "
+        "the guard retries it on a lock timeout and drops the INVALID index a timed-out try leaves"),
+    "require-concurrent-index-deletion": (
+        "in memstack: declare `atomic = False` and drop it inside `with op.get_context().autocommit_block():` "
+        "with `op.drop_index(..., postgresql_concurrently=True)`"),
+    "require-lock-timeout": (
+        "memstack sets it for every step unless the guard is off (MEMSTACK_DISABLE_GUARD) or ddl_lock_timeout "
+        "is 0 for this revision: remove that, or give the revision `guard = {\"ddl_lock_timeout\": 2}`"),
+    "require-statement-timeout": (
+        "memstack sets it for every step unless the guard is off or statement_timeout is 0 for this revision"),
 }
 MARKER = re.compile(r"#\s*memstack:\s*lint-ok\s+(?P<rule>[\w-]+)\s*(?:--\s*(?P<reason>.*\S))?")
 
@@ -278,6 +294,10 @@ def lint(ws: Workspace, components: Sequence[str] = ()) -> list[Finding]:
     squawked = run_squawk(sql)
     findings = []
     for revision in revisions:
+        covered = _timeouts_set(ws, revision)
+        squawked[revision.id] = [(rule, f"{message}; {HOW_IN_MEMSTACK[rule]}" if rule in HOW_IN_MEMSTACK else message,
+                                  line) for rule, message, line in squawked.get(revision.id, [])
+                                 if TIMEOUT_RULES.get(rule) not in covered]
         path = ws.tree.path_of(revision.id)
         acknowledged, unexplained = markers(path.read_text(encoding="utf-8"))
         own = [f for f in raw if f.revision.id == revision.id]
@@ -291,3 +311,14 @@ def lint(ws: Workspace, components: Sequence[str] = ()) -> list[Finding]:
         findings += [Finding(f.revision, f.rule, f.message, f.source, f.line, acknowledged.get(f.rule))
                      for f in own]
     return findings
+
+
+def _timeouts_set(ws: Workspace, revision: Revision) -> set[str]:
+    """The guard's timeouts memstack really sets when it applies ``revision`` (settings + its ``guard``)."""
+    settings = ws.settings.guard
+    override = ws.tree.guards.get(revision.id)
+    if override:
+        settings = settings.overridden(override, f"{revision.label}'s guard")
+    if not settings.enabled:
+        return set()
+    return {name for name in TIMEOUT_RULES.values() if getattr(settings, name) > 0}

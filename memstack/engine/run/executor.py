@@ -25,10 +25,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
+from memstack.core.guardsettings import GuardSettings
 from memstack.engine.errors import NonAtomicInPlan
 from memstack.engine.run import crash, fencing, lock, verify
 from memstack.engine.run.alembic_config import (
@@ -39,6 +40,7 @@ from memstack.engine.run.alembic_config import (
     revision_function,
     step_environment,
 )
+from memstack.engine.run.guard import Guard, set_session_lock_timeout
 from memstack.engine.run.steps import (
     ProgressCallback,
     StepFailed,
@@ -66,7 +68,8 @@ class Executor:
 
     def __init__(self, engine: Engine, tree: LoadedTree, progress: ProgressCallback | None = None, *,
                  ddl_lock_timeout: float | None = None, record: bool = True,
-                 alembic: AlembicSetup | None = None, keep_modules: bool = True) -> None:
+                 alembic: AlembicSetup | None = None, keep_modules: bool = True,
+                 guard: GuardSettings | None = None) -> None:
         self.engine = engine
         self.tree = tree
         self.progress = progress or (lambda *_: None)
@@ -80,6 +83,9 @@ class Executor:
         self._rows: VersionRows | None = None  # version rows as of the last recorded step
         self._unflushed = False  # a step was committed asynchronously since the last synchronous commit
         self._shared: SharedEnvironment | None = None  # see _environment_per_run
+        self.guard = Guard(engine, guard or GuardSettings(enabled=False), tree.guards,
+                           lambda *event: self.progress(*event), record=record)
+        self.ddl_lock_timeout, self._plan_lock_timeout = self.guard.session_lock_timeouts(ddl_lock_timeout)
 
     @property
     def graph(self) -> MigrationGraph:
@@ -109,22 +115,14 @@ class Executor:
         return connection
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, *, whole_plan: bool = False) -> Iterator[Connection]:
         with self._connect() as connection:
-            self._set_ddl_lock_timeout(connection)
+            self._set_ddl_lock_timeout(connection, whole_plan=whole_plan)
             with connection.begin():
                 yield connection
 
-    def _set_ddl_lock_timeout(self, connection: Connection) -> None:
-        if self.ddl_lock_timeout is None:
-            return
-        name = connection.dialect.name
-        if name == "postgresql":
-            connection.exec_driver_sql(f"SET lock_timeout = '{int(self.ddl_lock_timeout * 1000)}ms'")
-        elif name in ("mysql", "mariadb"):
-            connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, int(self.ddl_lock_timeout))}")
-        if connection.in_transaction():  # the SET autobegan one; the session setting outlives it
-            connection.commit()
+    def _set_ddl_lock_timeout(self, connection: Connection, *, whole_plan: bool = False) -> None:
+        set_session_lock_timeout(connection, self._plan_lock_timeout if whole_plan else self.ddl_lock_timeout)
 
     def _prepare(self, connection: Connection) -> Recorder:
         """Once per run: the version table (and bookkeeping tables) exist; the recorder knows them."""
@@ -185,19 +183,19 @@ class Executor:
                  total: int, *, fake: bool, event: str | None) -> StepResult:
         outside = self._outside_transaction(step, fake)
         lazy = self.record and index < total and connection.dialect.name == "postgresql"
+        def attempt() -> StepResult:  # one try; the guard tries again after a lock timeout (run/guard.py)
+            with nullcontext() if outside else connection.begin():  # (outside: the step opens its own)
+                return self._step(recorder, None if outside else connection, step, state, fake=fake, event=event,
+                                  durable=not lazy)
         try:
-            if outside:
-                result = self._step(recorder, None, step, state, fake=fake, event=event)
-                self._unflushed = False  # its record was committed synchronously, after every earlier step
-            else:
-                with connection.begin():
-                    result = self._step(recorder, connection, step, state, fake=fake, event=event, durable=not lazy)
-                self._unflushed = lazy
+            result = self.guard.run_step(step, None if outside or fake else connection, attempt)
+            self._unflushed = not outside and lazy  # (outside: recorded synchronously, after every earlier step)
         except StepFailed as failed:
+            untouched = getattr(failed.cause, "resumable", False)  # the guard stopped it before anything committed
             self._record_failure(recorder, step, failed, marked=outside and self.record)
             if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
                 raise failed.cause from None
-            outcome = "maybe_half_applied" if outside else "step_rolled_back"
+            outcome = "maybe_half_applied" if outside and not untouched else "step_rolled_back"
             dialect = self.engine.dialect.name
             raise as_migration_failed(step, index, total, failed.cause, outcome, dialect) from failed.cause
         self.progress("done", step, result)
@@ -234,7 +232,7 @@ class Executor:
         state = set(applied)
         index = 0
         try:
-            with self._transaction() as connection:
+            with self._transaction(whole_plan=True) as connection:
                 recorder = self._prepare(connection)
                 for step in plan:
                     index += 1  # kept outside the loop header: the failure below names the step
@@ -268,7 +266,7 @@ class Executor:
         results: list[StepResult] = []
         state = set(applied)
         with self._connect() as connection:
-            self._set_ddl_lock_timeout(connection)
+            self._set_ddl_lock_timeout(connection, whole_plan=True)
             transaction = connection.begin()
             try:
                 recorder = self._prepare(connection)
@@ -316,7 +314,9 @@ class Executor:
                     with self._transaction() as marking:
                         rev = step.revision
                         recorder.bound_to(marking).set_mark(rev.id, rev.component, rev.name, step.direction)
-                with self._connect() as outside, verify.checked_outside(self.engine, outside, step, marked=self.record):
+                with self._connect() as outside, \
+                        verify.checked_outside(self.engine, outside, step, marked=self.record), \
+                        self.guard.outside(outside):  # per-statement timeouts and retries, what it built checked
                     self._set_ddl_lock_timeout(outside)
                     self._run_revision(outside, step, in_transaction=False)
                 with self._transaction() as recording:
@@ -325,7 +325,8 @@ class Executor:
                                       started=started_at, duration_ms=elapsed_ms(clock), clear_mark=True)
         except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C too: the run records the interruption
             failed = StepFailed(exc, started_at, elapsed_ms(clock))
-            self.progress("failed", step, StepResult(step, failed.duration_ms, success=False, error=failed.text))
+            if not self.guard.will_retry(exc):
+                self.progress("failed", step, StepResult(step, failed.duration_ms, success=False, error=failed.text))
             raise failed from exc
         return StepResult(step, elapsed_ms(clock))
 
@@ -394,8 +395,9 @@ class Executor:
                 bound.add_history(event="failure", component=rev.component, revision=rev.id, name=rev.name,
                                   direction=step.direction, started_at=failed.started_at,
                                   duration_ms=failed.duration_ms, success=False, error=failed.text)
-                if marked:
-                    bound.fail_mark(rev.id, failed.text)
+                if marked:  # a step the guard stopped before anything of it ran leaves nothing to repair
+                    untouched = getattr(failed.cause, "resumable", False)
+                    bound.clear_marks([rev.id]) if untouched else bound.fail_mark(rev.id, failed.text)
         except Exception:  # the database may be gone; the original error matters more
             pass
 

@@ -44,9 +44,9 @@ from typing import Any
 from memstack.engine.tree import checksum
 
 INDEX_NAME = ".memstack-index.json"
-INDEX_FORMAT = 4  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary;
+INDEX_FORMAT = 5  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary;
 #  4: ``atomic`` is also False for an undeclared ``autocommit_block()`` (format 3 headers say True),
-#  ``irreversible`` also True for a file without ``downgrade()``
+#  ``irreversible`` also True for a file without ``downgrade()``; 5: ``guard``
 RACY_WINDOW_NS = 2_000_000_000
 """Entries changed this close to the index's own write time are not trusted (covers 2 s
 FAT timestamps and the usual 1 s and 1 ns ones)."""
@@ -67,6 +67,7 @@ class Header:
     irreversible: bool
     checksum: str
     atomic: bool = True
+    guard: tuple[tuple[str, Any], ...] = ()  # ``guard = {...}`` as sorted (name, value) pairs
 
 
 def stat_key(stat: os.stat_result) -> StatKey:
@@ -152,15 +153,20 @@ def _entry_from_json(raw: Any) -> tuple[StatKey, Header]:
     atomic = raw["atomic"]
     if type(irreversible) is not bool or type(atomic) is not bool:
         raise ValueError("bad irreversible or atomic")
+    guard = raw.get("guard", [])
+    if not isinstance(guard, list) or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                              for p in guard):
+        raise ValueError("bad guard")
     header = Header(revision, _strings(raw["down_revision"]), _strings(raw["depends_on"]),
-                    _strings(raw["branch_labels"]), irreversible, digest, atomic)
+                    _strings(raw["branch_labels"]), irreversible, digest, atomic, tuple((p[0], p[1]) for p in guard))
     return (key[0], key[1], key[2], key[3]), header
 
 
 def _entry_to_json(key: StatKey, header: Header) -> dict[str, Any]:
     return {"stat": list(key), "revision": header.revision, "down_revision": list(header.down_revision),
             "depends_on": list(header.depends_on), "branch_labels": list(header.branch_labels),
-            "irreversible": header.irreversible, "checksum": header.checksum, "atomic": header.atomic}
+            "irreversible": header.irreversible, "checksum": header.checksum, "atomic": header.atomic,
+            "guard": [list(pair) for pair in header.guard]}
 
 
 class RevisionIndex:

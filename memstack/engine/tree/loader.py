@@ -41,6 +41,7 @@ class RevisionFile:
     # False: runs outside a transaction; declared (``atomic = False``) or, undeclared, the file
     # calls ``autocommit_block()`` (plain Alembic runs such a revision as written)
     atomic: bool = True
+    guard: tuple[tuple[str, Any], ...] = ()  # module-level ``guard = {...}``: its own timeouts (run/guard.py)
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -59,7 +60,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     except SyntaxError as exc:
         raise InvalidSyntax(path, exc.msg, exc.lineno) from exc
     found: dict[str, Any] = {}
-    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic"}
+    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic", "guard"}
     for node in tree.body:
         targets: list[ast.expr] = []
         value: ast.expr | None = None
@@ -85,6 +86,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         branch_labels=_as_tuple(found.get("branch_labels")),
         irreversible=irreversible,
         atomic=bool(found["atomic"]) if "atomic" in found else not _uses_autocommit_block(tree),
+        guard=_guard_marker(path, found.get("guard")),
     )
 
 
@@ -100,6 +102,20 @@ def _uses_autocommit_block(tree: ast.Module) -> bool:
         if isinstance(node, ast.Name) and node.id == "autocommit_block":
             return True
     return False
+
+
+def _guard_marker(path: Path, value: Any) -> tuple[tuple[str, Any], ...]:
+    """``guard = {...}`` as sorted pairs, checked now so a bad one fails before anything runs."""
+    if value is None:
+        return ()
+    from memstack.core.guardsettings import DEFAULT_GUARD
+
+    if not isinstance(value, dict):
+        from memstack.core.errors import ConfigurationError
+
+        raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}")
+    DEFAULT_GUARD.overridden(value, f"{path}'s guard")
+    return tuple(sorted(value.items()))
 
 
 def _downgrade_only_raises(tree: ast.Module) -> bool:
@@ -139,7 +155,7 @@ def checksum_file(path: Path) -> str:
 def _indexed_header(path: Path, source: str) -> index.Header:
     parsed = parse_revision_file(path, source)
     return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
-                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic)
+                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic, parsed.guard)
 
 
 def read_headers(folder: Path) -> list[RevisionFile]:
@@ -149,7 +165,7 @@ def read_headers(folder: Path) -> list[RevisionFile]:
     for path in revision_files(folder):
         header = revisions.header(path, _indexed_header)
         headers.append(RevisionFile(path, header.revision, header.down_revision, header.depends_on,
-                                    header.branch_labels, header.irreversible, header.atomic))
+                                    header.branch_labels, header.irreversible, header.atomic, header.guard))
     revisions.save()
     return headers
 
@@ -192,6 +208,7 @@ class LoadedTree:
     graph: MigrationGraph
     paths: dict[str, Path] = field(default_factory=dict)
     non_atomic: set[str] = field(default_factory=set)  # revisions declaring ``atomic = False``
+    guards: dict[str, dict[str, Any]] = field(default_factory=dict)  # revisions declaring ``guard = {...}``
 
     def path_of(self, revision_id: str) -> Path:
         return self.paths[revision_id]
@@ -222,6 +239,8 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
             tree.paths[revision.id] = path
             if not parsed.atomic:
                 tree.non_atomic.add(revision.id)
+            if parsed.guard:
+                tree.guards[revision.id] = dict(parsed.guard)
     if validate:
         graph.validate()
     return tree

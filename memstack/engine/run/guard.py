@@ -1,0 +1,383 @@
+"""The guard: a step never queues the application behind it for long.
+
+While an ``ALTER TABLE`` waits for its lock, every later query on that table waits behind it.
+So every statement of a step runs under a short lock timeout and a statement timeout; a step
+whose statement times out waiting for a lock is tried again on a *ladder* of growing lock
+timeouts (never above ``ddl_lock_timeout``, 1 s by default) with jittered sleeps between the
+tries, in the spirit of GitLab's ``WithLockRetries``; when the ladder runs out the step fails
+naming the sessions it waited for. Settings: :mod:`memstack.core.guardsettings`.
+
+* A transactional step (PostgreSQL) is rolled back and run again from its start, which also
+  releases every lock it took. Its ``SET LOCAL`` travels with the step's first statement.
+* A statement that commits by itself (MariaDB DDL, ``autocommit_block()``) is retried in
+  place, so the retry resumes at the statement that timed out and never re-runs one that
+  committed; a ``CREATE INDEX CONCURRENTLY`` that timed out has its INVALID index dropped
+  first. A statement inside a transaction after something committed is not retried: the
+  step fails, saying so.
+* Pre-flight: before a statement that needs a strong lock on a table this run did not
+  create, the sessions holding conflicting locks are read; ``blocker_policy`` says whether to
+  go ahead under the ladder, wait for them, or refuse.
+
+The statements pass through a SQLAlchemy ``do_execute`` hook, active only for connections
+running a guarded step (looked up by DBAPI connection; a process runs one step per
+connection at a time). Every retry is reported to ``on_retry`` (history event ``retry``).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from memstack.core.guardsettings import GuardSettings
+from memstack.engine.errors import BlockersRefused, LockWaitGaveUp
+from memstack.engine.run import blockers as found
+from memstack.engine.run.blockers import Retry, drop_invalid_index
+from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from memstack.engine.tree.graph import Step
+
+T = TypeVar("T")
+FIRST_RUNG = 0.1  # seconds: the first try's lock timeout (each rung 1.5 times the last, up to ddl_lock_timeout)
+FIRST_SLEEP = 0.05  # seconds before the first retry, doubling up to MAX_SLEEP, each jittered to 50-100 %
+MAX_SLEEP = 1.0  # so a step goes through within about 2 s of its blocker ending
+_DDL = re.compile(r"^\s*(?:CREATE|ALTER|DROP|COMMENT|TRUNCATE|LOCK|GRANT|REVOKE|RENAME)\b", re.I)
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+(?:UNLOGGED\s+|TEMP(?:ORARY)?\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                           r'((?:"[^"]+"|`[^`]+`|[\w$]+)(?:\.(?:"[^"]+"|`[^`]+`|[\w$]+))?)', re.I)
+_ACTIVE: dict[int, _StepState] = {}  # DBAPI connection id -> the guarded step running on it
+
+
+@dataclass(frozen=True)
+class Rung:
+    number: int  # 1 for the first try
+    lock_timeout: float  # seconds; 0: none
+    sleep: float  # seconds slept before this try
+
+
+def ladder(settings: GuardSettings, rng: random.Random | None = None) -> list[Rung]:
+    """The tries of one step: lock timeouts growing to ``ddl_lock_timeout``, sleeps growing to MAX_SLEEP,
+    cut where the waits and sleeps together would pass ``lock_retry_max_wait``."""
+    rng = rng or random.Random()
+    cap = settings.ddl_lock_timeout
+    rungs: list[Rung] = []
+    budget = settings.lock_retry_max_wait
+    for k in range(settings.lock_retries + 1):
+        timeout = cap if cap == 0 else min(cap, FIRST_RUNG * 1.5 ** k)
+        sleep = 0.0 if k == 0 else min(MAX_SLEEP, FIRST_SLEEP * 2 ** (k - 1)) * rng.uniform(0.5, 1.0)
+        if k and (budget < sleep + timeout or cap == 0):
+            break
+        budget -= sleep + timeout
+        rungs.append(Rung(k + 1, timeout, sleep))
+    return rungs
+
+
+def is_lock_timeout(exc: BaseException | None) -> bool:
+    """PostgreSQL's lock_timeout (SQLSTATE 55P03) or MariaDB's lock wait timeout (1205)."""
+    original = getattr(exc, "orig", None) or exc
+    if getattr(original, "sqlstate", None) == "55P03":
+        return True
+    args: tuple[Any, ...] = tuple(getattr(original, "args", ()))
+    return bool(args) and args[0] == 1205 and type(original).__module__.startswith("pymysql")
+
+
+def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, local: bool) -> str | None:
+    """The statement(s) setting both timeouts (None: the backend has none to set)."""
+    if dialect == "postgresql":
+        scope = "SET LOCAL" if local else "SET"
+        return (f"{scope} lock_timeout = '{int(lock_timeout * 1000)}ms'; "
+                f"{scope} statement_timeout = '{int(statement_timeout * 1000)}ms'")
+    if dialect in ("mysql", "mariadb"):
+        wait = max(1, int(-(-lock_timeout // 1))) if lock_timeout else 31536000
+        return (f"SET SESSION lock_wait_timeout = {wait}, innodb_lock_wait_timeout = {min(wait, 1073741824)}, "
+                f"max_statement_time = {statement_timeout:g}")
+    return None
+
+
+@dataclass
+class _StepState:
+    """A guarded step running on one DBAPI connection."""
+
+    guard: Guard
+    step: Step
+    settings: GuardSettings
+    rung: Rung
+    pending: str | None = None  # the timeouts, not sent yet: they go with the first statement
+    local: bool = True  # SET LOCAL (a transactional step): may share the first statement's round trip
+    committed: bool = False  # a statement of this step committed by itself
+    timed_out: tuple[str, int] | None = None  # (statement, waited ms) of the last lock timeout
+    checked: set[str] = field(default_factory=set)  # tables the pre-flight looked at
+
+    def execute(self, cursor: Any, statement: str, parameters: Any) -> None:
+        dialect = self.guard.dialect
+        self.guard.note_created(statement)
+        self._preflight(cursor, statement)
+        sql = statement
+        if self.pending is not None:
+            prefix, self.pending = self.pending, None
+            if self.local and not parameters and _DDL.match(statement) and dialect == "postgresql":
+                sql = f"{prefix}; {statement}"
+            else:
+                cursor.execute(prefix)
+        in_place = dialect in ("mysql", "mariadb") or bool(getattr(cursor.connection, "autocommit", False))
+        rungs = ladder(self.settings) if in_place else [self.rung]
+        index_name = found.concurrent_index_name(statement) if dialect == "postgresql" else None
+        for index in range(len(rungs)):
+            started = time.perf_counter()
+            try:
+                if index and index_name:  # the last try left its index INVALID: dropped under this try's timeout
+                    drop_invalid_index(cursor, index_name)
+                cursor.execute(sql, parameters) if parameters else cursor.execute(sql)
+            except Exception as exc:
+                waited = int((time.perf_counter() - started) * 1000)
+                if not is_lock_timeout(exc):
+                    raise
+                self.timed_out = (statement, waited)
+                if not in_place:
+                    raise
+                self._retry_in_place(cursor, statement, rungs, index, waited, exc)
+                sql = statement
+                continue
+            if in_place and (dialect == "postgresql" or _DDL.match(statement)):
+                self.committed = True
+            return
+
+    def _retry_in_place(self, cursor: Any, statement: str, rungs: list[Rung], index: int, waited: int,
+                        exc: Exception) -> None:
+        """Read who blocked, clean up, record, sleep, raise the timeout for the next rung (or give up)."""
+        who = tuple(found.blockers(self.guard.dialect, cursor.connection.cursor(), statement))
+        if index + 1 >= len(rungs):
+            raise LockWaitGaveUp(statement=statement, attempts=index + 1, waited_ms=waited, blockers=who,
+                                 resumable=not self.committed) from exc
+        following = rungs[index + 1]
+        self.guard.report(self.step, Retry(index + 1, waited, int(rungs[index].lock_timeout * 1000),
+                                           int(following.sleep * 1000), statement, who, _text(exc)))
+        time.sleep(following.sleep)
+        sql = timeout_sql(self.guard.dialect, following.lock_timeout, self.settings.statement_timeout, local=False)
+        if sql:
+            cursor.execute(sql)
+
+    def _preflight(self, cursor: Any, statement: str) -> None:
+        wanted = [(t, m) for t, m in found.locked_tables(statement)
+                  if (m in found.STRONG or self.guard.dialect != "postgresql")
+                  and found.unquote(t) not in self.guard.created and found.unquote(t) not in self.checked]
+        if not wanted:
+            return
+        self.checked.update(found.unquote(t) for t, _ in wanted)
+        read = (found.postgres_blockers if self.guard.dialect == "postgresql" else found.mariadb_blockers)
+        who = read(cursor.connection.cursor(), wanted)
+        policy, started = self.settings.blocker_policy, time.perf_counter()
+        while who and policy == "wait":
+            waited = int((time.perf_counter() - started) * 1000)
+            if waited > self.settings.lock_retry_max_wait * 1000:
+                raise BlockersRefused(statement=statement, blockers=who, waited_ms=waited, resumable=not self.committed)
+            time.sleep(0.1)
+            who = read(cursor.connection.cursor(), wanted)
+        if who and policy == "refuse":
+            raise BlockersRefused(statement=statement, blockers=who, resumable=not self.committed)
+        if who:
+            self.guard.on_blocked(self.step, who)
+
+
+def _text(exc: BaseException) -> str:
+    from memstack.engine.run.steps import error_text
+
+    return error_text(exc)
+
+
+class Guard:
+    """Guards the steps of one run on ``engine`` (see the module docstring)."""
+
+    def __init__(self, engine: Engine, settings: GuardSettings, revision_overrides: dict[str, dict[str, Any]],
+                 progress: ProgressCallback, *, record: bool = True) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.settings = settings
+        self.overrides = revision_overrides
+        self.progress = progress
+        self.record = record  # False: no bookkeeping tables (scratch databases), so no history rows
+        self.created: set[str] = set()  # tables this run created: they need no pre-flight
+        self.active = settings.enabled and self.dialect in ("postgresql", "mysql", "mariadb")
+        if self.active and not getattr(engine.dialect, "_memstack_guarded", False):  # once per engine
+            from sqlalchemy import event
+
+            event.listen(engine, "do_execute", _do_execute)
+            engine.dialect._memstack_guarded = True  # type: ignore[attr-defined]
+
+    def session_lock_timeouts(self, explicit: float | None) -> tuple[float | None, float | None]:
+        """(per session, per whole-plan transaction) lock timeouts of the executor's own connections.
+
+        Guarded steps get theirs per step, so their sessions get none; a whole plan in one transaction
+        (``--atomic``, ``--dry-run``) gets the longest rung, without retries. Unguarded: ``explicit`` for both.
+        """
+        return (None, self.settings.ddl_lock_timeout or None) if self.active else (explicit, explicit)
+
+    def settings_for(self, step: Step) -> GuardSettings:
+        override = self.overrides.get(step.revision.id)
+        return self.settings.overridden(override, f"{step.revision.label}'s guard") if override else self.settings
+
+    def note_created(self, statement: str) -> None:
+        match = _CREATE_TABLE.match(statement)
+        if match:
+            self.created.add(found.unquote(match.group(1)))
+
+    def report(self, step: Step, retry: Retry) -> None:
+        """Progress event ``retry``, and history event ``retry`` in a transaction of its own."""
+        from memstack.engine.records.recorder import Recorder, utcnow
+
+        self.progress("retry", step, StepResult(step, retry.waited_ms, success=False, error=retry.note()))
+        if not self.record:
+            return
+        rev = step.revision
+        with self.engine.connect() as connection, connection.begin():
+            Recorder(connection).add_history(
+                event="retry", component=rev.component, revision=rev.id, name=rev.name, direction=step.direction,
+                started_at=utcnow(), duration_ms=retry.waited_ms, success=False, error=retry.error,
+                note=retry.note())
+
+    def on_blocked(self, step: Step, who: list[found.Blocker]) -> None:
+        """Progress event ``blocked``: the pre-flight found sessions and goes ahead under the ladder."""
+        self.progress("blocked", step, StepResult(step, 0, success=False, error="; ".join(b.describe() for b in who)))
+
+    def run_step(self, step: Step, connection: Connection | None, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` (one try of the step) on the ladder.
+
+        ``connection``: the step's connection when it runs in a transaction (``attempt`` opens
+        and ends it), None when the step opens its own connections (see :meth:`outside`).
+        """
+        if not self.active:
+            return attempt()
+        settings = self.settings_for(step)
+        rungs = ladder(settings)
+        self._rungs = len(rungs)
+        for index, rung in enumerate(rungs):
+            self._current = (step, settings, rung, connection)
+            state: _StepState | None = None
+            if connection is not None:
+                state = self._attach(connection, step, settings, rung, local=True)
+            try:
+                return attempt()
+            except StepFailed as failed:
+                timed = state.timed_out if state is not None else self._outside_timeout
+                if timed is None or not is_lock_timeout(failed.cause):
+                    raise
+                self._after_timeout(step, failed, timed, rungs, index, committed=self._committed(state))
+            finally:
+                if connection is not None:
+                    _ACTIVE.pop(_dbapi_id(connection), None)
+                self._outside_timeout = None
+                self._outside_committed = False
+        raise AssertionError("unreachable: the last rung raises")  # pragma: no cover
+
+    def will_retry(self, exc: BaseException) -> bool:
+        """True when the step failing with ``exc`` is about to be tried again (so it is not reported failed)."""
+        if self._current is None or not is_lock_timeout(exc):
+            return False
+        _, _, rung, connection = self._current
+        state = _ACTIVE.get(_dbapi_id(connection)) if connection is not None else None
+        committed = state.committed if state is not None else self._outside_committed
+        return not committed and rung.number < self._rungs
+
+    _rungs: int = 0
+    _current: tuple[Step, GuardSettings, Rung, Connection | None] | None = None
+    _outside_timeout: tuple[str, int] | None = None
+    _outside_committed: bool = False
+
+    def _committed(self, state: _StepState | None) -> bool:
+        return state.committed if state is not None else self._outside_committed
+
+    def _after_timeout(self, step: Step, failed: StepFailed, timed: tuple[str, int], rungs: list[Rung], index: int,
+                       *, committed: bool) -> None:
+        """Record the try and sleep before the next one, or raise the step's failure naming the blockers."""
+        statement, waited = timed
+        who = tuple(self._blockers(statement))
+        last = index + 1 >= len(rungs) or committed
+        if last:
+            gave_up = LockWaitGaveUp(statement=statement, attempts=index + 1, waited_ms=waited, blockers=who,
+                                     resumable=not committed)
+            raise StepFailed(gave_up, failed.started_at, failed.duration_ms) from failed.cause
+        following = rungs[index + 1]
+        self.report(step, Retry(index + 1, waited, int(rungs[index].lock_timeout * 1000),
+                                int(following.sleep * 1000), statement, who, failed.text))
+        try:
+            time.sleep(following.sleep)
+        except KeyboardInterrupt as interrupted:  # Ctrl-C between tries: nothing waits on the server
+            raise StepFailed(interrupted, failed.started_at, failed.duration_ms) from None
+
+    def _blockers(self, statement: str) -> list[found.Blocker]:
+        try:
+            with self.engine.connect() as connection:
+                cursor = connection.connection.cursor()
+                try:
+                    return found.blockers(self.dialect, cursor, statement)
+                finally:
+                    connection.rollback()
+        except Exception:  # naming the blocker must not hide the timeout itself
+            return []
+
+    def _attach(self, connection: Connection, step: Step, settings: GuardSettings, rung: Rung,
+                *, local: bool) -> _StepState:
+        state = _StepState(self, step, settings, rung, local=local)
+        state.pending = timeout_sql(self.dialect, rung.lock_timeout, settings.statement_timeout, local=local)
+        _ACTIVE[_dbapi_id(connection)] = state
+        return state
+
+    @contextmanager
+    def outside(self, connection: Connection) -> Iterator[None]:
+        """Guard a step's own connection (no transaction open yet) for the block.
+
+        Its statements get the timeouts at session level and are retried in place when they
+        commit by themselves. The session's settings are reset at the end (pooled connections).
+        """
+        if not self.active or self._current is None:
+            yield
+            return
+        step, settings, rung, _ = self._current
+        state = self._attach(connection, step, settings, rung, local=False)
+        key = _dbapi_id(connection)
+        try:
+            yield
+        finally:
+            _ACTIVE.pop(key, None)
+            self._outside_timeout = state.timed_out
+            self._outside_committed = state.committed
+            reset = "RESET lock_timeout; RESET statement_timeout" if self.dialect == "postgresql" else (
+                "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT, "
+                "max_statement_time = DEFAULT")
+            try:
+                connection.exec_driver_sql(reset)
+                if connection.in_transaction():
+                    connection.commit()
+            except Exception:  # a broken session is discarded anyway
+                pass
+
+
+def _dbapi_id(connection: Connection) -> int:
+    return id(connection.connection.dbapi_connection)
+
+
+def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+    state = _ACTIVE.get(id(cursor.connection))
+    if state is None:
+        return None  # not a guarded step: SQLAlchemy executes it
+    state.execute(cursor, statement, parameters)
+    return True
+
+
+def set_session_lock_timeout(connection: Connection, timeout: float | None) -> None:
+    """A session-level lock timeout (the guard off, or a whole plan in one transaction)."""
+    if timeout is None:
+        return
+    name = connection.dialect.name
+    if name == "postgresql":
+        connection.exec_driver_sql(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+    elif name in ("mysql", "mariadb"):
+        connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, int(timeout))}")
+    if connection.in_transaction():  # the SET autobegan one; the session setting outlives it
+        connection.commit()
