@@ -27,7 +27,7 @@ from support.running import manage, spawn_manage
 import memstack
 from memstack.core.db import create_engine
 from memstack.core.network import session_settings
-from memstack.core.settings import NetworkSettings
+from memstack.core.networksettings import NetworkSettings
 
 #: short bounds, so the faults resolve in seconds
 FAST = {"MEMSTACK_CONNECT_TIMEOUT": "2", "MEMSTACK_TCP_KEEPALIVES": "1,1,3", "MEMSTACK_TCP_USER_TIMEOUT": "3",

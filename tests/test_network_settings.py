@@ -10,7 +10,8 @@ from support.projects import write_pyproject
 
 from memstack.core.errors import ConfigurationError
 from memstack.core.network import client_connect_args
-from memstack.core.settings import NetworkSettings, load_settings
+from memstack.core.networksettings import NetworkSettings
+from memstack.core.settings import load_settings
 
 
 def _root(tmp_path: Path, extra: str = "") -> Path:

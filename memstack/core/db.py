@@ -19,7 +19,7 @@ from memstack.core.network import apply_session_settings, client_connect_args, e
 from memstack.core.redaction import mask_url, redact
 
 if TYPE_CHECKING:
-    from memstack.core.settings import NetworkSettings
+    from memstack.core.networksettings import NetworkSettings
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -170,7 +170,7 @@ def network_from_environment() -> NetworkSettings:
     """The network bounds from ``MEMSTACK_*`` variables over the defaults (no project needed)."""
     import os
 
-    from memstack.core.settings import network_settings
+    from memstack.core.networksettings import network_settings
 
     return network_settings(os.environ, {})
 

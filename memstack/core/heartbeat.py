@@ -16,7 +16,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from memstack.core.network import NetworkSilent, _ms, _set_outside_transaction
-from memstack.core.settings import NetworkSettings
+from memstack.core.networksettings import NetworkSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -40,7 +40,7 @@ import math
 import socket
 from typing import TYPE_CHECKING, Any
 
-from memstack.core.settings import DEFAULT_NETWORK, NetworkSettings
+from memstack.core.networksettings import DEFAULT_NETWORK, NetworkSettings
 
 if TYPE_CHECKING:
     pass

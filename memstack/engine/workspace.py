@@ -15,7 +15,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from memstack.core.components import Registry, build_registry
-from memstack.core.settings import NetworkSettings, Settings, load_settings
+from memstack.core.networksettings import NetworkSettings
+from memstack.core.settings import Settings, load_settings
 from memstack.engine.errors import SchemaUnsupported
 
 if TYPE_CHECKING:

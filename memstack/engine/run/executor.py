@@ -252,41 +252,10 @@ class Executor:
         return results
 
     def rehearse(self, plan: Sequence[Step], applied: set[str]) -> tuple[list[StepResult], str | None]:
-        """Run ``plan`` for real in one transaction, then roll it all back.
+        """Run ``plan`` for real in one transaction, then roll it all back (see :mod:`.rehearsal`)."""
+        from memstack.engine.run.rehearsal import rehearse  # lazy: only --dry-run uses it
 
-        Returns each step's outcome and the first error (None when every step worked). A
-        revision declaring ``atomic = False`` cannot be rolled back: the rehearsal stops before it.
-        """
-        if not self.transactional_ddl:
-            raise MemstackError(
-                f"--dry-run needs transactional DDL; {self.engine.dialect.name} commits every DDL statement "
-                "itself, so a rehearsal could not be rolled back",
-                hint="use --plan to see the steps, or --sql to review the SQL",
-            )
-        results: list[StepResult] = []
-        state = set(applied)
-        with self._connect() as connection:
-            self._set_ddl_lock_timeout(connection, whole_plan=True)
-            transaction = connection.begin()
-            try:
-                recorder = self._prepare(connection)
-                for step in plan:
-                    if not self._declared_atomic(step):
-                        error = (f"{step.revision.label} declares atomic = False and cannot be rolled back; "
-                                 "the rehearsal stopped before it")
-                        results.append(StepResult(step, 0, success=False, error=error))
-                        return results, error
-                    try:
-                        result = self._step(recorder, connection, step, state, fake=False, event=None)
-                    except StepFailed as failed:
-                        results.append(StepResult(step, failed.duration_ms, success=False, error=failed.text))
-                        return results, failed.text
-                    results.append(result)
-                    self.progress("done", step, result)
-                    state = after_step(state, step)
-            finally:
-                transaction.rollback()
-        return results, None
+        return rehearse(self, plan, applied)
 
     # ------------------------------------------------------------------ the one step routine
     def _step(self, recorder: Recorder, connection: Connection | None, step: Step, before: set[str], *,
