@@ -96,7 +96,8 @@ def test_a_lock_session_ended_mid_step_runs_no_revision_twice(project: Path, pos
     assert version_rows(postgres_url) == {chain.ids[1]}
     applies = query(postgres_url, "SELECT revision, event FROM memstack_history WHERE revision = :r ORDER BY id",
                     r=chain.ids[0])
-    assert [row["event"] for row in applies] == ["failure", "apply"], applies
+    # the second run's guard may wait on the first run's step barrier (its lock-timeout ladder's "retry" rows)
+    assert [row["event"] for row in applies if row["event"] != "retry"] == ["failure", "apply"], applies
 
 
 @pytest.mark.postgres

@@ -43,7 +43,7 @@ def test_a_lock_wait_timeout_before_any_ddl_leaves_no_mark(project: Path, mariad
         timed_out = manage(project, mariadb_url, "migrate", "--ddl-lock-timeout", "1",
                            pythonpath=[chain.packages_dir])
     assert timed_out.code == 1, timed_out
-    assert "Lock wait timeout" in timed_out.err
+    assert "Lock wait timeout" in timed_out.err or "gave up waiting for table locks" in timed_out.err  # the guard
     assert "none of the step's statements took effect, so it left no mark" in timed_out.err
     assert "repair" not in timed_out.err and "--fake" not in timed_out.err
     assert marks(mariadb_url) == []

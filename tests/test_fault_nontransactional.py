@@ -70,7 +70,8 @@ def test_an_interrupted_concurrent_index_is_reported_invalid_not_applied(project
     first = manage(project, postgres_url, "migrate", chain.label, chain.names[0], pythonpath=[chain.packages_dir])
     assert first.code == 0, first
     with writer_holding(postgres_url, chain.table(1)), \
-            Migrator(project, postgres_url, "migrate", pythonpath=[chain.packages_dir]) as run:
+            Migrator(project, postgres_url, "migrate", pythonpath=[chain.packages_dir],
+                     MEMSTACK_DISABLE_GUARD="1") as run:  # interrupted by an administrator, not the ladder
         wait_until(lambda: bool(_cic_waiting(postgres_url)), 60, "CREATE INDEX CONCURRENTLY to wait",
                    detail=lambda: run.err)
         assert _index_valid(postgres_url, index) is False  # it exists already, INVALID
@@ -149,7 +150,8 @@ def test_an_interrupted_validate_constraint_is_reported_not_validated(project: P
             holder.exec_driver_sql(f"LOCK TABLE {chain.table(1)} IN SHARE UPDATE EXCLUSIVE MODE")
             waiting = ("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                        "AND query ILIKE '%VALIDATE CONSTRAINT%'")
-            with Migrator(project, postgres_url, "migrate", pythonpath=[chain.packages_dir]) as run:
+            with Migrator(project, postgres_url, "migrate", pythonpath=[chain.packages_dir],
+                     MEMSTACK_DISABLE_GUARD="1") as run:  # interrupted by an administrator, not the ladder
                 wait_until(lambda: bool(query(postgres_url, waiting)), 60, "VALIDATE CONSTRAINT to wait",
                            detail=lambda: run.err)
                 execute(postgres_url, "SELECT pg_cancel_backend(:p)",

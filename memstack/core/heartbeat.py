@@ -123,9 +123,10 @@ class Heartbeat:
         try:
             for connection in connections:
                 with self._guard:
-                    first = id(connection) not in self._kept
                     self._kept.add(id(connection))
-                statement = f"SET idle_session_timeout = {bound}" if first else "SELECT 1"
+                # set on every ping, not once: the lock sets 0 as it is taken (run/lock.py), which may
+                # come after the first ping, and the bound must hold while memstack is silent
+                statement = f"SET idle_session_timeout = {bound}"
                 try:
                     with connection.cursor() as cursor:
                         cursor.execute(statement)

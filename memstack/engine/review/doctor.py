@@ -80,9 +80,9 @@ def doctor(settings: Settings) -> list[Finding]:
             return findings
         findings.append(Finding("database", "ok", f"{make_url(url).database or '(in memory)'} exists"))
         findings += _database_findings(run_checks(ws, database=True, models=False))
+        findings.append(_table_locks(ws))
         if backend == "postgresql":
             findings += _invalid_indexes(ws)
-        findings.append(_table_locks(ws))
     return findings
 
 

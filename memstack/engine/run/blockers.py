@@ -157,7 +157,7 @@ def postgres_blockers(cursor: Any, wanted: list[tuple[str, str]]) -> list[Blocke
 _MARIADB_TRANSACTIONS = """
 SELECT p.ID, p.USER, p.HOST, p.COMMAND, TIMESTAMPDIFF(MICROSECOND, t.trx_started, NOW(6)) / 1e6, p.INFO
 FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-WHERE p.ID <> CONNECTION_ID() ORDER BY t.trx_started
+WHERE p.ID <> CONNECTION_ID() AND p.DB = DATABASE() ORDER BY t.trx_started
 """
 _MARIADB_MDL = """
 SELECT m.THREAD_ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.INFO, m.TABLE_NAME, m.LOCK_MODE
@@ -167,7 +167,8 @@ WHERE m.THREAD_ID <> CONNECTION_ID() AND m.TABLE_SCHEMA = DATABASE() AND m.TABLE
 
 
 def mariadb_blockers(cursor: Any, wanted: list[tuple[str, str]]) -> list[Blocker]:
-    """Sessions holding a metadata lock on the tables (plugin loaded), else every open transaction."""
+    """Sessions holding a metadata lock on the tables (plugin loaded), else every open transaction
+    of a session using this database (others' databases on a shared server are not in the way)."""
     names = ", ".join(_literal(unquote(name)) for name, _ in wanted) or "''"
     try:
         cursor.execute(_MARIADB_MDL.format(names=names))
