@@ -314,3 +314,35 @@ def test_session_settings_follow_the_server_version() -> None:
         "idle_in_transaction_session_timeout"] == "600000"  # the per-revision override's hook
     assert "idle_transaction_timeout" not in session_settings("mysql", "8.0.36", network)
     assert session_settings("mysql", "5.5.5-10.11.6-MariaDB", network)["idle_transaction_timeout"] == "60"
+
+
+# --------------------------------------------------------------------------- a revision's own idle bound
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("override", [False, True])
+def test_a_data_migration_computing_between_statements_raises_its_own_idle_bound(
+        tmp_path: Path, postgres_url: str, override: bool) -> None:
+    """The server ends a step idle in its transaction past ``idle_in_transaction_timeout`` (1 s here);
+    a revision that computes for longer between statements declares its own bound in ``guard``."""
+    packages = tmp_path / "packages"
+    package = f"idle_{new_id()}"
+    write_package(packages, package, {})
+    project = tmp_path / "project"
+    write_pyproject(project, [package])
+    write_revision(project / "migrations" / package, "0001_compute", new_id(), None, branch_labels=(package,),
+                   upgrade='op.create_table("computed", sa.Column("id", sa.Integer(), primary_key=True))\n'
+                           'import time\ntime.sleep(3)  # computing, idle in the step\'s transaction\n'
+                           'op.execute("INSERT INTO computed (id) VALUES (1)")',
+                   downgrade='op.drop_table("computed")',
+                   module='guard = {"idle_in_transaction_timeout": 600}\n' if override else "")
+    result = manage(project, postgres_url, "migrate", pythonpath=[packages], MEMSTACK_IDLE_IN_TRANSACTION_TIMEOUT="1")
+    with create_engine(postgres_url).connect() as connection:
+        tables = set(connection.execute(text("SELECT tablename FROM pg_tables WHERE tablename = 'computed'")).scalars())
+    if override:
+        assert result.code == 0, result
+        assert tables == {"computed"}
+    else:
+        assert result.code == 1, result
+        assert "idle" in result.err.lower() and "Traceback" not in result.err, result.err
+        assert tables == set()  # the server ended the transaction: nothing of the step stayed

@@ -27,12 +27,16 @@ from memstack.core.errors import ConfigurationError
 
 POLICIES = ("ladder", "wait", "refuse")
 GUARD_NAMES = ("ddl_lock_timeout", "statement_timeout", "lock_retries", "lock_retry_max_wait", "blocker_policy")
+#: what only a revision's ``guard = {...}`` may set: a data migration that computes for a long time
+#: between statements raises the server's idle-in-transaction bound for its own step
+REVISION_ONLY = ("idle_in_transaction_timeout",)
 _HINTS = {
     "ddl_lock_timeout": "use for example 1 (seconds, the longest rung of the ladder); 0 waits without limit",
     "statement_timeout": "use for example 3600 (seconds); 0 means no bound",
     "lock_retries": "use a whole number, for example 30; 0 means try once",
     "lock_retry_max_wait": "use for example 60 (seconds in all, waits and sleeps of the ladder)",
     "blocker_policy": "use ladder, wait or refuse",
+    "idle_in_transaction_timeout": "use for example 600 (seconds this revision may compute between statements)",
 }
 
 
@@ -45,6 +49,7 @@ class GuardSettings:
     lock_retries: int = 30
     lock_retry_max_wait: float = 60.0
     blocker_policy: str = "ladder"
+    idle_in_transaction_timeout: float | None = None  # a revision's own bound (None: the session's)
     enabled: bool = True
     explicit_lock_timeout: bool = False  # ddl_lock_timeout was given (the kill switch still applies it)
 
@@ -53,12 +58,13 @@ class GuardSettings:
         """``ddl_lock_timeout`` when it was set (not the default): what applies with the guard off."""
         return self.ddl_lock_timeout if self.explicit_lock_timeout else None
 
-    def overridden(self, values: Mapping[str, Any], source: str) -> GuardSettings:
-        """These settings with ``values`` (a flag set, a revision's ``guard = {...}``) on top."""
-        unknown = sorted(set(values) - set(GUARD_NAMES))
+    def overridden(self, values: Mapping[str, Any], source: str, *, revision: bool = False) -> GuardSettings:
+        """These settings with ``values`` (a flag set, or a revision's ``guard = {...}``: ``revision``) on top."""
+        allowed = (*GUARD_NAMES, *REVISION_ONLY) if revision else GUARD_NAMES
+        unknown = sorted(set(values) - set(allowed))
         if unknown:
             raise ConfigurationError(f"{source} has unknown key(s) {', '.join(unknown)}",
-                                     hint=f"the guard's settings are {', '.join(GUARD_NAMES)}")
+                                     hint=f"the guard's settings are {', '.join(allowed)}")
         parsed = {name: parse_guard_value(name, value, source) for name, value in values.items() if value is not None}
         explicit = self.explicit_lock_timeout or "ddl_lock_timeout" in parsed
         return replace(self, **parsed, explicit_lock_timeout=explicit)  # type: ignore[arg-type]

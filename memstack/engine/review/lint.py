@@ -318,7 +318,7 @@ def _timeouts_set(ws: Workspace, revision: Revision) -> set[str]:
     settings = ws.settings.guard
     override = ws.tree.guards.get(revision.id)
     if override:
-        settings = settings.overridden(override, f"{revision.label}'s guard")
+        settings = settings.overridden(override, f"{revision.label}'s guard", revision=True)
     if not settings.enabled:
         return set()
     return {name for name in TIMEOUT_RULES.values() if getattr(settings, name) > 0}

@@ -87,12 +87,16 @@ def is_lock_timeout(exc: BaseException | None) -> bool:
     return bool(args) and args[0] == 1205 and type(original).__module__.startswith("pymysql")
 
 
-def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, local: bool) -> str | None:
-    """The statement(s) setting both timeouts (None: the backend has none to set)."""
+def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, local: bool,
+                idle: float | None = None) -> str | None:
+    """The statement(s) setting both timeouts (None: the backend has none to set); ``idle``: a
+    revision's own idle-in-transaction bound, for its transaction only (PostgreSQL)."""
     if dialect == "postgresql":
         scope = "SET LOCAL" if local else "SET"
+        idle_sql = (f"; SET LOCAL idle_in_transaction_session_timeout = '{int(idle * 1000)}ms'"
+                    if idle is not None and local else "")
         return (f"{scope} lock_timeout = '{int(lock_timeout * 1000)}ms'; "
-                f"{scope} statement_timeout = '{int(statement_timeout * 1000)}ms'")
+                f"{scope} statement_timeout = '{int(statement_timeout * 1000)}ms'{idle_sql}")
     if dialect in ("mysql", "mariadb"):
         wait = max(1, int(-(-lock_timeout // 1))) if lock_timeout else 31536000
         return (f"SET SESSION lock_wait_timeout = {wait}, innodb_lock_wait_timeout = {min(wait, 1073741824)}, "
@@ -220,7 +224,9 @@ class Guard:
 
     def settings_for(self, step: Step) -> GuardSettings:
         override = self.overrides.get(step.revision.id)
-        return self.settings.overridden(override, f"{step.revision.label}'s guard") if override else self.settings
+        if not override:
+            return self.settings
+        return self.settings.overridden(override, f"{step.revision.label}'s guard", revision=True)
 
     def note_created(self, statement: str) -> None:
         match = _CREATE_TABLE.match(statement)
@@ -324,7 +330,8 @@ class Guard:
     def _attach(self, connection: Connection, step: Step, settings: GuardSettings, rung: Rung,
                 *, local: bool) -> _StepState:
         state = _StepState(self, step, settings, rung, local=local)
-        state.pending = timeout_sql(self.dialect, rung.lock_timeout, settings.statement_timeout, local=local)
+        state.pending = timeout_sql(self.dialect, rung.lock_timeout, settings.statement_timeout, local=local,
+                                    idle=settings.idle_in_transaction_timeout)
         _ACTIVE[_dbapi_id(connection)] = state
         return state
 

@@ -114,7 +114,7 @@ def _guard_marker(path: Path, value: Any) -> tuple[tuple[str, Any], ...]:
         from memstack.core.errors import ConfigurationError
 
         raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}")
-    DEFAULT_GUARD.overridden(value, f"{path}'s guard")
+    DEFAULT_GUARD.overridden(value, f"{path}'s guard", revision=True)
     return tuple(sorted(value.items()))
 
 
