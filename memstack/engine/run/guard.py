@@ -62,10 +62,13 @@ class Rung:
     sleep: float  # seconds slept before this try
 
 
+_JITTER = random.Random()  # one generator for every step (seeding one from os.urandom per step is wasted work)
+
+
 def ladder(settings: GuardSettings, rng: random.Random | None = None) -> list[Rung]:
     """The tries of one step: lock timeouts growing to ``ddl_lock_timeout``, sleeps growing to MAX_SLEEP,
     cut where the waits and sleeps together would pass ``lock_retry_max_wait``."""
-    rng = rng or random.Random()
+    rng = rng or _JITTER
     cap = settings.ddl_lock_timeout
     rungs: list[Rung] = []
     budget = settings.lock_retry_max_wait
