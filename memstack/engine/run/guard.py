@@ -48,6 +48,7 @@ T = TypeVar("T")
 FIRST_RUNG = 0.1  # seconds: the first try's lock timeout (each rung 1.5 times the last, up to ddl_lock_timeout)
 FIRST_SLEEP = 0.05  # seconds before the first retry, doubling up to MAX_SLEEP, each jittered to 50-100 %
 MAX_SLEEP = 1.0  # so a step goes through within about 2 s of its blocker ending
+_BARRIER = re.compile(r"^SELECT pg_advisory_xact_lock\(%\(\w+\)s\)$")
 _DDL = re.compile(r"^\s*(?:CREATE|ALTER|DROP|COMMENT|TRUNCATE|LOCK|GRANT|REVOKE|RENAME)\b", re.I)
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(?:UNLOGGED\s+|TEMP(?:ORARY)?\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
                            r'((?:"[^"]+"|`[^`]+`|[\w$]+)(?:\.(?:"[^"]+"|`[^`]+`|[\w$]+))?)', re.I)
@@ -61,10 +62,13 @@ class Rung:
     sleep: float  # seconds slept before this try
 
 
+_JITTER = random.Random()  # one generator for every step (seeding one from os.urandom per step is wasted work)
+
+
 def ladder(settings: GuardSettings, rng: random.Random | None = None) -> list[Rung]:
     """The tries of one step: lock timeouts growing to ``ddl_lock_timeout``, sleeps growing to MAX_SLEEP,
     cut where the waits and sleeps together would pass ``lock_retry_max_wait``."""
-    rng = rng or random.Random()
+    rng = rng or _JITTER
     cap = settings.ddl_lock_timeout
     rungs: list[Rung] = []
     budget = settings.lock_retry_max_wait
@@ -125,7 +129,11 @@ class _StepState:
         sql = statement
         if self.pending is not None:
             prefix, self.pending = self.pending, None
-            if self.local and not parameters and _DDL.match(statement) and dialect == "postgresql":
+            if self.local and dialect == "postgresql" and _BARRIER.match(statement) and _int_values(parameters):
+                # the step barrier (fencing.py) opens every step: inline its integer key so the
+                # timeouts share its round trip (a parameterised statement must travel alone)
+                sql, statement, parameters = f"{prefix}; {statement % parameters}", statement % parameters, None
+            elif self.local and not parameters and _DDL.match(statement) and dialect == "postgresql":
                 sql = f"{prefix}; {statement}"
             else:
                 cursor.execute(prefix)
@@ -187,6 +195,11 @@ class _StepState:
             raise BlockersRefused(statement=statement, blockers=who, resumable=not self.committed)
         if who:
             self.guard.on_blocked(self.step, who)
+
+
+def _int_values(parameters: Any) -> bool:
+    """Parameters that are a dict of plain ints (safe to inline as literals)."""
+    return isinstance(parameters, dict) and bool(parameters) and all(type(v) is int for v in parameters.values())
 
 
 def _text(exc: BaseException) -> str:
