@@ -84,7 +84,7 @@ def test_missing_revisions_are_refused_not_reported_as_success(tmp_path: Path, c
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """An installation without the revisions (and no migrations/ folder): one clear line, exit 1."""
     project = app_project(tmp_path / "bare")
-    monkeypatch.setattr(settings_module, "bundled_dir", lambda: None)
+    monkeypatch.setattr(settings_module, "bundled_revisions", lambda: None)
     for args in (("migrate",), ("showmigrations",)):
         result = cli(capsys, monkeypatch, project, f"sqlite:///{tmp_path / 'x.db'}", *args)
         assert result.code == 1
