@@ -40,7 +40,9 @@ class ScaffoldResult:
 
     @property
     def next_commands(self) -> list[str]:
-        return [f"manage.py makemigrations {self.name}", f"manage.py migrate {self.name}"]
+        from memstack.cli.worded import spell_command
+
+        return [spell_command(("makemigrations", self.name)), spell_command(("migrate", self.name))]
 
     def as_json(self, project_dir: Path) -> dict[str, Any]:
         def show(path: Path) -> str:
