@@ -109,20 +109,20 @@ def alembic_config_problems(ws: Workspace) -> list[Problem]:
                                     "run '{0}' (it points script_location at memstack's env.py)",
                                     (("makemigrations",),))))
     listed: dict[str, str] = {}
+    wanted = {str(c.migrations_path).rstrip("/") for c in ws.registry}
     for raw in map(str, table.get("version_locations", [])):
         resolved = str(resolve_location(raw, here)).rstrip("/")
         listed[resolved] = raw
         if in_environment(raw):
             problems.append(Problem("alembic_config", f"[tool.alembic] version_locations names {raw}, a path into "
                                     "a virtual environment: it breaks on every other machine", fix))
-        elif not Path(resolved).is_dir():
+        elif resolved in wanted and not Path(resolved).is_dir():
             problems.append(Problem("alembic_config", f"[tool.alembic] version_locations names {raw}, which does "
                                     "not exist", fix))
-    wanted = {str(c.migrations_path).rstrip("/") for c in ws.registry}
     for missing in sorted(wanted - listed.keys()):
         problems.append(Problem("alembic_config", f"[tool.alembic] version_locations lacks {missing}", fix))
     for extra in sorted(listed.keys() - wanted):
-        problems.append(Problem("alembic_config", f"[tool.alembic] version_locations lists {listed[extra]}, "
+        problems.append(Problem("alembic_config", f"[tool.alembic] version_locations lists {extra}, "
                                 "which is no component's folder", fix))
     return problems
 
