@@ -124,6 +124,7 @@ def test_check_fails_when_plain_alembic_would_not_work(installed: Path, tmp_path
     project = app_project(tmp_path / "app")
     assert run(installed / "memstack", "startcomponent", "billing", "--package-dir", ".", cwd=project).returncode == 0
     assert (project / "billing" / "__init__.py").is_file()
+    assert run(installed / "memstack", "migrate", cwd=project).returncode == 0  # (doctor needs the database)
     good = (project / "pyproject.toml").read_text(encoding="utf-8")
     site = run(installed / "python", "-c", "import memstack._revisions as r; print(r.__path__[0])", cwd=project)
     broken = {
@@ -138,6 +139,8 @@ def test_check_fails_when_plain_alembic_would_not_work(installed: Path, tmp_path
         checked = run(installed / "memstack", "check", cwd=project)
         assert checked.returncode == 1 and words in checked.stdout, (words, checked.stdout, checked.stderr)
         assert "fix: run 'memstack makemigrations'" in checked.stdout and "manage.py" not in checked.stdout
+        doctor = run(installed / "memstack", "doctor", cwd=project)
+        assert doctor.returncode == 1 and words in doctor.stdout, (words, doctor.stdout, doctor.stderr)
     assert run(installed / "memstack", "makemigrations", cwd=project).returncode == 0  # the fix repairs it
     assert run(installed / "memstack", "check", cwd=project).returncode == 0
     assert run(installed / "python", "-m", "alembic", "current", cwd=project).returncode == 0
