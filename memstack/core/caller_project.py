@@ -38,7 +38,9 @@ def project_for_caller(project_dir: str | os.PathLike[str] | None, caller: str |
     for start in starts:
         try:
             return find_project_root(start, environ={})
-        except ConfigurationError:
+        except ConfigurationError as exc:
+            if not exc.message.startswith("no memstack project found"):
+                raise  # a project, broken (its pyproject.toml is not valid TOML): said as it is
             continue
     raise ConfigurationError(
         f"no memstack project found above the working directory {Path.cwd()}"

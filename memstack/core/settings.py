@@ -178,7 +178,7 @@ def find_project_root(start: Path | None = None, explicit: str | os.PathLike[str
             return folder
     raise ConfigurationError(
         f"no memstack project found in {here} or any folder above it",
-        hint="run from the MemStack checkout (a pyproject.toml with [tool.memstack]), "
+        hint="run from the project root (the folder holding pyproject.toml with [tool.memstack]), "
         "or pass --project-dir / set MEMSTACK_PROJECT_DIR",
     )
 
