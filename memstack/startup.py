@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from memstack.core.caller_project import caller_file, project_for_caller
 from memstack.core.errors import DatabaseUnavailable, MemstackError
 from memstack.engine.errors import (
     AheadAndBehind,
@@ -112,11 +114,13 @@ def migrate_on_startup(
     data (drops a table or column, changes a type so values can change, deletes rows) raises
     :class:`~memstack.engine.errors.DestructivePlanRefused` naming it, unless ``allow_destructive``.
     """
+    caller = caller_file(sys._getframe(1))
     try:
         guard = {"ddl_lock_timeout": ddl_lock_timeout, "statement_timeout": statement_timeout,
                  "lock_retries": lock_retries, "lock_retry_max_wait": lock_retry_max_wait,
                  "blocker_policy": blocker_policy}
-        return _migrate_on_startup(database_url, project_dir, verify_only, lock_timeout, allow_destructive,
+        found = project_for_caller(project_dir, caller)
+        return _migrate_on_startup(database_url, found, verify_only, lock_timeout, allow_destructive,
                                    {k: v for k, v in guard.items() if v is not None})
     except MemstackError as exc:
         for_application(exc)
@@ -209,6 +213,8 @@ async def amigrate_on_startup(
 ) -> StartupResult:
     """:func:`migrate_on_startup` in a worker thread, so the event loop is never blocked (``guard``: its
     ddl_lock_timeout, statement_timeout, lock_retries, lock_retry_max_wait, blocker_policy)."""
+    if project_dir is None:  # found here: the worker thread's frames do not lead to the caller
+        project_dir = project_for_caller(None, caller_file(sys._getframe(1)))
     return await asyncio.to_thread(migrate_on_startup, database_url, project_dir=project_dir,
                                    verify_only=verify_only, lock_timeout=lock_timeout,
                                    allow_destructive=allow_destructive, **guard)

@@ -32,7 +32,7 @@ def run(*argv: str | Path, cwd: Path, timeout: float = 300,
                           text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with memstack installed from a freshly built wheel; returns its bin folder."""
     root = tmp_path_factory.mktemp("installed")
@@ -80,11 +80,84 @@ def test_installed_memstack_migrates_an_application_project(installed: Path, tmp
     assert (Path(templates.stdout.strip()) / "revision.py.j2").is_file()
 
 
+STARTUP = """import memstack
+
+print("applied", len(memstack.migrate_on_startup().applied))
+"""
+
+
+def test_an_application_with_its_own_component_under_plain_alembic(installed: Path, tmp_path: Path) -> None:
+    """startcomponent in a package not installed yet; plain alembic, check, the start-up call from
+    elsewhere and the pytest plugin work, and keep working once the project folder moves."""
+    first = app_project(tmp_path / "app")
+    started = run(installed / "memstack", "startcomponent", "billing", "--package-dir", "someapp", cwd=first)
+    assert started.returncode == 0, started.stderr
+    assert "memstack makemigrations billing" in started.stdout + started.stderr
+    made = run(installed / "memstack", "makemigrations", "billing", cwd=first)
+    assert made.returncode == 0, made.stderr
+    config = (first / "pyproject.toml").read_text(encoding="utf-8")
+    assert str(installed.parent) not in config and str(tmp_path) not in config, config  # no absolute path
+    assert 'script_location = "memstack:_revisions"' in config and '"memstack:_revisions/auth"' in config
+    assert '"%(here)s/migrations/billing"' in config
+    project = first.rename(tmp_path / "moved")  # a teammate's checkout, CI, a container
+    alembic = (installed / "python", "-m", "alembic")
+    for argv in (("upgrade", "heads"), ("current",), ("check",)):
+        done = run(*alembic, *argv, cwd=project)
+        assert done.returncode == 0, (argv, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert run(*alembic, "current", cwd=project).stdout.count("head") == 8  # memstack's 7 components and billing
+    checked = run(installed / "memstack", "check", cwd=project)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (project / "someapp" / "main.py").write_text(STARTUP, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    booted = run(installed / "python", project / "someapp" / "main.py", cwd=elsewhere)  # as a service manager
+    assert booted.returncode == 0 and "applied 0" in booted.stdout, booted.stderr
+    (project / "tests").mkdir()
+    (project / "tests" / "test_migrations.py").write_text("from memstack.testing.builtin import *  # noqa\n")
+    tested = run(installed / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:pytest_alembic",
+                 "tests", cwd=project)
+    assert tested.returncode == 0 and " passed" in tested.stdout, tested.stdout + tested.stderr
+
+
+def test_check_fails_when_plain_alembic_would_not_work(installed: Path, tmp_path: Path) -> None:
+    project = app_project(tmp_path / "app")
+    assert run(installed / "memstack", "startcomponent", "billing", "--package-dir", ".", cwd=project).returncode == 0
+    assert (project / "billing" / "__init__.py").is_file()
+    assert run(installed / "memstack", "migrate", cwd=project).returncode == 0  # (doctor needs the database)
+    good = (project / "pyproject.toml").read_text(encoding="utf-8")
+    site = run(installed / "python", "-c", "import memstack._revisions as r; print(r.__path__[0])", cwd=project)
+    broken = {
+        "has no env.py": good.replace('script_location = "memstack:_revisions"',
+                                      'script_location = "%(here)s/migrations"'),
+        "a path into a virtual environment": good.replace('"memstack:_revisions/auth"',
+                                                          f'"{site.stdout.strip()}/auth"'),
+        "which is no component's folder": good.replace('"%(here)s/migrations/billing"', '"%(here)s/migrations/billig"'),
+    }
+    for words, text in broken.items():
+        (project / "pyproject.toml").write_text(text, encoding="utf-8")
+        checked = run(installed / "memstack", "check", cwd=project)
+        assert checked.returncode == 1 and words in checked.stdout, (words, checked.stdout, checked.stderr)
+        assert "fix: run 'memstack makemigrations'" in checked.stdout and "manage.py" not in checked.stdout
+        doctor = run(installed / "memstack", "doctor", cwd=project)
+        assert doctor.returncode == 1 and words in doctor.stdout, (words, doctor.stdout, doctor.stderr)
+    assert run(installed / "memstack", "makemigrations", cwd=project).returncode == 0  # the fix repairs it
+    assert run(installed / "memstack", "check", cwd=project).returncode == 0
+    assert run(installed / "python", "-m", "alembic", "current", cwd=project).returncode == 0
+
+
+def test_startup_call_from_elsewhere_names_its_parameter(installed: Path, tmp_path: Path) -> None:
+    lost = run(installed / "python", "-c", "import memstack; memstack.migrate_on_startup()", cwd=tmp_path)
+    assert lost.returncode == 1
+    assert "project_dir=" in lost.stderr and "MEMSTACK_PROJECT_DIR" in lost.stderr, lost.stderr
+    assert "--project-dir" not in lost.stderr and "checkout" not in lost.stderr
+
+
 def test_missing_revisions_are_refused_not_reported_as_success(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """An installation without the revisions (and no migrations/ folder): one clear line, exit 1."""
     project = app_project(tmp_path / "bare")
-    monkeypatch.setattr(settings_module, "bundled_dir", lambda: None)
+    monkeypatch.setattr(settings_module, "bundled_revisions", lambda: None)
     for args in (("migrate",), ("showmigrations",)):
         result = cli(capsys, monkeypatch, project, f"sqlite:///{tmp_path / 'x.db'}", *args)
         assert result.code == 1

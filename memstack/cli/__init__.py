@@ -221,11 +221,12 @@ def _main(args: list[str]) -> None:
         if app.traceback or _wants_traceback(args):
             _print_traceback()
         from memstack.cli.errors import for_person  # the wordings import the engine: only on error
+        from memstack.cli.worded import respell
 
         worded = for_person(raised)
-        click.echo(app.style(f"error: {redact(worded.message)}", fg="red"), err=True)
+        click.echo(app.style(f"error: {redact(respell(worded.message))}", fg="red"), err=True)
         if worded.hint:
-            click.echo(f"  fix: {redact(worded.hint)}", err=True)
+            click.echo(f"  fix: {redact(respell(worded.hint))}", err=True)
         sys.exit(worded.exit_code)
     except KeyboardInterrupt as exc:
         _interrupted(exc)

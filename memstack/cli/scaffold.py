@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from memstack.core.components import project_on_path
 from memstack.core.errors import MemstackError
 from memstack.core.settings import ComponentEntry, Settings
 
@@ -40,7 +41,9 @@ class ScaffoldResult:
 
     @property
     def next_commands(self) -> list[str]:
-        return [f"manage.py makemigrations {self.name}", f"manage.py migrate {self.name}"]
+        from memstack.cli.worded import spell_command
+
+        return [spell_command(("makemigrations", self.name)), spell_command(("migrate", self.name))]
 
     def as_json(self, project_dir: Path) -> dict[str, Any]:
         def show(path: Path) -> str:
@@ -119,13 +122,17 @@ def _resolve_package_dir(settings: Settings, package_dir: str | Path | None) -> 
     return folder, ".".join(parts)
 
 
-def _check_importable(folder: Path, prefix: str) -> None:
-    """The new package must be importable as ``<prefix>.<name>`` from ``folder``."""
+def _check_importable(root: Path, folder: Path, prefix: str) -> None:
+    """The new package must be importable as ``<prefix>.<name>`` from ``folder`` (a package that
+    is nowhere yet is created in the project, whose root memstack puts on sys.path)."""
+    project_on_path(root)
     if prefix:
         try:
             spec = importlib.util.find_spec(prefix)
         except (ImportError, ValueError):
             spec = None
+        if spec is None and folder.is_relative_to(root):
+            return  # not installed and not in the project yet: start_component creates it
         locations = [Path(p).resolve() for p in (spec.submodule_search_locations or [])] if spec else []
         if folder not in locations:
             where = f"from {', '.join(map(str, locations))}" if locations else "not at all"
@@ -263,7 +270,7 @@ def start_component(settings: Settings, name: str, *, package_dir: str | Path | 
     folder, prefix = _resolve_package_dir(settings, package_dir)
     package = f"{prefix}.{name}" if prefix else name
     migrations_dir = settings.migrations_dir / name
-    _check_importable(folder, prefix)
+    _check_importable(settings.project_dir, folder, prefix)
     _check_free(name, package, folder, migrations_dir)
     files = render_templates(settings.templates_dir, template_context(name, package))
 
@@ -274,7 +281,8 @@ def start_component(settings: Settings, name: str, *, package_dir: str | Path | 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         result.files.append(path)
-    for sub in sorted({target / r.parent for r in files} | {target}):  # every folder is a package
+    parents = [f for f in (folder, *folder.parents) if f.is_relative_to(settings.project_dir)]
+    for sub in sorted({target / r.parent for r in files} | {target} | set(parents[:-1])):  # every folder: a package
         init = sub / "__init__.py"
         if not init.exists():
             init.write_text("", encoding="utf-8")

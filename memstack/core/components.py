@@ -263,9 +263,23 @@ def _refuse_broken_package(package: str) -> None:
         ) from exc
 
 
+def project_on_path(project_dir: Path) -> None:
+    """The project root (and its ``src/``) last on ``sys.path``, as ``manage.py`` has it first: an
+    application's packages import before the application is installed (the ``memstack`` console
+    script, plain ``alembic`` and a service started elsewhere have only the venv on it)."""
+    import sys
+
+    present = {str(Path(entry or ".").resolve()) for entry in sys.path}
+    for folder in (project_dir, project_dir / "src"):
+        if folder.is_dir() and str(folder.resolve()) not in present:
+            sys.path.append(str(folder.resolve()))
+            importlib.invalidate_caches()
+
+
 def build_registry(settings: Settings) -> Registry:
     """Components from settings, with labels checked and packages found; nothing is imported yet
     (see :meth:`Registry.refuse_broken_packages`)."""
+    project_on_path(settings.project_dir)
     registry = Registry(project_dir=settings.project_dir)
     seen: dict[str, str] = {}
     for entry in settings.components:

@@ -91,10 +91,10 @@ class Settings:
         own = self.migrations_dir / label
         if not package.startswith("memstack.") or own.is_dir():
             return own
-        bundled = bundled_dir()  # (only now: sysconfig is slow, and a project has many components)
+        bundled = bundled_revisions()
         if bundled is None:
             return own
-        shipped = bundled / "migrations" / label
+        shipped = bundled / label
         return shipped if shipped.is_dir() else own
 
     @property
@@ -114,7 +114,7 @@ def refuse_missing_own_migrations(components: Iterable[tuple[str, Path]]) -> Non
             # (a file or a broken link in its place is worded by the loader)
             raise ConfigurationError(
                 f"no migrations found for {package}: {folder} does not exist",
-                hint="run from the MemStack checkout or install memstack from its wheel (which ships them), "
+                hint="install memstack from its wheel (which ships them in the package, memstack/_revisions), "
                 f'or set {{ package = "{package}", migrations = "<folder>" }} in [tool.memstack] components',
             )
 
@@ -123,16 +123,25 @@ def refuse_missing_own_migrations(components: Iterable[tuple[str, Path]]) -> Non
 
 
 def bundled_dir() -> Path | None:
-    """``<prefix>/share/memstack`` of an installed memstack (its revisions and templates), if any."""
+    """``<prefix>/share/memstack`` of an installed memstack (its templates), if any."""
     import site
     import sys
     import sysconfig
 
     for prefix in (sysconfig.get_path("data"), sys.prefix, site.USER_BASE or ""):
         candidate = Path(prefix) / "share" / "memstack"
-        if prefix and (candidate / "migrations").is_dir():
+        if prefix and (candidate / "templates").is_dir():
             return candidate
     return None
+
+
+BUNDLED_REVISIONS = "memstack:_revisions"  # Alembic's package:path form (the wheel's copy of migrations/)
+
+
+def bundled_revisions() -> Path | None:
+    """``memstack/_revisions`` of an installed memstack (its own revisions and env.py), if shipped."""
+    folder = Path(__file__).resolve().parent.parent / "_revisions"
+    return folder if (folder / "env.py").is_file() else None
 
 
 def _has_memstack_table(pyproject: Path) -> bool:
@@ -169,7 +178,7 @@ def find_project_root(start: Path | None = None, explicit: str | os.PathLike[str
             return folder
     raise ConfigurationError(
         f"no memstack project found in {here} or any folder above it",
-        hint="run from the MemStack checkout (a pyproject.toml with [tool.memstack]), "
+        hint="run from the project root (the folder holding pyproject.toml with [tool.memstack]), "
         "or pass --project-dir / set MEMSTACK_PROJECT_DIR",
     )
 

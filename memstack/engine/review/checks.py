@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from memstack.core.errors import MemstackError
@@ -88,7 +89,10 @@ def describe_diff(diff: Any) -> str:
 
 
 def alembic_config_problems(ws: Workspace) -> list[Problem]:
-    """``[tool.alembic] version_locations`` must list exactly the components' folders."""
+    """Plain ``alembic`` must work: an env.py at script_location, version_locations listing exactly
+    the components' folders, each existing, none an absolute path into a virtual environment."""
+    from memstack.engine.run.alembic_config import in_environment, resolve_location
+
     path = ws.settings.pyproject_path
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     table = data.get("tool", {}).get("alembic")
@@ -97,13 +101,27 @@ def alembic_config_problems(ws: Workspace) -> list[Problem]:
         return [Problem("alembic_config", f"{path.name} has no [tool.alembic] table: the plain alembic command "
                         "cannot see the components", fix)]
     here = path.parent
-    listed = {str(here / str(loc).replace("%(here)s/", "").replace("%(here)s", "")).rstrip("/")
-              for loc in table.get("version_locations", [])}
-    wanted = {str(c.migrations_path).rstrip("/") for c in ws.registry}
     problems = []
-    for missing in sorted(wanted - listed):
+    script = str(table.get("script_location", ""))
+    if not script or not (resolve_location(script, here) / "env.py").is_file():
+        problems.append(Problem("alembic_config", f"[tool.alembic] script_location {script or '(unset)'} has no "
+                                "env.py: the plain alembic command fails", Fix(
+                                    "run '{0}' (it points script_location at memstack's env.py)",
+                                    (("makemigrations",),))))
+    listed: dict[str, str] = {}
+    wanted = {str(c.migrations_path).rstrip("/") for c in ws.registry}
+    for raw in map(str, table.get("version_locations", [])):
+        resolved = str(resolve_location(raw, here)).rstrip("/")
+        listed[resolved] = raw
+        if in_environment(raw):
+            problems.append(Problem("alembic_config", f"[tool.alembic] version_locations names {raw}, a path into "
+                                    "a virtual environment: it breaks on every other machine", fix))
+        elif resolved in wanted and not Path(resolved).is_dir():
+            problems.append(Problem("alembic_config", f"[tool.alembic] version_locations names {raw}, which does "
+                                    "not exist", fix))
+    for missing in sorted(wanted - listed.keys()):
         problems.append(Problem("alembic_config", f"[tool.alembic] version_locations lacks {missing}", fix))
-    for extra in sorted(listed - wanted):
+    for extra in sorted(listed.keys() - wanted):
         problems.append(Problem("alembic_config", f"[tool.alembic] version_locations lists {extra}, "
                                 "which is no component's folder", fix))
     return problems

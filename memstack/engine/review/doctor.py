@@ -28,7 +28,7 @@ DRIVERS = {"postgresql": ("psycopg", "pip install 'psycopg[binary]'"),
 #: check kind -> (doctor item, what "ok" reads like), in report order
 ITEMS: dict[str, tuple[str, str]] = {
     "graph": ("revision files", "every link points to a revision; no cycle"),
-    "alembic_config": ("[tool.alembic]", "lists every component's folder"),
+    "alembic_config": ("[tool.alembic]", "plain alembic can run it: env.py found, every component's folder listed"),
     "unknown_revisions": ("unknown revisions", "none: the code knows every revision the database records"),
     "pending": ("pending revisions", "every component is at its head"),
     "multiple_heads": ("heads", "one head per component"),

@@ -38,15 +38,58 @@ if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
 
 
+def location_of(folder: Path, project_dir: Path) -> str:
+    """How ``[tool.alembic]`` names ``folder`` so the project survives a move: ``%(here)s/...``
+    inside the project, ``memstack:_revisions/...`` for an installed memstack's own revisions."""
+    from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
+
+    try:
+        return f"%(here)s/{folder.relative_to(project_dir).as_posix()}".rstrip("/")
+    except ValueError:
+        pass
+    bundled = bundled_revisions()
+    if bundled is not None and folder.is_relative_to(bundled.resolve()):
+        return f"{BUNDLED_REVISIONS}/{folder.relative_to(bundled.resolve()).as_posix()}".rstrip("/")
+    return folder.as_posix()
+
+
+def wanted_script_location(project_dir: Path) -> str:
+    """The project's own ``migrations/env.py`` if it has one, else the installed memstack's."""
+    from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
+
+    if (project_dir / "migrations" / "env.py").is_file() or bundled_revisions() is None:
+        return "%(here)s/migrations"
+    return BUNDLED_REVISIONS
+
+
 def wanted_locations(registry: Registry, project_dir: Path) -> list[str]:
-    locations = []
-    for component in registry:
-        try:
-            relative = component.migrations_path.relative_to(project_dir).as_posix()
-            locations.append(f"%(here)s/{relative}")
-        except ValueError:
-            locations.append(component.migrations_path.as_posix())
-    return locations
+    return [location_of(component.migrations_path, project_dir) for component in registry]
+
+
+def resolve_location(value: str, project_dir: Path) -> Path:
+    """A ``[tool.alembic]`` location as Alembic resolves it (``%(here)s``, ``package:path``)."""
+    from alembic.util import coerce_resource_to_filename
+
+    text = value.replace("%(here)s", project_dir.as_posix())
+    try:
+        return Path(coerce_resource_to_filename(text)).absolute()
+    except Exception:  # a package that is not importable: Alembic fails on it too
+        return Path(text).absolute()
+
+
+def in_environment(value: str) -> bool:
+    """An absolute path into a virtual environment or site-packages: wrong on any other machine."""
+    path = Path(value)
+    if not path.is_absolute():
+        return False
+    return any(part in ("site-packages", "dist-packages") for part in path.parts) or any(
+        (parent / "pyvenv.cfg").is_file() for parent in path.parents)
+
+
+def _script_location_usable(value: object, project_dir: Path) -> bool:
+    if value is None:
+        return False
+    return value != "%(here)s/migrations" or (project_dir / "migrations" / "env.py").is_file()
 
 
 def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
@@ -56,7 +99,7 @@ def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
     text = pyproject.read_text(encoding="utf-8")
     wanted = wanted_locations(registry, pyproject.parent)
     already = tomllib.loads(text).get("tool", {}).get("alembic")
-    if already is not None and "script_location" in already and [
+    if already is not None and _script_location_usable(already.get("script_location"), pyproject.parent) and [
             str(v) for v in already.get("version_locations", [])] == wanted:
         return False  # in step (the usual case): no need for tomlkit, which only an edit needs
 
@@ -71,8 +114,8 @@ def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
         tool["alembic"] = alembic
     current = [str(v) for v in alembic.get("version_locations", [])]
     changed = False
-    if "script_location" not in alembic:
-        alembic["script_location"] = "%(here)s/migrations"
+    if not _script_location_usable(alembic.get("script_location"), pyproject.parent):
+        alembic["script_location"] = wanted_script_location(pyproject.parent)
         # env.py runs for 'alembic revision' too: it answers with makemigrations before Alembic's
         # "Multiple heads are present" (one head per component is memstack's normal state)
         alembic["revision_environment"] = True
