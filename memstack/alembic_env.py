@@ -18,13 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alembic.util import CommandError
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.alembic_guard import guard_destruction
+from memstack.cli.errors import for_person
+from memstack.core.components import _has_models, is_bookkeeping_table
+from memstack.core.db import metadata
 from memstack.core.errors import MemstackError
 from memstack.engine.alembic_compat import StepsFunction, environment_behind, wrap_steps
+from memstack.engine.generate.comparison import models_of_their_own
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.records.status import read_status_on
+from memstack.engine.review.schemadoc import ownership
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import migration_lock
 from memstack.engine.run.safety import ensure_safe, record_unverified
@@ -55,7 +62,6 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """For a project's own env.py: memstack's bookkeeping tables and ``alembic_version`` are never
     compared (``context.configure(include_object=memstack.alembic_env.include_object)``)."""
-    from memstack.core.components import is_bookkeeping_table
 
     return not (type_ == "table" and is_bookkeeping_table(str(name or "")))
 
@@ -67,9 +73,6 @@ def comparison_filters(ws: Workspace) -> dict[str, Any]:
     models declare it) has models: each component against its own models, a component without
     models (taken over from plain Alembic) never, tables nobody owns and bookkeeping never.
     """
-    from memstack.core.components import _has_models, is_bookkeeping_table
-    from memstack.engine.generate.comparison import models_of_their_own
-    from memstack.engine.review.schemadoc import ownership
 
     owners, _ = ownership(ws)
     with_models = {c.label for c in ws.registry if _has_models(c) and not models_of_their_own(c.package)}
@@ -135,9 +138,6 @@ def explicit_url(config: Any, x_arguments: dict[str, str]) -> str | None:
 
 def _fail(error: MemstackError) -> Exception:
     """A memstack refusal as Alembic's own error: ``FAILED: ...`` and exit 1, no traceback."""
-    from alembic.util import CommandError
-
-    from memstack.cli.errors import for_person
 
     worded = for_person(error)
     text = str(worded)  # the message, and "  fix: ..." when it has one
@@ -147,7 +147,6 @@ def _fail(error: MemstackError) -> Exception:
 @dataclass
 class StepTracker:
     """Follows Alembic's steps: marks before each (MariaDB), exact records after, failures."""
-
     workspace: Workspace
     connection: Connection
     applied: set[str]
@@ -159,7 +158,6 @@ class StepTracker:
 
     def wrap(self, migration_context: Any) -> None:
         """Alembic has no "before step" hook: wrap its step iterator to see each step start."""
-
         def wrapped(original: StepsFunction) -> StepsFunction:
             return lambda heads, ctx: steps(original, heads, ctx)
 
@@ -227,8 +225,6 @@ class StepTracker:
 
 def run_environment(context: Any) -> None:
     """The whole of ``migrations/env.py``: pick the database, then run the command's way."""
-    from memstack.core.db import metadata
-
     config = context.config
     x_arguments = context.get_x_argument(as_dictionary=True)
     ws = Workspace.load(project_dir=project_dir_for(config, x_arguments),
@@ -265,7 +261,6 @@ def _refuse_plain_revision(context: Any) -> Callable[..., None]:
         revision_context = environment_opts(context).get("revision_context")
         if getattr(revision_context, "process_revision_directives", None) is not None:
             return  # a caller in Python (pytest-alembic) passed its own hook and decides what is written
-        from alembic.util import CommandError
 
         raise CommandError(f"'alembic revision' is not how memstack revisions are made. {MAKEMIGRATIONS_HINT}")
 
@@ -296,7 +291,6 @@ def _connection(config: Any, ws: Workspace, *, read_only: bool) -> Iterator[tupl
         return
     engine: Engine = given if isinstance(given, Engine) else ws.engine
     if read_only and missing_sqlite_file(engine) is not None:
-        from sqlalchemy import create_engine
 
         engine = create_engine("sqlite://")
     try:

@@ -14,8 +14,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from memstack.core.errors import MemstackError
+from alembic.runtime.migration import RevisionStep
+
+from memstack.core.errors import DeclinedError, MemstackError
 from memstack.engine.alembic_compat import StepsFunction, wrap_steps
+from memstack.engine.run.classify import classifier
+from memstack.engine.run.destruction import StepDestruction, count_losses, describe_loss, planned_destruction
+from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -63,13 +68,6 @@ def guard_destruction(context: Any, ws: Workspace, connection: Connection) -> No
 
 
 def _destruction_refusal(ws: Workspace, connection: Connection, planned: list[Any]) -> MemstackError | None:
-    from alembic.runtime.migration import RevisionStep
-
-    from memstack.core.errors import DeclinedError
-    from memstack.engine.run.classify import classifier
-    from memstack.engine.run.destruction import StepDestruction, count_losses, describe_loss, planned_destruction
-    from memstack.engine.tree.graph import Step
-
     setup = ws.alembic_setup()
     found: list[StepDestruction] = []
     with classifier(setup, connection.dialect.name) as classify:

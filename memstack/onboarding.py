@@ -13,10 +13,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from memstack.core.db import database_exists, server_url
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from memstack.core.components import build_registry
+from memstack.core.db import create_engine, database_exists, database_unavailable, server_url
 from memstack.core.errors import MemstackError, SchemaNotMigrated
 from memstack.core.seeding import SeedResult, SeedRun, check_schema, seed_hooks
 from memstack.core.settings import Settings, mask_url, read_dotenv
+from memstack.engine.migrate import RunOptions, migrate
+from memstack.engine.run.lock import migration_lock
+from memstack.engine.workspace import Workspace
 
 if TYPE_CHECKING:
     from memstack.engine.run.lock import WaitCallback
@@ -27,10 +36,6 @@ __all__ = ["OnboardResult", "database_exists", "ensure_database", "onboard", "se
 
 def ensure_database(url: str) -> bool:
     """Create the database when it does not exist; True when it was created."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    from memstack.core.db import create_engine
 
     if database_exists(url):
         return False
@@ -72,8 +77,6 @@ def seed_environment(project_dir: Path) -> dict[str, str]:
 
 
 def _sqlite_file(url: str) -> Path | None:
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     database = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
@@ -87,12 +90,7 @@ def seed(settings: Settings, *, environ: Mapping[str, str] | None = None) -> See
     ``environ`` replaces the environment chain (real environment over ``.env``), which hooks
     read their secrets from. Raises :class:`SchemaNotMigrated` when a hook's tables are missing.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-    from sqlalchemy.orm import Session
 
-    from memstack.core.components import build_registry
-    from memstack.core.db import create_engine, database_unavailable
-    from memstack.engine.run.lock import migration_lock
 
     env = seed_environment(settings.project_dir) if environ is None else dict(environ)
     url = settings.database_url
@@ -139,9 +137,6 @@ def onboard(settings: Settings, *, seed: bool = True, progress: ProgressCallback
 
     A second run changes nothing.
     """
-    from memstack.core.components import build_registry
-    from memstack.engine.migrate import RunOptions, migrate
-    from memstack.engine.workspace import Workspace
 
     registry = build_registry(settings)
     with Workspace(settings=settings, registry=registry) as ws:

@@ -44,7 +44,6 @@ log = logging.getLogger("memstack.startup")
 @dataclass(frozen=True)
 class StartupResult:
     """What the start-up call did."""
-
     database_url: str  # masked
     applied: list[str] = field(default_factory=list)  # "component name" of each revision applied now
     pending: list[str] = field(default_factory=list)  # what was pending before (verify mode: still pending)
@@ -129,11 +128,11 @@ def migrate_on_startup(
 
 def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike[str] | None, verify_only: bool,
                         lock_timeout: float | None, allow_destructive: bool, guard: dict[str, Any]) -> StartupResult:
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError  # lazy: kept off the no-op path and --help
 
-    from memstack.core.db import database_unavailable
-    from memstack.engine.records.status import read_status, remember
-    from memstack.engine.workspace import Workspace
+    from memstack.core.db import database_unavailable  # lazy: kept off the no-op path and --help
+    from memstack.engine.records.status import read_status, remember  # lazy: kept off the no-op path and --help
+    from memstack.engine.workspace import Workspace  # lazy: kept off the no-op path and --help
 
     started = time.perf_counter()
 
@@ -173,9 +172,8 @@ def _migrate_on_startup(database_url: str | None, project_dir: str | os.PathLike
 
 def _destruction_policy(masked: str, allow: bool) -> DestructionCallback:
     """The start-up call cannot ask: refuse a destructive plan naming what it destroys, or log and go on."""
-
     def confirm(headline: str, destroys: Sequence[StepDestruction]) -> None:
-        from memstack.engine.run.destruction import describe_loss
+        from memstack.engine.run.destruction import describe_loss  # lazy: kept off the no-op path and --help
 
         named = {d.step.revision.label: [describe_loss(loss) for loss in d.losses] for d in destroys}
         if not allow:
@@ -188,7 +186,7 @@ def _destruction_policy(masked: str, allow: bool) -> DestructionCallback:
 
 def _mark_progress(connection: Connection, revision: Revision, direction: str) -> MarkProgress:
     """How far a marked revision got; imported only when a mark is left (not on the no-op path)."""
-    from memstack.engine.run.halfway import mark_progress
+    from memstack.engine.run.halfway import mark_progress  # lazy: kept off the no-op path and --help
 
     return mark_progress(connection, revision, direction)
 

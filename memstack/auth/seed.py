@@ -15,6 +15,10 @@ import hashlib
 import secrets
 from typing import Any
 
+import bcrypt
+from sqlalchemy import select
+
+from memstack.auth.models import APIKey, Permission, Role, RolePermission, User, UserRole
 from memstack.core.errors import MemstackError
 from memstack.core.seeding import SeedRun
 
@@ -65,8 +69,6 @@ def role_permission_codes(role: str) -> list[str]:
 
 def hash_password(password: str) -> str:
     """bcrypt hash as text, what MemStack's login checks."""
-    import bcrypt
-
     data = password.encode()
     if len(data) > 72:
         raise MemstackError(
@@ -94,10 +96,6 @@ def seed(run: SeedRun) -> None:
 
 
 def _permissions(run: SeedRun) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from memstack.auth.models import Permission
-
     permissions: dict[str, Any] = {}
     for code, name, description in PERMISSIONS:
         permission = run.session.scalars(select(Permission).where(Permission.code == code)).first()
@@ -111,10 +109,6 @@ def _permissions(run: SeedRun) -> dict[str, Any]:
 
 
 def _roles(run: SeedRun, permissions: dict[str, Any]) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from memstack.auth.models import Role, RolePermission
-
     session = run.session
     roles: dict[str, Any] = {}
     for role_name, description in ROLES.items():
@@ -137,10 +131,6 @@ def _roles(run: SeedRun, permissions: dict[str, Any]) -> dict[str, Any]:
 
 
 def _users(run: SeedRun, roles: dict[str, Any]) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from memstack.auth.models import User, UserRole
-
     session, result = run.session, run.result
     users: dict[str, Any] = {}
     for email, display_name, role_name, variable in USERS:
@@ -171,10 +161,6 @@ def _users(run: SeedRun, roles: dict[str, Any]) -> dict[str, Any]:
 
 
 def _api_key(run: SeedRun, admin: Any) -> None:
-    from sqlalchemy import select
-
-    from memstack.auth.models import APIKey
-
     active_key = run.session.scalars(
         select(APIKey.id).where(APIKey.user_id == admin.id, APIKey.is_active.is_(True))
     ).first()

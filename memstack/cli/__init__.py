@@ -75,7 +75,6 @@ SHORT_HELP: dict[str, str] = {
 
 class BrokenCommand(click.Command):
     """Stands in for a command whose module failed to import: listed, and explains itself."""
-
     def __init__(self, name: str, module: str, error: BaseException) -> None:
         self.error_text = f"{type(error).__name__}: {error}"
         self.module = module
@@ -92,7 +91,6 @@ class BrokenCommand(click.Command):
 
 class MemstackGroup(click.Group):
     """A click group whose commands are found by convention and imported on demand."""
-
     def _component_commands(self, ctx: click.Context) -> dict[str, str]:
         app = get_app(ctx)
         try:
@@ -249,14 +247,14 @@ def _terminate_like_ctrl_c() -> Any:
     (psycopg sends a cancel request), the executor records the interruption, every session
     is closed, and the process exits 143.
     """
-    import signal
-    import threading
+    import signal  # lazy: --help stays fast
+    import threading  # lazy: --help stays fast
 
     if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
         return None
 
     def terminate(_signum: int, _frame: object) -> None:
-        from memstack.engine.errors import Terminated
+        from memstack.engine.errors import Terminated  # lazy: --help stays fast
 
         raise Terminated()
 
@@ -264,7 +262,7 @@ def _terminate_like_ctrl_c() -> Any:
 
 
 def _interrupted(exc: BaseException | None) -> None:
-    from memstack.engine.errors import Terminated
+    from memstack.engine.errors import Terminated  # lazy: --help stays fast
 
     if isinstance(exc, Terminated):
         click.echo("Terminated (SIGTERM).", err=True)

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 @dataclass
 class AppContext:
     """Options shared by every command, and lazily loaded project state."""
-
     verbosity: int = 1
     no_color: bool = False
     database_url: str | None = None
@@ -40,7 +39,7 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from memstack.core.settings import load_settings
+            from memstack.core.settings import load_settings  # lazy: kept off the no-op path and --help
 
             self._settings = load_settings(
                 project_dir=self.project_dir, database_url=self.database_url, lock_timeout=self.lock_timeout
@@ -53,14 +52,14 @@ class AppContext:
             return
         self.lock_timeout = seconds
         if self._settings is not None:
-            import dataclasses
+            import dataclasses  # lazy: kept off the no-op path and --help
 
             self._settings = dataclasses.replace(self._settings, lock_timeout=seconds)
 
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from memstack.core.components import build_registry
+            from memstack.core.components import build_registry  # lazy: kept off the no-op path and --help
 
             self._registry = build_registry(self.settings)
         return self._registry
@@ -116,7 +115,7 @@ class AppContext:
 
 def _redact(text: str) -> str:
     """Last line of defence for ordinary output: no URL reaches the terminal with its password."""
-    from memstack.core.redaction import mask_urls_in
+    from memstack.core.redaction import mask_urls_in  # lazy: kept off the no-op path and --help
 
     return mask_urls_in(text)
 
@@ -176,11 +175,10 @@ else:  # click before 8.5 has a plain ParamType; subscripting it would fail at i
 
 class Seconds(FloatParam):
     """A duration in seconds: a finite number, 0 or more (``nan`` would wait for ever)."""
-
     name = "seconds"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        import math
+        import math  # lazy: kept off the no-op path and --help
 
         try:
             seconds = float(value)
@@ -204,10 +202,10 @@ def yes_option(func: Any) -> Any:
 @contextmanager
 def open_workspace(app: AppContext) -> Iterator[Workspace]:
     """The workspace of the command's project; a database that cannot be used becomes one clear error."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError  # lazy: kept off the no-op path and --help
 
-    from memstack.core.db import database_unavailable
-    from memstack.engine.workspace import Workspace
+    from memstack.core.db import database_unavailable  # lazy: kept off the no-op path and --help
+    from memstack.engine.workspace import Workspace  # lazy: kept off the no-op path and --help
 
     ws = Workspace(settings=app.settings, registry=app.registry)
     try:

@@ -17,6 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from memstack.core.components import _mappers
+from memstack.core.db import Base, create_engine, metadata
 from memstack.core.errors import MemstackError
 from memstack.core.settings import mask_url
 
@@ -74,7 +80,6 @@ def shell_command(url: str, *, extra_args: Sequence[str] = (), environ: Mapping[
     (``which``), else the preferred one (check with :func:`require_client`).
     ``extra_args`` are passed on to the client.
     """
-    from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     dialect = _dialect(parsed)
@@ -128,8 +133,6 @@ def shell_command(url: str, *, extra_args: Sequence[str] = (), environ: Mapping[
 
 def require_client(argv: Sequence[str], url: str, *, which: Callable[[str], str | None] = shutil.which) -> str:
     """The full path of ``argv[0]``; a clear error naming the client when it is not on PATH."""
-    from sqlalchemy.engine import make_url
-
     found = which(argv[0])
     if found:
         return found
@@ -143,7 +146,6 @@ def require_client(argv: Sequence[str], url: str, *, which: Callable[[str], str 
 
 class ClientExit(MemstackError):
     """The database client ended with a non-zero status; memstack exits with the same one."""
-
     def __init__(self, program: str, status: int) -> None:
         super().__init__(f"{program} exited with status {status}")
         self.exit_code = status if 0 < status < 256 else 1
@@ -155,7 +157,6 @@ class ClientExit(MemstackError):
 @dataclass
 class ShellNamespace:
     """The objects ``manage.py shell`` offers; close it to end the session and the engine."""
-
     namespace: dict[str, Any]
     #: names of model classes that clashed with an earlier one (kept only under Component_Name)
     clashes: list[str]
@@ -171,9 +172,6 @@ class ShellNamespace:
 
 def model_classes(registry: Registry) -> dict[str, list[type]]:
     """label -> the mapped classes declared in that component's package, in name order."""
-    from memstack.core.components import _mappers
-    from memstack.core.db import Base
-
     registry.load_models()
     by_package = sorted(registry, key=lambda c: len(c.package), reverse=True)
     found: dict[str, list[type]] = {c.label: [] for c in registry}
@@ -192,10 +190,7 @@ def shell_namespace(database_url: str, registry: Registry) -> ShellNamespace:
     Two components with a model class of one name: the first keeps the plain name, the
     other is available as ``<label>_<Name>``.
     """
-    from sqlalchemy import func, select, text
-    from sqlalchemy.orm import Session
 
-    from memstack.core.db import create_engine, metadata
 
     classes = model_classes(registry)
     engine = create_engine(database_url)

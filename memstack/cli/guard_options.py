@@ -17,7 +17,6 @@ _NAMES = ("statement_timeout", "lock_retries", "lock_retry_max_wait", "blocker_p
 
 def guard_options(function: F) -> F:
     """Add --statement-timeout, --lock-retries, --lock-retry-max-wait, --blocker-policy."""
-
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         kwargs["guard"] = {name: kwargs.pop(name) for name in _NAMES if kwargs.get(name) is not None}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from memstack.cli.context import AppContext
 from memstack.core.errors import DeclinedError
+from memstack.engine.run.destruction import describe_loss
 from memstack.engine.tree.graph import Step
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ def report_progress(app: AppContext, *, fake: bool = False) -> ProgressCallback:
 
 def confirm_steps(app: AppContext, yes: bool) -> ConfirmCallback:
     """Say what a question is about, list its steps, then ask (or refuse without a terminal)."""
-
     def confirm(question: str, steps: Sequence[Step]) -> None:
         if steps:
             app.info(question, level=0)
@@ -64,8 +64,6 @@ def confirm_steps(app: AppContext, yes: bool) -> ConfirmCallback:
 
 def destruction_lines(destroys: Sequence[StepDestruction]) -> list[str]:
     """Per step, what it drops (indented), as the question and ``--plan`` show it."""
-    from memstack.engine.run.destruction import describe_loss
-
     lines: list[str] = []
     for item in destroys:
         rev = item.step.revision
@@ -99,7 +97,6 @@ def _asked(destroys: Sequence[StepDestruction]) -> tuple[str, str]:
 
 def confirm_destruction(app: AppContext, yes: bool) -> DestructionCallback:
     """Show what destructive steps destroy, then ask on a terminal (or refuse without one)."""
-
     def confirm(headline: str, destroys: Sequence[StepDestruction]) -> None:
         app.info(headline, level=0)
         for line in destruction_lines(destroys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from memstack.cli.worded import Worded, Wording
 from memstack.core.errors import MemstackError
+from memstack.core.privileges import is_refusal
 from memstack.engine.errors import (
     BlockersRefused,
     InvalidObjectsLeft,
@@ -24,8 +25,6 @@ from memstack.engine.errors import (
 
 
 def _migration_failed(error: MigrationFailed) -> Worded:
-    from memstack.core.privileges import is_refusal
-
     rev = error.step.revision
     if is_refusal(error.error):  # not the revision's fault: a read-only file or a user without privileges
         fix = ("the database refused the write (a read-only SQLite file, or a user without privileges on the "

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from memstack.core.components import project_on_path
+import jinja2
+import tomlkit
+
+from memstack.core.components import build_registry, project_on_path
 from memstack.core.errors import MemstackError
-from memstack.core.settings import ComponentEntry, Settings
+from memstack.core.settings import ComponentEntry, Settings, _parse_components, load_settings, read_project_config
+from memstack.engine.run.alembic_config import sync_alembic_config
 
 COMPONENT_TEMPLATES = "component"
 DEFAULT_PACKAGE_DIR = "memstack"
@@ -30,7 +34,6 @@ REQUIRED_TEMPLATES = ("__init__.py.j2", "models.py.j2", "commands/__init__.py.j2
 @dataclass
 class ScaffoldResult:
     """What ``start_component`` wrote."""
-
     name: str
     package: str
     package_dir: Path
@@ -184,8 +187,6 @@ def template_context(name: str, package: str) -> dict[str, Any]:
 
 def render_templates(templates_dir: Path, context: dict[str, Any]) -> dict[PurePath, str]:
     """{relative output path: text} for every ``*.j2`` below ``templates/component/``."""
-    import jinja2
-
     folder = templates_dir / COMPONENT_TEMPLATES
     missing = [t for t in REQUIRED_TEMPLATES if not (folder / t).is_file()]
     if missing:
@@ -217,7 +218,6 @@ def add_to_components(pyproject: Path, package: str, current: tuple[ComponentEnt
 
     When the key is absent (memstack's default list applies), it is written out in full.
     """
-    import tomlkit
 
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
     memstack_table = document["tool"]["memstack"]
@@ -239,10 +239,6 @@ def add_to_components(pyproject: Path, package: str, current: tuple[ComponentEnt
 
 def _sync_version_locations(settings: Settings) -> tuple[bool, list[str]]:
     """Rebuild the registry from the reloaded settings and update ``[tool.alembic]``."""
-    from memstack.core.components import build_registry
-    from memstack.core.settings import _parse_components, load_settings, read_project_config
-    from memstack.engine.run.alembic_config import sync_alembic_config
-
     warnings: list[str] = []
     importlib.invalidate_caches()
     reloaded = load_settings(project_dir=settings.project_dir, database_url=settings.database_url)

@@ -13,7 +13,6 @@ from memstack.core.redaction import mask_url
 
 class MemstackError(Exception):
     """A problem the user can act on: ``message`` says what went wrong, ``hint`` how to fix it."""
-
     exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -28,10 +27,8 @@ class MemstackError(Exception):
 class ConfigurationError(MemstackError):
     """The configuration (pyproject.toml, environment, .env) is wrong."""
 
-
 class DeclinedError(MemstackError):
     """A destructive step was declined or refused without a terminal."""
-
 
 class DatabaseUnavailable(MemstackError):
     """The database cannot be reached or used (server down, no such database, wrong password).
@@ -49,7 +46,6 @@ class DatabaseUnavailable(MemstackError):
 
 class NoPrivilege(MemstackError):
     """The database refused the user an operation on its tables."""
-
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
             f"the database {mask_url(url)} refused the operation: {reason}",
@@ -62,7 +58,6 @@ class NoPrivilege(MemstackError):
 
 class SchemaNotMigrated(MemstackError):
     """Seeding needs tables (or columns) the database does not have yet."""
-
     def __init__(self, message: str, *, tables: Sequence[str] = (), columns: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.tables = list(tables)

@@ -43,7 +43,6 @@ _HINTS = {
 @dataclass(frozen=True)
 class GuardSettings:
     """The guard's knobs (see the module docstring); ``enabled`` False is the kill switch."""
-
     ddl_lock_timeout: float = 1.0
     statement_timeout: float = 3600.0
     lock_retries: int = 30

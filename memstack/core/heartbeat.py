@@ -105,7 +105,7 @@ class Heartbeat:
                 pass
 
     def _idle_outside_transaction(self) -> list[Any]:
-        from psycopg import pq
+        from psycopg import pq  # lazy: kept off the no-op path and --help
 
         with self._guard:
             candidates = [c for key, c in self._held.items() if key not in self._busy]

@@ -222,7 +222,6 @@ def timed_out(exc: BaseException) -> bool:
 
 class NetworkSilent(Exception):
     """The server stopped answering while a statement ran (the DBAPI error's ``orig`` is this)."""
-
     def __init__(self, seconds: float) -> None:
         super().__init__(
             f"the database server stopped answering: no answer for {seconds:g} s while a statement ran "

@@ -22,6 +22,9 @@ from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import inspect
+
+from memstack.core.db import metadata
 from memstack.core.errors import MemstackError, SchemaNotMigrated
 
 if TYPE_CHECKING:
@@ -38,7 +41,6 @@ SEED_FUNCTION = "seed"
 @dataclass(frozen=True)
 class SeedItem:
     """One row (or link) seeding looked for; ``key`` is its natural key in words."""
-
     kind: str  # permission, role, role_permission, user, user_role, api_key, tenant, user_tenant
     key: str
     created: bool
@@ -50,7 +52,6 @@ class SeedItem:
 @dataclass
 class SeedResult:
     """What seeding found and did. ``passwords`` and ``api_key`` are secrets, shown once."""
-
     items: list[SeedItem] = field(default_factory=list)
     #: email -> generated password (only for users created now without a password variable)
     passwords: dict[str, str] = field(default_factory=dict)
@@ -84,7 +85,6 @@ class SeedResult:
 @dataclass
 class SeedRun:
     """What a hook gets: the open session, the environment chain, one timestamp, the result."""
-
     session: Session
     env: Mapping[str, str]
     now: datetime
@@ -100,7 +100,6 @@ SeedHook = Callable[[SeedRun], None]
 @dataclass(frozen=True)
 class ComponentSeed:
     """One component's hook, as :func:`seed_hooks` found it."""
-
     label: str
     module: ModuleType
 
@@ -139,9 +138,6 @@ def seed_hooks(registry: Registry) -> list[ComponentSeed]:
 
 def check_schema(engine: Engine, tables: Sequence[str]) -> None:
     """Raise :class:`SchemaNotMigrated` unless every table (and each model column) exists."""
-    from sqlalchemy import inspect
-
-    from memstack.core.db import metadata
 
     inspector = inspect(engine)
     existing = set(inspector.get_table_names())

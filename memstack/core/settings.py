@@ -42,7 +42,6 @@ DEFAULT_COMPONENTS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class ComponentEntry:
     """One item of ``[tool.memstack] components`` as written, before anything is imported."""
-
     package: str
     label: str | None = None
     migrations: str | None = None
@@ -53,7 +52,6 @@ class ComponentEntry:
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; ``sources`` says where each value came from (for ``doctor``)."""
-
     project_dir: Path
     database_url_as_given: str
     components: tuple[ComponentEntry, ...]
@@ -124,9 +122,9 @@ def refuse_missing_own_migrations(components: Iterable[tuple[str, Path]]) -> Non
 
 def bundled_dir() -> Path | None:
     """``<prefix>/share/memstack`` of an installed memstack (its templates), if any."""
-    import site
-    import sys
-    import sysconfig
+    import site  # lazy: kept off the no-op path and --help
+    import sys  # lazy: kept off the no-op path and --help
+    import sysconfig  # lazy: kept off the no-op path and --help
 
     for prefix in (sysconfig.get_path("data"), sys.prefix, site.USER_BASE or ""):
         candidate = Path(prefix) / "share" / "memstack"
@@ -201,7 +199,7 @@ def read_dotenv(project_dir: Path) -> dict[str, str]:
     path = project_dir / ".env"
     if not path.is_file():
         return {}
-    from dotenv import dotenv_values
+    from dotenv import dotenv_values  # lazy: kept off the no-op path and --help
 
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 

@@ -159,7 +159,7 @@ _DRIVERS = {
 
 def require_driver(url: str) -> None:
     """Refuse with the install command when the URL's database driver cannot be imported."""
-    import importlib
+    import importlib  # lazy: kept off the no-op path and --help
 
     scheme = url.partition("://")[0]
     if scheme not in _DRIVERS:

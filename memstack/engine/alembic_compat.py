@@ -13,6 +13,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from alembic import context as context_module
+from alembic import op as op_module
+from alembic.autogenerate import compare as alembic_compare
+from alembic.autogenerate import produce_migrations, render
+from alembic.autogenerate.api import AutogenContext
+from alembic.autogenerate.render import _repr_type
+from alembic.operations import ops as alembic_ops
+
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
     from alembic.operations import Operations
@@ -42,8 +50,6 @@ def environment_behind(context: Any) -> Any:
 @contextmanager
 def installed_as_op(operations: Operations) -> Iterator[None]:
     """``alembic.op`` calls go to ``operations`` inside the block; whatever ``op`` was before comes back."""
-    from alembic import op as op_module
-
     previous: Operations | None = getattr(op_module, "_proxy", None)
     operations._install_proxy()
     try:
@@ -58,7 +64,6 @@ def installed_as_op(operations: Operations) -> Iterator[None]:
 def environment_kept() -> Iterator[None]:
     """Whatever ``alembic.context`` stands for comes back after the block (an offline
     EnvironmentContext entered inside a running one removes it on exit: Alembic's proxies do not nest)."""
-    from alembic import context as context_module
 
     previous: Any = getattr(context_module, "_proxy", None)
     try:
@@ -78,10 +83,6 @@ def upgrade_ops_of(context: MigrationContext, metadata: MetaData) -> alembic_ops
     once the upgrade is final (reversing 200 tables costs 0.15 s); Alembic versions without the
     private step fall back to it.
     """
-    from alembic.autogenerate import compare as alembic_compare
-    from alembic.autogenerate import produce_migrations
-    from alembic.autogenerate.api import AutogenContext
-    from alembic.operations import ops as alembic_ops
 
     net_changes = getattr(alembic_compare, "_produce_net_changes", None)
     if net_changes is None:
@@ -95,8 +96,6 @@ def upgrade_ops_of(context: MigrationContext, metadata: MetaData) -> alembic_ops
 
 def can_skip_reverse() -> bool:
     """Whether :func:`upgrade_ops_of` takes the fast path on this Alembic."""
-    from alembic.autogenerate import compare as alembic_compare
-
     return hasattr(alembic_compare, "_produce_net_changes")
 
 
@@ -108,15 +107,11 @@ def table_dropped_by(op: alembic_ops.DropTableOp) -> alembic_ops.CreateTableOp |
 
 def render_body(ops: alembic_ops.UpgradeOps | alembic_ops.DowngradeOps, autogen: AutogenContext) -> str:
     """The Python of ``ops`` as autogenerate writes it into ``upgrade()``, indented one level."""
-    from alembic.autogenerate import render
-
     return str(render._indent(render._render_cmd_body(ops, autogen)))
 
 
 def render_type(type_: TypeEngine[Any], autogen: AutogenContext) -> str:
     """A column type as autogenerate writes it (``sa.String(length=20)``), its imports added to ``autogen``."""
-    from alembic.autogenerate.render import _repr_type
-
     return str(_repr_type(type_, autogen))
 
 

@@ -31,9 +31,12 @@ from memstack.engine.run.destruction import DestructionCallback, StepDestruction
 from memstack.engine.run.executor import Executor
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import WaitCallback, migration_lock
-from memstack.engine.run.lockreport import StatementLocks, not_rehearsed, recording
+from memstack.engine.run.lockreport import StatementLocks, not_rehearsed, recording, split_statements
+from memstack.engine.run.mariadb_probe import probe
+from memstack.engine.run.offline import iter_plan_sql
 from memstack.engine.run.safety import ensure_safe, record_unverified, unknown_rows_error
 from memstack.engine.run.steps import ProgressCallback, StepResult
+from memstack.engine.tags import tag_targets
 from memstack.engine.tree.planner import (
     ConfirmCallback,
     MigratePlan,
@@ -53,7 +56,6 @@ MAX_QUESTIONS = 3
 @dataclass
 class RunOptions:
     """How a plan is run; the same for migrate, fake, stamp, rollback and the dry run."""
-
     fake: bool = False
     dry_run: bool = False
     atomic: bool = False
@@ -79,8 +81,6 @@ def guard_settings(ws: Workspace, options: RunOptions) -> GuardSettings:
 def plan_for(ws: Workspace, state: DatabaseStatus, component: str | None = None, target: str | None = None,
              to_tag: str | None = None) -> MigratePlan:
     """The plan of ``migrate [COMPONENT [TARGET]]`` or ``migrate --to-tag NAME`` from ``state``."""
-    from memstack.engine.tags import tag_targets
-
     if to_tag is not None and (component or target):
         raise TagTakesNoTarget(to_tag)
     if state.unknown:
@@ -272,9 +272,6 @@ def _rehearse(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[
 def _probe_mariadb(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, report: Callable[[list[Any]], None],
                    ) -> list[StepResult]:
     """``--dry-run --locks`` on MariaDB: each ALTER's ALGORITHM/LOCK, probed on empty copies (nothing rehearsed)."""
-    from memstack.engine.run.lockreport import split_statements
-    from memstack.engine.run.mariadb_probe import probe
-
     statements = split_statements(list(plan_sql_blocks(ws, plan, state)))
     with ws.engine.connect() as connection:
         report(probe(connection, statements))
@@ -295,7 +292,6 @@ def plan_sql_blocks(ws: Workspace, plan: MigratePlan, state: DatabaseStatus) -> 
     irreversible revision); a revision that cannot render offline raises
     :class:`RevisionNotRenderable` after the blocks up to it and a statement that stops a client.
     """
-    from memstack.engine.run.offline import iter_plan_sql
 
     check_reversible(plan.steps)
     return iter_plan_sql(ws, plan.steps, state)

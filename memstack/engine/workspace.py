@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def load_tree(registry: Registry) -> LoadedTree:
     """:func:`memstack.engine.tree.loader.load_tree`, imported on first use (a no-op start never loads the tree)."""
-    from memstack.engine.tree.loader import load_tree as load
+    from memstack.engine.tree.loader import load_tree as load  # lazy: kept off the no-op path and --help
 
     return load(registry)
 
@@ -50,7 +50,7 @@ class Workspace:
 
     @cached_property
     def tree(self) -> LoadedTree:
-        from memstack.core.settings import refuse_missing_own_migrations
+        from memstack.core.settings import refuse_missing_own_migrations  # lazy: kept off the no-op path and --help
 
         if not self.generating:
             refuse_missing_own_migrations((c.package, c.migrations_path) for c in self.registry)
@@ -73,7 +73,7 @@ class Workspace:
         schema to migrate instead of the default one (set as the connections' ``search_path``).
         The tree is shared, never re-read.
         """
-        from sqlalchemy.engine import Engine
+        from sqlalchemy.engine import Engine  # lazy: kept off the no-op path and --help
 
         engine: Engine | None = None
         if isinstance(url_or_engine, Engine):
@@ -96,9 +96,9 @@ class Workspace:
 
     def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:
         """The Alembic configuration revisions run under, with ``-x`` values."""
-        from memstack.engine.run.alembic_config import alembic_setup
-        from memstack.engine.run.baseline import load_baselines
-        from memstack.engine.run.envhooks import load_hooks
+        from memstack.engine.run.alembic_config import alembic_setup  # lazy: kept off the no-op path and --help
+        from memstack.engine.run.baseline import load_baselines  # lazy: kept off the no-op path and --help
+        from memstack.engine.run.envhooks import load_hooks  # lazy: kept off the no-op path and --help
 
         return alembic_setup(self.settings.project_dir, x_arguments, hooks=load_hooks(self.registry),
                              baselines=load_baselines(self.registry))
@@ -107,7 +107,7 @@ class Workspace:
     def engine(self) -> Engine:
         """The migration engine (transactional DDL on SQLite)."""
         if self._engine is None:
-            from memstack.core.urls import require_driver
+            from memstack.core.urls import require_driver  # lazy: kept off the no-op path and --help
 
             require_driver(self.settings.database_url)
             self._engine = _create_migration_engine(self.settings.database_url, network=self.settings.network)
@@ -118,7 +118,7 @@ class Workspace:
     def dialect_name(self) -> str:
         if self._engine is not None:
             return self._engine.dialect.name
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # lazy: kept off the no-op path and --help
 
         return make_url(self.settings.database_url).get_dialect().name
 
@@ -136,7 +136,7 @@ class Workspace:
 
 def _create_migration_engine(url: str, search_path: str | None = None,
                              network: NetworkSettings | None = None) -> Engine:
-    from memstack.core.db import create_engine
+    from memstack.core.db import create_engine  # lazy: kept off the no-op path and --help
 
     if search_path is None:
         return create_engine(url, for_migrations=True, network=network)

@@ -13,7 +13,6 @@ from memstack.core.db import Base, fk, id_column, json, string, timestamp
 
 class _TypeDefinition:
     """The columns entity types and edge types share: a named, per-project schema entry."""
-
     id: Mapped[str] = id_column()
     project_id: Mapped[str] = fk("projects.id", nullable=False)
     name: Mapped[str] = mapped_column(string(), nullable=False)

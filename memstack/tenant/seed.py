@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from memstack.auth.models import User
 from memstack.core.errors import MemstackError
 from memstack.core.seeding import SeedRun
+from memstack.tenant.models import Tenant, UserTenant
 
 TENANT_NAME = "Default Tenant"
 OWNER_EMAIL = "admin@memstack.ai"  # the auth component's admin (memstack.auth.seed.ADMIN_EMAIL)
@@ -32,10 +36,6 @@ REQUIRED_TABLES = ("tenants", "user_tenants", "users")
 
 def seed(run: SeedRun) -> None:
     """The seed hook: the default tenant and its owner's membership."""
-    from sqlalchemy import select
-
-    from memstack.auth.models import User
-    from memstack.tenant.models import Tenant, UserTenant
 
     session = run.session
     owner = session.scalars(select(User).where(User.email == OWNER_EMAIL)).first()

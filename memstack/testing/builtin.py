@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from memstack.testing import checks
+from memstack.testing.plugin import open_scratch
 
 __all__ = [
     "test_memstack_data_migrations",
@@ -47,8 +48,6 @@ def test_memstack_downgrades_leave_no_trace(memstack_scratch_workspace: Any) -> 
 def test_memstack_data_migrations(request: pytest.FixtureRequest, memstack_workspace: Any,
                                   memstack_server_url: str, memstack_data_migrations: list[Any]) -> None:
     """Each declared :class:`~memstack.testing.checks.DataMigration`, on a database of its own."""
-    from memstack.testing.plugin import open_scratch
-
     if not memstack_data_migrations:
         pytest.skip("no data migrations declared (override the memstack_data_migrations fixture)")
     for case in memstack_data_migrations:

@@ -12,8 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from memstack.core.db import metadata
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import MigrationFailed
+from memstack.engine.generate.autodetect import build_scratch, compare_component
+from memstack.engine.review.checks import describe_diff
 from memstack.engine.run.executor import Executor
 from memstack.engine.run.steps import ProgressCallback
 from memstack.engine.tree.graph import Revision, Step
@@ -26,7 +29,6 @@ from memstack.testing.snapshot import Snapshot, SnapshotCache, describe_differen
 
 class MigrationCheckFailed(AssertionError):
     """A built-in check found a problem; the message says where and what."""
-
 
 @dataclass
 class DataMigration:
@@ -173,10 +175,6 @@ def check_downgrades_leave_no_trace(ws: Workspace) -> None:
 
 def check_models_match(ws: Workspace) -> None:
     """After a full upgrade, each component's models match the tables its revisions built."""
-    from memstack.core.db import metadata
-    from memstack.engine.generate.autodetect import build_scratch, compare_component
-    from memstack.engine.review.checks import describe_diff
-
     model_owner = ws.registry.load_models()
     try:
         revision_owner = build_scratch(ws, ws.engine)

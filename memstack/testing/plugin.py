@@ -43,7 +43,7 @@ def database_urls(config: pytest.Config, module: Any = None) -> list[str]:
 
 
 def _dialect_id(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # lazy: the plugin loads in every pytest run
 
     return make_url(url).get_backend_name()
 
@@ -55,7 +55,7 @@ def project_dir(config: pytest.Config) -> Path:
 
 def _session_workspace(config: pytest.Config) -> Any:
     """One loaded workspace per session: settings, components and revision tree read once."""
-    from memstack.engine.workspace import Workspace
+    from memstack.engine.workspace import Workspace  # lazy: the plugin loads in every pytest run
 
     if WORKSPACE_KEY not in config.stash:
         config.stash[WORKSPACE_KEY] = Workspace.load(project_dir(config))
@@ -98,8 +98,8 @@ def memstack_scratch_workspace(request: pytest.FixtureRequest, memstack_workspac
 @contextmanager
 def open_scratch(request: pytest.FixtureRequest, workspace: Any, server_url: str) -> Iterator[Any]:
     """A scratch workspace on ``server_url``; an unreachable server skips the test when the project asked so."""
-    from memstack.core.errors import MemstackError
-    from memstack.testing.scratch import scratch_workspace
+    from memstack.core.errors import MemstackError  # lazy: the plugin loads in every pytest run
+    from memstack.testing.scratch import scratch_workspace  # lazy: the plugin loads in every pytest run
 
     scratch = scratch_workspace(workspace, server_url)
     try:
@@ -117,7 +117,7 @@ def open_scratch(request: pytest.FixtureRequest, workspace: Any, server_url: str
 @pytest.fixture
 def memstack_migrations(memstack_scratch_workspace: Any) -> Any:
     """A :class:`~memstack.testing.runner.MigrationRunner` on a new, empty database, once per configured URL."""
-    from memstack.testing.runner import MigrationRunner
+    from memstack.testing.runner import MigrationRunner  # lazy: the plugin loads in every pytest run
 
     return MigrationRunner(memstack_scratch_workspace)
 

@@ -25,10 +25,8 @@ from memstack.testing.snapshot import Snapshot, take_snapshot
 def _yes(_question: str, _steps: Sequence[Step]) -> None:
     """Confirm every destructive step: the test asked for it."""
 
-
 class MigrationRunner:
     """Migrate, roll back, seed and read one scratch database of a loaded workspace."""
-
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
 

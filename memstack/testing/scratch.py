@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from memstack.core.urls import normalize_url
 from memstack.engine.generate.scratch import scratch_engine
 from memstack.engine.workspace import Workspace
 
 
 def scratch_base_url(server_url: str, project: Path) -> str:
     """``server_url`` with memstack's driver; a server URL naming no database is fine (each test makes one)."""
-    from memstack.core.urls import normalize_url
-
     parsed = make_url(server_url)
     if parsed.get_backend_name() != "sqlite" and not parsed.database:
         server_url = parsed.set(database="memstack_scratch").render_as_string(hide_password=False)
@@ -26,7 +25,6 @@ def scratch_base_url(server_url: str, project: Path) -> str:
 
 def _no_fsync(engine: Engine) -> None:
     """A scratch SQLite file need not survive a power cut: skip the fsync of every commit."""
-
     @event.listens_for(engine, "connect")
     def _fast(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()

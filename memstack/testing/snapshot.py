@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.core.components import is_bookkeeping_table
@@ -51,13 +51,10 @@ def take_snapshot(bind: Engine | Connection, cache: SnapshotCache | None = None)
 
 class SnapshotCache:
     """Per-table reflections of a SQLite database, keyed by the table's DDL in sqlite_master."""
-
     def __init__(self) -> None:
         self._tables: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {}
 
     def refresh(self, connection: Connection, inspector: Any, tables: list[str]) -> Snapshot:
-        from sqlalchemy import text
-
         rows = connection.execute(text("SELECT tbl_name, COALESCE(sql, name) FROM sqlite_master ORDER BY type, name"))
         ddl: dict[str, list[str]] = {}
         for table, sql in rows:

@@ -26,6 +26,7 @@ def command(yes: bool) -> None:
     Example:
       manage.py --database-url postgresql://app@db/memstack adopt --yes
     """
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.adopt.adoption import AdoptionPlan, adopt
 
     app = get_app()

@@ -31,8 +31,8 @@ def command(with_database: bool, scratch_url: str | None, as_json: bool) -> None
       manage.py check --database --json     # before a deploy
       manage.py check --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
     """
-    from memstack.cli.errors import fix_text
-    from memstack.engine.review.checks import run_checks
+    from memstack.cli.errors import fix_text  # lazy: loaded when the command runs, not for its --help
+    from memstack.engine.review.checks import run_checks  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     apply_scratch_url(app, scratch_url)

@@ -24,9 +24,10 @@ def command(client_args: tuple[str, ...]) -> None:
       manage.py dbshell -- -c "select count(*) from users"     # psql
       manage.py --database-url sqlite:///other.db dbshell
     """
-    import subprocess
-    from pathlib import Path
+    import subprocess  # lazy: loaded when the command runs, not for its --help
+    from pathlib import Path  # lazy: loaded when the command runs, not for its --help
 
+    # lazy: loaded when the command runs, not for its --help
     from memstack.cli.dbshell import ClientExit, require_client, shell_command
 
     app = get_app()

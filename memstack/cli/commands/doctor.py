@@ -24,11 +24,11 @@ def command(as_json: bool) -> None:
       manage.py doctor
       manage.py doctor --json
     """
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError  # lazy: loaded when the command runs, not for its --help
 
-    from memstack.cli.errors import fix_text
-    from memstack.core.privileges import privilege_error
-    from memstack.engine.review.doctor import doctor
+    from memstack.cli.errors import fix_text  # lazy: loaded when the command runs, not for its --help
+    from memstack.core.privileges import privilege_error  # lazy: loaded when the command runs, not for its --help
+    from memstack.engine.review.doctor import doctor  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     try:

@@ -24,7 +24,7 @@ def command(component: str | None, limit: int | None, as_json: bool) -> None:
       manage.py history
       manage.py history memory --limit 5 --json
     """
-    from memstack.engine.review.show import history
+    from memstack.engine.review.show import history  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     with open_workspace(app) as ws:

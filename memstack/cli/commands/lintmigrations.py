@@ -28,7 +28,7 @@ def command(components: tuple[str, ...], as_json: bool) -> None:
       manage.py lintmigrations                 # every component, in CI
       manage.py lintmigrations task --json     # one component, for a review bot
     """
-    from memstack.engine.review.lint import lint
+    from memstack.engine.review.lint import lint  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     with open_workspace(app) as ws:

@@ -57,6 +57,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
       manage.py makemigrations memo --rename memos.content=body   # a renamed column keeps its data
       manage.py makemigrations --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
     """
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.generate.makemigrations import make_migrations
 
     app = get_app()
@@ -86,6 +87,7 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
 
 def _merge(app: AppContext, component: str, message: str | None, dry_run: bool) -> None:
     """--merge: one revision joining the component's heads."""
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.generate.makemigrations import make_merge
 
     with open_workspace(app) as ws:
@@ -98,6 +100,7 @@ def _merge(app: AppContext, component: str, message: str | None, dry_run: bool) 
 
 def _destroys(ws: Workspace, result: MakeMigrationsResult) -> dict[str, list[str]]:
     """Per generated revision, what its upgrade destroys, in words (the revision classifier's facts)."""
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.run.classify import classify_source, describe_fact
 
     setup = ws.alembic_setup()
@@ -139,8 +142,9 @@ def _report(app: AppContext, result: MakeMigrationsResult, names: dict[str, str]
 
 def _rename_choices(renames: tuple[str, ...], no_renames: bool, allow_not_null: bool) -> RenameChoices:
     """The rename decisions from the flags; on a terminal, the questions nobody answered with a flag."""
-    import sys
+    import sys  # lazy: loaded when the command runs, not for its --help
 
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.generate.renames import RenameCandidate, RenameChoices
 
     for spelled in renames:

@@ -94,6 +94,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             else:
                 app.info("No migrations to apply.")
             return
+        # lazy: loaded when the command runs, not for its --help
         from memstack.cli.reporting import confirm_destruction, confirm_steps, report_progress, report_wait
         from memstack.engine.migrate import RunOptions, migrate
 
@@ -128,15 +129,16 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
 
 def _status(ws: Workspace) -> DatabaseStatus:
     """The database's status, the no-op digest first (one query), read before the run's modules are imported."""
-    from memstack.engine.records.status import read_status
+    from memstack.engine.records.status import read_status  # lazy: loaded when the command runs, not for its --help
 
     return read_status(ws, trust_digest=True)
 
 
 def _prune(app: AppContext, ws: Workspace, component: str, *, yes: bool, as_json: bool) -> None:
     """--prune: forget a removed component's records after a question naming each revision."""
+    # lazy: loaded when the command runs, not for its --help
     from memstack.cli.reporting import confirm_steps, report_wait
-    from memstack.engine.maintenance import prune
+    from memstack.engine.maintenance import prune  # lazy: loaded when the command runs, not for its --help
 
     forgotten = prune(ws, component, confirm=confirm_steps(app, yes), on_wait=report_wait(app))
     if as_json:
@@ -149,13 +151,14 @@ def _prune(app: AppContext, ws: Workspace, component: str, *, yes: bool, as_json
 def _preview(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
              *, sql: bool, as_json: bool) -> None:
     """--plan (with what each backwards step destroys) or --sql, from the database's real state."""
-    from memstack.cli.reporting import print_plan
+    from memstack.cli.reporting import print_plan  # lazy: loaded when the command runs, not for its --help
     from memstack.engine.migrate import plan_for, plan_sql_blocks
-    from memstack.engine.records.status import read_status
+    from memstack.engine.records.status import read_status  # lazy: loaded when the command runs, not for its --help
 
     state = read_status(ws)
     plan = plan_for(ws, state, component, target, to_tag)
     if not sql:
+        # lazy: loaded when the command runs, not for its --help
         from memstack.engine.run.destruction import read_destruction
 
         print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))
@@ -178,8 +181,8 @@ def _preview(app: AppContext, ws: Workspace, component: str | None, target: str 
 def _rehearse(app: AppContext, ws: Workspace, component: str | None, target: str | None, to_tag: str | None,
               options: RunOptions, as_json: bool) -> None:
     """--dry-run: run the plan for real in one transaction, report, roll back."""
-    from memstack.engine.errors import RehearsalFailed
-    from memstack.engine.migrate import migrate
+    from memstack.engine.errors import RehearsalFailed  # lazy: loaded when the command runs, not for its --help
+    from memstack.engine.migrate import migrate  # lazy: loaded when the command runs, not for its --help
 
     app.warn("--dry-run runs the plan for real and holds the same table locks as a real run until it "
              "rolls back (--ddl-lock-timeout applies)")

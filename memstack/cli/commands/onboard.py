@@ -27,8 +27,8 @@ def command(no_seed: bool) -> None:
       manage.py onboard
       MEMSTACK_DATABASE_URL=postgresql://postgres@localhost/memstack manage.py onboard
     """
-    from memstack.cli.commands.seed import report_seed
-    from memstack.onboarding import onboard
+    from memstack.cli.commands.seed import report_seed  # lazy: loaded when the command runs, not for its --help
+    from memstack.onboarding import onboard  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     app.info(f"Database: {app.settings.masked_database_url}", level=0)

@@ -24,7 +24,7 @@ def command(yes: bool) -> None:
     Example:
       manage.py repair --yes
     """
-    from memstack.engine.maintenance import repair
+    from memstack.engine.maintenance import repair  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     with open_workspace(app) as ws:

@@ -45,14 +45,16 @@ def command(component: str | None, steps: int, show_plan: bool, lock_timeout: fl
       manage.py rollback task --steps 2 --yes
       manage.py rollback memory --plan
     """
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.migrate import RunOptions, rollback, rollback_plan_for
-    from memstack.engine.records.status import read_status
+    from memstack.engine.records.status import read_status  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)
     with open_workspace(app) as ws:
         if show_plan:
             plan = rollback_plan_for(ws, read_status(ws), component, steps)
+            # lazy: loaded when the command runs, not for its --help
             from memstack.engine.run.destruction import read_destruction
 
             print_plan(app, plan.steps, as_json, read_destruction(ws, plan.steps))

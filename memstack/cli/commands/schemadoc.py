@@ -44,6 +44,7 @@ def command(components: tuple[str, ...], output_format: str, output: Path | None
       manage.py schemadoc memory task --format markdown
       manage.py schemadoc --diff postgresql+psycopg://app@prod-db/memstack
     """
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.review.schemadoc import read_schema, render
 
     app = get_app()
@@ -62,10 +63,11 @@ def command(components: tuple[str, ...], output_format: str, output: Path | None
 
 def _diff(app: AppContext, ws: Workspace, doc: SchemaDoc, other_url: str, components: tuple[str, ...]) -> None:
     """Drift: one line per difference; the other database's connection errors name that database."""
+    # lazy: loaded when the command runs, not for its --help
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from memstack.core.db import database_unavailable
-    from memstack.core.redaction import mask_url
+    from memstack.core.db import database_unavailable  # lazy: loaded when the command runs, not for its --help
+    from memstack.core.redaction import mask_url  # lazy: loaded when the command runs, not for its --help
     from memstack.engine.review.schemadoc import diff_schemas, read_schema
 
     other_ws = ws.for_database(other_url)

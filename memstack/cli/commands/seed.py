@@ -60,7 +60,7 @@ def command(as_json: bool) -> None:
       manage.py migrate && manage.py seed
       MEMSTACK_ADMIN_PASSWORD=... manage.py seed --json
     """
-    from memstack.onboarding import seed
+    from memstack.onboarding import seed  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     app.info(f"Database: {app.settings.masked_database_url}", level=2)
@@ -73,7 +73,7 @@ def command(as_json: bool) -> None:
 
 def report_seed(app: AppContext, result: SeedResult) -> None:
     """What seeding did on stderr; generated secrets, once, on stdout (also used by onboard)."""
-    from memstack.auth.seed import ADMIN_EMAIL
+    from memstack.auth.seed import ADMIN_EMAIL  # lazy: loaded when the command runs, not for its --help
 
     if result.created:
         app.info(f"Created: {_summary(result.created)}.")

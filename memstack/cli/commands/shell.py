@@ -35,7 +35,7 @@ def command(code: str | None) -> None:
       manage.py shell -c "print(session.scalar(select(func.count()).select_from(User)))"
       echo "print(metadata.tables.keys())" | manage.py shell
     """
-    from memstack.cli.dbshell import shell_namespace
+    from memstack.cli.dbshell import shell_namespace  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     shell = shell_namespace(app.settings.database_url, app.registry)
@@ -73,7 +73,7 @@ def _interact(namespace: dict[str, object], banner: str) -> None:
         click.echo(banner, err=True)
         start_ipython(argv=[], user_ns=namespace)
         return
-    import code as code_module
+    import code as code_module  # lazy: loaded when the command runs, not for its --help
 
     try:
         import readline

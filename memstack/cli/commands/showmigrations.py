@@ -37,13 +37,14 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
       manage.py showmigrations memory task --json
       manage.py showmigrations --graph --format dot | dot -Tsvg -o revisions.svg
     """
-    from memstack.engine.review.show import listing
+    from memstack.engine.review.show import listing  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     with open_workspace(app) as ws:
         shown = listing(ws, components)
         graph = ws.graph
     if as_graph:
+        # lazy: loaded when the command runs, not for its --help
         from memstack.engine.review.graphdoc import render_graph
 
         applied = [s.revision.id for rows in shown.components.values() for s in rows if s.applied]
@@ -59,7 +60,7 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
 
 def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> None:
     """One write for the whole listing (thousands of lines)."""
-    from memstack.engine.review.show import AHEAD
+    from memstack.engine.review.show import AHEAD  # lazy: loaded when the command runs, not for its --help
 
     done, unknown = app.style("[X]", fg="green"), app.style("[?]", fg="yellow")
     lines: list[str] = []
@@ -93,6 +94,7 @@ def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> No
 
 def _hint_foreign(app: AppContext, foreign: list[ForeignRevision]) -> None:
     """Say why the database holds revisions no file provides, and what to do (stderr)."""
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.review.show import AHEAD, REMOVED, UNKNOWN
 
     ahead = sorted({f.component for f in foreign if f.why == AHEAD and f.component})

@@ -25,7 +25,7 @@ def command(component: str, target: str, backwards: bool) -> None:
       manage.py sqlmigrate memory 0002
       manage.py --database-url postgresql://localhost/memstack sqlmigrate task add_progress --backwards
     """
-    from memstack.engine.review.show import sql_for_revision
+    from memstack.engine.review.show import sql_for_revision  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     with open_workspace(app) as ws:

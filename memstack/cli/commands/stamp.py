@@ -29,7 +29,7 @@ def command(component: str, target: str, lock_timeout: float | None, yes: bool) 
       manage.py stamp task 0004
       manage.py stamp memory zero --yes
     """
-    from memstack.engine.migrate import RunOptions, stamp
+    from memstack.engine.migrate import RunOptions, stamp  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     app.set_lock_timeout(lock_timeout)

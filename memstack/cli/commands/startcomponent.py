@@ -31,7 +31,7 @@ def command(name: str, package_dir: str | None, as_json: bool) -> None:
       manage.py startcomponent billing
       manage.py startcomponent billing --package-dir .
     """
-    from memstack.cli.scaffold import start_component
+    from memstack.cli.scaffold import start_component  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     result = start_component(app.settings, name, package_dir=package_dir)

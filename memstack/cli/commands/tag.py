@@ -27,7 +27,7 @@ def command(name: str | None, list_tags: bool, delete_name: str | None, as_json:
       manage.py migrate --to-tag before-release-42 --plan
       manage.py tag --delete before-release-42
     """
-    from memstack.engine import tags as engine_tags
+    from memstack.engine import tags as engine_tags  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     if sum([bool(name), list_tags, bool(delete_name)]) != 1:

@@ -42,6 +42,7 @@ def command(alembic_project: str, label: str, package: str | None, dry_run: bool
       manage.py takeover ../billing-service --component billing
       manage.py showmigrations billing && manage.py migrate billing
     """
+    # lazy: loaded when the command runs, not for its --help
     from memstack.engine.adopt.takeover import (
         add_component_entry,
         ensure_package,

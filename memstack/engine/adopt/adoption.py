@@ -15,17 +15,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from memstack.core.components import is_bookkeeping_table
+from memstack.core.errors import DeclinedError
 from memstack.engine.errors import AlreadyManaged, NoMatchingState, NothingToAdopt
 from memstack.engine.generate.comparison import type_family
 from memstack.engine.generate.scratch import scratch_engine
+from memstack.engine.migrate import RunOptions, migrate
+from memstack.engine.records.recorder import Recorder, utcnow
+from memstack.engine.records.status import read_version_rows
 from memstack.engine.run.executor import Executor
-from memstack.engine.run.lock import WaitCallback
+from memstack.engine.run.lock import WaitCallback, migration_lock
 from memstack.engine.run.steps import ProgressCallback
 from memstack.engine.tree.graph import Step
+from memstack.engine.tree.loader import checksum_file
 from memstack.engine.tree.planner import ConfirmCallback, forwards_plan
 from memstack.engine.workspace import Workspace
 
@@ -249,14 +256,6 @@ def analyse(ws: Workspace, connection: Connection, rows: Sequence[str]) -> Adopt
 def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: ProgressCallback | None = None,
           on_wait: WaitCallback | None = None, report: Callable[[AdoptionPlan], None] | None = None) -> AdoptionPlan:
     """Record what the old code built as applied, create missing indexes, then migrate the rest."""
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-
-    from memstack.core.errors import DeclinedError
-    from memstack.engine.records.recorder import Recorder, utcnow
-    from memstack.engine.records.status import read_version_rows
-    from memstack.engine.run.lock import migration_lock
-    from memstack.engine.tree.loader import checksum_file
 
     with migration_lock(ws.engine, ws.settings.lock_timeout, on_wait):
         with ws.engine.connect() as connection:
@@ -291,7 +290,6 @@ def adopt(ws: Workspace, *, confirm: ConfirmCallback | None = None, progress: Pr
                                      checksum=checksum,
                                      note="; ".join(plan.variants) if plan.variants else None)
     if plan.pending:
-        from memstack.engine.migrate import RunOptions, migrate
 
         migrate(ws, options=RunOptions(progress=progress, on_wait=on_wait, confirm=confirm))
     return plan

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ from memstack.engine.errors import AlembicPathError
 @dataclass(frozen=True)
 class FoundConfig:
     """The configuration the takeover argument names: its file (None: a bare script folder) and keys."""
-
     config_file: Path | None
     here: Path  # %(here)s: the configuration file's folder
     script_location: str
@@ -55,8 +55,6 @@ def _from_ini(ini: Path) -> FoundConfig | None:
 
 
 def _from_pyproject(pyproject: Path) -> FoundConfig | None:
-    import tomllib
-
     table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("alembic")
     if not isinstance(table, dict) or not table.get("script_location"):
         return None

@@ -27,7 +27,6 @@ BOILERPLATE_NAMES = {"config", "target_metadata", "run_migrations_offline", "run
 @dataclass
 class EnvReading:
     """What ``env.py`` gives the hook, and what it could not (``(line, source, why)``)."""
-
     path: Path
     imports: list[str] = field(default_factory=list)
     definitions: list[str] = field(default_factory=list)

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sqlalchemy import inspect
+
+from memstack.core.components import is_bookkeeping_table
 from memstack.engine.errors import UnrecordedSchema
 
 if TYPE_CHECKING:
@@ -20,9 +23,7 @@ def refuse_unrecorded_schema(ws: Workspace, applied: set[str], steps: Sequence[S
     """Raise :class:`UnrecordedSchema` when a first migrate meets tables the components own."""
     if applied or not any(s.direction == "up" for s in steps):
         return
-    from sqlalchemy import inspect
 
-    from memstack.core.components import is_bookkeeping_table
 
     owned = set(ws.registry.load_models())
     with ws.engine.connect() as connection:

@@ -11,14 +11,19 @@ databases the project migrated would look unmigrated).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomlkit
 
 from memstack.core.components import valid_label
 from memstack.engine.adopt.alembic_paths import find_config, resolve_location
 from memstack.engine.adopt.envpy import EnvReading, hook_source, read_env_py
 from memstack.engine.errors import AlembicPathError, TakeoverError
+from memstack.engine.run.envhooks import HOOK_MODULE
 from memstack.engine.tree.loader import RevisionFile, parse_revision_file
 
 BRANCH_LABELS_LINE = re.compile(r"^branch_labels\b[^=\n]*=.*$", re.MULTILINE)
@@ -31,7 +36,6 @@ DEFAULT_VERSION_TABLE = "alembic_version"
 @dataclass(frozen=True)
 class AlembicProject:
     """Where a plain Alembic project keeps its revisions, read from its own configuration."""
-
     script_location: Path
     version_locations: list[Path]
     config_file: Path | None
@@ -216,7 +220,6 @@ def write_takeover(plan: TakeoverPlan) -> None:
 def write_env_hook(plan: TakeoverPlan, package_dir: Path) -> Path | None:
     """``PACKAGE/memstack_env.py`` from the project's env.py, unless there is nothing to carry or
     the package has one already (then it is left as it is)."""
-    from memstack.engine.run.envhooks import HOOK_MODULE
 
     if plan.env is None or not plan.env.carries_anything:
         return None
@@ -229,8 +232,6 @@ def write_env_hook(plan: TakeoverPlan, package_dir: Path) -> Path | None:
 
 def package_folder(project_dir: Path, package: str) -> Path:
     """Where ``package`` lives (importable, else under the project root, where ensure_package puts it)."""
-    import importlib.util
-
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
@@ -242,8 +243,6 @@ def package_folder(project_dir: Path, package: str) -> Path:
 
 def add_component_entry(pyproject: Path, package: str, label: str) -> bool:
     """Append ``{ package, label }`` to ``[tool.memstack] components`` (comments kept); False if there."""
-    import tomlkit
-
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
     memstack = document["tool"]["memstack"]
     components = memstack.setdefault("components", tomlkit.array())
@@ -259,9 +258,6 @@ def add_component_entry(pyproject: Path, package: str, label: str) -> bool:
 
 def ensure_package(project_dir: Path, package: str) -> Path | None:
     """Create ``package`` (an empty ``__init__.py``, no models) under the project root when it is missing."""
-    import importlib
-    import importlib.util
-
     try:
         if importlib.util.find_spec(package) is not None:
             return None

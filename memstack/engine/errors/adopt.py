@@ -11,7 +11,6 @@ from memstack.engine.errors.base import EngineError
 
 class AlreadyManaged(EngineError):
     """The version table names known revisions: memstack (or Alembic) already manages the database."""
-
     def __init__(self, rows: list[str]) -> None:
         super().__init__("this database is already managed by memstack/Alembic (its version table names known "
                          "revisions); there is nothing to adopt")
@@ -20,14 +19,12 @@ class AlreadyManaged(EngineError):
 
 class NothingToAdopt(EngineError):
     """None of the tables the revisions create exists: an empty database is migrated, not adopted."""
-
     def __init__(self) -> None:
         super().__init__("the database holds none of MemStack's tables; there is nothing to adopt")
 
 
 class NoMatchingState(EngineError):
     """The schema matches no state of the graph; ``differences`` says where it departs."""
-
     def __init__(self, differences: list[str]) -> None:
         super().__init__("the database matches no state of the migration graph; nothing was changed:\n  - "
                          + "\n  - ".join(differences))
@@ -36,7 +33,6 @@ class NoMatchingState(EngineError):
 
 class UnrecordedSchema(EngineError):
     """Component tables exist, yet no revision is recorded: the schema was built outside memstack."""
-
     def __init__(self, tables: Sequence[str]) -> None:
         self.tables = sorted(tables)
         shown = ", ".join(self.tables[:5]) + (f" and {len(self.tables) - 5} more" if len(self.tables) > 5 else "")
@@ -48,7 +44,6 @@ class UnrecordedSchema(EngineError):
 
 class TakeoverError(EngineError):
     """The folder is not a usable Alembic project, or the component cannot take it."""
-
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint  # a fix in the project's own terms (no command spelling)
@@ -56,7 +51,6 @@ class TakeoverError(EngineError):
 
 class AlembicPathError(EngineError):
     """The takeover argument or a location in the project's configuration does not resolve."""
-
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint

@@ -7,7 +7,6 @@ from memstack.core.errors import MemstackError
 
 class EngineError(MemstackError):
     """Base of every domain error; ``hint`` stays empty, a front end supplies the fix."""
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
 

@@ -13,7 +13,6 @@ from memstack.engine.errors.base import EngineError
 @dataclass(frozen=True)
 class RenameCandidate:
     """A dropped column (or table) and an added one that may be the same thing renamed."""
-
     kind: str  # "column" | "table"
     table: str  # the table of a column; the old name of a table
     old: str
@@ -36,7 +35,6 @@ class RenameCandidate:
 
 class UndecidedRenames(EngineError):
     """Likely renames were found and neither a terminal nor a flag said what they are."""
-
     def __init__(self, candidates: Sequence[RenameCandidate]) -> None:
         self.candidates = list(candidates)
         super().__init__("possible rename(s), which a drop + add would lose the data of: "
@@ -45,7 +43,6 @@ class UndecidedRenames(EngineError):
 
 class UnknownRename(EngineError):
     """A rename was given that the model changes do not contain."""
-
     def __init__(self, keys: Sequence[str], candidates: Sequence[RenameCandidate]) -> None:
         self.keys = sorted(keys)
         self.candidates = list(candidates)
@@ -54,7 +51,6 @@ class UnknownRename(EngineError):
 
 class NotNullWithoutDefault(EngineError):
     """A NOT NULL column without a server default is added to a table that has (or may have) rows."""
-
     def __init__(self, table: str, column: str, rows: int | None) -> None:
         self.table, self.column, self.rows = table, column, rows
         held = f"holds {rows} row(s)" if rows is not None else "may hold rows (the database could not tell)"
@@ -76,7 +72,6 @@ class NothingToMerge(EngineError):
 
 class UncreatedReference(EngineError):
     """A new revision references another component's table that no revision creates yet."""
-
     def __init__(self, component: str, table: str, owner: str) -> None:
         super().__init__(f"{component} references table {table!r} of component {owner!r}, which no revision creates")
         self.component = component
@@ -86,7 +81,6 @@ class UncreatedReference(EngineError):
 
 class NewRevisionCycle(EngineError):
     """The new revisions would depend on each other in a circle (memstack should have split it)."""
-
     def __init__(self, cycle: list[str]) -> None:
         super().__init__("the new revisions would form a dependency cycle: " + " -> ".join(cycle))
         self.cycle = cycle
@@ -98,10 +92,8 @@ class NewRevisionCycle(EngineError):
 class ScratchError(EngineError):
     """The comparison has nowhere to build its scratch database."""
 
-
 class ScratchUnavailable(ScratchError):
     """The server refused to create the scratch database (typically: no CREATEDB privilege)."""
-
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"cannot create a scratch database on {mask_url(url)} to compare models with "
                          f"the migrations: {reason}")
@@ -111,7 +103,6 @@ class ScratchUnavailable(ScratchError):
 
 class ScratchNotUsable(ScratchError):
     """The given ``scratch_url`` cannot serve: another dialect, unreachable, or not empty."""
-
     def __init__(self, url: str, why: str) -> None:
         super().__init__(f"the scratch database {mask_url(url)} {why}")
         self.url = mask_url(url)

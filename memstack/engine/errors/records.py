@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 class UnknownRows(EngineError):
     """Version rows that no revision file provides (newer code migrated the database, or another tool)."""
-
     def __init__(self, rows: list[str], message: str | None = None) -> None:
         super().__init__(message or f"the database records revision(s) that no file provides: {', '.join(rows)}")
         self.rows = rows
@@ -24,7 +23,6 @@ class UnknownRows(EngineError):
 
 class RemovedComponent(UnknownRows):
     """The unknown rows belong to a component that was taken out of the configuration."""
-
     def __init__(self, rows: list[str], component: str, applied_names: list[str]) -> None:
         super().__init__(rows, f"component {component!r} is no longer configured, but its revisions are "
                          f"still applied ({', '.join(applied_names)})")
@@ -34,7 +32,6 @@ class RemovedComponent(UnknownRows):
 
 class ChecksumDrift(EngineError):
     """Applied revisions whose file changed since they were applied."""
-
     def __init__(self, drifts: list[Drift]) -> None:
         first = drifts[0]
         more = f" (and {len(drifts) - 1} more)" if len(drifts) > 1 else ""
@@ -63,7 +60,6 @@ class FailureMark(EngineError):
 
 class NotUpToDate(EngineError):
     """``verify_only`` found pending revisions."""
-
     def __init__(self, url: str, pending: list[str]) -> None:
         super().__init__(f"the database {url} is not up to date: {len(pending)} pending revision(s): "
                          f"{', '.join(pending)}")
@@ -73,7 +69,6 @@ class NotUpToDate(EngineError):
 
 class AheadAndBehind(EngineError):
     """The database has revisions this code does not know and lacks some it does: neither side is newer."""
-
     def __init__(self, url: str, ahead: list[str], pending: list[str]) -> None:
         super().__init__(f"the database {url} records revisions this code does not know ({', '.join(ahead)}) "
                          f"and lacks some it does ({', '.join(pending)})")
@@ -87,7 +82,6 @@ class AheadAndBehind(EngineError):
 
 class SchemaUnsupported(EngineError):
     """``for_database(schema=...)`` on a backend, or with an engine, where memstack cannot set it."""
-
     def __init__(self, dialect: str) -> None:
         super().__init__(f"a schema can be chosen only with a PostgreSQL URL (got {dialect}); "
                          "configure an engine's search_path yourself")
@@ -99,7 +93,6 @@ class SchemaUnsupported(EngineError):
 
 class ComponentStillConfigured(EngineError):
     """Pruning is for components removed from the configuration."""
-
     def __init__(self, component: str) -> None:
         super().__init__(f"component {component!r} is still configured; pruning is for removed components")
         self.component = component
@@ -107,7 +100,6 @@ class ComponentStillConfigured(EngineError):
 
 class NothingRecorded(EngineError):
     """The database records no applied revision of the component to prune."""
-
     def __init__(self, component: str) -> None:
         super().__init__(f"the database records no applied revision of component {component!r}")
         self.component = component
@@ -136,7 +128,6 @@ class UnknownTag(EngineError):
 
 class TagRevisionsMissing(EngineError):
     """A tag records revisions of a component that no file of this checkout provides."""
-
     def __init__(self, name: str, component: str, missing: list[str]) -> None:
         super().__init__(f"tag {name!r} records {component} revision(s) no file provides: {', '.join(missing)}")
         self.name, self.component, self.missing = name, component, missing

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 class TagTakesNoTarget(EngineError):
     """Moving to a tag moves every component it records; a COMPONENT or TARGET would contradict it."""
-
     def __init__(self, tag: str) -> None:
         super().__init__(f"moving to tag {tag!r} moves every component it records; it takes no component or target")
         self.tag = tag
@@ -28,7 +27,6 @@ class TagTakesNoTarget(EngineError):
 
 class PlanChangedWhileAsked(EngineError):
     """The plan under the lock undoes more than the person confirmed."""
-
     def __init__(self) -> None:
         super().__init__("the database changed while you were asked; nothing was done")
 
@@ -48,7 +46,6 @@ class DestructivePlanRefused(EngineError):
 
 class RehearsalFailed(EngineError):
     """A dry run's step failed; everything was rolled back. ``results`` are the steps run."""
-
     def __init__(self, results: list[Any], error: str) -> None:
         super().__init__(f"dry run: step {len(results)} failed: {error}")
         self.results, self.error = results, error
@@ -56,7 +53,6 @@ class RehearsalFailed(EngineError):
 
 class NotOneRevision(EngineError):
     """The SQL of one revision was asked for with the target ``zero``."""
-
     def __init__(self, component: str) -> None:
         super().__init__(f"the SQL of one revision needs a revision of {component}, not 'zero'")
         self.component = component
@@ -68,7 +64,6 @@ class NotOneRevision(EngineError):
 @dataclass(frozen=True)
 class RenderFailure:
     """Why one revision produced no SQL: ``needs_database`` (truly offline-only) or a bug in it."""
-
     needs_database: bool
     detail: str  # the exception, one line, never empty
     line: int | None = None  # where in the revision file, when the exception came from it
@@ -76,7 +71,6 @@ class RenderFailure:
 
 class RevisionNotRenderable(EngineError):
     """A revision's SQL could not be rendered; ``script`` is the plan's SQL up to it (or None)."""
-
     def __init__(self, revision: Revision, path: Path, failure: RenderFailure, script: str | None = None) -> None:
         self.revision, self.path, self.failure, self.script = revision, path, failure, script
         where = f" (line {failure.line})" if failure.line else ""
@@ -132,7 +126,6 @@ def _quoted(name: str) -> str:
 @dataclass(frozen=True)
 class InvalidObject:
     """An object a step outside a transaction left unusable: an INVALID index, a constraint not validated."""
-
     kind: str  # "index" or "constraint"
     schema: str
     name: str
@@ -171,7 +164,6 @@ class InvalidObjectsLeft(EngineError):
 
 class StepNotApplied(EngineError):
     """A step outside a transaction failed before any of its statements took effect (no mark is left)."""
-
     def __init__(self, cause: BaseException) -> None:
         detail = str(getattr(cause, "orig", None) or cause).strip()
         super().__init__(detail or type(cause).__name__)
@@ -180,7 +172,6 @@ class StepNotApplied(EngineError):
 
 class NonAtomicInPlan(EngineError):
     """``--atomic`` was asked for a plan holding revisions that declare ``atomic = False``."""
-
     def __init__(self, labels: Sequence[str]) -> None:
         super().__init__("the plan holds revision(s) declaring atomic = False, which cannot run inside one "
                          f"transaction: {', '.join(labels)}")
@@ -205,7 +196,6 @@ class NonAtomicUndeclared(EngineError):
 
 class LockTimeout(EngineError):
     """Another migration held the lock for longer than the timeout."""
-
     def __init__(self, what: str, timeout: float, holder: str) -> None:
         super().__init__(f"could not take the migration lock on {what} within {timeout:g} s; held by {holder}")
         self.what = what
@@ -240,7 +230,6 @@ class LockLost(EngineError):
 
 class EnvHookUnusable(EngineError):
     """A component's configured hook cannot be imported or is not a function."""
-
     def __init__(self, component: str, spec: str, why: str) -> None:
         super().__init__(f"the environment hook {spec!r} of component {component!r} {why}")
         self.component = component
@@ -250,7 +239,6 @@ class EnvHookUnusable(EngineError):
 
 class BaselineUnusable(EngineError):
     """A component's ``baseline`` names nothing that can be run."""
-
     def __init__(self, component: str, baseline: str, why: str) -> None:
         super().__init__(f"the baseline {baseline!r} of component {component!r} {why}")
         self.component = component
@@ -280,7 +268,6 @@ class LockWaitGaveUp(EngineError):
 
 class BlockersRefused(EngineError):
     """``blocker_policy = refuse`` (or ``wait`` past its bound): sessions hold locks a step needs."""
-
     def __init__(self, *, statement: str, blockers: Sequence[Any], waited_ms: int = 0,
                  resumable: bool = True) -> None:
         named = "; ".join(b.describe() for b in blockers)

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 class RevisionFileError(EngineError):
     """A revision file memstack cannot read without running it; ``path`` names it."""
-
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = path
@@ -89,7 +88,6 @@ class GraphError(EngineError):
 
 class MultipleHeads(GraphError):
     """A component's revisions end in more than one head, so "its head" means nothing."""
-
     def __init__(self, component: str, heads: Sequence[Revision]) -> None:
         super().__init__(f"component {component!r} has {len(heads)} heads: "
                          + ", ".join(f"{h.name} ({h.id})" for h in heads))
@@ -99,7 +97,6 @@ class MultipleHeads(GraphError):
 
 class RevisionCycle(GraphError):
     """Revisions that (through down_revision or depends_on) build on themselves."""
-
     def __init__(self, labels: Sequence[str]) -> None:
         super().__init__("the revisions form a cycle" + (": " + " -> ".join(labels) if labels else ""),
                          hint="remove one of these down_revision/depends_on links" if labels else None)
@@ -108,7 +105,6 @@ class RevisionCycle(GraphError):
 
 class InvalidGraph(GraphError):
     """Several structural problems at once; the first is told, the others counted."""
-
     def __init__(self, problems: Sequence[GraphError]) -> None:
         first = problems[0]
         super().__init__(first.message + f" (and {len(problems) - 1} more problem(s))", hint=first.hint)
@@ -120,7 +116,6 @@ class InvalidGraph(GraphError):
 
 class NoRevisions(EngineError):
     """``head`` of a component that has no revision files yet."""
-
     def __init__(self, component: str) -> None:
         super().__init__(f"component {component!r} has no revisions yet")
         self.component = component
@@ -128,7 +123,6 @@ class NoRevisions(EngineError):
 
 class AmbiguousTarget(EngineError):
     """A TARGET that matches more than one revision under the first rule that matches at all."""
-
     def __init__(self, component: str, target: str, kind: str, matches: Sequence[Revision]) -> None:
         listed = ", ".join(f"{m.name} ({m.id})" for m in matches)
         super().__init__(f"target {target!r} is ambiguous in component {component!r}: it matches the {kind} "
@@ -138,7 +132,6 @@ class AmbiguousTarget(EngineError):
 
 class UnknownTarget(EngineError):
     """A TARGET that matches no revision of the component; ``known`` lists its revisions' names."""
-
     def __init__(self, component: str, target: str, known: Sequence[str]) -> None:
         super().__init__(f"no revision of component {component!r} matches target {target!r}")
         self.component, self.target, self.known = component, target, list(known)
@@ -146,7 +139,6 @@ class UnknownTarget(EngineError):
 
 class TargetNeedsComponent(EngineError):
     """A TARGET only means something inside one component."""
-
     def __init__(self, target: str) -> None:
         super().__init__("a TARGET needs a COMPONENT")
         self.target = target
@@ -154,7 +146,6 @@ class TargetNeedsComponent(EngineError):
 
 class IrreversibleInPlan(EngineError):
     """The plan would undo revisions that have no downgrade."""
-
     def __init__(self, revisions: Sequence[Revision]) -> None:
         super().__init__("the plan needs to undo irreversible revision(s): " + ", ".join(r.label for r in revisions))
         self.revisions = list(revisions)

@@ -18,10 +18,11 @@ from typing import Any
 
 from alembic.operations import ops as alembic_ops
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from memstack.core.components import Registry, is_bookkeeping_table
 from memstack.core.components import _has_models as has_models_module
+from memstack.core.db import metadata
 from memstack.engine.errors import NewRevisionCycle, UncreatedReference
 from memstack.engine.generate.comparison import compare_component as compare_component  # re-exported: testing.checks
 from memstack.engine.generate.comparison import compare_components, models_of_their_own
@@ -38,6 +39,7 @@ from memstack.engine.generate.renames import RenameChoices, RenameColumnOp, Rena
 from memstack.engine.generate.scratch import SchemaWatcher
 from memstack.engine.generate.scratch_cache import scratch_state
 from memstack.engine.run.envhooks import compare_options
+from memstack.engine.run.executor import Executor
 from memstack.engine.tree.graph import MigrationGraph, Revision, Step
 from memstack.engine.tree.planner import forwards_plan
 from memstack.engine.workspace import Workspace
@@ -60,7 +62,6 @@ def slugify(text: str, limit: int = 40) -> str:
 @dataclass
 class NewRevision:
     """A revision makemigrations is about to write."""
-
     component: str
     id: str
     number: int
@@ -131,7 +132,6 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
 
     plan = scratch_plan(ws) if plan is None else plan
     if plan:  # a first makemigrations has nothing to apply: no executor (nor its imports) either
-        from memstack.engine.run.executor import Executor
 
         Executor(engine, ws.tree, track, record=False, alembic=ws.alembic_setup()).run(plan, set())
     return created
@@ -190,7 +190,6 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     added without a default are checked against the developer's database; without, a rename
     stays a drop + add (what ``check`` needs to see that something changed).
     """
-    from memstack.core.db import metadata
 
     registry = ws.registry
     selected = [c.label for c in registry.select(components)]
@@ -260,7 +259,6 @@ def _unowned_in_database(ws: Workspace, owners: dict[str, str]) -> list[str]:
 
     Best effort: a database that does not exist yet (or cannot be reached) has nothing to report.
     """
-    from sqlalchemy.engine import make_url
 
     url = make_url(ws.settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):

@@ -7,13 +7,17 @@ upgrade is final.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from alembic.operations import ops as alembic_ops
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
+from memstack.core.db import metadata as ours
 from memstack.engine.alembic_compat import upgrade_ops_of
 
 
@@ -58,7 +62,6 @@ def _autogenerate(connection: Connection, metadata: MetaData, compared: Callable
     extra = dict(extra or {})
     their_name = extra.pop("include_name", None)
     their_object = extra.pop("include_object", None)
-    from alembic.runtime.migration import MigrationContext
 
     def include_name(name: str | None, type_: str, parents: Any) -> bool:
         ours = type_ != "table" or compared(name or "")
@@ -111,10 +114,7 @@ def models_of_their_own(package: str) -> bool:
     taken over with its own declarative base): memstack cannot compare those, so the component is
     treated as one without models. A models module declaring nothing at all still counts as
     models (its tables are meant to go)."""
-    import importlib
-    import sys
 
-    from memstack.core.db import metadata as ours
 
     module = sys.modules.get(f"{package}.models")
     if module is None:

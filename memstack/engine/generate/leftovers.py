@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -47,16 +49,12 @@ def _key(name: str) -> int:
 
 
 def _take(connection: Connection, name: str) -> bool:
-    from sqlalchemy import text
-
     if connection.dialect.name == "postgresql":
         return bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(name)}).scalar())
     return connection.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
 
 
 def _release(connection: Connection, name: str) -> None:
-    from sqlalchemy import text
-
     try:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(name)})
@@ -82,7 +80,6 @@ def drop_leftovers(connection: Connection) -> list[str]:
     Best effort: a database another user owns, or one that cannot be dropped now, stays for the
     next build (or an administrator).
     """
-    from sqlalchemy import text
 
     postgres = connection.dialect.name == "postgresql"
     listing = ("SELECT datname FROM pg_database WHERE datname LIKE 'memstack\\_scratch\\_%'" if postgres else

@@ -6,8 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alembic.operations import ops as alembic_ops
+
 from memstack.engine.errors import NothingToMerge
+from memstack.engine.generate.autodetect import detect, new_revision_id, slugify
 from memstack.engine.generate.renames import RenameChoices
+from memstack.engine.generate.writer import render_revision, write_file
+from memstack.engine.run.alembic_config import sync_alembic_config
 from memstack.engine.workspace import Workspace
 
 
@@ -41,9 +46,6 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
                     empty: bool = False, write: bool = True, renames: RenameChoices | None = None,
                     ) -> MakeMigrationsResult:
     """Detect model changes per component and render (and unless ``write`` is False, write) revisions."""
-    from memstack.engine.generate.autodetect import detect
-    from memstack.engine.generate.writer import render_revision, write_file
-
     ws.generating = True
     detection = detect(ws, components, message=message, empty=empty, renames=renames)
     labels = {r.id: r.label for r in ws.graph.revisions.values()}
@@ -61,7 +63,6 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
         files.append(PlannedFile(rev.component, rev.id, rev.name, str(path), text, tuple(rev.depends_on),
                                  rev.down_revisions))
     if write:
-        from memstack.engine.run.alembic_config import sync_alembic_config
 
         for planned in files:
             write_file(Path(planned.path), planned.text)
@@ -73,10 +74,6 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
 
 def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True) -> PlannedFile:
     """A merge revision joining every head of ``component`` (it takes the next file number)."""
-    from alembic.operations import ops as alembic_ops
-
-    from memstack.engine.generate.autodetect import new_revision_id, slugify
-    from memstack.engine.generate.writer import render_revision, write_file
 
     label = ws.registry.get(component).label
     heads = ws.graph.heads(label)

@@ -12,11 +12,12 @@ from typing import Any
 from alembic.operations import ops as alembic_ops
 from sqlalchemy import ForeignKeyConstraint, MetaData
 
+from memstack.core.db import NAMING_CONVENTION
+
 
 @dataclass
 class Creators:
     """Which revision created each table and each column of the scratch database (by revision id)."""
-
     tables: dict[str, str] = field(default_factory=dict)
     columns: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -80,8 +81,6 @@ def created_tables(upgrade: alembic_ops.UpgradeOps) -> set[str]:
 
 def defer_foreign_keys(upgrade: alembic_ops.UpgradeOps, deferred_tables: set[str]) -> list[Any]:
     """Strip FKs to ``deferred_tables`` from CREATE TABLE ops; return ops that add them later."""
-    from memstack.core.db import NAMING_CONVENTION
-
     later: list[Any] = []
     new_ops: list[Any] = []
     for op in upgrade.ops:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from alembic.autogenerate.render import renderers
 from alembic.operations import ops as alembic_ops
+from sqlalchemy import func, inspect, select
+from sqlalchemy import table as table_clause
 
 from memstack.engine.alembic_compat import table_dropped_by
 from memstack.engine.errors import NotNullWithoutDefault, RenameCandidate, UndecidedRenames, UnknownRename
+from memstack.engine.generate.comparison import type_family
+from memstack.engine.generate.writer import portable_type
 
 __all__ = ["NotNullWithoutDefault", "RenameCandidate", "RenameChoices", "UndecidedRenames", "UnknownRename",
            "apply_renames", "settle"]
@@ -24,7 +30,6 @@ __all__ = ["NotNullWithoutDefault", "RenameCandidate", "RenameChoices", "Undecid
 @dataclass
 class RenameChoices:
     """What the user decided: renames given up front, drop + add accepted, or a question to ask."""
-
     accepted: set[str] = field(default_factory=set)  # RenameCandidate.key values
     no_renames: bool = False
     ask: Callable[[RenameCandidate], bool] | None = None
@@ -45,7 +50,6 @@ class RenameChoices:
 
 class RenameColumnOp(alembic_ops.AlterColumnOp):
     """``alter_column(new_column_name=...)`` that can be reversed (Alembic's own cannot)."""
-
     def reverse(self) -> RenameColumnOp:
         return RenameColumnOp(self.table_name, str(self.modify_name), modify_name=self.column_name,
                               existing_type=self.existing_type, existing_nullable=self.existing_nullable,
@@ -54,7 +58,6 @@ class RenameColumnOp(alembic_ops.AlterColumnOp):
 
 class RenameTableOp(alembic_ops.RenameTableOp):
     """``rename_table`` that can be reversed."""
-
     def reverse(self) -> RenameTableOp:
         return RenameTableOp(self.new_table_name, self.table_name)
 
@@ -65,15 +68,10 @@ def _render_rename_table(_autogen: Any, op: RenameTableOp) -> str:
 
 def _register_renderer() -> None:
     """Alembic's autogenerate renders no rename_table; registered when renames are settled."""
-    from alembic.autogenerate.render import renderers
-
     renderers.dispatch_for(RenameTableOp, replace=True)(_render_rename_table)
 
 
 def _family(type_: Any) -> str:
-    from memstack.engine.generate.comparison import type_family
-    from memstack.engine.generate.writer import portable_type
-
     return type_family(portable_type(type_) or type_)
 
 
@@ -168,10 +166,6 @@ def not_null_additions(upgrade: alembic_ops.UpgradeOps) -> list[tuple[str, str]]
 
 def count_rows(engine: Any, table: str) -> int | None:
     """Rows in ``table`` of the developer's database; None when it cannot tell (no database, no table)."""
-    from pathlib import Path
-
-    from sqlalchemy import func, inspect, select
-    from sqlalchemy import table as table_clause
 
     url = engine.url
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):

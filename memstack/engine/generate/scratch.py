@@ -17,10 +17,12 @@ from typing import Any
 
 from sqlalchemy import MetaData, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import QueuePool
 
 from memstack.core.db import connection_reason, create_engine
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import ScratchNotUsable, ScratchUnavailable
+from memstack.engine.generate.leftovers import drop_leftovers, hold_scratch_lock, scratch_comment, scratch_name
 
 
 @contextmanager
@@ -52,7 +54,6 @@ def throwaway_sqlite_engine(path: Path) -> Engine:
     Every revision commits on its own, and a synced commit per revision was most of a scratch build.
     Dispose of it before copying or deleting the file.
     """
-    from sqlalchemy.pool import QueuePool
 
     # pooled: a build opens two connections per revision, each a new sqlite3 connection otherwise
     engine = create_engine(f"sqlite:///{path}", for_migrations=True, poolclass=QueuePool)
@@ -154,7 +155,6 @@ def _created_scratch(database_url: str) -> Iterator[Engine]:
     lives (see :mod:`memstack.engine.generate.leftovers`); one left by a killed run has a free
     lock, and the next build drops it.
     """
-    from memstack.engine.generate.leftovers import drop_leftovers, hold_scratch_lock, scratch_comment, scratch_name
 
     url = make_url(database_url)
     backend = url.get_backend_name()

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -38,11 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import alembic
+import sqlalchemy
 from sqlalchemy.engine import Engine, make_url
 
+import memstack
 from memstack.engine.generate.references import Creators
 from memstack.engine.generate.scratch import scratch_engine, throwaway_sqlite_engine
 from memstack.engine.generate.scratch_imports import dependencies_unchanged, file_sha256, project_dependencies
+from memstack.engine.generate.scratch_replay import StatementLog, replay, server_version
 from memstack.engine.tree.graph import Step
 from memstack.engine.workspace import Workspace
 
@@ -54,7 +59,6 @@ KEPT_ENTRIES = 3  # a few, so switching between git branches reuses each branch'
 @dataclass(frozen=True)
 class CachedState:
     """What a scratch build found besides the database: who created each table and column."""
-
     owners: dict[str, str]
     creators: Creators
 
@@ -71,12 +75,7 @@ def _memstack_source_digest() -> str:
 
 def build_key(ws: Workspace, plan: Sequence[Step]) -> str:
     """The digest of everything but the imported project modules (those are listed per entry)."""
-    import sqlite3
 
-    import alembic
-    import sqlalchemy
-
-    import memstack
 
     digest = hashlib.sha256()
 
@@ -102,7 +101,6 @@ def build_key(ws: Workspace, plan: Sequence[Step]) -> str:
 
 class ScratchCache:
     """Entries ``<key>.json`` (the facts) + ``<key>.db`` (a SQLite build) in the project's cache folder."""
-
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir
         self.folder = project_dir / CACHE_DIR / "scratch"
@@ -241,8 +239,6 @@ def _sqlite_state(ws: Workspace, plan: Sequence[Step], creators: Creators, build
 def _server_state(ws: Workspace, plan: Sequence[Step], creators: Creators, build: Callable[[Engine], dict[str, str]],
                   cache: ScratchCache) -> Iterator[tuple[Engine, dict[str, str]]]:
     """The kept statements replayed on a new scratch database, or a new build (then its statements kept)."""
-    from memstack.engine.generate.scratch_replay import replay, server_version
-
     url = ws.settings.database_url
     with scratch_engine(url) as engine:
         key = hashlib.sha256(f"{build_key(ws, plan)} {server_version(engine)}".encode()).hexdigest()
@@ -260,7 +256,6 @@ def _server_state(ws: Workspace, plan: Sequence[Step], creators: Creators, build
 
 def _build_and_keep(ws: Workspace, plan: Sequence[Step], creators: Creators, build: Callable[[Engine], dict[str, str]],
                     cache: ScratchCache, key: str, engine: Engine) -> dict[str, str]:
-    from memstack.engine.generate.scratch_replay import StatementLog
 
     log = StatementLog(engine)
     try:

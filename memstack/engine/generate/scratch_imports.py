@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import importlib.util
 import sys
+import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,8 +37,6 @@ def _kind_of(path: Path) -> str:
 
 
 def _stdlib_paths() -> set[str]:
-    import sysconfig
-
     return {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")}
 
 
@@ -86,8 +86,6 @@ def _imported_names(source: str, package: str | None) -> set[str]:
 
 
 def _installed_version(name: str) -> str | None:
-    import importlib.metadata
-
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
@@ -98,7 +96,6 @@ def project_dependencies(revision_files: Iterable[Path]) -> dict[str, str]:
     """What the revision files import, transitively: {"module:<name>": "<file>|<sha256>"} for the
     project's own modules (wherever they live; "" for a module that was not found: its appearing
     later counts too), {"dist:<name>": version} for installed packages."""
-    import importlib.metadata
 
     distributions = importlib.metadata.packages_distributions()
     found: dict[str, str] = {}

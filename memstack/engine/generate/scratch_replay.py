@@ -45,7 +45,6 @@ def _plain(value: Any) -> bool:
 
 class StatementLog:
     """Every statement ``engine`` sends while the log is open, but those that failed."""
-
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.database = engine.url.database or ""

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops as alembic_ops
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Boolean, String, Text
+from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.sql import elements, functions
 
 from memstack.core.errors import MemstackError
 from memstack.engine.alembic_compat import render_body, render_type, type_variants
@@ -28,8 +34,6 @@ def _pyrepr(value: Any) -> str:
 
 
 def template_environment(templates_dir: Path) -> Any:
-    import jinja2
-
     if not (templates_dir / REVISION_TEMPLATE).is_file():
         raise MemstackError(
             f"the revision template {templates_dir / REVISION_TEMPLATE} is missing",
@@ -70,7 +74,6 @@ def portable_server_default(sql: str, *, boolean: bool) -> str:
 def portable_type(type_: Any) -> Any:
     """The generic SQLAlchemy type for a reflected one (``mysql.TINYINT(1)``, ``postgresql.TIMESTAMP``,
     ``DATETIME``...), so a dropped table's downgrade recreates it on any dialect; None when already generic."""
-    from sqlalchemy import Boolean, String, Text
 
     module = type(type_).__module__
     dialect_bound = module.startswith("sqlalchemy.dialects")
@@ -92,9 +95,6 @@ def portable_type(type_: Any) -> Any:
 
 
 def _render_server_default(obj: Any) -> str | bool:
-    from sqlalchemy import Boolean
-    from sqlalchemy.sql import elements, functions
-
     argument = getattr(obj, "arg", None)
     column = getattr(obj, "column", None)
     is_boolean = isinstance(getattr(column, "type", None), Boolean) or type(
@@ -116,7 +116,6 @@ def _render_item(type_: str, obj: Any, autogen: Any) -> str | bool:
     """Render types and server defaults in a form every dialect accepts: ``memstack.core.db.string(n)``
     compactly (one variant for both MySQL dialect names), reflected types as generic ones, and
     server defaults as portable expressions."""
-    from sqlalchemy import String
 
     if type_ == "server_default":
         return _render_server_default(obj)
@@ -141,10 +140,6 @@ def _render_item(type_: str, obj: Any, autogen: Any) -> str | bool:
 
 def render_ops(ops: alembic_ops.UpgradeOps | alembic_ops.DowngradeOps) -> tuple[str, set[str]]:
     """(indented Python body, import lines) for a set of operations, in batch style."""
-    from alembic.autogenerate.api import AutogenContext
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy.engine.default import DefaultDialect
-
     context = MigrationContext.configure(dialect=DefaultDialect())
     autogen = AutogenContext(context, opts={
         "sqlalchemy_module_prefix": "sa.",

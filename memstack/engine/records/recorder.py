@@ -296,7 +296,6 @@ class Recorder:
 @dataclass(frozen=True)
 class StepWrite:
     """What one finished step records; ``checksum`` is None for a step down (its record is removed)."""
-
     revision: str
     component: str
     name: str

@@ -85,7 +85,6 @@ class Mark:
 @dataclass(frozen=True)
 class Drift:
     """An applied revision whose file changed since it was applied."""
-
     component: str
     name: str
     revision: str

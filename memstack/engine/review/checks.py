@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import GraphError, RevisionFileError
+from memstack.engine.errors import GraphError, RevisionFileError, ScratchError
+from memstack.engine.generate.autodetect import detect
+from memstack.engine.records.status import read_status
+from memstack.engine.run.destruction import describe_loss, read_destruction
+from memstack.engine.run.halfway import mark_progress
+from memstack.engine.run.lock import lock_holder
+from memstack.engine.run.safety import unknown_rows_error, unverified
+from memstack.engine.tree.graph import Step
 from memstack.engine.tree.loader import load_tree
 from memstack.engine.workspace import Workspace
 
@@ -44,7 +51,6 @@ def run(*command: str) -> Fix:
 @dataclass(frozen=True)
 class Problem:
     """One finding of ``check``; ``cause``, when set, is the domain error behind it (its wording wins)."""
-
     kind: str
     message: str
     fix: Fix
@@ -147,8 +153,6 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
                 run("makemigrations", "--merge", label), label))
     problems += alembic_config_problems(ws)
     if models and not problems:
-        from memstack.engine.errors import ScratchError
-        from memstack.engine.generate.autodetect import detect
 
         try:
             detection = detect(ws)
@@ -172,11 +176,6 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
 
 
 def database_problems(ws: Workspace) -> list[Problem]:
-    from memstack.engine.records.status import read_status
-    from memstack.engine.run.halfway import mark_progress
-    from memstack.engine.run.lock import lock_holder
-    from memstack.engine.run.safety import unknown_rows_error, unverified
-
     problems: list[Problem] = []
     state = read_status(ws, mark_progress=mark_progress)
     if state.unknown:
@@ -215,9 +214,6 @@ def database_problems(ws: Workspace) -> list[Problem]:
 
 def destructive_pending(ws: Workspace, state: Any) -> list[Problem]:
     """A warning per unapplied revision whose upgrade destroys data, with the figures read now."""
-    from memstack.engine.run.destruction import describe_loss, read_destruction
-    from memstack.engine.tree.graph import Step
-
     pending = [ws.graph.get(r) for r in ws.graph.toposort(set(ws.graph.revisions) - state.applied)]
     problems = []
     for item in read_destruction(ws, [Step(rev, "up") for rev in pending]):

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from memstack.core.components import build_registry
 from memstack.core.db import connection_reason, database_exists
 from memstack.core.errors import MemstackError
 from memstack.core.settings import Settings, mask_url
 from memstack.engine.review.checks import Fix, Problem, run_checks
+from memstack.engine.review.lockcheck import table_blockers
+from memstack.engine.run.verify import invalid_indexes
 from memstack.engine.workspace import Workspace
 
 #: backend -> (driver module, how to install it)
@@ -45,7 +48,6 @@ _PROBLEM_ORDER = ("graph", "multiple_heads", "alembic_config", "pending", "check
 @dataclass(frozen=True)
 class Finding:
     """One health item; ``cause`` is the domain error behind it, when there is one (its wording wins)."""
-
     item: str
     status: str  # ok | warning | error
     detail: str
@@ -88,8 +90,6 @@ def doctor(settings: Settings) -> list[Finding]:
 
 def _invalid_indexes(ws: Workspace) -> list[Finding]:
     """INVALID indexes (an interrupted ``CREATE INDEX CONCURRENTLY``): no query uses them, every write pays."""
-    from memstack.engine.run.verify import invalid_indexes
-
     with ws.engine.connect() as connection:
         found = invalid_indexes(connection)
     if not found:
@@ -102,8 +102,6 @@ def _invalid_indexes(ws: Workspace) -> list[Finding]:
 
 def _table_locks(ws: Workspace) -> Finding:
     """Sessions holding the tables pending revisions would lock (the guard's pre-flight, ahead of time)."""
-    from memstack.engine.review.lockcheck import table_blockers
-
     try:
         tables, who = table_blockers(ws)
     except Exception as exc:  # a report item, never the report's end
@@ -118,8 +116,6 @@ def _table_locks(ws: Workspace) -> Finding:
 
 
 def _workspace(settings: Settings) -> Workspace:
-    from memstack.core.components import build_registry
-
     return Workspace(settings=settings, registry=build_registry(settings))
 
 

@@ -25,7 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from memstack.core.db import metadata
+from memstack.core.errors import MemstackError
 from memstack.engine.errors import RevisionNotRenderable, SquawkFailed, SquawkMissing
+from memstack.engine.run.classify import classify_step, describe_fact
+from memstack.engine.run.offline import render_step
 from memstack.engine.tree.graph import Revision, Step
 from memstack.engine.workspace import Workspace
 
@@ -241,15 +245,11 @@ def file_findings(path: Path, packages: Sequence[str], mapped: dict[str, set[str
 
 
 def _mapped_columns(ws: Workspace) -> dict[str, set[str]]:
-    from memstack.core.db import metadata
-
     ws.registry.load_models()
     return {name: {c.name for c in table.columns} for name, table in metadata.tables.items()}
 
 
 def _render(ws: Workspace, revision: Revision) -> tuple[str | None, Finding | None]:
-    from memstack.engine.run.offline import render_step
-
     try:
         return render_step(ws.tree, Step(revision, "up"), "postgresql"), None
     except RevisionNotRenderable as exc:
@@ -259,9 +259,6 @@ def _render(ws: Workspace, revision: Revision) -> tuple[str | None, Finding | No
 
 def _destroys_data(ws: Workspace, revision: Revision, acknowledged: dict[str, str]) -> list[Finding]:
     """``destroys-data``: its upgrade destroys data (the classifier); ``destroys_data = "why"`` acknowledges it."""
-    from memstack.core.errors import MemstackError
-    from memstack.engine.run.classify import classify_step, describe_fact
-
     try:
         classified = classify_step(ws.tree, ws.alembic_setup(), Step(revision, "up"), "postgresql")
     except MemstackError:  # cannot be imported: the other findings say so

@@ -8,18 +8,17 @@ from the server, as the guard's pre-flight does before a step.
 
 from __future__ import annotations
 
+from memstack.core.errors import MemstackError
+from memstack.engine.migrate import plan_for, plan_sql_blocks
+from memstack.engine.records.status import read_status
 from memstack.engine.run import blockers as found
 from memstack.engine.run.guard import _CREATE_TABLE
+from memstack.engine.run.lockreport import split_statements
 from memstack.engine.workspace import Workspace
 
 
 def pending_statements(ws: Workspace) -> list[str]:
     """The statements of the pending plan, rendered offline (stopping at one that cannot render)."""
-    from memstack.core.errors import MemstackError
-    from memstack.engine.migrate import plan_for, plan_sql_blocks
-    from memstack.engine.records.status import read_status
-    from memstack.engine.run.lockreport import split_statements
-
     state = read_status(ws)
     plan = plan_for(ws, state)
     blocks: list[str] = []

@@ -8,6 +8,7 @@ filling in ownership of tables no revision creates. Tables neither knows are kep
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import shutil
 import subprocess
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from memstack.core.components import is_bookkeeping_table
 from memstack.core.redaction import mask_url
 from memstack.engine.errors import GraphvizFailed, GraphvizMissing, TemplatesMissing
+from memstack.engine.run.baseline import load_baselines
 from memstack.engine.tree.graph import MigrationGraph, Revision
 from memstack.engine.workspace import Workspace
 
@@ -116,8 +119,6 @@ def _imported_names(tree: ast.Module) -> dict[str, tuple[str, str]]:
 
 
 def _tablename(module: str, attribute: str) -> str | None:
-    import importlib
-
     try:
         value = getattr(importlib.import_module(module), attribute, None)
     except Exception:  # a module that cannot be imported here names no table
@@ -153,8 +154,6 @@ _CREATE_TABLE_SQL = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`\
 
 def baseline_tables(ws: Workspace) -> dict[str, str]:
     """{table: component} of the tables components' baselines create (run/baseline.py)."""
-    from memstack.engine.run.baseline import load_baselines
-
     found: dict[str, str] = {}
     for label, baseline in load_baselines(ws.registry).items():
         if baseline.is_sql:
@@ -216,8 +215,6 @@ def read_schema(ws: Workspace, components: Sequence[str] = ()) -> SchemaDoc:
 
 
 def _environment(templates_dir: Path) -> Any:
-    import jinja2
-
     folder = templates_dir / "schemadoc"
     if not folder.is_dir():
         raise TemplatesMissing(folder)

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from memstack.core.urls import missing_sqlite_file
 from memstack.engine.errors import NotOneRevision
 from memstack.engine.records.recorder import Recorder, history_table
 from memstack.engine.records.status import DatabaseStatus, read_status
+from memstack.engine.run.offline import render_step
 from memstack.engine.tree.graph import Revision, Step
+from memstack.engine.tree.planner import resolve_target
 
 if TYPE_CHECKING:  # (the running machinery of engine/migrate.py is not imported to list revisions)
     from memstack.engine.workspace import Workspace
@@ -31,7 +34,6 @@ def iso(value: dt.datetime | None) -> str | None:
 @dataclass(frozen=True)
 class HistoryEntry:
     """One ``memstack_history`` row as ``history`` shows it."""
-
     id: int
     event: str
     component: str
@@ -131,7 +133,6 @@ class ForeignRevision:
 @dataclass(frozen=True)
 class Listing:
     """``showmigrations``: per component its revisions, and what the database holds beyond them."""
-
     components: dict[str, list[RevisionState]]
     foreign: list[ForeignRevision]
 
@@ -177,7 +178,6 @@ def history(ws: Workspace, component: str | None = None, limit: int | None = Non
     """Recorded events, oldest first; a removed component's events can still be asked for by name."""
     if component is not None:
         component = ws.registry.get(component).label if component in ws.registry.labels else component
-    from memstack.core.urls import missing_sqlite_file
 
     if missing_sqlite_file(ws.settings.database_url):  # no history yet; reading must not create the file
         return []
@@ -195,8 +195,6 @@ class RenderedSQL:
 
 def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: bool = False) -> RenderedSQL:
     """The SQL of exactly one revision for the configured dialect; the database is not touched."""
-    from memstack.engine.tree.planner import resolve_target
-
     label = ws.registry.get(component).label
     revision = resolve_target(ws.graph, label, target)
     if revision is None:
@@ -204,7 +202,6 @@ def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: b
     direction = "down" if backwards else "up"
     if backwards and revision.irreversible:
         return RenderedSQL(revision, direction, None, "irreversible: this revision has no downgrade")
-    from memstack.engine.run.offline import render_step  # raises RevisionNotRenderable
 
     sql = render_step(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
     return RenderedSQL(revision, direction, sql)

@@ -16,6 +16,7 @@ import argparse
 import importlib.util
 import io
 import sys
+import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -23,9 +24,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from alembic.config import Config
+from alembic.operations import Operations
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+
 from memstack.core.components import Registry
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import NonAtomicUndeclared
+from memstack.engine.run.baseline import with_baseline
 from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options
 
 if TYPE_CHECKING:
@@ -94,16 +101,13 @@ def _script_location_usable(value: object, project_dir: Path) -> bool:
 
 def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
     """Rewrite ``[tool.alembic]`` script_location/version_locations when needed; True if changed."""
-    import tomllib
-
     text = pyproject.read_text(encoding="utf-8")
     wanted = wanted_locations(registry, pyproject.parent)
     already = tomllib.loads(text).get("tool", {}).get("alembic")
     if already is not None and _script_location_usable(already.get("script_location"), pyproject.parent) and [
             str(v) for v in already.get("version_locations", [])] == wanted:
         return False  # in step (the usual case): no need for tomlkit, which only an edit needs
-
-    import tomlkit
+    import tomlkit  # lazy: only an edit of pyproject.toml needs it (28 ms to import)
 
     document = tomlkit.parse(text)
     tool = document.setdefault("tool", tomlkit.table())
@@ -177,8 +181,6 @@ class AlembicSetup:
 
     def with_baseline(self, step: Step, function: Callable[[], None]) -> Callable[[], None]:
         """The step's function, with its component's baseline around the root revision (run/baseline.py)."""
-        from memstack.engine.run.baseline import with_baseline
-
         return with_baseline(dict(self.baselines), step, function)
 
     @property
@@ -190,9 +192,6 @@ def alembic_setup(project_dir: Path | None = None, x_arguments: Sequence[str] = 
                   hooks: Mapping[str, EnvHook] | None = None,
                   baselines: Mapping[str, Baseline] | None = None) -> AlembicSetup:
     """The Config the plain ``alembic`` command would build for ``project_dir``, with ``-x`` values."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
     pyproject = project_dir / "pyproject.toml" if project_dir is not None else None
     has_toml = pyproject is not None and pyproject.is_file()
     config = Config(toml_file=str(pyproject) if has_toml else None,
@@ -223,8 +222,6 @@ def revision_environment(setup: AlembicSetup, connection: Connection | None = No
     own per-revision transaction so ``autocommit_block()`` can commit it. ``component``: its
     environment hook (see :mod:`envhooks`) runs first and may add options or wrap the connection.
     """
-    from alembic.operations import Operations
-    from alembic.runtime.environment import EnvironmentContext
 
     environment = EnvironmentContext(setup.config, setup.script, as_sql=connection is None)
     setup.config.attributes["connection"] = connection

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alembic import op
+from sqlalchemy import MetaData
+
+from memstack.core.db import Base, metadata
 from memstack.engine.errors import BaselineUnusable
 
 if TYPE_CHECKING:
@@ -55,10 +59,7 @@ class Baseline:
         return [t for t in metadata.sorted_tables if names is None or t.name in names]
 
     def _metadata(self) -> tuple[MetaData, set[str] | None]:
-        from sqlalchemy import MetaData
-
         if self.value == "models":
-            from memstack.core.db import metadata
 
             owned = {t for t, label in _owners(self.package, self.component).items() if label == self.component}
             return metadata, owned
@@ -94,8 +95,6 @@ class Baseline:
 
 def _owners(package: str, label: str) -> dict[str, str]:
     """The component's model tables (its models module imported; memstack's one metadata)."""
-    from memstack.core.db import Base
-
     importlib.import_module(f"{package}.models")
     found: dict[str, str] = {}
     for mapper in Base.registry.mappers:
@@ -118,8 +117,6 @@ def with_baseline(baselines: dict[str, Baseline], step: Step, function: Callable
         return function
 
     def run() -> None:
-        from alembic import op
-
         if step.direction == "up":
             baseline.create(op.get_bind())
             function()

@@ -95,7 +95,6 @@ def fingerprint(query: str | None) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Blocker:
     """A session holding (or possibly holding) a lock a statement needs."""
-
     pid: int
     user: str | None
     application: str | None
@@ -198,7 +197,6 @@ def blockers(dialect: str, cursor: Any, statement: str) -> list[Blocker]:
 @dataclass(frozen=True)
 class Retry:
     """One try that timed out waiting for a lock (history event ``retry``)."""
-
     attempt: int
     waited_ms: int
     lock_timeout_ms: int

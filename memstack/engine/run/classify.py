@@ -29,14 +29,27 @@ from __future__ import annotations
 
 import functools
 import io
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from alembic.operations import BatchOperations, Operations, ops
+from alembic.runtime.environment import EnvironmentContext
+from sqlalchemy import types as t
+from sqlalchemy.dialects import registry
+from sqlalchemy.engine import default
+from sqlalchemy.sql import Delete, Insert, TextClause, Update
+from sqlalchemy.types import to_instance
+
+from memstack.engine.alembic_compat import environment_kept, installed_as_op
 from memstack.engine.run.alembic_config import AlembicSetup, load_revision_module, revision_function
-from memstack.engine.run.classify_sql import Fact
+from memstack.engine.run.classify_code import code_facts, safe_to_record, static_facts
+from memstack.engine.run.classify_sql import Fact, classify_sql
+from memstack.engine.run.offline import explain_render_failure
 
 if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
@@ -51,7 +64,6 @@ DESTRUCTIVE_KINDS = ("drop_table", "drop_column", "type_change", "truncate", "de
 @dataclass(frozen=True)
 class Classification:
     """Everything one step of one revision does, in the order it does it."""
-
     facts: tuple[Fact, ...] = ()
     declared: str | None = None  # the revision's ``destroys_data``
 
@@ -87,10 +99,7 @@ def recording_op(setup: AlembicSetup, dialect_name: str) -> Iterator[list[Any]]:
     on SQLite needs the live table. Inside env.py a real run's ``context`` and ``op`` are
     installed: they are put back afterwards (Alembic's proxies do not nest).
     """
-    from alembic.operations import BatchOperations, Operations
-    from alembic.runtime.environment import EnvironmentContext
 
-    from memstack.engine.alembic_compat import environment_kept, installed_as_op
 
     recording = _Recording()
     environment = EnvironmentContext(setup.config, setup.script, as_sql=True)
@@ -117,7 +126,6 @@ def recording_op(setup: AlembicSetup, dialect_name: str) -> Iterator[list[Any]]:
 def _type_text(type_: Any, dialect: Any) -> str | None:
     if type_ is None:
         return None
-    from sqlalchemy.types import to_instance
 
     instance = to_instance(type_)
     try:
@@ -128,8 +136,6 @@ def _type_text(type_: Any, dialect: Any) -> str | None:
 
 def widens(old: Any, new: Any) -> bool:
     """Every value of type ``old`` survives as the same value in ``new`` (a string grown, ...)."""
-    from sqlalchemy import types as t
-
     old, new = t.to_instance(old), t.to_instance(new)
     if isinstance(new, t.Enum) or isinstance(old, t.Enum):
         return isinstance(old, t.Enum) and isinstance(new, t.Enum) and set(old.enums) <= set(new.enums)
@@ -153,8 +159,6 @@ def widens(old: Any, new: Any) -> bool:
 
 
 def _rank(type_: Any) -> int:
-    from sqlalchemy import types as t
-
     return 2 if isinstance(type_, t.BigInteger) else 0 if isinstance(type_, t.SmallInteger) else 1
 
 
@@ -177,9 +181,6 @@ def _alter_column(operation: Any, dialect: Any) -> Fact:
 
 def classify_operations(operations: Sequence[Any], dialect_name: str) -> list[Fact]:
     """One or more facts per recorded Alembic operation, in order."""
-    from alembic.operations import ops
-    from sqlalchemy.engine import default
-
     dialect = _dialect(dialect_name) or default.DefaultDialect()
     facts: list[Fact] = []
     for operation in operations:
@@ -206,8 +207,6 @@ def classify_operations(operations: Sequence[Any], dialect_name: str) -> list[Fa
 
 @functools.lru_cache(maxsize=8)
 def _dialect(name: str) -> Any:
-    from sqlalchemy.dialects import registry
-
     try:
         return registry.load(name)()
     except Exception:
@@ -215,10 +214,6 @@ def _dialect(name: str) -> Any:
 
 
 def _executed(sqltext: Any, dialect: Any) -> list[Fact]:
-    from sqlalchemy.sql import Delete, Insert, TextClause, Update
-
-    from memstack.engine.run.classify_sql import classify_sql
-
     if isinstance(sqltext, str):
         return classify_sql(sqltext)
     if isinstance(sqltext, TextClause):
@@ -257,10 +252,6 @@ Classifier = Callable[[ModuleType, str], Classification]
 @contextmanager
 def classifier(setup: AlembicSetup, dialect_name: str) -> Iterator[Classifier]:
     """One recording ``op`` for many revisions (a plan): set up once, not per revision."""
-    from pathlib import Path
-
-    from memstack.engine.run.classify_code import code_facts, safe_to_record, static_facts
-    from memstack.engine.run.offline import explain_render_failure
 
     with recording_op(setup, dialect_name) as operations:
 
@@ -300,9 +291,6 @@ def classify_step(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_nam
 
 def classify_source(text: str, setup: AlembicSetup, dialect_name: str, direction: str = "up") -> Classification:
     """Classify a revision not written yet (``makemigrations --dry-run``): its text, imported from a temporary file."""
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory(prefix="memstack-classify-") as folder:
         path = Path(folder) / "revision.py"
         path.write_text(text, encoding="utf-8")

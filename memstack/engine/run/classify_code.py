@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from memstack.engine.run.classify_sql import Fact
+from memstack.engine.run.classify_sql import Fact, classify_sql
 
 __all__ = ["code_facts"]
 
@@ -139,7 +139,6 @@ def static_facts(function: Callable[..., Any]) -> list[Fact]:
     ``with op.batch_alter_table("t") as batch`` and ``op.execute("literal SQL")``; a name computed
     at run time cannot be read and is left to the code facts.
     """
-    from memstack.engine.run.classify_sql import classify_sql
 
     definition = _definition(function)
     if definition is None:

@@ -25,7 +25,6 @@ __all__ = ["classify_sql", "split_statements"]
 @dataclass(frozen=True)
 class Fact:
     """One thing a step does. ``effect``: destructive | ddl | data | code; ``kind`` says what exactly."""
-
     effect: str
     kind: str  # drop_table | drop_column | type_change | truncate | delete_rows | drop_schema | insert | update
     #            | sql | code | the lower-cased Alembic operation (createtable, addcolumn, ...)

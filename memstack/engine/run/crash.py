@@ -16,7 +16,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
+
 from memstack.engine.errors import Confirmation, MigrationFailed
+from memstack.engine.records.status import read_version_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -30,8 +33,6 @@ CONFIRM_SECONDS = 5.0
 
 def connection_lost(exc: BaseException) -> bool:
     """True when ``exc`` ended the session (a crash, a restart, a terminated backend, a dropped network)."""
-    from sqlalchemy.exc import DBAPIError
-
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
@@ -61,8 +62,6 @@ def confirming(engine: Engine, graph: MigrationGraph, results: Sequence[StepResu
 
 
 def _applied(engine: Engine, graph: MigrationGraph, seconds: float) -> set[str] | None:
-    from memstack.engine.records.status import read_version_rows
-
     deadline = time.monotonic() + seconds
     while True:
         try:

@@ -16,9 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import column, func, inspect, select, table
+from alembic.operations import ops
+from sqlalchemy import column, func, inspect, select, table, text
 from sqlalchemy.engine import Connection
 
+from memstack.core.urls import missing_sqlite_file
 from memstack.engine.run.alembic_config import AlembicSetup, load_revision_module, revision_function
 from memstack.engine.run.classify import Classifier, classifier, classify_step, recording_op
 from memstack.engine.run.classify_sql import Fact
@@ -103,8 +105,6 @@ def _name(value: Any) -> str | None:
 
 
 def _as_loss(operation: Any) -> Loss | None:
-    from alembic.operations import ops
-
     if isinstance(operation, ops.DropTableOp):
         return Loss("table", operation.table_name, schema=operation.schema)
     if isinstance(operation, ops.DropColumnOp):
@@ -203,8 +203,6 @@ def count_losses(connection: Connection, losses: Sequence[Loss]) -> list[Loss]:
 
 def _count_where(connection: Connection, loss: Loss) -> int | None:
     """The rows a DELETE's WHERE clause matches now; None when the clause cannot be read alone."""
-    from sqlalchemy import text
-
     preparer = connection.dialect.identifier_preparer
     name = preparer.quote(loss.table or "")
     name = f"{preparer.quote_schema(loss.schema)}.{name}" if loss.schema else name
@@ -221,7 +219,6 @@ def _not_surviving_cast(connection: Connection, loss: Loss) -> int | None:
     Alembic's batch rebuild copies ``CAST(col AS type)``; SQLite compares the cast value with
     the original after type affinity, so '12' -> 12 counts as kept and 'abc' -> 0 as lost.
     """
-    from sqlalchemy import text
 
     if not loss.to_type:
         return None
@@ -250,7 +247,6 @@ def read_destruction(ws: Workspace, steps: Sequence[Step], *, record_only: bool 
     everything = [loss for p in planned for loss in p.losses]
     if not everything:
         return planned
-    from memstack.core.urls import missing_sqlite_file
 
     if missing_sqlite_file(ws.settings.database_url):  # a database not created yet holds nothing
         return [p if p.step.direction == "down" else replace(p, losses=tuple(

@@ -46,7 +46,6 @@ RUN_OWNED = frozenset({"connection", "transaction_per_migration", "transactional
 @dataclass
 class HookEnvironment:
     """What a hook sees and changes; ``connection`` is None offline (``--sql``)."""
-
     component: str
     config: Config
     connection: Connection | None

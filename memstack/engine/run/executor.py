@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from memstack.core.errors import MemstackError
 from memstack.core.guardsettings import GuardSettings
 from memstack.engine.errors import NonAtomicInPlan
+from memstack.engine.records.recorder import Recorder, StepWrite, touch_meta, utcnow, write_step
 from memstack.engine.run import crash, fencing, lock, verify
 from memstack.engine.run.alembic_config import (
     AlembicSetup,
@@ -53,7 +54,7 @@ from memstack.engine.run.steps import (
     transactional_ddl,
 )
 from memstack.engine.tree.graph import MigrationGraph, Step
-from memstack.engine.tree.loader import LoadedTree
+from memstack.engine.tree.loader import LoadedTree, checksum_file
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
     from types import ModuleType
@@ -65,7 +66,6 @@ if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays ch
 
 class Executor:
     """Applies plans to one database; the caller holds the migration lock."""
-
     def __init__(self, engine: Engine, tree: LoadedTree, progress: ProgressCallback | None = None, *,
                  ddl_lock_timeout: float | None = None, record: bool = True,
                  alembic: AlembicSetup | None = None, keep_modules: bool = True,
@@ -96,8 +96,6 @@ class Executor:
         return transactional_ddl(self.engine.dialect.name)
 
     def checksum(self, revision_id: str) -> str:
-        from memstack.engine.tree.loader import checksum_file
-
         return checksum_file(self.tree.path_of(revision_id))
 
     def _declared_atomic(self, step: Step) -> bool:
@@ -126,8 +124,6 @@ class Executor:
 
     def _prepare(self, connection: Connection) -> Recorder:
         """Once per run: the version table (and bookkeeping tables) exist; the recorder knows them."""
-        from memstack.engine.records.recorder import Recorder
-
         recorder = Recorder(connection)
         recorder.ensure_version_table()
         if self.record:
@@ -203,8 +199,6 @@ class Executor:
 
     def _flush_commits(self, connection: Connection) -> None:
         """Make the run's asynchronous commits durable: a synchronous commit that wrote WAL flushes all before it."""
-        from memstack.engine.records.recorder import touch_meta
-
         self._unflushed = False
         try:
             with connection.begin():
@@ -265,7 +259,6 @@ class Executor:
         ``connection``: the strategy's open transaction; ``None``: the step runs outside one
         (marked while it runs, recorded after).
         """
-        from memstack.engine.records.recorder import utcnow
 
         self.progress("start", step, None)
         started_at, clock = utcnow(), time.perf_counter()
@@ -336,7 +329,6 @@ class Executor:
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False,
                      durable: bool = True) -> None:
-        from memstack.engine.records.recorder import StepWrite, utcnow, write_step
         gone, added = self._move_rows(before, step)  # kept incrementally
         if not self.record:
             return recorder.move_rows(gone, added)

@@ -30,6 +30,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+
+from memstack.engine.errors import LockLost, LockTimeout
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.elements import TextClause
@@ -50,15 +54,12 @@ def mysql_barrier_name(database: str) -> str:
 
 
 def _sql(statement: str) -> TextClause:
-    from sqlalchemy import text
-
     return text(statement)
 
 
 @dataclass(frozen=True)
 class HeldLock:
     """A lock this process holds; ``probe`` returns why it is lost, or None while it holds."""
-
     engine: Engine
     what: str
     probe: Callable[[], str | None]
@@ -93,7 +94,6 @@ def fenced_step(engine: Engine, connection: Connection, *, in_transaction: bool)
 
     A no-op when this process holds no migration lock on ``engine`` (scratch databases).
     """
-    from memstack.engine.errors import LockLost
 
     held = held_for(engine)
     name = connection.dialect.name
@@ -141,7 +141,6 @@ def _session_barrier(connection: Connection, database: str) -> Iterator[None]:
 
 def postgres_fence(pid: int, since: object, key: int) -> Callable[[Connection], str | None]:
     """The fence of a PostgreSQL lock session: is backend ``pid`` (started at ``since``) holding ``key``?"""
-
     def fence(connection: Connection) -> str | None:
         row = connection.execute(_sql(
             "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
@@ -165,7 +164,6 @@ def wait_for_previous_step(connection: Connection, database: str, timeout: float
     Normally free at once (one round trip). Busy only when the previous holder lost its lock
     while a step ran; that step ends (its fence rolls it back) before this run reads the state.
     """
-    from memstack.engine.errors import LockTimeout
 
     postgres = connection.dialect.name == "postgresql"
     what = "PostgreSQL" if postgres else "MariaDB"

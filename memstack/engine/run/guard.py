@@ -33,11 +33,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import event
+
 from memstack.core.guardsettings import GuardSettings
 from memstack.engine.errors import BlockersRefused, LockWaitGaveUp
+from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.run import blockers as found
 from memstack.engine.run.blockers import Retry, drop_invalid_index
-from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult
+from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult, error_text
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -111,7 +114,6 @@ def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, 
 @dataclass
 class _StepState:
     """A guarded step running on one DBAPI connection."""
-
     guard: Guard
     step: Step
     settings: GuardSettings
@@ -203,14 +205,11 @@ def _int_values(parameters: Any) -> bool:
 
 
 def _text(exc: BaseException) -> str:
-    from memstack.engine.run.steps import error_text
-
     return error_text(exc)
 
 
 class Guard:
     """Guards the steps of one run on ``engine`` (see the module docstring)."""
-
     def __init__(self, engine: Engine, settings: GuardSettings, revision_overrides: dict[str, dict[str, Any]],
                  progress: ProgressCallback, *, record: bool = True) -> None:
         self.engine = engine
@@ -222,7 +221,6 @@ class Guard:
         self.created: set[str] = set()  # tables this run created: they need no pre-flight
         self.active = settings.enabled and self.dialect in ("postgresql", "mysql", "mariadb")
         if self.active and not getattr(engine.dialect, "_memstack_guarded", False):  # once per engine
-            from sqlalchemy import event
 
             event.listen(engine, "do_execute", _do_execute)
             engine.dialect._memstack_guarded = True  # type: ignore[attr-defined]
@@ -248,8 +246,6 @@ class Guard:
 
     def report(self, step: Step, retry: Retry) -> None:
         """Progress event ``retry``, and history event ``retry`` in a transaction of its own."""
-        from memstack.engine.records.recorder import Recorder, utcnow
-
         self.progress("retry", step, StepResult(step, retry.waited_ms, success=False, error=retry.note()))
         if not self.record:
             return

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alembic.migration import MigrationContext
+from alembic.operations import Operations, ops
+from sqlalchemy import inspect
+
 from memstack.engine.alembic_compat import installed_as_op
+from memstack.engine.run.alembic_config import load_revision_module, revision_function
+from memstack.engine.run.verify import invalid_indexes
 
 if TYPE_CHECKING:
     from alembic.operations.ops import MigrateOperation
@@ -49,7 +55,6 @@ class Expected:
 @dataclass(frozen=True)
 class MarkProgress:
     """What of a marked revision is done (``done``), not done (``pending``), and not checked."""
-
     done: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
@@ -67,8 +72,6 @@ class MarkProgress:
 
 def mark_progress(connection: Connection, revision: Revision, direction: str) -> MarkProgress:
     """Compare what ``revision`` does in ``direction`` with the live database on ``connection``."""
-    from sqlalchemy import inspect
-
     if not revision.path:
         return MarkProgress(error="its file is not known")
     try:
@@ -97,7 +100,6 @@ def _invalid_indexes(connection: Connection) -> dict[str, InvalidObject]:
     """PostgreSQL's INVALID indexes by name (an interrupted ``CREATE INDEX CONCURRENTLY`` leaves one)."""
     if connection.dialect.name != "postgresql":
         return {}
-    from memstack.engine.run.verify import invalid_indexes
 
     return {o.name: o for o in invalid_indexes(connection)}
 
@@ -110,8 +112,6 @@ def _state_word(item: Expected, exists: bool) -> str:
 
 def expected_objects(path: Path, direction: str, dialect_name: str) -> tuple[list[Expected], list[str]]:
     """The named objects the revision creates or drops, in order, and what cannot be checked."""
-    from memstack.engine.run.alembic_config import load_revision_module, revision_function
-
     function = revision_function(load_revision_module(path), direction)
     recorded: list[MigrateOperation] = []
     unchecked: list[str] = []
@@ -129,9 +129,6 @@ def expected_objects(path: Path, direction: str, dialect_name: str) -> tuple[lis
 @contextmanager
 def _recording_op(dialect_name: str, recorded: list[MigrateOperation], unchecked: list[str]) -> Iterator[None]:
     """Alembic's ``op`` proxy, recording each operation instead of running it."""
-    from alembic.migration import MigrationContext
-    from alembic.operations import Operations, ops
-
     context = MigrationContext.configure(dialect_name=dialect_name,
                                          opts={"as_sql": True, "output_buffer": io.StringIO()})
     operations = Operations(context)
@@ -157,8 +154,6 @@ def _recording_op(dialect_name: str, recorded: list[MigrateOperation], unchecked
 
 def _expectations(operation: MigrateOperation) -> list[Expected] | None:
     """What ``operation`` leaves behind by name; None when a name cannot show it."""
-    from alembic.operations import ops
-
     handlers: list[tuple[type[Any], Callable[[Any], list[Expected]]]] = [
         (ops.CreateTableOp, lambda o: [Expected("table", o.table_name, o.table_name, True)]),
         (ops.DropTableOp, lambda o: [Expected("table", o.table_name, o.table_name, False)]),

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import LockLost, LockTimeout
 from memstack.engine.run.fencing import HeldLock, held_for, postgres_fence, registered, wait_for_previous_step
@@ -66,8 +68,6 @@ def verify_held(engine: Engine, *, before: str | None = None, completed: int = 0
 
 
 def _sql(statement: str) -> TextClause:
-    from sqlalchemy import text
-
     return text(statement)
 
 

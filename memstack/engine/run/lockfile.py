@@ -35,7 +35,7 @@ def try_lock(handle: IO[str]) -> bool:
             return True
         except OSError:
             return False
-    import fcntl
+    import fcntl  # lazy: this platform's lock module only
 
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -18,7 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event
+
+from memstack.core.errors import MemstackError
 from memstack.engine.run import blockers as found
+from memstack.engine.run.offline import iter_plan_sql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -53,7 +57,6 @@ class HeldLock:
 @dataclass
 class StatementLocks:
     """One statement of the rehearsal and what it took."""
-
     step: Step
     statement: str
     duration_ms: float
@@ -77,7 +80,6 @@ class StatementLocks:
 
 class LockRecorder:
     """Collects :class:`StatementLocks` from the rehearsal's statements (engine events)."""
-
     def __init__(self) -> None:
         self.statements: list[StatementLocks] = []
         self._step: Step | None = None
@@ -87,7 +89,6 @@ class LockRecorder:
 
     def progress(self, inner: ProgressCallback | None) -> ProgressCallback:
         """The executor's progress callback, also telling the recorder which step runs."""
-
         def callback(event: str, step: Step, result: StepResult | None) -> None:
             self._step = step if event == "start" else None
             if inner is not None:
@@ -133,8 +134,6 @@ def _relations(cursor: Any) -> dict[int, tuple[Any, ...]]:
 @contextmanager
 def recording(engine: Engine) -> Iterator[LockRecorder]:
     """A :class:`LockRecorder` listening to ``engine``'s statements for the block."""
-    from sqlalchemy import event
-
     recorder = LockRecorder()
     event.listen(engine, "before_cursor_execute", recorder.before)
     event.listen(engine, "after_cursor_execute", recorder.after)
@@ -164,9 +163,6 @@ def split_statements(blocks: Iterator[str] | list[str]) -> list[str]:
 
 def not_rehearsed(ws: Any, step: Step, state: Any) -> list[StatementLocks]:
     """An ``atomic = False`` step the rehearsal stopped before: its statements rendered, locks as documented."""
-    from memstack.core.errors import MemstackError
-    from memstack.engine.run.offline import iter_plan_sql
-
     try:
         return documented(step, split_statements(list(iter_plan_sql(ws, [step], state))[1:]))
     except MemstackError:  # not renderable offline: nothing to report from the documentation either

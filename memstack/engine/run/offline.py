@@ -21,8 +21,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import String
-from sqlalchemy.engine import Dialect
+from alembic.util import CommandError
+from sqlalchemy import String, inspect
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.sql import ClauseElement
 
 from memstack.core.urls import missing_sqlite_file
@@ -52,9 +54,6 @@ _RESULT_METHODS = frozenset({"fetchall", "fetchone", "fetchmany", "first", "one"
 
 def explain_render_failure(exc: BaseException, path: Path) -> RenderFailure:
     """Tell apart what needs a live database from a revision's own bug, from the exception alone."""
-    from alembic.util import CommandError
-    from sqlalchemy.exc import NoInspectionAvailable
-
     text = (str(exc).strip().splitlines() or [""])[0][:300]
     detail = f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (raised without a message)"
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
@@ -105,7 +104,6 @@ def _bookkeeping_setup(ws: Workspace, dialect: Dialect) -> list[str]:
     """CREATE statements for the version and bookkeeping tables the database lacks."""
     existing: set[str] = set()
     if not missing_sqlite_file(ws.settings.database_url):  # a script must not create the database file
-        from sqlalchemy import inspect
 
         with ws.engine.connect() as connection:
             existing = set(inspect(connection).get_table_names())
@@ -193,7 +191,6 @@ def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseStatus) -
     that stops a client, then raises :class:`RevisionNotRenderable` (its ``script`` empty: the
     blocks before it are the script).
     """
-    from sqlalchemy.engine import make_url
 
     dialect = make_url(ws.settings.database_url).get_dialect()()
     yield (f"-- memstack plan for {ws.settings.masked_database_url} ({dialect.name}), "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import MigrationFailed, StepNotApplied
+from memstack.engine.errors import InvalidObjectsLeft, LockLost, MigrationFailed, StepNotApplied, Terminated
 from memstack.engine.tree.graph import MigrationGraph, Step
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ ProgressCallback = Callable[[str, Step, "StepResult | None"], None]
 
 class StepFailed(Exception):
     """Internal: a step raised; carries what the failure row needs."""
-
     def __init__(self, cause: BaseException, started_at: dt.datetime, duration_ms: int) -> None:
         super().__init__(str(cause))
         self.cause = cause
@@ -59,7 +58,6 @@ def as_migration_failed(step: Step, index: int, total: int, exc: BaseException, 
                         dialect: str) -> MigrationFailed | LockLost:
     """What a run raises for a failed step (an already-worded MigrationFailed passes through;
     a lock found lost before the step's commit says which step it rolled back)."""
-    from memstack.engine.errors import LockLost
 
     if isinstance(exc, MigrationFailed):
         return exc
@@ -86,8 +84,6 @@ def check_foreign_keys(connection: Connection, step: Step) -> None:
 
 def error_text(exc: BaseException) -> str:
     """The one-line text a failure row and mark keep."""
-    from memstack.engine.errors import InvalidObjectsLeft, StepNotApplied, Terminated
-
     if isinstance(exc, StepNotApplied):  # the real cause is what the failure row and mark keep
         return error_text(exc.cause)
     if isinstance(exc, InvalidObjectsLeft):
@@ -112,7 +108,6 @@ def error_text(exc: BaseException) -> str:
 
 class VersionRows:
     """The rows standing for ``applied``; :meth:`move` applies one step and says what changed."""
-
     def __init__(self, graph: MigrationGraph, applied: Iterable[str]) -> None:
         self.graph = graph
         self.applied = set(applied)

@@ -25,7 +25,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event
+from sqlalchemy.exc import PendingRollbackError
+
 from memstack.engine.errors import InvalidObject, InvalidObjectsLeft, StepNotApplied
+from memstack.engine.records.recorder import Recorder
+from memstack.engine.run.fencing import fenced_step
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -67,10 +72,7 @@ def _unvalidated(connection: Connection, names: set[str]) -> list[InvalidObject]
 
 class _Watch:
     """The statements a session started and the ones it completed."""
-
     def __init__(self, connection: Connection) -> None:
-        from sqlalchemy import event
-
         self.started: list[str] = []
         self.completed: list[str] = []
         self._connection = connection
@@ -84,8 +86,6 @@ class _Watch:
         self.completed.append(statement)
 
     def stop(self) -> None:
-        from sqlalchemy import event
-
         for name, listener in (("before_cursor_execute", self._before), ("after_cursor_execute", self._after)):
             if event.contains(self._connection, name, listener):
                 event.remove(self._connection, name, listener)
@@ -102,8 +102,6 @@ class _Watch:
 
 def real_cause(exc: BaseException) -> BaseException:
     """The first error of a failed step: not the ``PendingRollbackError`` a dead session raises later."""
-    from sqlalchemy.exc import PendingRollbackError
-
     seen: BaseException | None = exc
     while isinstance(seen, PendingRollbackError):
         earlier = seen.__context__ or seen.__cause__
@@ -151,8 +149,6 @@ def verified_outside(engine: Engine, connection: Connection, step: Step, *, mark
 @contextmanager
 def checked_outside(engine: Engine, connection: Connection, step: Step, *, marked: bool) -> Iterator[None]:
     """A step outside a transaction: the step barrier held (:mod:`.fencing`), what it built checked."""
-    from memstack.engine.run.fencing import fenced_step
-
     with fenced_step(engine, connection, in_transaction=False), verified_outside(engine, connection, step,
                                                                                  marked=marked):
         yield
@@ -177,8 +173,6 @@ def _left_behind(engine: Engine, watch: _Watch, before: set[tuple[str, str]]) ->
 
 
 def _clear_mark(engine: Engine, step: Step) -> None:
-    from memstack.engine.records.recorder import Recorder
-
     try:
         with engine.connect() as fresh, fresh.begin():
             Recorder(fresh).clear_marks([step.revision.id])

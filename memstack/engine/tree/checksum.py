@@ -62,7 +62,6 @@ _OPTIONAL_FIELDS: dict[str, frozenset[str]] = {
 
 class Verdict(Enum):
     """How a recorded checksum relates to a file's code."""
-
     MATCH = "match"
     LEGACY_MATCH = "legacy"  # recorded by algorithm 1 from this very code: re-record it
     CHANGED = "changed"

@@ -24,8 +24,8 @@ def tree_fingerprint(ws: Workspace, salt: str) -> str:
     Each folder contributes its part: from the index's folder summary when the folder's listing
     is exactly what the summary was made from (one stat a file), else from the headers.
     """
-    from memstack import __version__
-    from memstack.engine.tree import index
+    from memstack import __version__  # lazy: kept off the no-op path and --help
+    from memstack.engine.tree import index  # lazy: kept off the no-op path and --help
 
     digest = hashlib.sha256(f"{__version__}|{salt}".encode())
     for component in ws.registry:
@@ -42,8 +42,8 @@ def _folder_part(folder: Path) -> str:
     Parts are stored in the index and trusted while the files are unchanged: changing what a
     part hashes needs a new ``index.INDEX_FORMAT``.
     """
-    from memstack.engine.tree import index
-    from memstack.engine.tree.loader import _indexed_header, revision_files
+    from memstack.engine.tree import index  # lazy: kept off the no-op path and --help
+    from memstack.engine.tree.loader import _indexed_header, revision_files  # lazy: kept off the no-op path and --help
 
     loaded = index.last_opened(folder)  # this process's earlier load: files are not read twice
     revisions = index.open_index(folder) if loaded is None else loaded

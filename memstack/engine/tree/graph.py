@@ -21,7 +21,6 @@ Direction = Literal["up", "down"]
 @dataclass(frozen=True)
 class Revision:
     """One revision file, as far as planning needs to know it."""
-
     id: str
     component: str
     name: str
@@ -57,7 +56,6 @@ class Revision:
 @dataclass(frozen=True)
 class Step:
     """One step of a plan. ``reason`` is None for what was asked for, else why it is included."""
-
     revision: Revision
     direction: Direction
     reason: str | None = None
@@ -76,7 +74,6 @@ class Step:
 @dataclass
 class MigrationGraph:
     """All revisions of all components; ``order`` ranks components for stable plans."""
-
     revisions: dict[str, Revision] = field(default_factory=dict)
     component_order: list[str] = field(default_factory=list)
     _children: dict[str, list[str]] | None = field(default=None, repr=False)

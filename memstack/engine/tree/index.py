@@ -59,7 +59,6 @@ _HEAD_BYTES = 4096  # the head is ~250 bytes
 @dataclass(frozen=True)
 class Header:
     """What a revision file declares at module level, plus its checksum."""
-
     revision: str
     down_revision: tuple[str, ...]
     depends_on: tuple[str, ...]
@@ -171,7 +170,6 @@ def _entry_to_json(key: StatKey, header: Header) -> dict[str, Any]:
 
 class RevisionIndex:
     """The cache of one folder; ``header(path, parse)`` is the only way in."""
-
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / INDEX_NAME

@@ -8,11 +8,14 @@ executor imports a revision, and only when it runs it.
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memstack.core.components import Registry
+from memstack.core.errors import ConfigurationError
+from memstack.core.guardsettings import DEFAULT_GUARD
 from memstack.engine.errors import (
     ForeignBranchLabel,
     InvalidSyntax,
@@ -31,7 +34,6 @@ MAX_REVISION_ID = 32
 @dataclass(frozen=True)
 class RevisionFile:
     """What one file declares at module level."""
-
     path: Path
     revision: str
     down_revision: tuple[str, ...]
@@ -108,10 +110,8 @@ def _guard_marker(path: Path, value: Any) -> tuple[tuple[str, Any], ...]:
     """``guard = {...}`` as sorted pairs, checked now so a bad one fails before anything runs."""
     if value is None:
         return ()
-    from memstack.core.guardsettings import DEFAULT_GUARD
 
     if not isinstance(value, dict):
-        from memstack.core.errors import ConfigurationError
 
         raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}")
     DEFAULT_GUARD.overridden(value, f"{path}'s guard", revision=True)
@@ -172,8 +172,6 @@ def read_headers(folder: Path) -> list[RevisionFile]:
 
 def revision_files(folder: Path) -> list[Path]:
     """The folder's revision files in name order (one ``scandir``; ``*.py``, not private or hidden)."""
-    import os
-
     if not folder.is_dir():
         return []
     with os.scandir(folder) as entries:
@@ -183,8 +181,6 @@ def revision_files(folder: Path) -> list[Path]:
 
 def refuse_unreadable_folder(component: str, folder: Path) -> None:
     """A path that is there but is no readable folder is an error; an absent one is an empty tree."""
-    import os
-
     if folder.is_symlink() and not folder.exists():
         raise UnreadableMigrations(component, folder, f"is a broken symbolic link (to {os.readlink(folder)})")
     if folder.exists() and not folder.is_dir():
@@ -204,7 +200,6 @@ def _refuse_long_id(path: Path, parsed: RevisionFile) -> None:
 @dataclass
 class LoadedTree:
     """The graph plus what only the loader knows: where each revision lives."""
-
     graph: MigrationGraph
     paths: dict[str, Path] = field(default_factory=dict)
     non_atomic: set[str] = field(default_factory=set)  # revisions declaring ``atomic = False``

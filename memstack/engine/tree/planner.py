@@ -36,7 +36,6 @@ ConfirmCallback = Callable[[str, Sequence[Step]], None]
 @dataclass
 class MigratePlan:
     """The steps of one request, with the state they were planned from."""
-
     steps: list[Step]
     applied: set[str]
     rows: list[str]
