@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 import tomlkit
 
+from memstack.cli.worded import spell_command
 from memstack.core.components import build_registry, project_on_path
 from memstack.core.errors import MemstackError
 from memstack.core.settings import ComponentEntry, Settings, _parse_components, load_settings, read_project_config
@@ -44,7 +45,6 @@ class ScaffoldResult:
 
     @property
     def next_commands(self) -> list[str]:
-        from memstack.cli.worded import spell_command
 
         return [spell_command(("makemigrations", self.name)), spell_command(("migrate", self.name))]
 

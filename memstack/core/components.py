@@ -266,7 +266,7 @@ def project_on_path(project_dir: Path) -> None:
     """The project root (and its ``src/``) last on ``sys.path``, as ``manage.py`` has it first: an
     application's packages import before the application is installed (the ``memstack`` console
     script, plain ``alembic`` and a service started elsewhere have only the venv on it)."""
-    import sys
+    import sys  # lazy: kept off the no-op path and --help
 
     present = {str(Path(entry or ".").resolve()) for entry in sys.path}
     for folder in (project_dir, project_dir / "src"):

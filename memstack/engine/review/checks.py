@@ -17,6 +17,7 @@ from memstack.core.errors import MemstackError
 from memstack.engine.errors import GraphError, RevisionFileError, ScratchError
 from memstack.engine.generate.autodetect import detect
 from memstack.engine.records.status import read_status
+from memstack.engine.run.alembic_config import in_environment, resolve_location
 from memstack.engine.run.destruction import describe_loss, read_destruction
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import lock_holder
@@ -97,7 +98,6 @@ def describe_diff(diff: Any) -> str:
 def alembic_config_problems(ws: Workspace) -> list[Problem]:
     """Plain ``alembic`` must work: an env.py at script_location, version_locations listing exactly
     the components' folders, each existing, none an absolute path into a virtual environment."""
-    from memstack.engine.run.alembic_config import in_environment, resolve_location
 
     path = ws.settings.pyproject_path
     data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -28,9 +28,11 @@ from alembic.config import Config
 from alembic.operations import Operations
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
+from alembic.util import coerce_resource_to_filename
 
 from memstack.core.components import Registry
 from memstack.core.errors import MemstackError
+from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
 from memstack.engine.errors import NonAtomicUndeclared
 from memstack.engine.run.baseline import with_baseline
 from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 def location_of(folder: Path, project_dir: Path) -> str:
     """How ``[tool.alembic]`` names ``folder`` so the project survives a move: ``%(here)s/...``
     inside the project, ``memstack:_revisions/...`` for an installed memstack's own revisions."""
-    from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
 
     try:
         return f"%(here)s/{folder.relative_to(project_dir).as_posix()}".rstrip("/")
@@ -62,7 +63,6 @@ def location_of(folder: Path, project_dir: Path) -> str:
 
 def wanted_script_location(project_dir: Path) -> str:
     """The project's own ``migrations/env.py`` if it has one, else the installed memstack's."""
-    from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
 
     if (project_dir / "migrations" / "env.py").is_file() or bundled_revisions() is None:
         return "%(here)s/migrations"
@@ -75,7 +75,6 @@ def wanted_locations(registry: Registry, project_dir: Path) -> list[str]:
 
 def resolve_location(value: str, project_dir: Path) -> Path:
     """A ``[tool.alembic]`` location as Alembic resolves it (``%(here)s``, ``package:path``)."""
-    from alembic.util import coerce_resource_to_filename
 
     text = value.replace("%(here)s", project_dir.as_posix())
     try:
