@@ -18,6 +18,15 @@ from typing import TYPE_CHECKING, Any
 from memstack.core.network import NetworkSilent, _ms, _set_outside_transaction
 from memstack.core.networksettings import NetworkSettings
 
+#: the idle bound (ms) of each watched engine's sessions that idle outside a transaction (the lock's)
+_IDLE_BOUNDS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def idle_session_bound(engine: Any) -> int:
+    """``idle_session_timeout`` (ms) for a session of ``engine`` that idles outside a transaction while
+    memstack holds it: the heartbeat's silence bound where it pings such sessions, else 0 (never)."""
+    return _IDLE_BOUNDS.get(engine, 0)
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
@@ -71,6 +80,7 @@ class Heartbeat:
     """
 
     def __init__(self, engine: Engine, network: NetworkSettings) -> None:
+        _IDLE_BOUNDS[engine] = _ms(network.silence_bound)
         self._engine_ref = weakref.ref(engine)
         self.network = network
         self.silent: NetworkSilent | None = None

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from memstack.core.errors import MemstackError
+from memstack.core.heartbeat import idle_session_bound
 from memstack.engine.errors import LockLost, LockTimeout
 from memstack.engine.run.fencing import HeldLock, held_for, postgres_fence, registered, wait_for_previous_step
 from memstack.engine.run.lockfile import describe_file_holder, file_holder, file_probe, sqlite_lock_path, try_lock
@@ -174,18 +175,20 @@ def _quiet_probe(connection: Connection, ask: Callable[[], str | None]) -> Calla
 def _keep_alive(connection: Connection) -> None:
     """The lock session sits idle while steps run: no idle timeout set for a role or database may end it.
 
-    PostgreSQL: ``idle_session_timeout`` (14+) and ``idle_in_transaction_session_timeout`` are
-    switched off for this session as the lock is taken (on a migration engine the network
-    heartbeat then pings it and gives it a finite bound, so a vanished migrator's lock is still
-    released: :mod:`memstack.core.network`). MariaDB: the per-session ``wait_timeout`` every
+    PostgreSQL: ``idle_in_transaction_session_timeout`` is switched off for this session as the
+    lock is taken, and ``idle_session_timeout`` (14+) set to the heartbeat's silence bound on a
+    migration engine (whose heartbeat pings the session well within it), else off: a role's or
+    database's low value cannot end the lock during a long step, and a migrator gone silent
+    still loses it within the bound (:mod:`memstack.core.heartbeat`). MariaDB: the per-session ``wait_timeout`` every
     migration engine sets already outlives a long step.
     """
     if connection.dialect.name != "postgresql":
         return
-    settings = ["idle_in_transaction_session_timeout"]
-    if (connection.dialect.server_version_info or (0,)) >= (14,):
-        settings.append("idle_session_timeout")
-    connection.execute(_sql("SELECT " + ", ".join(f"set_config('{name}', '0', false)" for name in settings)))
+    settings = {"idle_in_transaction_session_timeout": 0}
+    if (connection.dialect.server_version_info or (0,)) >= (14,):  # the heartbeat's bound at once: a network
+        settings["idle_session_timeout"] = idle_session_bound(connection.engine)  # silent before its first ping
+    connection.execute(_sql("SELECT " + ", ".join(f"set_config('{name}', '{value}', false)"
+                                                  for name, value in settings.items())))
 
 
 # --------------------------------------------------------------------------- PostgreSQL
