@@ -42,7 +42,8 @@ from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import types as t
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import default
-from sqlalchemy.sql import Delete, Insert, TextClause, Update
+from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import to_instance
 
 from memstack.engine.alembic_compat import environment_kept, installed_as_op
