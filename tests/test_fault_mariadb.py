@@ -33,6 +33,7 @@ def _second_revision(make_component, project: Path, body: str):  # type: ignore[
     return chain
 
 
+@pytest.mark.slow_faults
 @pytest.mark.mariadb
 def test_a_lock_wait_timeout_before_any_ddl_leaves_no_mark(project: Path, mariadb_url: str,
                                                           make_component) -> None:

@@ -120,6 +120,7 @@ def _advisory_holders(url: str, database: str) -> int:
         engine.dispose()
 
 
+@pytest.mark.slow_faults
 @pytest.mark.postgres
 def test_silent_network_mid_step_fails_the_client_and_the_server_releases_the_table(
         tmp_path: Path, postgres_url: str) -> None:

@@ -26,6 +26,7 @@ HEADS = {REV[("auth", "0002_add_user_roles_fk")], REV[("memory", "0002_add_task_
          REV[("task", "0005_merge_legacy_task_columns")]}
 
 
+@pytest.mark.slow_faults
 def test_sixteen_processes_apply_each_revision_exactly_once(project: Path, db_url: str) -> None:
     # half name the database with options, half through the environment; all start at once and
     # queue for the lock as long as the loaded machine needs (the default 60 s is not the subject)
