@@ -41,8 +41,6 @@ def test_a_lost_session_reports_the_steps_the_server_confirms(project: Path, pos
     assert version_rows(postgres_url) == {chain.ids[0]}
 
 
-@pytest.mark.xfail(strict=False, reason="since the network bounds landed, a reconnect refused after the crash "
-                   "surfaces as 'cannot use the database' (honest, but without the read-back wording of run/crash.py)")
 @pytest.mark.slow_faults
 def test_a_crashed_server_is_not_said_to_keep_the_printed_steps(project: Path, tmp_path: Path,
                                                                 make_component) -> None:

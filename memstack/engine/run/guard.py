@@ -274,7 +274,9 @@ class Guard:
         for index, rung in enumerate(rungs):
             self._current = (step, settings, rung, connection)
             state: _StepState | None = None
+            key = None
             if connection is not None:
+                key = _dbapi_id(connection)  # now: after a lost connection, asking would try to reconnect
                 state = self._attach(connection, step, settings, rung, local=True)
             try:
                 return attempt()
@@ -284,8 +286,8 @@ class Guard:
                     raise
                 self._after_timeout(step, failed, timed, rungs, index, committed=self._committed(state))
             finally:
-                if connection is not None:
-                    _ACTIVE.pop(_dbapi_id(connection), None)
+                if key is not None:
+                    _ACTIVE.pop(key, None)
                 self._outside_timeout = None
                 self._outside_committed = False
         raise AssertionError("unreachable: the last rung raises")  # pragma: no cover
