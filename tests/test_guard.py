@@ -216,7 +216,7 @@ def test_ladder_starts_short_stays_under_the_cap_and_is_bounded() -> None:
     import random
 
     from memstack.core.guardsettings import GuardSettings
-    from memstack.engine.run.guard import ladder
+    from memstack.engine.run.ladder import ladder
 
     rungs = ladder(GuardSettings(), random.Random(1))
     assert rungs[0].lock_timeout == 0.1 and rungs[0].sleep == 0

@@ -25,7 +25,6 @@ connection at a time). Every retry is reported to ``on_retry`` (history event ``
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from memstack.engine.errors import BlockersRefused, LockWaitGaveUp
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.run import blockers as found
 from memstack.engine.run.blockers import Retry, drop_invalid_index
+from memstack.engine.run.ladder import Rung, is_lock_timeout, ladder, timeout_sql
 from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult, error_text
 
 if TYPE_CHECKING:
@@ -48,67 +48,11 @@ if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
 
 T = TypeVar("T")
-FIRST_RUNG = 0.1  # seconds: the first try's lock timeout (each rung 1.5 times the last, up to ddl_lock_timeout)
-FIRST_SLEEP = 0.05  # seconds before the first retry, doubling up to MAX_SLEEP, each jittered to 50-100 %
-MAX_SLEEP = 1.0  # so a step goes through within about 2 s of its blocker ending
 _BARRIER = re.compile(r"^SELECT pg_advisory_xact_lock\(%\(\w+\)s\)$")
 _DDL = re.compile(r"^\s*(?:CREATE|ALTER|DROP|COMMENT|TRUNCATE|LOCK|GRANT|REVOKE|RENAME)\b", re.I)
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(?:UNLOGGED\s+|TEMP(?:ORARY)?\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
                            r'((?:"[^"]+"|`[^`]+`|[\w$]+)(?:\.(?:"[^"]+"|`[^`]+`|[\w$]+))?)', re.I)
 _ACTIVE: dict[int, _StepState] = {}  # DBAPI connection id -> the guarded step running on it
-
-
-@dataclass(frozen=True)
-class Rung:
-    number: int  # 1 for the first try
-    lock_timeout: float  # seconds; 0: none
-    sleep: float  # seconds slept before this try
-
-
-_JITTER = random.Random()  # one generator for every step (seeding one from os.urandom per step is wasted work)
-
-
-def ladder(settings: GuardSettings, rng: random.Random | None = None) -> list[Rung]:
-    """The tries of one step: lock timeouts growing to ``ddl_lock_timeout``, sleeps growing to MAX_SLEEP,
-    cut where the waits and sleeps together would pass ``lock_retry_max_wait``."""
-    rng = rng or _JITTER
-    cap = settings.ddl_lock_timeout
-    rungs: list[Rung] = []
-    budget = settings.lock_retry_max_wait
-    for k in range(settings.lock_retries + 1):
-        timeout = cap if cap == 0 else min(cap, FIRST_RUNG * 1.5 ** k)
-        sleep = 0.0 if k == 0 else min(MAX_SLEEP, FIRST_SLEEP * 2 ** (k - 1)) * rng.uniform(0.5, 1.0)
-        if k and (budget < sleep + timeout or cap == 0):
-            break
-        budget -= sleep + timeout
-        rungs.append(Rung(k + 1, timeout, sleep))
-    return rungs
-
-
-def is_lock_timeout(exc: BaseException | None) -> bool:
-    """PostgreSQL's lock_timeout (SQLSTATE 55P03) or MariaDB's lock wait timeout (1205)."""
-    original = getattr(exc, "orig", None) or exc
-    if getattr(original, "sqlstate", None) == "55P03":
-        return True
-    args: tuple[Any, ...] = tuple(getattr(original, "args", ()))
-    return bool(args) and args[0] == 1205 and type(original).__module__.startswith("pymysql")
-
-
-def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, local: bool,
-                idle: float | None = None) -> str | None:
-    """The statement(s) setting both timeouts (None: the backend has none to set); ``idle``: a
-    revision's own idle-in-transaction bound, for its transaction only (PostgreSQL)."""
-    if dialect == "postgresql":
-        scope = "SET LOCAL" if local else "SET"
-        idle_sql = (f"; SET LOCAL idle_in_transaction_session_timeout = '{int(idle * 1000)}ms'"
-                    if idle is not None and local else "")
-        return (f"{scope} lock_timeout = '{int(lock_timeout * 1000)}ms'; "
-                f"{scope} statement_timeout = '{int(statement_timeout * 1000)}ms'{idle_sql}")
-    if dialect in ("mysql", "mariadb"):
-        wait = max(1, int(-(-lock_timeout // 1))) if lock_timeout else 31536000
-        return (f"SET SESSION lock_wait_timeout = {wait}, innodb_lock_wait_timeout = {min(wait, 1073741824)}, "
-                f"max_statement_time = {statement_timeout:g}")
-    return None
 
 
 @dataclass
