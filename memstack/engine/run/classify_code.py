@@ -9,6 +9,7 @@ blocks of ``op`` calls are not code of their own.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 from collections.abc import Callable
@@ -30,6 +31,12 @@ def code_facts(function: Callable[..., Any]) -> list[Fact]:
     definition = _definition(function)
     if definition is None:
         return [Fact("code", "code", why="its source cannot be read")]
+    return list(_facts_of(definition))
+
+
+@functools.lru_cache(maxsize=1024)
+def _facts_of(definition: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Fact, ...]:
+    """:func:`code_facts` of a parsed definition (cached: a definition is parsed once per file text)."""
     found: dict[str, int] = {}
     for node in ast.walk(definition):
         if isinstance(node, ast.Attribute) and node.attr in _READS:
@@ -38,7 +45,7 @@ def code_facts(function: Callable[..., Any]) -> list[Fact]:
         line = _python_between(statement, {"op"})
         if line is not None:
             found.setdefault("runs Python between its operations", line)
-    return [Fact("code", "code", why=why, line=line) for why, line in found.items()]
+    return tuple(Fact("code", "code", why=why, line=line) for why, line in found.items())
 
 
 def _definition(function: Callable[..., Any]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -46,16 +53,29 @@ def _definition(function: Callable[..., Any]) -> ast.FunctionDef | ast.AsyncFunc
     code = getattr(function, "__code__", None)
     try:
         with open(code.co_filename, encoding="utf-8") as handle:  # type: ignore[union-attr]
-            module = ast.parse(handle.read())
+            return _definition_in(code.co_filename, handle.read(), function.__name__,  # type: ignore[union-attr]
+                                  code.co_firstlineno)  # type: ignore[union-attr]
     except (AttributeError, OSError, SyntaxError, ValueError):
         try:
             lines, first = inspect.getsourcelines(function)
             module = ast.increment_lineno(ast.parse(textwrap.dedent("".join(lines))), first - 1)
         except (OSError, TypeError, SyntaxError):
             return None
+    return _find(module, function.__name__, code.co_firstlineno if code is not None else None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _definition_in(filename: str, text: str, name: str,
+                   first_line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The definition of ``name`` in a file's ``text``, parsed once per text: a plan classifies
+    each step more than once, and the tests and a fleet classify the same files again."""
+    return _find(ast.parse(text, filename), name, first_line)
+
+
+def _find(module: ast.Module, name: str, first_line: int | None) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     for node in ast.walk(module):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function.__name__ and (
-                code is None or node.lineno <= code.co_firstlineno <= (node.end_lineno or node.lineno)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name and (
+                first_line is None or node.lineno <= first_line <= (node.end_lineno or node.lineno)):
             return node
     return None
 
@@ -111,7 +131,12 @@ def safe_to_record(function: Callable[..., Any]) -> bool:
     is read from its source instead (:func:`static_facts`).
     """
     definition = _definition(function)
-    if definition is None or any(fact.why not in _RECORDABLE for fact in code_facts(function)):
+    return definition is not None and _recordable(definition)
+
+
+@functools.lru_cache(maxsize=1024)
+def _recordable(definition: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    if any(fact.why not in _RECORDABLE for fact in _facts_of(definition)):
         return False
     for node in ast.walk(definition):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and not _harmless(node.value):
