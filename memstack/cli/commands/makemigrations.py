@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 @click.command(short_help="Create revisions from model changes.")
 @click.argument("components", nargs=-1)
 @click.option("-m", "--message", help="What the revision does (also its file name slug).")
-@click.option("--empty", is_flag=True, help="Create an empty revision for the named components.")
+@click.option("--empty", is_flag=True,
+              help="Create an empty revision for the named components (a data migration: op and sa imported).")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
 @click.option("--merge", "merge", is_flag=True, help="Write a merge revision joining COMPONENT's heads.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when any component has changes (for CI).")

@@ -58,6 +58,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
             down_revisions=rev.down_revisions, branch_labels=rev.branch_labels, depends_on=rev.depends_on,
             upgrade=rev.upgrade_ops, downgrade=None if irreversible else downgrade, irreversible=irreversible,
             depends_on_names=rev.depends_on_names, down_revision_names=rev.down_revision_names,
+            data_migration=empty,
         )
         path = component.migrations_path / f"{rev.name}.py"
         files.append(PlannedFile(rev.component, rev.id, rev.name, str(path), text, tuple(rev.depends_on),
