@@ -183,8 +183,9 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
 
 
 def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
-           empty: bool = False, renames: RenameChoices | None = None) -> Detection:
-    """The revisions ``makemigrations`` would write for ``components`` (all when empty).
+           empty: bool = False, renames: RenameChoices | None = None, name: str | None = None) -> Detection:
+    """The revisions ``makemigrations`` would write for ``components`` (all when empty), each named
+    ``NNNN_<name>`` when ``name`` is given (``--name``, as Django's), else after ``message`` or its changes.
 
     With ``renames``, likely renames are settled (asked, given, or refused) and NOT NULL columns
     added without a default are checked against the developer's database; without, a rename
@@ -227,7 +228,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         rid = new_revision_id(taken)
         taken.add(rid)
         first = head is None
-        slug = slugify(message) if message else ("initial" if first else describe_ops(ops))
+        slug = name or (slugify(message) if message else ("initial" if first else describe_ops(ops)))
         revisions[label] = NewRevision(
             component=label, id=rid, number=numbers[label], slug=slug, message=message or slug.replace("_", " "),
             down_revisions=(head.id,) if head else (), upgrade_ops=ops,

@@ -44,10 +44,10 @@ class MakeMigrationsResult:
 
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
                     empty: bool = False, write: bool = True, renames: RenameChoices | None = None,
-                    ) -> MakeMigrationsResult:
+                    name: str | None = None) -> MakeMigrationsResult:
     """Detect model changes per component and render (and unless ``write`` is False, write) revisions."""
     ws.generating = True
-    detection = detect(ws, components, message=message, empty=empty, renames=renames)
+    detection = detect(ws, components, message=message, empty=empty, renames=renames, name=name)
     labels = {r.id: r.label for r in ws.graph.revisions.values()}
     files: list[PlannedFile] = []
     for rev in detection.revisions:
@@ -73,7 +73,8 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
     return MakeMigrationsResult(files, detection.ignored_tables, detection.without_models, labels)
 
 
-def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True) -> PlannedFile:
+def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True,
+               name: str | None = None) -> PlannedFile:
     """A merge revision joining every head of ``component`` (it takes the next file number)."""
 
     label = ws.registry.get(component).label
@@ -81,8 +82,8 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
     if len(heads) < 2:
         raise NothingToMerge(label, len(heads))
     number = max((r.number or 0) for r in ws.graph.of_component(label)) + 1
-    slug = slugify(message) if message else "merge"
-    name = f"{number:04d}_{slug}"
+    slug = name or (slugify(message) if message else "merge")
+    file_name = f"{number:04d}_{slug}"
     rid = new_revision_id(ws.graph.revisions)
     down = tuple(h.id for h in heads)
     text = render_revision(
@@ -91,8 +92,8 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
         down_revisions=down, branch_labels=(), depends_on=[],
         upgrade=alembic_ops.UpgradeOps(ops=[]), downgrade=alembic_ops.DowngradeOps(ops=[]),
     )
-    path = ws.registry.get(label).migrations_path / f"{name}.py"
-    planned = PlannedFile(label, rid, name, str(path), text, (), down)
+    path = ws.registry.get(label).migrations_path / f"{file_name}.py"
+    planned = PlannedFile(label, rid, file_name, str(path), text, (), down)
     if write:
         write_file(path, text)
         ws.reload()
