@@ -51,6 +51,10 @@ def command(components: tuple[str, ...], message: str | None, name: str | None, 
     is refused unless your database shows its table empty: give it a server default, or add it
     nullable, backfill, then make it NOT NULL in a second revision.
 
+    Alembic's post_write_hooks ([[tool.alembic.post_write_hooks]] in pyproject.toml, or
+    [post_write_hooks] in alembic.ini: ruff, black, ...) run on every file written, as for
+    'alembic revision'.
+
     \b
     Examples:
       manage.py makemigrations

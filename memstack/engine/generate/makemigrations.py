@@ -11,6 +11,7 @@ from alembic.operations import ops as alembic_ops
 from memstack.engine.errors import NothingToMerge
 from memstack.engine.generate.autodetect import detect, new_revision_id, slugify
 from memstack.engine.generate.renames import RenameChoices
+from memstack.engine.generate.write_hooks import run_hooks
 from memstack.engine.generate.writer import render_revision, write_file
 from memstack.engine.run.alembic_config import sync_alembic_config
 from memstack.engine.workspace import Workspace
@@ -67,6 +68,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
 
         for planned in files:
             write_file(Path(planned.path), planned.text)
+        run_hooks(ws.settings.project_dir, [Path(planned.path) for planned in files])  # post_write_hooks
         if files:
             ws.reload()
         sync_alembic_config(ws.registry, ws.settings.pyproject_path)
@@ -96,5 +98,6 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
     planned = PlannedFile(label, rid, file_name, str(path), text, (), down)
     if write:
         write_file(path, text)
+        run_hooks(ws.settings.project_dir, [path])  # post_write_hooks
         ws.reload()
     return planned
