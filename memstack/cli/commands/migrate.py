@@ -90,9 +90,10 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
     if prune_component and (component or target or to_tag):
         raise click.UsageError("--prune takes no COMPONENT, TARGET or --to-tag")
     with open_workspace(app) as ws:
-        app.info(f"Database: {ws.settings.masked_database_url}", level=1)
         plain = not (component or target or to_tag or prune_component or show_plan or show_sql or dry_run or fake)
         status = _status(ws) if plain else None
+        # named once it answered, on the plain path: a server that cannot be reached gets one error line
+        app.info(f"Database: {ws.settings.masked_database_url}", level=1)
         if status is not None and status.digest_current:
             if as_json:
                 app.json([])
