@@ -68,13 +68,15 @@ def model_changes(ws: Workspace) -> ModelChanges:
 
 def cache_key(ws: Workspace) -> str:
     """The digest of everything the answer depends on but the models' outside imports (see the module)."""
-    from importlib.metadata import version  # (not importing Alembic: a no-op migrate does not otherwise)
+    import sqlalchemy  # (imported already: the no-op path has connected)
 
     from memstack.engine.tree.fingerprint import tree_fingerprint  # lazy: kept off --help
 
+    alembic = importlib.util.find_spec("alembic")  # its __init__ holds __version__; not imported on a no-op
     digest = hashlib.sha256()
-    for part in (CACHE_FORMAT, tree_fingerprint(ws, "model-changes"), _backend(ws), version("sqlalchemy"),
-                 version("alembic"), _sha(ws.settings.pyproject_path), _sha(Path(__file__).parents[2] / "core/db.py")):
+    for part in (CACHE_FORMAT, tree_fingerprint(ws, "model-changes"), _backend(ws), sqlalchemy.__version__,
+                 _sha(Path(alembic.origin)) if alembic and alembic.origin else "-", _sha(ws.settings.pyproject_path),
+                 _sha(Path(__file__).parents[2] / "core/db.py")):
         digest.update(f"{part}\0".encode())
     for component in ws.registry:
         for path in _package_files(component.package, component.migrations_path):
@@ -107,9 +109,9 @@ def _package_files(package: str, migrations: Path) -> list[Path]:
         return [Path(spec.origin)] if spec.origin else []
     found: list[Path] = []
     for folder in spec.submodule_search_locations:
-        for path in sorted(Path(folder).rglob("*.py")):
-            if "__pycache__" not in path.parts and not path.is_relative_to(migrations):
-                found.append(path)
+        for root, folders, files in os.walk(folder):
+            folders[:] = sorted(f for f in folders if f != "__pycache__" and Path(root, f) != migrations)
+            found.extend(Path(root, name) for name in sorted(files) if name.endswith(".py"))
     return found
 
 
