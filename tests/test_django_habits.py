@@ -393,3 +393,22 @@ def test_takeover_runs_the_hooks_on_the_revisions_it_writes(project: Path, sqlit
     taken = [p.read_text(encoding="utf-8") for p in revision_files(project, "billing")]
     assert len(taken) == 3
     assert all('revision = "' in text and "revision = '" not in text for text in taken)
+
+
+def test_a_comparison_that_cannot_be_made_leaves_migrate_alone(
+        project: Path, sqlite_url: str, make_component: Callable[..., str],
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scratch database that is not empty (here: the database itself) makes no comparison: exit 0, no
+    warning; -v 2 says why; the reason is kept like an answer, and a new scratch URL asks again."""
+    monkeypatch.setenv("MEMSTACK_MODEL_CHECK", "1")
+    call(project, sqlite_url, "migrate", yes=True)
+    label = _uncovered_component(project, make_component)
+    monkeypatch.setenv("MEMSTACK_SCRATCH_URL", sqlite_url)
+    code, _, err = cli(capsys, monkeypatch, project, sqlite_url, "migrate", "-v", "2")
+    assert code == 0 and _warnings(err) == []
+    assert "models not compared with the revisions: the scratch database" in err and "is not empty" in err
+    code, _, err = cli(capsys, monkeypatch, project, sqlite_url, "migrate", "-v", "2")
+    assert code == 0 and "is not empty" in err and "(the answer kept)" in err
+    monkeypatch.delenv("MEMSTACK_SCRATCH_URL")
+    code, _, err = cli(capsys, monkeypatch, project, sqlite_url, "migrate")
+    assert code == 0 and [label in line for line in _warnings(err)] == [True]

@@ -148,11 +148,13 @@ def _warn_model_changes(app: AppContext, ws: Workspace) -> None:
     from memstack.engine.generate.model_changes import model_changes  # lazy: not for --help
 
     found = model_changes(ws)
+    kept = " (the answer kept)" if found.cached else ""
+    if found.unknown is not None:
+        app.info(f"models not compared with the revisions: {found.unknown}{kept}", level=2)
+        return
     app.info(f"models compared with the revisions: {'the answer kept' if found.cached else 'compared now'}",
              level=2)
-    if found.unknown is not None:
-        app.info(f"models not compared with the revisions: {found.unknown}", level=2)
-    elif found.components:
+    if found.components:
         names = ", ".join(found.components)
         which = f" {found.components[0]}" if len(found.components) == 1 else ""
         app.warn(f"your models in {names} have changes that are not yet reflected in a revision, so migrate did "

@@ -8,7 +8,7 @@ on a scratch database), so it is not cheap; its answer is kept in the project's
   folders, every revision's header and checksum, memstack's version) and ``pyproject.toml``;
 - the models' source: every ``.py`` file of each component's package (its migrations folder
   aside) and ``memstack/core/db.py`` (the declarative base and its helpers), by content;
-- the dialect compared on, and SQLAlchemy's and Alembic's versions.
+- the dialect compared on, the scratch database's URL if one is set, SQLAlchemy's and Alembic's versions.
 
 The project's modules outside the component packages that the models import (followed as the
 scratch cache follows the revisions' imports) are recorded by file with the answer and must hash
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memstack.core.errors import MemstackError
+from memstack.core.redaction import redact
 
 if TYPE_CHECKING:
     from memstack.engine.workspace import Workspace
@@ -76,7 +77,7 @@ def cache_key(ws: Workspace) -> str:
     digest = hashlib.sha256()
     for part in (CACHE_FORMAT, tree_fingerprint(ws, "model-changes"), _backend(ws), sqlalchemy.__version__,
                  _sha(Path(alembic.origin)) if alembic and alembic.origin else "-", _sha(ws.settings.pyproject_path),
-                 _sha(Path(__file__).parents[2] / "core/db.py")):
+                 _sha(Path(__file__).parents[2] / "core/db.py"), ws.settings.scratch_url or "-"):
         digest.update(f"{part}\0".encode())
     for component in ws.registry:
         for path in _package_files(component.package, component.migrations_path):
@@ -122,8 +123,10 @@ def _compare(ws: Workspace) -> tuple[ModelChanges, dict[str, str]]:
 
     try:
         detection = detect(ws)
-    except MemstackError as exc:
-        return ModelChanges(unknown=exc.message), {}
+    except MemstackError as exc:  # no scratch database allowed, a revision failing on one, several heads, ...
+        return ModelChanges(unknown=redact(exc.message)), {}  # (kept in a file: no password, ever)
+    except Exception as exc:  # a reminder never fails the migrate it follows; kept, so it costs once per change
+        return ModelChanges(unknown=redact(f"the comparison failed: {type(exc).__name__}: {exc}")), {}
     labels = tuple(dict.fromkeys(rev.component for rev in detection.revisions))
     models = [Path(file) for c in ws.registry if (file := _loaded_file(f"{c.package}.models"))]
     try:
