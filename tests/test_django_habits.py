@@ -412,3 +412,24 @@ def test_a_comparison_that_cannot_be_made_leaves_migrate_alone(
     monkeypatch.delenv("MEMSTACK_SCRATCH_URL")
     code, _, err = cli(capsys, monkeypatch, project, sqlite_url, "migrate")
     assert code == 0 and [label in line for line in _warnings(err)] == [True]
+
+
+def test_model_check_follows_the_settings_chain(tmp_path: Path) -> None:
+    from support.projects import write_pyproject
+
+    from memstack.core.errors import ConfigurationError
+    from memstack.core.settings import load_settings
+
+    root = tmp_path / "chain"
+    write_pyproject(root)
+    assert load_settings(project_dir=root, environ={}).model_check is True
+    write_pyproject(root, extra="model_check = false")
+    settings = load_settings(project_dir=root, environ={})
+    assert settings.model_check is False and settings.sources["model_check"] == "[tool.memstack] model_check"
+    (root / ".env").write_text("MEMSTACK_MODEL_CHECK=yes\n", encoding="utf-8")
+    assert load_settings(project_dir=root, environ={}).model_check is True  # .env over pyproject
+    assert load_settings(project_dir=root, environ={"MEMSTACK_MODEL_CHECK": "OFF"}).model_check is False
+    write_pyproject(root, extra='model_check = "no"')
+    (root / ".env").unlink()
+    with pytest.raises(ConfigurationError, match="model_check must be true or false"):
+        load_settings(project_dir=root, environ={})
