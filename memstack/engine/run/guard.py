@@ -39,7 +39,7 @@ from memstack.engine.errors import BlockersRefused, LockWaitGaveUp
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.run import blockers as found
 from memstack.engine.run.blockers import Retry, drop_invalid_index
-from memstack.engine.run.ladder import Rung, is_lock_timeout, ladder, timeout_sql
+from memstack.engine.run.ladder import Rung, is_lock_timeout, ladder, server_wait, timeout_sql
 from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult, error_text
 
 if TYPE_CHECKING:
@@ -114,7 +114,8 @@ class _StepState:
             raise LockWaitGaveUp(statement=statement, attempts=index + 1, waited_ms=waited, blockers=who,
                                  resumable=not self.committed) from exc
         following = rungs[index + 1]
-        self.guard.report(self.step, Retry(index + 1, waited, int(rungs[index].lock_timeout * 1000),
+        allowed = int(server_wait(self.guard.dialect, rungs[index].lock_timeout) * 1000)
+        self.guard.report(self.step, Retry(index + 1, waited, allowed,
                                            int(following.sleep * 1000), statement, who, _text(exc)))
         time.sleep(following.sleep)
         sql = timeout_sql(self.guard.dialect, following.lock_timeout, self.settings.statement_timeout, local=False)
@@ -172,10 +173,10 @@ class Guard:
     def session_lock_timeouts(self, explicit: float | None) -> tuple[float | None, float | None]:
         """(per session, per whole-plan transaction) lock timeouts of the executor's own connections.
 
-        Guarded steps get theirs per step, so their sessions get none; a whole plan in one transaction
-        (``--atomic``, ``--dry-run``) gets the longest rung, without retries. Unguarded: ``explicit`` for both.
+        Guarded steps get theirs per step and a whole plan in one transaction (``--atomic``, ``--dry-run``)
+        per try (:meth:`run_plan`), so their sessions get none. Unguarded: ``explicit`` for both.
         """
-        return (None, self.settings.ddl_lock_timeout or None) if self.active else (explicit, explicit)
+        return (None, None) if self.active else (explicit, explicit)
 
     def settings_for(self, step: Step) -> GuardSettings:
         override = self.overrides.get(step.revision.id)
@@ -188,14 +189,19 @@ class Guard:
         if match:
             self.created.add(found.unquote(match.group(1)))
 
-    def report(self, step: Step, retry: Retry) -> None:
-        """Progress event ``retry``, and history event ``retry`` in a transaction of its own."""
-        self.progress("retry", step, StepResult(step, retry.waited_ms, success=False, error=retry.note()))
-        if not self.record:
+    def report(self, step: Step, retry: Retry, *, record: bool = True) -> None:
+        """Progress event ``retry`` (``restart``: a whole plan), and history event ``retry`` in a transaction
+        of its own (not for a rehearsal: ``record`` False)."""
+        event = "restart" if retry.whole_plan else "retry"
+        self.progress(event, step, StepResult(step, retry.waited_ms, success=False, error=retry.note()))
+        if not (self.record and record):
             return
         rev = step.revision
         with self.engine.connect() as connection, connection.begin():
-            Recorder(connection).add_history(
+            recorder = Recorder(connection)
+            if retry.whole_plan:  # the plan's rollback may have taken the bookkeeping tables with it
+                recorder.ensure_bookkeeping()
+            recorder.add_history(
                 event="retry", component=rev.component, revision=rev.id, name=rev.name, direction=step.direction,
                 started_at=utcnow(), duration_ms=retry.waited_ms, success=False, error=retry.error,
                 note=retry.note())
@@ -236,6 +242,47 @@ class Guard:
                 self._outside_committed = False
         raise AssertionError("unreachable: the last rung raises")  # pragma: no cover
 
+    def run_plan(self, first: Step, attempt: Callable[[Callable[[Connection], None]], T], *, record: bool) -> T:
+        """Run a whole plan in one transaction (``--atomic``, ``--dry-run``) on the ladder.
+
+        ``attempt(attach)`` is one try: it opens the transaction, calls ``attach`` on its connection
+        first, runs every step and ends the transaction. A lock timeout anywhere rolls the whole plan
+        back (every lock it took is released) and, after the sleep, it starts again from its first
+        step. ``record``: retries go to history (not a rehearsal's, which leaves nothing behind). A
+        revision's own ``guard = {...}`` does not apply here: one transaction, one set of timeouts.
+        """
+        if not self.active:
+            return attempt(lambda _connection: None)
+        rungs = ladder(self.settings)
+        self._rungs = len(rungs)
+        for index, rung in enumerate(rungs):
+            attached: list[tuple[int, _StepState]] = []
+
+            def attach(connection: Connection, rung: Rung = rung, attached: list[tuple[int, _StepState]] = attached
+                       ) -> None:
+                state = self._attach(connection, first, self.settings, rung, local=True)
+                attached.append((_dbapi_id(connection), state))
+                self._current, self._plan = (first, self.settings, rung, connection), state
+
+            try:
+                return attempt(attach)
+            except StepFailed as failed:
+                state = attached[0][1] if attached else None
+                if state is None or state.timed_out is None or not is_lock_timeout(failed.cause):
+                    raise
+                self._after_timeout(state.step, failed, state.timed_out, rungs, index, committed=False,
+                                    whole_plan=True, record=record)
+            finally:
+                for key, _ in attached:
+                    _ACTIVE.pop(key, None)
+                self._current = self._plan = None
+        raise AssertionError("unreachable: the last rung raises")  # pragma: no cover
+
+    def now_running(self, step: Step) -> None:
+        """A whole-plan try reached ``step``: its retry and pre-flight name it."""
+        if self._plan is not None:
+            self._plan.step = step
+
     def will_retry(self, exc: BaseException) -> bool:
         """True when the step failing with ``exc`` is about to be tried again (so it is not reported failed)."""
         if self._current is None or not is_lock_timeout(exc):
@@ -249,12 +296,13 @@ class Guard:
     _current: tuple[Step, GuardSettings, Rung, Connection | None] | None = None
     _outside_timeout: tuple[str, int] | None = None
     _outside_committed: bool = False
+    _plan: _StepState | None = None  # the whole-plan try running (run_plan)
 
     def _committed(self, state: _StepState | None) -> bool:
         return state.committed if state is not None else self._outside_committed
 
     def _after_timeout(self, step: Step, failed: StepFailed, timed: tuple[str, int], rungs: list[Rung], index: int,
-                       *, committed: bool) -> None:
+                       *, committed: bool, whole_plan: bool = False, record: bool = True) -> None:
         """Record the try and sleep before the next one, or raise the step's failure naming the blockers."""
         statement, waited = timed
         who = tuple(self._blockers(statement))
@@ -264,8 +312,9 @@ class Guard:
                                      resumable=not committed)
             raise StepFailed(gave_up, failed.started_at, failed.duration_ms) from failed.cause
         following = rungs[index + 1]
-        self.report(step, Retry(index + 1, waited, int(rungs[index].lock_timeout * 1000),
-                                int(following.sleep * 1000), statement, who, failed.text))
+        allowed = int(server_wait(self.dialect, rungs[index].lock_timeout) * 1000)
+        self.report(step, Retry(index + 1, waited, allowed, int(following.sleep * 1000), statement, who, failed.text,
+                                whole_plan), record=record)
         try:
             time.sleep(following.sleep)
         except KeyboardInterrupt as interrupted:  # Ctrl-C between tries: nothing waits on the server

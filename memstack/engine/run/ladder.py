@@ -51,6 +51,20 @@ def is_lock_timeout(exc: BaseException | None) -> bool:
     return bool(args) and args[0] == 1205 and type(original).__module__.startswith("pymysql")
 
 
+def server_wait(dialect: str, lock_timeout: float) -> float:
+    """The lock wait the server really allows for a rung of ``lock_timeout`` seconds (0: none).
+
+    MariaDB's ``lock_wait_timeout`` takes whole seconds only (``SET ... = 0.5`` and ``ALTER TABLE
+    ... WAIT 0.5`` are refused or cut to 0), and 0 means "do not wait at all" for every DDL form (the
+    session variable also covers ``CREATE INDEX``, ``RENAME``, ``TRUNCATE``, which have no ``NOWAIT``
+    of their own). So a rung under 1 s is a zero-wait try there, cut *down*, never up to 1 s: the
+    application waits behind it for no more than a moment; the rungs at the 1 s cap wait 1 s.
+    """
+    if dialect in ("mysql", "mariadb") and lock_timeout:
+        return float(int(lock_timeout))  # whole seconds, rounded down (0.76 -> 0: no wait)
+    return lock_timeout
+
+
 def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, local: bool,
                 idle: float | None = None) -> str | None:
     """The statement(s) setting both timeouts (None: the backend has none to set); ``idle``: a
@@ -62,7 +76,7 @@ def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, 
         return (f"{scope} lock_timeout = '{int(lock_timeout * 1000)}ms'; "
                 f"{scope} statement_timeout = '{int(statement_timeout * 1000)}ms'{idle_sql}")
     if dialect in ("mysql", "mariadb"):
-        wait = max(1, int(-(-lock_timeout // 1))) if lock_timeout else 31536000
+        wait = int(server_wait(dialect, lock_timeout)) if lock_timeout else 31536000  # 0: one try, no wait
         return (f"SET SESSION lock_wait_timeout = {wait}, innodb_lock_wait_timeout = {min(wait, 1073741824)}, "
                 f"max_statement_time = {statement_timeout:g}")
     return None
