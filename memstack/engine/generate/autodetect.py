@@ -133,6 +133,7 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
     plan = scratch_plan(ws) if plan is None else plan
     if plan:  # a first makemigrations has nothing to apply: no executor (nor its imports) either
 
+        # unguarded: a scratch database nothing else uses (generate/scratch.py)
         Executor(engine, ws.tree, track, record=False, alembic=ws.alembic_setup()).run(plan, set())
     return created
 

@@ -41,7 +41,8 @@ from memstack.engine.run.alembic_config import (
     revision_function,
     step_environment,
 )
-from memstack.engine.run.guard import Guard, set_session_lock_timeout
+from memstack.engine.run.guard import Guard
+from memstack.engine.run.ladder import set_session_lock_timeout
 from memstack.engine.run.steps import (
     ProgressCallback,
     StepFailed,

@@ -1,15 +1,18 @@
 """The guard's ladder: growing lock timeouts with jittered sleeps, and the SQL that sets a step's timeouts.
 
-Pure timing and text, no connection: :mod:`.guard` runs steps on it.
+Timing and text (and, with the guard off, a session's one lock timeout): :mod:`.guard` runs steps on it.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memstack.core.guardsettings import GuardSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 FIRST_RUNG = 0.1  # seconds: the first try's lock timeout (each rung 1.5 times the last, up to ddl_lock_timeout)
 FIRST_SLEEP = 0.05  # seconds before the first retry, doubling up to MAX_SLEEP, each jittered to 50-100 %
@@ -40,6 +43,22 @@ def ladder(settings: GuardSettings, rng: random.Random | None = None) -> list[Ru
         budget -= sleep + timeout
         rungs.append(Rung(k + 1, timeout, sleep))
     return rungs
+
+
+class Ladder:
+    """One step's (or statement's) rungs, built at its first lock timeout: most never time out, and
+    jittering 31 rungs for every step was the larger part of the guard's Python per step."""
+    def __init__(self, settings: GuardSettings) -> None:
+        self.settings = settings
+        cap = settings.ddl_lock_timeout
+        self.first = Rung(1, cap if cap == 0 else min(cap, FIRST_RUNG), 0.0)  # ladder()'s first rung
+        self._rungs: list[Rung] | None = None
+
+    @property
+    def rungs(self) -> list[Rung]:
+        if self._rungs is None:
+            self._rungs = ladder(self.settings)
+        return self._rungs
 
 
 def is_lock_timeout(exc: BaseException | None) -> bool:
@@ -80,3 +99,16 @@ def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, 
         return (f"SET SESSION lock_wait_timeout = {wait}, innodb_lock_wait_timeout = {min(wait, 1073741824)}, "
                 f"max_statement_time = {statement_timeout:g}")
     return None
+
+
+def set_session_lock_timeout(connection: Connection, timeout: float | None) -> None:
+    """A session-level lock timeout (the guard off, or a whole plan in one transaction)."""
+    if timeout is None:
+        return
+    name = connection.dialect.name
+    if name == "postgresql":
+        connection.exec_driver_sql(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+    elif name in ("mysql", "mariadb"):
+        connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, int(timeout))}")
+    if connection.in_transaction():  # the SET autobegan one; the session setting outlives it
+        connection.commit()
