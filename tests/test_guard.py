@@ -158,6 +158,27 @@ def test_sigint_between_tries_exits_130_with_nothing_queued(project: Path, kind:
     assert [r["event"] for r in history_rows(url)][-1] == "failure"  # the interruption is recorded
 
 
+@pytest.mark.parametrize("kind", SERVERS)
+def test_sigint_while_a_try_waits_on_the_server_exits_130_with_nothing_queued(
+        project: Path, kind: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = request.getfixturevalue(f"{kind}_url")
+    assert cli(capsys, monkeypatch, project, url, "migrate", "task", "0001").code == 0
+    waiting = ("SELECT pid FROM pg_locks WHERE NOT granted AND database = "
+               "(SELECT oid FROM pg_database WHERE datname = current_database())" if kind == "postgres" else
+               "SELECT id FROM information_schema.processlist WHERE state LIKE 'Waiting for%lock%' AND db = DATABASE()")
+    with reader_holding(url, "task_logs"):  # rungs of up to 3 s: MariaDB's from 1.5 s on wait 1-3 s
+        running = spawn_manage(project, url, "migrate", "task", "0002", MEMSTACK_DDL_LOCK_TIMEOUT="3",
+                               MEMSTACK_LOCK_RETRIES="200", MEMSTACK_LOCK_RETRY_MAX_WAIT="120")
+        wait_until(lambda: query(url, waiting), timeout=120, what="a try waiting on the server", proc=running,
+                   interval=0.01)
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=60)
+        assert running.returncode == 130, err
+        wait_until(lambda: not query(url, waiting), timeout=30, what="no lock request left on the server")
+    assert [r["event"] for r in history_rows(url)][-1] == "failure"  # the interruption is recorded
+
+
 @pytest.mark.postgres
 def test_concurrent_index_that_timed_out_is_dropped_then_retried(project: Path, postgres_url: str,
                                                                  capsys: pytest.CaptureFixture[str],
