@@ -131,3 +131,22 @@ def test_sigint_between_whole_plan_tries_exits_130_with_nothing_queued(
         wait_until(lambda: not query(url, "SELECT pid FROM pg_locks WHERE NOT granted"), timeout=30,
                    what="no lock request left on the server")
     assert [r["event"] for r in history_rows(url)][-1] == "failure"
+
+
+@pytest.mark.postgres
+def test_rehearsal_lock_report_keeps_only_the_try_that_went_through(
+        project: Path, postgres_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    url = postgres_url
+    assert cli(capsys, monkeypatch, project, url, "migrate", "task", "0001").code == 0
+    with reader_holding(url, "task_logs") as reader:
+        running = spawn_manage(project, url, "migrate", "task", "--dry-run", "--locks", "--json", **SMALL_LADDER)
+        err = Lines(running.stderr)
+        wait_until(lambda: err.count(RESTARTED) >= 2, timeout=120, what="two restarts", proc=running)
+        reader.release()
+        out = running.stdout.read() if running.stdout is not None else ""
+        running.wait(timeout=120)
+    assert running.returncode == 0, err.text()
+    statements = [(item["revision"], item["statement"]) for item in json.loads(out)["locks"]]
+    assert statements and len(statements) == len(set(statements)), statements  # each statement once
