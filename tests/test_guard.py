@@ -271,6 +271,13 @@ def test_mariadb_rungs_under_a_second_do_not_wait() -> None:
     assert timeout_sql("mariadb", 0.5, 10, local=False).startswith(  # type: ignore[union-attr]
         "SET SESSION lock_wait_timeout = 0, innodb_lock_wait_timeout = 0,")
     assert "lock_wait_timeout = 31536000" in str(timeout_sql("mariadb", 0, 10, local=False))  # 0: no timeout
+    from memstack.engine.run.ladder import after_late_refusal
+
+    rungs = ladder(GuardSettings(), random.Random(1))
+    after_late_refusal("mariadb", rungs, 0, 20)  # refused at once: the next zero-wait tries stay
+    assert len(rungs) == 31
+    after_late_refusal("mariadb", rungs, 1, 4000)  # refused after copying the table: the waiting rungs next
+    assert [server_wait("mariadb", r.lock_timeout) for r in rungs[:3]] == [0.0, 0.0, 1.0] and len(rungs) == 27
 
 
 def test_settings_chain_flags_and_kill_switch(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from memstack.engine.errors import BlockersRefused, LockWaitGaveUp
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.run import blockers as found
 from memstack.engine.run.blockers import Retry, drop_invalid_index
-from memstack.engine.run.ladder import Ladder, Rung, is_lock_timeout, server_wait, timeout_sql
+from memstack.engine.run.ladder import Ladder, Rung, after_late_refusal, is_lock_timeout, server_wait, timeout_sql
 from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult, error_text
 
 if TYPE_CHECKING:
@@ -114,17 +114,18 @@ class _StepState:
 
     def _retry_in_place(self, cursor: Any, statement: str, rungs: list[Rung], index: int, waited: int,
                         exc: Exception) -> None:
-        """Read who blocked, clean up, record, sleep, raise the timeout for the next rung (or give up)."""
+        """Read who blocked, record, sleep, set the next rung's timeout (or give up)."""
         who = tuple(found.blockers(self.guard.dialect, cursor.connection.cursor(), statement))
+        after_late_refusal(self.guard.dialect, rungs, index, waited)
         if index + 1 >= len(rungs):
             raise LockWaitGaveUp(statement=statement, attempts=index + 1, waited_ms=waited, blockers=who,
                                  resumable=not self.committed) from exc
-        following = rungs[index + 1]
+        rung = rungs[index + 1]
         allowed = int(server_wait(self.guard.dialect, rungs[index].lock_timeout) * 1000)
         self.guard.report(self.step, Retry(index + 1, waited, allowed,
-                                           int(following.sleep * 1000), statement, who, error_text(exc)))
-        time.sleep(following.sleep)
-        sql = timeout_sql(self.guard.dialect, following.lock_timeout, self.settings.statement_timeout, local=False)
+                                           int(rung.sleep * 1000), statement, who, error_text(exc)))
+        time.sleep(rung.sleep)
+        sql = timeout_sql(self.guard.dialect, rung.lock_timeout, self.settings.statement_timeout, local=False)
         if sql:
             cursor.execute(sql)
 

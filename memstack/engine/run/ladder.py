@@ -84,6 +84,22 @@ def server_wait(dialect: str, lock_timeout: float) -> float:
     return lock_timeout
 
 
+LATE_MS = 250  # a zero-wait try that failed after this long was not refused at the door (see next_rung)
+
+
+def after_late_refusal(dialect: str, rungs: list[Rung], index: int, waited_ms: int) -> None:
+    """Drop the zero-wait rungs after try ``index`` of a statement retried in place when it failed late.
+
+    A zero-wait try (MariaDB, :func:`server_wait`) refused at once met a session holding the table:
+    the next zero-wait try comes after the sleep. One that failed *late* did its work (a table
+    copy for ``ADD FOREIGN KEY`` or ``MODIFY``) and was refused the exclusive lock it takes at the
+    end; another zero-wait try would only copy the table again to be refused again, so the next
+    tries are the waiting ones.
+    """
+    if waited_ms > LATE_MS and not server_wait(dialect, rungs[index].lock_timeout):
+        rungs[index + 1:] = [r for r in rungs[index + 1:] if server_wait(dialect, r.lock_timeout)] or rungs[index + 1:]
+
+
 def timeout_sql(dialect: str, lock_timeout: float, statement_timeout: float, *, local: bool,
                 idle: float | None = None) -> str | None:
     """The statement(s) setting both timeouts (None: the backend has none to set); ``idle``: a
