@@ -64,3 +64,16 @@ def test_scratch_builds_run_unguarded_and_a_blocker_elsewhere_does_not_reach_the
     scratch = [active for database, active in built if database.startswith("memstack_scratch")]
     assert scratch and not any(scratch), built  # the scratch build ran, without the guard
     assert [r for r in history_rows(url) if r["event"] == "retry"] == []
+
+
+@pytest.mark.postgres
+def test_plugin_step_checks_build_unguarded_executors(project: Path, postgres_url: str) -> None:
+    from memstack.engine.workspace import Workspace
+    from memstack.testing.checks import _executor
+
+    ws = Workspace.load(project, postgres_url)
+    try:
+        assert ws.settings.guard.enabled  # the guard is on for this project's runs ...
+        assert not _executor(ws).guard.active  # ... not for the checks' scratch databases (generate/scratch.py)
+    finally:
+        ws.close()
