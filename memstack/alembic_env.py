@@ -22,7 +22,7 @@ from alembic.util import CommandError
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
-from memstack.alembic_guard import guard_destruction
+from memstack.alembic_guard import guard_destruction, guard_lock_waits
 from memstack.cli.errors import for_person
 from memstack.core.components import _has_models, is_bookkeeping_table
 from memstack.core.db import metadata
@@ -328,6 +328,7 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
         )
         guard_destruction(context, ws, connection)  # before the tracker's wrap: refused before any mark
         tracker.wrap(context.get_context())
+        guard_lock_waits(context, ws, connection)  # each revision under lock timeouts, retried on the ladder
         try:
             with context.begin_transaction():
                 context.run_migrations()

@@ -288,3 +288,27 @@ def test_type_variants_lists_with_variant() -> None:
     assert set(variants) == {"mysql", "mariadb"}
     assert all(isinstance(v, sa.String) and v.length == 255 for v in variants.values())
     assert alembic_compat.type_variants(sa.String(10)) == {}
+
+
+def test_run_post_write_hooks_is_alembic_s_runner_by_type(tmp_path: Path) -> None:
+    """Alembic's ``_run_hooks``: each hook of ``Config.get_hooks_list()`` by its ``type``, in order, with
+    its options."""
+    import sys
+
+    from alembic.script import write_hooks
+    from alembic.util import CommandError
+
+    seen: list[tuple[str, dict[str, str]]] = []
+    write_hooks.register("memstack_pin")(lambda path, options: seen.append((path, dict(options))))
+    path = tmp_path / "0001_x.py"
+    path.write_text("x  =  1\n", encoding="utf-8")
+    ruff = str(Path(sys.executable).parent / "ruff")
+    alembic_compat.run_post_write_hooks(str(path), [
+        {"_hook_name": "first", "type": "memstack_pin", "flag": "1"},
+        {"_hook_name": "fmt", "type": "exec", "executable": ruff,
+         "options": "format --no-cache REVISION_SCRIPT_FILENAME"},
+    ])
+    assert seen == [(str(path), {"_hook_name": "first", "type": "memstack_pin", "flag": "1"})]
+    assert path.read_text(encoding="utf-8") == "x = 1\n"  # the exec hook ran the command on the file
+    with pytest.raises(CommandError):
+        alembic_compat.run_post_write_hooks(str(path), [{"_hook_name": "bad", "type": "no_such_type"}])

@@ -29,3 +29,16 @@ def test_top_level_help_imports_no_command_module() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('memstack.cli.commands.')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_start_here_names_onboard_first() -> None:
+    """A newcomer's first command (issue 24): ``onboard`` leads the "Start here" lines."""
+    from click.testing import CliRunner
+
+    from memstack.cli import cli
+
+    result = CliRunner().invoke(cli, ["--help"])
+    start = result.output.split("Start here:", 1)[1].splitlines()
+    lines = [line.strip() for line in start if line.strip()]
+    assert lines[0].startswith("manage.py onboard")
+    assert "create, migrate, seed" in lines[0]

@@ -175,6 +175,7 @@ def cli(ctx: click.Context) -> None:
 
     \b
     Start here:
+      manage.py onboard           create, migrate, seed: a working database
       manage.py components        what is installed
       manage.py migrate           bring the database up to date
       manage.py COMMAND --help    help on one command

@@ -7,6 +7,7 @@ from memstack.core.errors import MemstackError
 from memstack.engine.errors import (
     NewRevisionCycle,
     NotNullWithoutDefault,
+    PostWriteHookFailed,
     UncreatedReference,
     UndecidedRenames,
     UnknownRename,
@@ -21,6 +22,13 @@ def _uncreated_reference(error: UncreatedReference) -> Worded:
 
 def _new_revision_cycle(error: NewRevisionCycle) -> Worded:
     return error.message, "report this: memstack should have split the cycle"
+
+
+def _post_write_hook_failed(error: PostWriteHookFailed) -> Worded:
+    written = "" if error.path is None else "the revision file is written (as rendered, before the hook); "
+    return error.message, (f"{written}fix the hook in [tool.alembic] post_write_hooks of pyproject.toml, or in "
+                           "[post_write_hooks] of alembic.ini (its type, executable or entrypoint, options), "
+                           "or remove it")
 
 
 # --------------------------------------------------------------------------- renames
@@ -51,4 +59,5 @@ WORDINGS: dict[type[MemstackError], Wording] = {
     UndecidedRenames: _undecided_renames,
     UnknownRename: _unknown_rename,
     NotNullWithoutDefault: _not_null_without_default,
+    PostWriteHookFailed: _post_write_hook_failed,
 }

@@ -40,6 +40,9 @@ def report_progress(app: AppContext, *, fake: bool = False) -> ProgressCallback:
         elif event == "retry" and result is not None:  # the guard: a lock timeout, tried again (run/guard.py)
             app.info(f"  {verb} {rev.component} {rev.name}: lock busy, waited {result.duration_ms} ms, "
                      f"trying again ({result.error})")
+        elif event == "restart" and result is not None:  # --atomic / --dry-run: the whole plan rolled back
+            app.info(f"  {verb} {rev.component} {rev.name}: lock busy, waited {result.duration_ms} ms; the whole "
+                     f"plan rolled back and starts again from its first step ({result.error})")
         elif event == "blocked" and result is not None:
             app.info(f"  {verb} {rev.component} {rev.name}: sessions hold locks it needs, going ahead under "
                      f"the lock timeout: {result.error}")

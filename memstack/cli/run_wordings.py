@@ -35,6 +35,8 @@ def _migration_failed(error: MigrationFailed) -> Worded:
                f"unusable). Run {fixes} (outside a transaction), undo whatever else the step did ('manage.py "
                "migrate' lists which of its objects exist), then 'manage.py repair' to clear its mark, "
                "then migrate again")
+    elif error.location is not None and error.outcome in ("step_rolled_back", "plan_rolled_back"):
+        fix = _code_fix(error)
     elif error.outcome == "not_applied":
         fix = ("none of the step's statements took effect, so it left no mark"
                + (f"; steps 1..{error.index - 1} stayed applied" if error.index > 1 else "")
@@ -60,6 +62,22 @@ def _migration_failed(error: MigrationFailed) -> Worded:
                 else "this step was rolled back; nothing changed. ")
                + "Fix the revision or the data, then run migrate again")
     return error.message, fix
+
+
+#: names a revision's code uses without importing them -> the import line it lacks
+_KNOWN_IMPORTS = {"op": "from alembic import op", "sa": "import sqlalchemy as sa"}
+
+
+def _code_fix(error: MigrationFailed) -> str:
+    """The revision's Python failed (not the database): where, and for a missing ``op``/``sa``, the line to add."""
+    name = getattr(error.error, "name", None)
+    missing = _KNOWN_IMPORTS.get(name) if isinstance(error.error, NameError) and isinstance(name, str) else None
+    what = (f"add '{missing}' at the top of {error.step.revision.path}" if missing
+            else f"fix the code at {error.location}")
+    done = ("the whole plan was rolled back; nothing changed" if error.outcome == "plan_rolled_back"
+            else (f"steps 1..{error.index - 1} stayed applied; this step was rolled back" if error.index > 1
+                  else "this step was rolled back; nothing changed"))
+    return f"{done}. The revision's code failed: {what}, then run migrate again"
 
 
 def _after_lost_connection(error: MigrationFailed) -> str:

@@ -58,6 +58,7 @@ class Settings:
     lock_timeout: float
     sources: Mapping[str, str] = field(default_factory=dict)
     scratch_url: str | None = None  # an existing empty database for check/makemigrations (no CREATE DATABASE)
+    model_check: bool = True  # migrate warns about model changes no revision covers (cli/commands/migrate.py)
     network: NetworkSettings = DEFAULT_NETWORK  # connect_timeout, tcp_keepalives, ... (see NetworkSettings)
     guard: GuardSettings = DEFAULT_GUARD  # ddl_lock_timeout, statement_timeout, lock_retries, ... (guardsettings)
 
@@ -280,6 +281,7 @@ def load_settings(
             break
 
     scratch_url, scratch_source = _scratch_url(env, config)
+    model_check, model_check_source = _model_check(env, config)
     network_sources: dict[str, str] = {}
     network = network_settings(env, config, network_sources)
     guard_sources: dict[str, str] = {}
@@ -299,8 +301,10 @@ def load_settings(
         components=components,
         lock_timeout=timeout,
         sources={"database_url": url_source, "lock_timeout": timeout_source, "components": components_source,
-                 "scratch_url": scratch_source, **network_sources, **guard_sources},
+                 "scratch_url": scratch_source, "model_check": model_check_source, **network_sources,
+                 **guard_sources},
         scratch_url=scratch_url,
+        model_check=model_check,
         network=network,
         guard=guard,
     )
@@ -315,3 +319,22 @@ def _scratch_url(env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str
     if configured is not None and not (isinstance(configured, str) and configured.strip()):
         raise ConfigurationError(f"[tool.memstack] scratch_url must be a database URL, not {configured!r}")
     return (configured.strip(), "[tool.memstack] scratch_url") if configured else (None, "default")
+
+
+_SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _model_check(env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[bool, str]:
+    """(whether migrate compares the models with the revisions, where that came from):
+    ``MEMSTACK_MODEL_CHECK`` > ``[tool.memstack] model_check`` > on."""
+    value = env.get("MEMSTACK_MODEL_CHECK")
+    if value is not None and value.strip():
+        if value.strip().lower() not in _SWITCH:
+            raise ConfigurationError(f"MEMSTACK_MODEL_CHECK must be 1 or 0 (true/false, yes/no, on/off), not {value!r}")
+        return _SWITCH[value.strip().lower()], "MEMSTACK_MODEL_CHECK"
+    configured = config.get("model_check")
+    if configured is None:
+        return True, "default"
+    if not isinstance(configured, bool):
+        raise ConfigurationError(f"[tool.memstack] model_check must be true or false, not {configured!r}")
+    return configured, "[tool.memstack] model_check"

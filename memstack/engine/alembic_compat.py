@@ -119,3 +119,17 @@ def type_variants(type_: TypeEngine[Any]) -> Mapping[str, TypeEngine[Any]]:
     """The per-dialect variants of a type made with ``with_variant`` ({} for a plain type)."""
     mapping: Mapping[str, TypeEngine[Any]] | None = getattr(type_, "_variant_mapping", None)
     return dict(mapping) if mapping else {}
+
+
+# --------------------------------------------------------------------------- writing revisions (alembic.script)
+
+
+def run_post_write_hooks(path: str, hooks: Iterable[Mapping[str, str]]) -> None:
+    """Alembic's runner of ``post_write_hooks`` (what ``alembic revision`` runs after writing a file), on ``path``.
+
+    ``hooks``: ``Config.get_hooks_list()``, each with its ``_hook_name``. Alembic has no public
+    name for the runner itself: ``alembic.script.write_hooks._run_hooks``.
+    """
+    from alembic.script import write_hooks  # lazy: only where revisions are written
+
+    write_hooks._run_hooks(path, list(hooks))

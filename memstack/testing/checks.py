@@ -55,7 +55,10 @@ def _fail(lines: Sequence[str], headline: str) -> MigrationCheckFailed:
 
 
 def _executor(ws: Workspace) -> Executor:
-    """One executor per check: it imports each revision module once, however many steps run it."""
+    """One executor per check: it imports each revision module once, however many steps run it.
+
+    Unguarded (no lock timeouts, no ladder): the check's database is a scratch one nothing else uses
+    (see memstack/engine/generate/scratch.py)."""
     return Executor(ws.engine, ws.tree, record=False, alembic=ws.alembic_setup())
 
 

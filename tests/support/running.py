@@ -165,6 +165,8 @@ def subprocess_env(url: str | None = None, pythonpath: Sequence[Path] = (), **ex
                    or k.startswith("POSTGRES_"))}
     if url is not None:
         env["MEMSTACK_DATABASE_URL"] = url
+    if "MEMSTACK_MODEL_CHECK" in os.environ:  # the test's choice (conftest: off unless a test turns it on)
+        env["MEMSTACK_MODEL_CHECK"] = os.environ["MEMSTACK_MODEL_CHECK"]
     paths = [str(p) for p in pythonpath]
     if paths:
         env["PYTHONPATH"] = os.pathsep.join(paths)

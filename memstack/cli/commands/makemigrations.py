@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 @click.command(short_help="Create revisions from model changes.")
 @click.argument("components", nargs=-1)
 @click.option("-m", "--message", help="What the revision does (also its file name slug).")
-@click.option("--empty", is_flag=True, help="Create an empty revision for the named components.")
+@click.option("-n", "--name", "name", metavar="NAME", callback=lambda _c, _p, v: _valid_name(v),
+              help="The file name after the number (NNNN_NAME.py), as Django's --name; a Python identifier.")
+@click.option("--empty", is_flag=True,
+              help="Create an empty revision for the named components (a data migration: op and sa imported).")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
 @click.option("--merge", "merge", is_flag=True, help="Write a merge revision joining COMPONENT's heads.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when any component has changes (for CI).")
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 @scratch_url_option
 @json_option
 @common_options
-def command(components: tuple[str, ...], message: str | None, empty: bool, dry_run: bool, merge: bool,
+def command(components: tuple[str, ...], message: str | None, name: str | None, empty: bool, dry_run: bool, merge: bool,
             check: bool, renames: tuple[str, ...], no_renames: bool, allow_not_null: bool, scratch_url: str | None,
             as_json: bool) -> None:
     """Compare each component's models with its migrations and write a revision per change.
@@ -48,10 +51,15 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
     is refused unless your database shows its table empty: give it a server default, or add it
     nullable, backfill, then make it NOT NULL in a second revision.
 
+    Alembic's post_write_hooks ([[tool.alembic.post_write_hooks]] in pyproject.toml, or
+    [post_write_hooks] in alembic.ini: ruff, black, ...) run on every file written, as for
+    'alembic revision'.
+
     \b
     Examples:
       manage.py makemigrations
       manage.py makemigrations memory -m "add summary column"
+      manage.py makemigrations memo --empty --name backfill_titles   # memo NNNN_backfill_titles.py
       manage.py makemigrations --check        # in CI: exit 1 when migrations are missing
       manage.py makemigrations --merge task   # join two heads after a git merge
       manage.py makemigrations memo --rename memos.content=body   # a renamed column keeps its data
@@ -67,12 +75,12 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
     if merge:
         if len(components) != 1:
             raise click.UsageError("--merge takes exactly one COMPONENT")
-        _merge(app, components[0], message, dry_run)
+        _merge(app, components[0], message, dry_run, name)
         return
     with open_workspace(app) as ws:
         choices = None if check else _rename_choices(renames, no_renames, allow_not_null)
         result = make_migrations(ws, components, message=message, empty=empty,
-                                 write=not (dry_run or check), renames=choices)
+                                 write=not (dry_run or check), renames=choices, name=name)
         destroys = _destroys(ws, result)
     names = dict(result.labels)
     names.update({f.revision: f"{f.component} {f.name}" for f in result.files})
@@ -85,13 +93,24 @@ def command(components: tuple[str, ...], message: str | None, empty: bool, dry_r
         )
 
 
-def _merge(app: AppContext, component: str, message: str | None, dry_run: bool) -> None:
+def _valid_name(name: str | None) -> str | None:
+    """``--name``: the file name's part after the number, so a Python identifier (as Django asks) that
+    every filesystem and the bookkeeping's name column hold."""
+    import re  # lazy: loaded when the command runs, not for its --help
+
+    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", name):
+        raise click.BadParameter(f"{name!r}: expected a Python identifier of ASCII letters, digits and "
+                                 "underscores, at most 100 characters (e.g. add_summary_column)", param_hint="--name")
+    return name
+
+
+def _merge(app: AppContext, component: str, message: str | None, dry_run: bool, name: str | None) -> None:
     """--merge: one revision joining the component's heads."""
     # lazy: loaded when the command runs, not for its --help
     from memstack.engine.generate.makemigrations import make_merge
 
     with open_workspace(app) as ws:
-        planned = make_merge(ws, component, message=message, write=not dry_run)
+        planned = make_merge(ws, component, message=message, write=not dry_run, name=name)
     app.info(f"{'Would write' if dry_run else 'Wrote'} {planned.component} {planned.name} ({planned.revision})",
              level=0)
     if dry_run:

@@ -45,6 +45,11 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
             x_arguments: tuple[str, ...], yes: bool, as_json: bool) -> None:
     """Bring the database up to date, or move one component to TARGET.
 
+    It names the database it works on (password masked) and, as Django's does, warns when the
+    models have changes no revision covers (makemigrations' comparison, cached until the tree or
+    the models change; not at -v 0 or with MEMSTACK_MODEL_CHECK=0, never in the application's
+    start-up call).
+
     \b
     No argument: every component to its head.
     COMPONENT:   that component to its head, with what it needs from other components first.
@@ -85,14 +90,16 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
     if prune_component and (component or target or to_tag):
         raise click.UsageError("--prune takes no COMPONENT, TARGET or --to-tag")
     with open_workspace(app) as ws:
-        app.info(f"Database: {ws.settings.masked_database_url}", level=2)
         plain = not (component or target or to_tag or prune_component or show_plan or show_sql or dry_run or fake)
         status = _status(ws) if plain else None
+        # named once it answered, on the plain path: a server that cannot be reached gets one error line
+        app.info(f"Database: {ws.settings.masked_database_url}", level=1)
         if status is not None and status.digest_current:
             if as_json:
                 app.json([])
             else:
                 app.info("No migrations to apply.")
+            _warn_model_changes(app, ws)
             return
         # lazy: loaded when the command runs, not for its --help
         from memstack.cli.reporting import confirm_destruction, confirm_steps, report_progress, report_wait
@@ -119,12 +126,39 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
                     _report_locks(app, locks, as_json)
             return
         results = migrate(ws, component, target, to_tag, options=options, status=status)
-    if as_json:
-        event = "fake" if fake else None
-        app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms,
-                   "event": event or ("apply" if r.step.direction == "up" else "unapply")} for r in results])
-    elif not results:
-        app.info("No migrations to apply.")
+        if as_json:
+            event = "fake" if fake else None
+            app.json([{**r.step.as_json(), "success": r.success, "duration_ms": r.duration_ms,
+                       "event": event or ("apply" if r.step.direction == "up" else "unapply")} for r in results])
+        elif not results:
+            app.info("No migrations to apply.")
+        if not fake:
+            _warn_model_changes(app, ws)
+
+
+def _warn_model_changes(app: AppContext, ws: Workspace) -> None:
+    """Django's "Your models have changes that are not yet reflected in a migration", in one line.
+
+    makemigrations' comparison, cached by the digest of the tree and the models' source
+    (engine/generate/model_changes.py): it runs once per change. Not at -v 0, nor with
+    ``model_check = false`` (``MEMSTACK_MODEL_CHECK=0``).
+    """
+    if app.verbosity < 1 or not ws.settings.model_check:
+        return
+    from memstack.engine.generate.model_changes import model_changes  # lazy: not for --help
+
+    found = model_changes(ws)
+    kept = " (the answer kept)" if found.cached else ""
+    if found.unknown is not None:
+        app.info(f"models not compared with the revisions: {found.unknown}{kept}", level=2)
+        return
+    app.info(f"models compared with the revisions: {'the answer kept' if found.cached else 'compared now'}",
+             level=2)
+    if found.components:
+        names = ", ".join(found.components)
+        which = f" {found.components[0]}" if len(found.components) == 1 else ""
+        app.warn(f"your models in {names} have changes that are not yet reflected in a revision, so migrate did "
+                 f"not apply them: run 'manage.py makemigrations{which}', then 'manage.py migrate'")
 
 
 def _status(ws: Workspace) -> DatabaseStatus:

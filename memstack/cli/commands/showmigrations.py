@@ -19,9 +19,11 @@ if TYPE_CHECKING:
               help="Draw the revision graph instead: one lane per component, dependencies, merges, applied marked.")
 @click.option("--format", "graph_format", type=click.Choice(["text", "dot", "mermaid"]), default="text",
               show_default=True, help="With --graph: text, Graphviz dot (| dot -Tsvg), or Mermaid (for Markdown).")
+@click.option("--plan", "as_plan", is_flag=True,
+              help="One list in the order migrate applies: applied first, then pending; -v 2 adds dependencies.")
 @json_option
 @common_options
-def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str) -> None:
+def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str, as_plan: bool) -> None:
     """List each component's revisions in graph order: [X] applied, [ ] pending.
 
     Revisions the database holds but no file here provides are listed too, marked [?]: under
@@ -31,15 +33,26 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
     With -v 2, also what each revision builds on (down_revision) and depends on in other
     components. The state is read from the database's alembic_version table.
 
+    With --plan (as Django's), one list across components in the order migrate applies them:
+    the applied revisions, then the pending ones exactly as 'migrate' (or 'migrate COMPONENT...'
+    for the named ones, with what they need elsewhere) would apply them now; -v 2 shows each
+    revision's dependencies, --json lists down_revisions and depends_on.
+
     \b
     Examples:
       manage.py showmigrations
       manage.py showmigrations memory task --json
+      manage.py showmigrations --plan -v 2     # the order migrate applies, with dependencies
       manage.py showmigrations --graph --format dot | dot -Tsvg -o revisions.svg
     """
     from memstack.engine.review.show import listing  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
+    if as_plan and as_graph:
+        raise click.UsageError("--plan and --graph are two views: choose one")
+    if as_plan:
+        _show_plan(app, components, as_json)
+        return
     with open_workspace(app) as ws:
         shown = listing(ws, components)
         graph = ws.graph
@@ -56,6 +69,31 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
     else:
         _print_listing(app, graph, shown)
     _hint_foreign(app, shown.foreign)
+
+
+def _show_plan(app: AppContext, components: tuple[str, ...], as_json: bool) -> None:
+    """--plan: Django's ``[X]  auth 0001_initial ... (dependencies)`` list, or its JSON."""
+    # lazy: loaded when the command runs, not for its --help
+    from memstack.engine.review.show import listing, plan_listing
+
+    with open_workspace(app) as ws:
+        planned = plan_listing(ws, components)
+        foreign = listing(ws, components).foreign
+        graph = ws.graph
+    if as_json:
+        app.json([state.as_json() for state in planned])
+    else:
+        done = app.style("[X]", fg="green")
+        lines = []
+        for state in planned:
+            line = f"{done if state.applied else '[ ]'}  {state.revision.label}"
+            if app.verbosity >= 2:
+                parents = [graph.get(p).label if p in graph else p for p in state.revision.parents]
+                line += f" ... ({', '.join(parents)})" if parents else " ... (start of the branch)"
+            lines.append(line)
+        if lines:
+            app.data("\n".join(lines))
+    _hint_foreign(app, foreign)
 
 
 def _print_listing(app: AppContext, graph: MigrationGraph, shown: Listing) -> None:

@@ -78,6 +78,10 @@ def command(alembic_project: str, label: str, package: str | None, dry_run: bool
     add_component_entry(settings.pyproject_path, package, label)
     with Workspace.load(project_dir=settings.project_dir) as updated:
         sync_alembic_config(updated.registry, settings.pyproject_path)
+    # lazy: loaded when the command runs, not for its --help
+    from memstack.engine.generate.write_hooks import run_hooks
+
+    run_hooks(settings.project_dir, [taken.target for taken in plan.files])  # post_write_hooks, once all is in place
     if created:
         app.info(f"Created package {package} ({created.parent})", level=1)
     app.info(f"Took over {plan.project.script_location} as component {label!r}. It has no models yet: "

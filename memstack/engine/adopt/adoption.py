@@ -132,6 +132,7 @@ def revision_effects(ws: Workspace) -> tuple[dict[str, list[Effect]], dict[str, 
 
         heads = [h.id for label in ws.registry.labels for h in ws.graph.heads(label)]
         plan = forwards_plan(ws.graph, heads, set())
+        # unguarded: a scratch database nothing else uses (generate/scratch.py)
         Executor(engine, ws.tree, track, record=False, alembic=ws.alembic_setup()).run(plan, set())
     return effects, shapes["now"]
 

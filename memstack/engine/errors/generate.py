@@ -67,6 +67,15 @@ class NothingToMerge(EngineError):
         self.component, self.heads = component, heads
 
 
+class PostWriteHookFailed(EngineError):
+    """A configured post-write hook (Alembic's ``post_write_hooks``) failed; ``path``: the file it ran on,
+    already written (None: the hooks' configuration itself could not be read)."""
+    def __init__(self, path: object, detail: str) -> None:
+        where = f" on {path}" if path is not None else ""
+        super().__init__(f"post-write hook failed{where}: {detail}")
+        self.path, self.detail = path, detail
+
+
 # --------------------------------------------------------------------------- autodetect
 
 

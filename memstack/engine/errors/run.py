@@ -110,13 +110,34 @@ class MigrationFailed(EngineError):
     def __init__(self, *, step: Step, index: int, total: int, error: BaseException, outcome: str,
                  dialect: str) -> None:
         detail = str(getattr(error, "orig", None) or error).strip()
-        super().__init__(f"step {index} of {total} failed: {step.revision.label} ({step.direction}): {detail}")
+        self.location = code_location(error, step.revision.path)
+        where = f" (in {self.location})" if self.location else ""
+        super().__init__(f"step {index} of {total} failed: {step.revision.label} ({step.direction}): "
+                         f"{type(error).__name__ + ': ' if self.location else ''}{detail}{where}")
         self.step = step
         self.index = index
         self.total = total
         self.error = error
         self.outcome = outcome
         self.dialect = dialect
+
+
+def code_location(error: BaseException, path: str) -> str | None:
+    """``file:line`` where the revision file's own Python raised (a NameError, an ImportError, ...).
+
+    A database error is about the data, not the code: None. So is an error raised elsewhere
+    without passing through the file.
+    """
+    if not path or hasattr(error, "orig"):  # SQLAlchemy's DBAPIError wraps the driver's error
+        return None
+    wanted = str(Path(path).resolve())
+    line = None
+    trace = error.__traceback__
+    while trace is not None:  # the innermost frame in the revision file is where its code failed
+        if str(Path(trace.tb_frame.f_code.co_filename).resolve()) == wanted:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return f"{path}:{line}" if line is not None else None
 
 
 def _quoted(name: str) -> str:

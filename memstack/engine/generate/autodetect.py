@@ -133,6 +133,7 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
     plan = scratch_plan(ws) if plan is None else plan
     if plan:  # a first makemigrations has nothing to apply: no executor (nor its imports) either
 
+        # unguarded: a scratch database nothing else uses (generate/scratch.py)
         Executor(engine, ws.tree, track, record=False, alembic=ws.alembic_setup()).run(plan, set())
     return created
 
@@ -183,8 +184,9 @@ def describe_ops(upgrade: alembic_ops.UpgradeOps) -> str:
 
 
 def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
-           empty: bool = False, renames: RenameChoices | None = None) -> Detection:
-    """The revisions ``makemigrations`` would write for ``components`` (all when empty).
+           empty: bool = False, renames: RenameChoices | None = None, name: str | None = None) -> Detection:
+    """The revisions ``makemigrations`` would write for ``components`` (all when empty), each named
+    ``NNNN_<name>`` when ``name`` is given (``--name``, as Django's), else after ``message`` or its changes.
 
     With ``renames``, likely renames are settled (asked, given, or refused) and NOT NULL columns
     added without a default are checked against the developer's database; without, a rename
@@ -227,7 +229,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
         rid = new_revision_id(taken)
         taken.add(rid)
         first = head is None
-        slug = slugify(message) if message else ("initial" if first else describe_ops(ops))
+        slug = name or (slugify(message) if message else ("initial" if first else describe_ops(ops)))
         revisions[label] = NewRevision(
             component=label, id=rid, number=numbers[label], slug=slug, message=message or slug.replace("_", " "),
             down_revisions=(head.id,) if head else (), upgrade_ops=ops,

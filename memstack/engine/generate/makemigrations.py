@@ -11,6 +11,7 @@ from alembic.operations import ops as alembic_ops
 from memstack.engine.errors import NothingToMerge
 from memstack.engine.generate.autodetect import detect, new_revision_id, slugify
 from memstack.engine.generate.renames import RenameChoices
+from memstack.engine.generate.write_hooks import run_hooks
 from memstack.engine.generate.writer import render_revision, write_file
 from memstack.engine.run.alembic_config import sync_alembic_config
 from memstack.engine.workspace import Workspace
@@ -44,10 +45,10 @@ class MakeMigrationsResult:
 
 def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: str | None = None,
                     empty: bool = False, write: bool = True, renames: RenameChoices | None = None,
-                    ) -> MakeMigrationsResult:
+                    name: str | None = None) -> MakeMigrationsResult:
     """Detect model changes per component and render (and unless ``write`` is False, write) revisions."""
     ws.generating = True
-    detection = detect(ws, components, message=message, empty=empty, renames=renames)
+    detection = detect(ws, components, message=message, empty=empty, renames=renames, name=name)
     labels = {r.id: r.label for r in ws.graph.revisions.values()}
     files: list[PlannedFile] = []
     for rev in detection.revisions:
@@ -58,6 +59,7 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
             down_revisions=rev.down_revisions, branch_labels=rev.branch_labels, depends_on=rev.depends_on,
             upgrade=rev.upgrade_ops, downgrade=None if irreversible else downgrade, irreversible=irreversible,
             depends_on_names=rev.depends_on_names, down_revision_names=rev.down_revision_names,
+            data_migration=empty,
         )
         path = component.migrations_path / f"{rev.name}.py"
         files.append(PlannedFile(rev.component, rev.id, rev.name, str(path), text, tuple(rev.depends_on),
@@ -66,13 +68,15 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
 
         for planned in files:
             write_file(Path(planned.path), planned.text)
+        run_hooks(ws.settings.project_dir, [Path(planned.path) for planned in files])  # post_write_hooks
         if files:
             ws.reload()
         sync_alembic_config(ws.registry, ws.settings.pyproject_path)
     return MakeMigrationsResult(files, detection.ignored_tables, detection.without_models, labels)
 
 
-def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True) -> PlannedFile:
+def make_merge(ws: Workspace, component: str, *, message: str | None = None, write: bool = True,
+               name: str | None = None) -> PlannedFile:
     """A merge revision joining every head of ``component`` (it takes the next file number)."""
 
     label = ws.registry.get(component).label
@@ -80,8 +84,8 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
     if len(heads) < 2:
         raise NothingToMerge(label, len(heads))
     number = max((r.number or 0) for r in ws.graph.of_component(label)) + 1
-    slug = slugify(message) if message else "merge"
-    name = f"{number:04d}_{slug}"
+    slug = name or (slugify(message) if message else "merge")
+    file_name = f"{number:04d}_{slug}"
     rid = new_revision_id(ws.graph.revisions)
     down = tuple(h.id for h in heads)
     text = render_revision(
@@ -90,9 +94,10 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
         down_revisions=down, branch_labels=(), depends_on=[],
         upgrade=alembic_ops.UpgradeOps(ops=[]), downgrade=alembic_ops.DowngradeOps(ops=[]),
     )
-    path = ws.registry.get(label).migrations_path / f"{name}.py"
-    planned = PlannedFile(label, rid, name, str(path), text, (), down)
+    path = ws.registry.get(label).migrations_path / f"{file_name}.py"
+    planned = PlannedFile(label, rid, file_name, str(path), text, (), down)
     if write:
         write_file(path, text)
+        run_hooks(ws.settings.project_dir, [path])  # post_write_hooks
         ws.reload()
     return planned

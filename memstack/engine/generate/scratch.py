@@ -4,6 +4,16 @@
 be behind); they build a scratch one by applying every revision. Where the user may not
 create databases, ``scratch_url`` names an existing empty database (or schema) instead: it is
 filled for the comparison and emptied again afterwards.
+
+Builds here run their revisions without the guard (engine/run/guard.py: lock and statement
+timeouts, the ladder, the pre-flight), and so do the pytest plugin's step-by-step checks
+(memstack/testing/checks.py), which build the same way: a scratch database is made for one build
+(a ``scratch_url`` one is reserved for memstack's builds, taken under the scratch lock) and nothing
+else connects to it, so no session can hold a lock a step would wait for and no application
+queues behind a step; the guard would only add work per step. Whatever runs revisions on a
+database others use is guarded: ``migrate``/``rollback``, ``migrate_on_startup()``, plain
+``alembic`` through memstack's env.py, and the plugin's ``MigrationRunner`` (it goes through
+``migrate()``). tests/test_guard_executors.py checks both sides.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from memstack.engine.records.recorder import Recorder, history_table
 from memstack.engine.records.status import DatabaseStatus, read_status
 from memstack.engine.run.offline import render_step
 from memstack.engine.tree.graph import Revision, Step
-from memstack.engine.tree.planner import resolve_target
+from memstack.engine.tree.planner import forwards_plan, resolve_target
 
 if TYPE_CHECKING:  # (the running machinery of engine/migrate.py is not imported to list revisions)
     from memstack.engine.workspace import Workspace
@@ -158,15 +158,33 @@ def listing(ws: Workspace, components: Sequence[str] = ()) -> Listing:
     version row of a component that is ahead names a revision no file provides).
     """
     state = read_status(ws)
-    applied = state.applied
-    if state.unknown:
-        known = [r for r in state.rows if r in ws.graph] + [r for r in state.records if r in ws.graph]
-        applied = ws.graph.applied_from_rows(known)
+    applied = _known_applied(ws, state)
     selected = ws.registry.select(components)
     wanted = {c.label for c in selected}
     foreign = [f for f in foreign_revisions(ws, state) if not components or f.component in wanted]
     return Listing({c.label: [RevisionState(r, r.id in applied) for r in ws.graph.of_component(c.label)]
                     for c in selected}, foreign)
+
+
+def _known_applied(ws: Workspace, state: DatabaseStatus) -> set[str]:
+    """The applied revisions this code knows, also when the database holds some it does not."""
+    if not state.unknown:
+        return state.applied
+    known = [r for r in state.rows if r in ws.graph] + [r for r in state.records if r in ws.graph]
+    return ws.graph.applied_from_rows(known)
+
+
+def plan_listing(ws: Workspace, components: Sequence[str] = ()) -> list[RevisionState]:
+    """``showmigrations --plan``: the revisions up to the components' heads (and what they need in other
+    components) in the order ``migrate`` applies them: the applied ones first, in the order a migrate
+    from empty would have applied them, then the pending ones exactly as ``migrate`` would apply them now.
+    """
+    applied = _known_applied(ws, read_status(ws))
+    labels = [c.label for c in ws.registry.select(components)]
+    heads = [h.id for label in labels for h in ws.graph.heads(label)]
+    done = [s.revision for s in forwards_plan(ws.graph, heads, set(), requested=labels) if s.revision.id in applied]
+    pending = [s.revision for s in forwards_plan(ws.graph, heads, applied, requested=labels)]
+    return [RevisionState(r, True) for r in done] + [RevisionState(r, False) for r in pending]
 
 
 def show_migrations(ws: Workspace, components: Sequence[str] = ()) -> dict[str, list[RevisionState]]:

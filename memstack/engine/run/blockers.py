@@ -204,11 +204,13 @@ class Retry:
     statement: str
     blockers: tuple[Blocker, ...]
     error: str
+    whole_plan: bool = False  # --atomic / --dry-run: the whole plan rolled back and starts again
 
     def note(self) -> str:
         first = self.blockers[0] if self.blockers else None
         age = f"{first.transaction_age_s:.1f}" if first and first.transaction_age_s is not None else "-"
-        return (f"attempt={self.attempt} waited_ms={self.waited_ms} lock_timeout_ms={self.lock_timeout_ms} "
+        scope = "restart=whole_plan " if self.whole_plan else ""
+        return (f"{scope}attempt={self.attempt} waited_ms={self.waited_ms} lock_timeout_ms={self.lock_timeout_ms} "
                 f"sleep_ms={self.sleep_ms} blocker_pid={first.pid if first else '-'} blocker_age_s={age} "
                 f"blocker_fingerprint={first.fingerprint if first and first.fingerprint else '-'} "
                 f"blocker_query={fingerprint(first.query)[1] if first else '-'}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,8 @@ from memstack.engine.run.alembic_config import (
     revision_function,
     step_environment,
 )
-from memstack.engine.run.guard import Guard, set_session_lock_timeout
+from memstack.engine.run.guard import Guard
+from memstack.engine.run.ladder import set_session_lock_timeout
 from memstack.engine.run.steps import (
     ProgressCallback,
     StepFailed,
@@ -222,18 +223,26 @@ class Executor:
         blocked = [s.revision.label for s in plan if not fake and not self._declared_atomic(s)]
         if blocked:
             raise NonAtomicInPlan(blocked)
-        results: list[StepResult] = []
-        state = set(applied)
         index = 0
-        try:
+
+        def attempt(attach: Callable[[Connection], None]) -> list[StepResult]:  # one try: the guard may restart it
+            nonlocal index
+            results: list[StepResult] = []
+            state, index = set(applied), 0
             with self._transaction(whole_plan=True) as connection:
+                attach(connection)
                 recorder = self._prepare(connection)
                 for step in plan:
                     index += 1  # kept outside the loop header: the failure below names the step
+                    self.guard.now_running(step)
                     lock.verify_held(self.engine, before=step.revision.label, completed=index - 1,  # rolls all back
                                 total=len(plan))
                     results.append(self._step(recorder, connection, step, state, fake=fake, event=event))
                     state = after_step(state, step)
+            return results
+
+        try:
+            results = self.guard.run_plan(plan[0], attempt, record=True) if plan else []
         except StepFailed as failed:
             step = plan[index - 1]
             self._record_failure(None, step, failed, marked=False)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,7 +39,7 @@ from memstack.engine.errors import BlockersRefused, LockWaitGaveUp
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.run import blockers as found
 from memstack.engine.run.blockers import Retry, drop_invalid_index
-from memstack.engine.run.ladder import Rung, is_lock_timeout, ladder, timeout_sql
+from memstack.engine.run.ladder import Ladder, Rung, after_late_refusal, is_lock_timeout, server_wait, timeout_sql
 from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult, error_text
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ _BARRIER = re.compile(r"^SELECT pg_advisory_xact_lock\(%\(\w+\)s\)$")
 _DDL = re.compile(r"^\s*(?:CREATE|ALTER|DROP|COMMENT|TRUNCATE|LOCK|GRANT|REVOKE|RENAME)\b", re.I)
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(?:UNLOGGED\s+|TEMP(?:ORARY)?\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
                            r'((?:"[^"]+"|`[^`]+`|[\w$]+)(?:\.(?:"[^"]+"|`[^`]+`|[\w$]+))?)', re.I)
+_RESET = ("SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT, max_statement_time = DEFAULT",
+          "RESET lock_timeout; RESET statement_timeout")  # a session's timeouts after a step ([postgresql?])
 _ACTIVE: dict[int, _StepState] = {}  # DBAPI connection id -> the guarded step running on it
 
 
@@ -84,9 +86,10 @@ class _StepState:
             else:
                 cursor.execute(prefix)
         in_place = dialect in ("mysql", "mariadb") or bool(getattr(cursor.connection, "autocommit", False))
-        rungs = ladder(self.settings) if in_place else [self.rung]
+        steps = Ladder(self.settings) if in_place else None
         index_name = found.concurrent_index_name(statement) if dialect == "postgresql" else None
-        for index in range(len(rungs)):
+        index = 0
+        while True:
             started = time.perf_counter()
             try:
                 if index and index_name:  # the last try left its index INVALID: dropped under this try's timeout
@@ -97,27 +100,32 @@ class _StepState:
                 if not is_lock_timeout(exc):
                     raise
                 self.timed_out = (statement, waited)
-                if not in_place:
+                if steps is None:
                     raise
-                self._retry_in_place(cursor, statement, rungs, index, waited, exc)
-                sql = statement
+                self._retry_in_place(cursor, statement, steps.rungs, index, waited, exc)
+                sql, index = statement, index + 1
                 continue
             if in_place and (dialect == "postgresql" or _DDL.match(statement)):
                 self.committed = True
+            if index:  # the next statement starts on the first rung again, not where this one ended
+                cursor.execute(timeout_sql(dialect, self.rung.lock_timeout, self.settings.statement_timeout,
+                                           local=False))
             return
 
     def _retry_in_place(self, cursor: Any, statement: str, rungs: list[Rung], index: int, waited: int,
                         exc: Exception) -> None:
-        """Read who blocked, clean up, record, sleep, raise the timeout for the next rung (or give up)."""
+        """Read who blocked, record, sleep, set the next rung's timeout (or give up)."""
         who = tuple(found.blockers(self.guard.dialect, cursor.connection.cursor(), statement))
+        after_late_refusal(self.guard.dialect, rungs, index, waited)
         if index + 1 >= len(rungs):
             raise LockWaitGaveUp(statement=statement, attempts=index + 1, waited_ms=waited, blockers=who,
                                  resumable=not self.committed) from exc
-        following = rungs[index + 1]
-        self.guard.report(self.step, Retry(index + 1, waited, int(rungs[index].lock_timeout * 1000),
-                                           int(following.sleep * 1000), statement, who, _text(exc)))
-        time.sleep(following.sleep)
-        sql = timeout_sql(self.guard.dialect, following.lock_timeout, self.settings.statement_timeout, local=False)
+        rung = rungs[index + 1]
+        allowed = int(server_wait(self.guard.dialect, rungs[index].lock_timeout) * 1000)
+        self.guard.report(self.step, Retry(index + 1, waited, allowed,
+                                           int(rung.sleep * 1000), statement, who, error_text(exc)))
+        time.sleep(rung.sleep)
+        sql = timeout_sql(self.guard.dialect, rung.lock_timeout, self.settings.statement_timeout, local=False)
         if sql:
             cursor.execute(sql)
 
@@ -148,10 +156,6 @@ def _int_values(parameters: Any) -> bool:
     return isinstance(parameters, dict) and bool(parameters) and all(type(v) is int for v in parameters.values())
 
 
-def _text(exc: BaseException) -> str:
-    return error_text(exc)
-
-
 class Guard:
     """Guards the steps of one run on ``engine`` (see the module docstring)."""
     def __init__(self, engine: Engine, settings: GuardSettings, revision_overrides: dict[str, dict[str, Any]],
@@ -172,10 +176,10 @@ class Guard:
     def session_lock_timeouts(self, explicit: float | None) -> tuple[float | None, float | None]:
         """(per session, per whole-plan transaction) lock timeouts of the executor's own connections.
 
-        Guarded steps get theirs per step, so their sessions get none; a whole plan in one transaction
-        (``--atomic``, ``--dry-run``) gets the longest rung, without retries. Unguarded: ``explicit`` for both.
+        Guarded steps get theirs per step and a whole plan in one transaction (``--atomic``, ``--dry-run``)
+        per try (:meth:`run_plan`), so their sessions get none. Unguarded: ``explicit`` for both.
         """
-        return (None, self.settings.ddl_lock_timeout or None) if self.active else (explicit, explicit)
+        return (None, None) if self.active else (explicit, explicit)
 
     def settings_for(self, step: Step) -> GuardSettings:
         override = self.overrides.get(step.revision.id)
@@ -188,14 +192,19 @@ class Guard:
         if match:
             self.created.add(found.unquote(match.group(1)))
 
-    def report(self, step: Step, retry: Retry) -> None:
-        """Progress event ``retry``, and history event ``retry`` in a transaction of its own."""
-        self.progress("retry", step, StepResult(step, retry.waited_ms, success=False, error=retry.note()))
-        if not self.record:
+    def report(self, step: Step, retry: Retry, *, record: bool = True) -> None:
+        """Progress event ``retry`` (``restart``: a whole plan), and history event ``retry`` in a transaction
+        of its own (not for a rehearsal: ``record`` False)."""
+        event = "restart" if retry.whole_plan else "retry"
+        self.progress(event, step, StepResult(step, retry.waited_ms, success=False, error=retry.note()))
+        if not (self.record and record):
             return
         rev = step.revision
         with self.engine.connect() as connection, connection.begin():
-            Recorder(connection).add_history(
+            recorder = Recorder(connection)
+            if retry.whole_plan:  # the plan's rollback may have taken the bookkeeping tables with it
+                recorder.ensure_bookkeeping()
+            recorder.add_history(
                 event="retry", component=rev.component, revision=rev.id, name=rev.name, direction=step.direction,
                 started_at=utcnow(), duration_ms=retry.waited_ms, success=False, error=retry.error,
                 note=retry.note())
@@ -213,9 +222,9 @@ class Guard:
         if not self.active:
             return attempt()
         settings = self.settings_for(step)
-        rungs = ladder(settings)
-        self._rungs = len(rungs)
-        for index, rung in enumerate(rungs):
+        self._ladder = steps = Ladder(settings)
+        index, rung = 0, steps.first
+        while True:
             self._current = (step, settings, rung, connection)
             state: _StepState | None = None
             key = None
@@ -228,13 +237,55 @@ class Guard:
                 timed = state.timed_out if state is not None else self._outside_timeout
                 if timed is None or not is_lock_timeout(failed.cause):
                     raise
-                self._after_timeout(step, failed, timed, rungs, index, committed=self._committed(state))
+                self._after_timeout(step, failed, timed, steps.rungs, index, committed=self._committed(state))
+                index += 1
+                rung = steps.rungs[index]
             finally:
                 if key is not None:
                     _ACTIVE.pop(key, None)
                 self._outside_timeout = None
                 self._outside_committed = False
+
+    def run_plan(self, first: Step, attempt: Callable[[Callable[[Connection], None]], T], *, record: bool) -> T:
+        """Run a whole plan in one transaction (``--atomic``, ``--dry-run``) on the ladder.
+
+        ``attempt(attach)`` is one try: it opens the transaction, calls ``attach`` on its connection
+        first, runs every step and ends the transaction. A lock timeout anywhere rolls the whole plan
+        back (every lock it took is released) and, after the sleep, it starts again from its first
+        step. ``record``: retries go to history (not a rehearsal's, which leaves nothing behind). A
+        revision's own ``guard = {...}`` does not apply here: one transaction, one set of timeouts.
+        """
+        if not self.active:
+            return attempt(lambda _connection: None)
+        self._ladder = steps = Ladder(self.settings)
+        rungs = steps.rungs  # one ladder for the whole plan: built once
+        for index, rung in enumerate(rungs):
+            attached: list[tuple[int, _StepState]] = []
+
+            def attach(connection: Connection, rung: Rung = rung, attached: list[tuple[int, _StepState]] = attached
+                       ) -> None:
+                state = self._attach(connection, first, self.settings, rung, local=True)
+                attached.append((_dbapi_id(connection), state))
+                self._current, self._plan = (first, self.settings, rung, connection), state
+
+            try:
+                return attempt(attach)
+            except StepFailed as failed:
+                state = attached[0][1] if attached else None
+                if state is None or state.timed_out is None or not is_lock_timeout(failed.cause):
+                    raise
+                self._after_timeout(state.step, failed, state.timed_out, rungs, index, committed=False,
+                                    whole_plan=True, record=record)
+            finally:
+                for key, _ in attached:
+                    _ACTIVE.pop(key, None)
+                self._current = self._plan = None
         raise AssertionError("unreachable: the last rung raises")  # pragma: no cover
+
+    def now_running(self, step: Step) -> None:
+        """A whole-plan try reached ``step``: its retry and pre-flight name it."""
+        if self._plan is not None:
+            self._plan.step = step
 
     def will_retry(self, exc: BaseException) -> bool:
         """True when the step failing with ``exc`` is about to be tried again (so it is not reported failed)."""
@@ -243,18 +294,19 @@ class Guard:
         _, _, rung, connection = self._current
         state = _ACTIVE.get(_dbapi_id(connection)) if connection is not None else None
         committed = state.committed if state is not None else self._outside_committed
-        return not committed and rung.number < self._rungs
+        return not committed and self._ladder is not None and rung.number < len(self._ladder.rungs)
 
-    _rungs: int = 0
+    _ladder: Ladder | None = None  # the running step's
     _current: tuple[Step, GuardSettings, Rung, Connection | None] | None = None
     _outside_timeout: tuple[str, int] | None = None
     _outside_committed: bool = False
+    _plan: _StepState | None = None  # the whole-plan try running (run_plan)
 
     def _committed(self, state: _StepState | None) -> bool:
         return state.committed if state is not None else self._outside_committed
 
     def _after_timeout(self, step: Step, failed: StepFailed, timed: tuple[str, int], rungs: list[Rung], index: int,
-                       *, committed: bool) -> None:
+                       *, committed: bool, whole_plan: bool = False, record: bool = True) -> None:
         """Record the try and sleep before the next one, or raise the step's failure naming the blockers."""
         statement, waited = timed
         who = tuple(self._blockers(statement))
@@ -264,8 +316,9 @@ class Guard:
                                      resumable=not committed)
             raise StepFailed(gave_up, failed.started_at, failed.duration_ms) from failed.cause
         following = rungs[index + 1]
-        self.report(step, Retry(index + 1, waited, int(rungs[index].lock_timeout * 1000),
-                                int(following.sleep * 1000), statement, who, failed.text))
+        allowed = int(server_wait(self.dialect, rungs[index].lock_timeout) * 1000)
+        self.report(step, Retry(index + 1, waited, allowed, int(following.sleep * 1000), statement, who, failed.text,
+                                whole_plan), record=record)
         try:
             time.sleep(following.sleep)
         except KeyboardInterrupt as interrupted:  # Ctrl-C between tries: nothing waits on the server
@@ -291,6 +344,23 @@ class Guard:
         return state
 
     @contextmanager
+    def in_place(self, step: Step, connection: Connection) -> Iterator[None]:
+        """Guard ``connection`` while someone else runs ``step`` on it (plain ``alembic``, no transaction of
+        ours): every statement under the timeouts, one that commits by itself retried in place."""
+        if not self.active:
+            yield
+            return
+        settings = self.settings_for(step)
+        self._attach(connection, step, settings, Ladder(settings).first, local=False)
+        key = _dbapi_id(connection)
+        try:
+            yield
+        finally:
+            _ACTIVE.pop(key, None)
+            with suppress(Exception):  # an aborted transaction: its session is rolled back or discarded
+                connection.exec_driver_sql(_RESET[self.dialect == "postgresql"])
+
+    @contextmanager
     def outside(self, connection: Connection) -> Iterator[None]:
         """Guard a step's own connection (no transaction open yet) for the block.
 
@@ -309,11 +379,8 @@ class Guard:
             _ACTIVE.pop(key, None)
             self._outside_timeout = state.timed_out
             self._outside_committed = state.committed
-            reset = "RESET lock_timeout; RESET statement_timeout" if self.dialect == "postgresql" else (
-                "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT, "
-                "max_statement_time = DEFAULT")
             try:
-                connection.exec_driver_sql(reset)
+                connection.exec_driver_sql(_RESET[self.dialect == "postgresql"])
                 if connection.in_transaction():
                     connection.commit()
             except Exception:  # a broken session is discarded anyway
@@ -330,16 +397,3 @@ def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> b
         return None  # not a guarded step: SQLAlchemy executes it
     state.execute(cursor, statement, parameters)
     return True
-
-
-def set_session_lock_timeout(connection: Connection, timeout: float | None) -> None:
-    """A session-level lock timeout (the guard off, or a whole plan in one transaction)."""
-    if timeout is None:
-        return
-    name = connection.dialect.name
-    if name == "postgresql":
-        connection.exec_driver_sql(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
-    elif name in ("mysql", "mariadb"):
-        connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, int(timeout))}")
-    if connection.in_transaction():  # the SET autobegan one; the session setting outlives it
-        connection.commit()

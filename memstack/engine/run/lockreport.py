@@ -91,6 +91,8 @@ class LockRecorder:
         """The executor's progress callback, also telling the recorder which step runs."""
         def callback(event: str, step: Step, result: StepResult | None) -> None:
             self._step = step if event == "start" else None
+            if event == "restart":  # a lock timeout rolled the rehearsal back: it starts again from its first step
+                self.statements, self._held = [], set()
             if inner is not None:
                 inner(event, step, result)
 
