@@ -44,6 +44,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "shell": "memstack.cli.commands.shell",
     "schemadoc": "memstack.cli.commands.schemadoc",
     "lintmigrations": "memstack.cli.commands.lintmigrations",
+    "squashmigrations": "memstack.cli.commands.squashmigrations",
 }
 
 #: each built-in command's short help, so ``--help`` lists them without importing ~20 modules
@@ -70,6 +71,7 @@ SHORT_HELP: dict[str, str] = {
     "shell": "Python shell with a database session and the models loaded.",
     "schemadoc": "Document the database's schema (HTML, Markdown, ER diagram) or diff two databases.",
     "lintmigrations": "Review revisions for locking and deploy dangers (squawk + model checks); exit 1 on any.",
+    "squashmigrations": "Replace a range of a component's revisions with one, proven equal on every dialect.",
 }
 
 

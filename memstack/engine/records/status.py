@@ -202,8 +202,8 @@ def read_status_on(connection: Connection, tree: LoadedTree,
     marks = [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user, r.host,
                   r.pid) for r in connection.execute(select(marks_table))] if marks_table.name in tables else []
     graph = tree.graph
-    unknown = sorted(r for r in rows if r not in graph)
-    applied = graph.applied_from_rows([r for r in rows if r in graph])
+    unknown = sorted(r for r in rows if not graph.knows_row(r))
+    applied = graph.applied_from_rows([r for r in rows if graph.knows_row(r)])
     progress = {} if mark_progress is None else {  # (rare: only read when there are marks)
         m.revision: mark_progress(connection, graph.get(m.revision), m.direction) for m in marks if m.revision in graph}
     return DatabaseStatus(rows, records, marks, unknown, applied, progress, tree=tree)
