@@ -73,13 +73,13 @@ class Workspace:
         from sqlalchemy.exc import SQLAlchemyError  # lazy: kept off the no-op path and --help
 
         from memstack.core.urls import missing_sqlite_file  # lazy: as above
-        from memstack.engine.records.status import read_version_rows  # lazy: as above
+        from memstack.engine.records.status import squash_evidence  # lazy: as above
 
         if missing_sqlite_file(self.settings.database_url):
             return []
         try:
             with self.engine.connect() as connection:
-                return read_version_rows(connection)
+                return squash_evidence(connection, self.loaded_tree)
         except SQLAlchemyError:  # no server (--sql, an unreachable one): the new database's view; the
             return []  # status read names the connection problem
 

@@ -15,12 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from memstack.core.redaction import mask_url
 from memstack.engine.errors import SquashNotCleanable
 from memstack.engine.generate.squash import write_atomically
-from memstack.engine.records.recorder import Recorder
-from memstack.engine.records.status import read_version_rows
+from memstack.engine.records.recorder import Recorder, applied_table
+from memstack.engine.records.status import read_version_rows, squash_evidence
 from memstack.engine.tree import replaces
+from memstack.engine.tree.checksum import checksum_source
+from memstack.engine.tree.loader import checksum_file
 from memstack.engine.workspace import Workspace
 
 _REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n",
@@ -44,9 +48,10 @@ def _behind(ws: Workspace, url: str, squashes: dict[str, tuple[str, ...]]) -> tu
     try:
         with other.engine.connect() as connection:
             rows = read_version_rows(connection)
+            evidence = squash_evidence(connection, ws.loaded_tree)
     finally:
         other.close()
-    applied = replaces.old_applied(revisions, replaces.live_squashes(revisions, ws.loaded_tree.squashes), rows)
+    applied = replaces.old_applied(revisions, replaces.live_squashes(revisions, ws.loaded_tree.squashes), evidence)
     behind, moves = [], {}
     for sid in squashes:
         members = replaces.members(sid, squashes, revisions)
@@ -76,41 +81,62 @@ def cleanup_squashes(ws: Workspace, component: str, database_urls: Sequence[str]
         moves[url] = rows
     if not_past:
         raise SquashNotCleanable(label, not_past)
+    texts, gone = _rewritten(ws, mine)
     for url, rows in moves.items():
+        _settle(ws, url, rows, texts, gone, mine)
         if rows:
-            _move_rows(ws, url, rows)
             result.rows_moved[mask_url(url)] = [f"{old} -> {new}" for old, new in sorted(rows.items())]
-    _rewrite_files(ws, mine, result)
+    for rid, text in texts.items():
+        write_atomically(Path(tree.every_revision[rid].path), text, overwrite=True)
+        result.rewritten.append(tree.every_revision[rid].path)
+    for rid in sorted(gone):
+        Path(tree.every_revision[rid].path).unlink(missing_ok=True)
+        result.removed.append(tree.every_revision[rid].path)
     ws.reload()
     return result
 
 
-def _move_rows(ws: Workspace, url: str, rows: dict[str, str]) -> None:
+def _settle(ws: Workspace, url: str, rows: dict[str, str], texts: dict[str, str], gone: dict[str, str],
+            squashes: dict[str, tuple[str, ...]]) -> None:
+    """One database, before the files change: rows naming a replaced revision name its squash; the
+    records of rewritten files get their new checksums (only where they matched the old file: real
+    drift stays visible); the removed revisions' records give way to their squash's."""
+    revisions = ws.loaded_tree.every_revision
     other = ws.for_database(url)
     try:
         with other.engine.begin() as connection:
-            Recorder(connection).move_rows(set(rows), set(rows.values()))
+            recorder = Recorder(connection)
+            if rows:
+                recorder.move_rows(set(rows), set(rows.values()))
+            if not recorder.has_bookkeeping():
+                return
+            recorded = {r.revision: r.checksum for r in connection.execute(select(applied_table))}
+            for rid, text in texts.items():
+                if rid in recorded and recorded[rid] == checksum_file(Path(revisions[rid].path)):
+                    recorder.update_checksum(rid, checksum_source(text))
+            for sid in squashes:
+                if sid not in recorded and any(r in recorded for r in gone if gone[r] == sid):
+                    rev = revisions[sid]
+                    recorder.record_applied(sid, rev.component, rev.name, checksum_source(texts.get(sid, "")
+                                            or Path(rev.path).read_text(encoding="utf-8")))
+            recorder.forget_applied(r for r in gone if r in recorded)
     finally:
         other.close()
 
 
-def _rewrite_files(ws: Workspace, squashes: dict[str, tuple[str, ...]], result: CleanupResult) -> None:
-    tree = ws.loaded_tree
-    revisions = tree.every_revision
+def _rewritten(ws: Workspace, squashes: dict[str, tuple[str, ...]]) -> tuple[dict[str, str], dict[str, str]]:
+    """({revision: its new text} for every file that changes, {removed revision: its squash})."""
+    revisions = ws.loaded_tree.every_revision
     gone = {rid: sid for sid in squashes for rid in replaces.members(sid, squashes, revisions)}
+    texts: dict[str, str] = {}
     for rid, rev in revisions.items():
         if rid in gone:
             continue
-        path = Path(rev.path)
-        text = path.read_text(encoding="utf-8")
+        text = Path(rev.path).read_text(encoding="utf-8")
         header, sep, body = text.partition("\ndef ")
         new = _REPLACES_BLOCK.sub("", header) if rid in squashes else header
         for old, sid in gone.items():
             new = new.replace(f"'{old}'", f"'{sid}'").replace(f'"{old}"', f'"{sid}"')
         if new != header:
-            write_atomically(path, new + sep + body, overwrite=True)
-            result.rewritten.append(str(path))
-    for rid in sorted(gone):
-        path = Path(revisions[rid].path)
-        path.unlink(missing_ok=True)
-        result.removed.append(str(path))
+            texts[rid] = new + sep + body
+    return texts, gone

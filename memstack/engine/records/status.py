@@ -216,6 +216,19 @@ def read_version_rows(connection: Connection, tables: Iterable[str] | None = Non
     return sorted(row[0] for row in connection.execute(select(version_table.c.version_num)))
 
 
+def squash_evidence(connection: Connection, tree: LoadedTree) -> list[str]:
+    """The version rows, plus the applied records of squashes and what they replace: the rows alone
+    cannot tell a database that ran a squash from one part-way through its range when another
+    component's row stands for both (tree/replaces.py reads these as rows)."""
+    tables = Recorder(connection).tables()
+    rows = read_version_rows(connection, tables)
+    if applied_table.name not in tables:
+        return rows
+    wanted = set(tree.squashes) | {r for reps in tree.squashes.values() for r in reps}
+    recorded = [r for (r,) in connection.execute(select(applied_table.c.revision)) if r in wanted]
+    return sorted({*rows, *recorded})
+
+
 def last_applied_order(connection: Connection) -> dict[str, int]:
     """{revision: id of its latest successful apply-like event}: orders rollbacks."""
     if history_table.name not in Recorder(connection).tables():
