@@ -31,7 +31,7 @@ from memstack.engine.run.alembic_config import load_revision_module
 from memstack.engine.run.classify import classify_module
 from memstack.engine.tree import replaces
 from memstack.engine.tree.graph import MigrationGraph, Revision
-from memstack.engine.tree.loader import LoadedTree, parse_revision_file
+from memstack.engine.tree.loader import LoadedTree
 from memstack.engine.tree.planner import resolve_target
 from memstack.engine.workspace import Workspace
 
@@ -235,8 +235,9 @@ def _planned(tree: LoadedTree, component: str, ids: list[str], data: dict[str, s
         if not seg.kept:
             name_segment(graph, seg, taken)
             link(graph, seg)
-            first = parse_revision_file(tree.path_of(seg.ids[0]))
-            seg.branch_labels = first.branch_labels if not seg.down_revisions else ()
+            # no branch label while the replaced files stay: plain Alembic reading the folder would see
+            # the component's label twice; --cleanup gives the squash the label of the base it replaced
+            seg.branch_labels = ()
     labels = {rid: rev.label for rid, rev in tree.every_revision.items()}
     return SquashPlan(component, ids, segments, kept, [r for r in elided if r in ids], labels)
 

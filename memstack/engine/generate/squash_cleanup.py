@@ -24,9 +24,10 @@ from memstack.engine.records.recorder import Recorder, applied_table
 from memstack.engine.records.status import read_version_rows, squash_evidence
 from memstack.engine.tree import replaces
 from memstack.engine.tree.checksum import checksum_source
-from memstack.engine.tree.loader import checksum_file
+from memstack.engine.tree.loader import checksum_file, parse_revision_file
 from memstack.engine.workspace import Workspace
 
+_LABELS_LINE = re.compile(r"^(branch_labels\b[^=]*=\s*)None$", re.MULTILINE)
 _REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n",
                              re.MULTILINE)
 
@@ -135,6 +136,10 @@ def _rewritten(ws: Workspace, squashes: dict[str, tuple[str, ...]]) -> tuple[dic
         text = Path(rev.path).read_text(encoding="utf-8")
         header, sep, body = text.partition("\ndef ")
         new = _REPLACES_BLOCK.sub("", header) if rid in squashes else header
+        if rid in squashes and not rev.down_revisions:  # it is the base now: the component's branch label
+            labels = {label for old in gone if gone[old] == rid and not revisions[old].down_revisions
+                      for label in parse_revision_file(Path(revisions[old].path)).branch_labels}
+            new = _LABELS_LINE.sub(rf"\1{tuple(sorted(labels))!r}", new) if labels else new
         for old, sid in gone.items():
             new = new.replace(f"'{old}'", f"'{sid}'").replace(f'"{old}"', f'"{sid}"')
         if new != header:

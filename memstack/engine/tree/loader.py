@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,12 +219,12 @@ class LoadedTree:
     def path_of(self, revision_id: str) -> Path:
         return self.paths[revision_id]
 
-    def view_for(self, rows: list[str], *, validate: bool = True) -> LoadedTree:
+    def view_for(self, rows: list[str], *, validate: bool = True, keep_old: Collection[str] = ()) -> LoadedTree:
         """This tree as a database with version rows ``rows`` sees it (tree/replaces.py); itself
         when no squash still replaces a revision."""
         if not replaces.live_squashes(self.every_revision, self.squashes):
             return self
-        view = replaces.resolve(self.every_revision, self.squashes, rows)
+        view = replaces.resolve(self.every_revision, self.squashes, rows, keep_old)
         graph = MigrationGraph(component_order=list(self.graph.component_order), row_aliases=view.row_aliases)
         for revision in view.revisions:
             graph.add(revision)

@@ -18,7 +18,7 @@ else the inner ones are tried. The rule is Django's (``MigrationLoader.replace_m
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from memstack.engine.tree.graph import MigrationGraph, Revision
@@ -85,8 +85,9 @@ def old_applied(revisions: Mapping[str, Revision], squashes: Mapping[str, tuple[
 
 
 def resolve(revisions: Mapping[str, Revision], replaces: Mapping[str, tuple[str, ...]],
-            rows: Iterable[str] = ()) -> View:
-    """The view of ``revisions`` for a database whose version rows are ``rows`` (none: a new database)."""
+            rows: Iterable[str] = (), keep_old: Collection[str] = ()) -> View:
+    """The view of ``revisions`` for a database whose version rows are ``rows`` (none: a new database);
+    the squashes in ``keep_old`` are never used (plain Alembic cannot read a row as its squash)."""
     squashes = live_squashes(revisions, replaces)
     if not squashes:
         return View(list(revisions.values()), {}, frozenset())
@@ -97,7 +98,7 @@ def resolve(revisions: Mapping[str, Revision], replaces: Mapping[str, tuple[str,
     while queue:
         sid = queue.pop(0)
         real = real_members(sid, squashes, revisions)
-        if len(real & applied) in (0, len(real)):
+        if sid not in keep_old and len(real & applied) in (0, len(real)):
             chosen.add(sid)
         else:
             queue.extend(sorted(r for r in squashes[sid] if r in squashes and r in revisions))
