@@ -44,7 +44,11 @@ def manage(project: Path, *args: str) -> float:
 
 
 def fresh_migrates(project: Path, folder: Path, tag: str, postgres: bool) -> dict[str, float]:
-    times = {"sqlite": manage(project, "migrate", "--yes", "--database-url", f"sqlite:///{folder / tag}.db")}
+    """Seconds of a fresh migrate per dialect, and (``<dialect> no-op``) of a second migrate of the same
+    database: what a manage.py process costs before it runs any revision."""
+    url = f"sqlite:///{folder / tag}.db"
+    times = {"sqlite": manage(project, "migrate", "--yes", "--database-url", url)}
+    times["sqlite no-op"] = manage(project, "migrate", "--yes", "--database-url", url)
     if postgres:
         name = pg_database()
         try:
@@ -76,8 +80,15 @@ def main() -> None:
         after = fresh_migrates(project, folder, "after", options.postgres)
         print(f"tree: {options.components} components x {options.per_component} revisions")
         for dialect, seconds in before.items():
+            if dialect.endswith("no-op"):
+                print(f"{dialect} migrate (the process floor): before {seconds:.2f} s, after {after[dialect]:.2f} s")
+                continue
             print(f"{dialect}: fresh migrate before {seconds:.2f} s, after {after[dialect]:.2f} s: "
                   f"{seconds / after[dialect]:.1f}x faster")
+            floor = before.get(f"{dialect} no-op", 0.0)
+            if floor and after[dialect] > floor:
+                print(f"{dialect}: above the no-op floor: {seconds - floor:.2f} s -> {after[dialect] - floor:.2f} s: "
+                      f"{(seconds - floor) / (after[dialect] - floor):.1f}x")
         print(f"squashmigrations: {sum(squash_times):.1f} s for {options.components} components "
               f"({', '.join(f'{t:.1f}' for t in squash_times)}; --samples {options.samples})")
     finally:

@@ -129,3 +129,13 @@ def test_range_refusals_name_the_fix(tmp_path: Path) -> None:
         call(project, None, "squashmigrations", "task", "0005", "0005")
     with pytest.raises(MemstackError, match="not an ancestor"):
         call(project, None, "squashmigrations", "task", "0003", "0004")
+
+
+def test_makemigrations_after_a_squash_builds_on_it_and_numbers_past_every_file(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    call(project, None, "squashmigrations", "task", "0005", samples=0)
+    squash = (project / "migrations" / "task" / f"{SQUASH_NAME}.py").read_text()
+    squash_id = squash.split("revision: str = '")[1][:12]
+    call(project, None, "makemigrations", "task", empty=True, message="next step")
+    written = project / "migrations" / "task" / "0006_next_step.py"
+    assert f"down_revision: str | Sequence[str] | None = '{squash_id}'" in written.read_text()
