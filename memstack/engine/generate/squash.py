@@ -87,12 +87,15 @@ def squash_range(graph: MigrationGraph, component: str, start: str | None, end: 
 
 
 def runs_data(tree: LoadedTree, ws: Workspace, rid: str) -> str | None:
-    """Why revision ``rid`` runs Python or data SQL (the classifier's words), or None for schema only."""
+    """Why revision ``rid`` must not be squashed away (the classifier's words), or None for schema
+    only: it runs Python or data SQL, or raw DDL SQL, which may build what the catalog comparison
+    does not see (a view, a trigger, a function)."""
     module = load_revision_module(tree.path_of(rid))
     classification = classify_module(module, "up", ws.alembic_setup(), "postgresql")
     found = [f for f in classification.facts
-             if f.effect in ("data", "code") or f.kind in ("delete_rows", "truncate")]
-    return "; ".join(dict.fromkeys(f.why or f.kind for f in found)) if found else None
+             if f.effect in ("data", "code") or f.kind in ("delete_rows", "truncate", "sql")]
+    return "; ".join(dict.fromkeys(f"raw SQL {f.why}" if f.kind == "sql" and f.effect == "ddl" else f.why or f.kind
+                                   for f in found)) if found else None
 
 
 def split_segments(ids: list[str], data: dict[str, str]) -> list[Segment]:
