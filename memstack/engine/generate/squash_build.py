@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alembic.operations import ops as alembic_ops
-from sqlalchemy import MetaData, String
+from sqlalchemy import MetaData, String, inspect
 from sqlalchemy.engine import Engine, make_url
 
 from memstack.core.redaction import mask_url
@@ -131,11 +131,22 @@ class DialectProof:
         return out
 
 
+def catalog(engine: Engine) -> Snapshot:
+    """The snapshot the pytest plugin compares, plus each table's CHECK constraints (by their SQL)."""
+    snapshot = take_snapshot(engine)
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        for table, entry in snapshot.items():
+            entry["checks"] = sorted(" ".join(str(c.get("sqltext", "")).split())
+                                     for c in inspector.get_check_constraints(table))
+    return snapshot
+
+
 def built(ws: Workspace, tree: LoadedTree, url: str) -> Snapshot:
     """The catalog of a fresh database migrated to every head of ``tree``."""
     with scratch_engine(url) as engine:
         run_plan(ws, tree, engine, forwards_plan(tree.graph, all_heads(tree.graph), set()), set())
-        return take_snapshot(engine)
+        return catalog(engine)
 
 
 def from_replaced(ws: Workspace, old: LoadedTree, new: LoadedTree, url: str, revision: str) -> Snapshot:
@@ -147,7 +158,7 @@ def from_replaced(ws: Workspace, old: LoadedTree, new: LoadedTree, url: str, rev
     with scratch_engine(url) as engine:
         run_plan(ws, old, engine, forwards_plan(old.graph, [revision], set()), set())
         run_plan(ws, view, engine, forwards_plan(view.graph, all_heads(view.graph), known), known)
-        return take_snapshot(engine)
+        return catalog(engine)
 
 
 def prove(ws: Workspace, old: LoadedTree, new: LoadedTree, samples: Sequence[str], urls: Sequence[str]
