@@ -1,6 +1,6 @@
 """Plain ``alembic`` on a squashed tree (it knows nothing of ``replaces``): memstack's env.py hands it
 the revision map this database needs, so ``alembic upgrade heads`` works from empty and from a
-replaced revision, and ``alembic heads`` shows one head per component."""
+replaced revision, and ``alembic heads`` (which does not run env.py) shows one head per component."""
 
 from __future__ import annotations
 
@@ -47,7 +47,10 @@ def test_plain_alembic_upgrades_a_squashed_tree(tmp_path: Path) -> None:
     squash = next(p for p in (project / "migrations" / "task").glob("0001_squashed_*.py"))
     squash_id = squash.read_text().split("revision: str = '")[1][:12]
 
-    assert len(ok(alembic(project, None, "heads")).out.splitlines()) == len(heads_before.splitlines()) + 1
+    # without env.py (alembic heads), Alembic reads the squash after the range: one head per component still
+    heads_after = ok(alembic(project, None, "heads")).out
+    assert len(heads_after.splitlines()) == len(heads_before.splitlines())
+    assert f"{squash_id} (task) (head)" in heads_after
     fresh = sqlite_url_for(tmp_path, "fresh.db")
     ok(alembic(project, fresh, "upgrade", "heads"))
     assert squash_id in version_rows(fresh)

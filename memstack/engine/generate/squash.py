@@ -11,6 +11,7 @@ a revision of its own between squashes, unless its author marked it ``elidable =
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -257,12 +258,28 @@ def _render(ws: Workspace, plan: SquashPlan, urls: Sequence[str]) -> None:
             message=f"{plan.component}: {len(seg.ids)} revisions squashed, up to {last.name}",
             down_revisions=seg.down_revisions, branch_labels=seg.branch_labels, depends_on=seg.depends_on,
             upgrade=upgrade, downgrade=None if irreversible else downgrade, irreversible=irreversible)
-        marker = "\ndepends_on: str | Sequence[str] | None = "
-        head, sep, rest = text.partition(marker)
-        line_end = rest.index("\n") + 1
-        listed = "".join(f"    {rid!r},  # {plan.labels[rid]}\n" for rid in seg.ids)
-        seg.text = (head + sep + rest[:line_end] + "# memstack: the revisions this one stands for (squashmigrations); "
-                    "removed by --cleanup\nreplaces = [\n" + listed + "]\n" + rest[line_end:])
+        seg.text = with_replaces(text, seg, plan.labels, heads)
+
+
+def _scalar(ids: Sequence[str]) -> str | list[str] | None:
+    return None if not ids else ids[0] if len(ids) == 1 else list(ids)
+
+
+def with_replaces(text: str, seg: Segment, labels: dict[str, str], heads: Sequence[str]) -> str:
+    """The rendered file plus ``replaces``; its ``down_revision`` names the replaced heads, its real
+    parents go to ``squash_down_revision`` (what memstack reads while ``replaces`` is there): plain
+    Alembic reading the folder without memstack's env.py (``alembic heads``) then sees the squash
+    after the range, not a second base and head. ``--cleanup`` puts the real parents back."""
+    marker = "\ndepends_on: str | Sequence[str] | None = "
+    head, sep, rest = text.partition(marker)
+    line_end = rest.index("\n") + 1
+    head = re.sub(r"^(down_revision: [^=]*= ).*$", lambda m: m.group(1) + repr(_scalar(heads)), head,
+                  flags=re.MULTILINE)
+    listed = "".join(f"    {rid!r},  # {labels[rid]}\n" for rid in seg.ids)
+    return (head + sep + rest[:line_end] + "# memstack: the revisions this one stands for (squashmigrations); "
+            "removed by --cleanup\nreplaces = [\n" + listed + "]\n"
+            f"squash_down_revision = {_scalar(seg.down_revisions)!r}  # memstack: the real parents\n"
+            + rest[line_end:])
 
 
 def squash_migrations(ws: Workspace, component: str, start: str | None, end: str, *,

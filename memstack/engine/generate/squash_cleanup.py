@@ -28,6 +28,7 @@ from memstack.engine.tree.loader import checksum_file, parse_revision_file
 from memstack.engine.workspace import Workspace
 
 _LABELS_LINE = re.compile(r"^(branch_labels\b[^=]*=\s*)None$", re.MULTILINE)
+_SQUASH_PARENTS = re.compile(r"^squash_down_revision\s*=\s*(.*?)\s*(?:#.*)?\n", re.MULTILINE)
 _REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n",
                              re.MULTILINE)
 
@@ -125,6 +126,17 @@ def _settle(ws: Workspace, url: str, rows: dict[str, str], texts: dict[str, str]
         other.close()
 
 
+def _settled_squash(header: str) -> str:
+    """The squash's header without ``replaces``, its real parents back in ``down_revision``."""
+    parents = _SQUASH_PARENTS.search(header)
+    header = _REPLACES_BLOCK.sub("", header)
+    if parents is None:
+        return header
+    header = _SQUASH_PARENTS.sub("", header)
+    return re.sub(r"^(down_revision\b[^=]*=\s*).*$", lambda m: m.group(1) + parents.group(1), header,
+                  count=1, flags=re.MULTILINE)
+
+
 def _rewritten(ws: Workspace, squashes: dict[str, tuple[str, ...]]) -> tuple[dict[str, str], dict[str, str]]:
     """({revision: its new text} for every file that changes, {removed revision: its squash})."""
     revisions = ws.loaded_tree.every_revision
@@ -135,7 +147,7 @@ def _rewritten(ws: Workspace, squashes: dict[str, tuple[str, ...]]) -> tuple[dic
             continue
         text = Path(rev.path).read_text(encoding="utf-8")
         header, sep, body = text.partition("\ndef ")
-        new = _REPLACES_BLOCK.sub("", header) if rid in squashes else header
+        new = _settled_squash(header) if rid in squashes else header
         if rid in squashes and not rev.down_revisions:  # it is the base now: the component's branch label
             labels = {label for old in gone if gone[old] == rid and not revisions[old].down_revisions
                       for label in parse_revision_file(Path(revisions[old].path)).branch_labels}

@@ -66,7 +66,7 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         raise InvalidSyntax(path, exc.msg, exc.lineno) from exc
     found: dict[str, Any] = {}
     wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic", "guard",
-              "replaces", "elidable"}
+              "replaces", "elidable", "squash_down_revision"}
     for node in tree.body:
         targets: list[ast.expr] = []
         value: ast.expr | None = None
@@ -87,7 +87,9 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     return RevisionFile(
         path=path,
         revision=revision,
-        down_revision=_as_tuple(found.get("down_revision")),
+        # a squash's own parents, while plain Alembic's down_revision names the range it replaces
+        down_revision=_as_tuple(found.get("squash_down_revision" if "replaces" in found and
+                                          "squash_down_revision" in found else "down_revision")),
         depends_on=_as_tuple(found.get("depends_on")),
         branch_labels=_as_tuple(found.get("branch_labels")),
         irreversible=irreversible,
