@@ -23,6 +23,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
 from memstack.alembic_guard import guard_destruction, guard_lock_waits
+from memstack.alembic_squash import present_for_database
 from memstack.cli.errors import for_person
 from memstack.core.components import _has_models, is_bookkeeping_table
 from memstack.core.db import metadata
@@ -236,11 +237,13 @@ def run_environment(context: Any) -> None:
                                "process_revision_directives": _refuse_plain_revision(context)}
     try:
         if context.is_offline_mode():
+            present_for_database(context, ws, None)
             context.configure(url=ws.settings.database_url, literal_binds=True, **options)
             with context.begin_transaction():
                 context.run_migrations()
             return
         with _connection(config, ws, read_only=not is_mutating(context)) as (connection, ours):
+            present_for_database(context, ws, connection)
             if is_mutating(context):
                 _run_mutating(context, ws, connection, ours, options)
             else:

@@ -44,6 +44,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "shell": "memstack.cli.commands.shell",
     "schemadoc": "memstack.cli.commands.schemadoc",
     "lintmigrations": "memstack.cli.commands.lintmigrations",
+    "squashmigrations": "memstack.cli.commands.squashmigrations",
 }
 
 #: each built-in command's short help, so ``--help`` lists them without importing ~20 modules
@@ -70,6 +71,7 @@ SHORT_HELP: dict[str, str] = {
     "shell": "Python shell with a database session and the models loaded.",
     "schemadoc": "Document the database's schema (HTML, Markdown, ER diagram) or diff two databases.",
     "lintmigrations": "Review revisions for locking and deploy dangers (squawk + model checks); exit 1 on any.",
+    "squashmigrations": "Replace a range of a component's revisions with one, proven equal on every dialect.",
 }
 
 
@@ -288,11 +290,14 @@ def call_command(name: str, /, *args: object, stdout: IO[str] | None = None, std
 
     Options use their Python names (``call_command("migrate", "memory", "zero", yes=True)``);
     ``True`` becomes a flag, a list repeats the option. Global options (``database_url``,
-    ``project_dir``, ``verbosity``, ``no_color``, ``lock_timeout``) apply to this call only.
+    ``project_dir``, ``verbosity``, ``no_color``, ``lock_timeout``) apply to this call only; a list of
+    ``database_url`` values is for a command whose ``--database-url`` repeats.
     """
     app = AppContext(stdout=stdout, stderr=stderr)
     for key in ("database_url", "project_dir", "verbosity", "no_color", "lock_timeout", "traceback"):
-        if key in options:
+        if key == "database_url" and isinstance(options.get(key), (list, tuple)):
+            app.database_url = options[key][0] if options[key] else None  # many: also passed on (squashmigrations)
+        elif key in options:
             setattr(app, key, options.pop(key))
     argv: list[str] = [name, *map(str, args)]
     for key, value in options.items():

@@ -145,15 +145,29 @@ def _setter(attr: str, convert: Any = None) -> Any:
     return callback
 
 
-def common_options(func: Any) -> Any:
-    """The global options, accepted after the command name too (``migrate -v 2``)."""
+def _first_database(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """A repeatable ``--database-url``: the first is the database to work on, all are passed on."""
+    if value:
+        _setter("database_url")(ctx, param, value[0])
+    return value
+
+
+def common_options(func: Any, *, many_databases: bool = False) -> Any:
+    """The global options, accepted after the command name too (``migrate -v 2``); ``many_databases``:
+    ``--database-url`` is repeatable and passed to the command as ``database_urls`` (the first is the
+    database to work on)."""
+    database = click.option("--database-url", "database_urls", multiple=True, is_eager=True, metavar="URL",
+                            callback=_first_database,
+                            help="A database to work on (overrides MEMSTACK_DATABASE_URL, ...); repeatable.") \
+        if many_databases else click.option(
+            "--database-url", default=None, expose_value=False, is_eager=True,
+            metavar="URL", callback=_setter("database_url"),
+            help="Database to work on (overrides MEMSTACK_DATABASE_URL, DATABASE_URL, ...).")
     options = [
         click.option("-v", "--verbosity", type=click.IntRange(0, 3), default=None, expose_value=False,
                      is_eager=True, callback=_setter("verbosity"),
                      help="0 quiet, 1 normal, 2 verbose, 3 very verbose."),
-        click.option("--database-url", default=None, expose_value=False, is_eager=True,
-                     metavar="URL", callback=_setter("database_url"),
-                     help="Database to work on (overrides MEMSTACK_DATABASE_URL, DATABASE_URL, ...)."),
+        database,
         click.option("--project-dir", default=None, expose_value=False, is_eager=True,
                      type=click.Path(file_okay=False), callback=_setter("project_dir"),
                      help="Project root (the folder with pyproject.toml's [tool.memstack])."),

@@ -8,6 +8,10 @@ from memstack.engine.errors import (
     NewRevisionCycle,
     NotNullWithoutDefault,
     PostWriteHookFailed,
+    SquashCycle,
+    SquashNotCleanable,
+    SquashNotProven,
+    SquashRefused,
     UncreatedReference,
     UndecidedRenames,
     UnknownRename,
@@ -53,7 +57,36 @@ def _not_null_without_default(error: NotNullWithoutDefault) -> Worded:
             "if every database's table is empty, pass --allow-not-null")
 
 
+# --------------------------------------------------------------------------- squashmigrations
+
+
+def _squash_refused(error: SquashRefused) -> Worded:
+    return f"{error.message}; nothing was written", error.fix
+
+
+def _squash_cycle(error: SquashCycle) -> Worded:
+    if error.largest_end:
+        number = error.largest_end.split(" ", 1)[1].split("_", 1)[0]
+        return error.message, (f"squash up to {error.largest_end} instead "
+                               f"({run_hint('squashmigrations', error.component, number)}), "
+                               "or squash the other component of the cycle first")
+    return error.message, "no END of this range avoids the cycle; squash a later START, or the other component first"
+
+
+def _squash_not_proven(error: SquashNotProven) -> Worded:
+    return error.message, ("the differing tables are listed above; squash a shorter range, or report it with the "
+                           "comparison if the old revisions are right")
+
+
+def _squash_not_cleanable(error: SquashNotCleanable) -> Worded:
+    return error.message, "migrate those databases first (or leave them out if they are gone), then run --cleanup again"
+
+
 WORDINGS: dict[type[MemstackError], Wording] = {
+    SquashRefused: _squash_refused,
+    SquashCycle: _squash_cycle,
+    SquashNotProven: _squash_not_proven,
+    SquashNotCleanable: _squash_not_cleanable,
     UncreatedReference: _uncreated_reference,
     NewRevisionCycle: _new_revision_cycle,
     UndecidedRenames: _undecided_renames,

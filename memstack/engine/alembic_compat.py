@@ -133,3 +133,25 @@ def run_post_write_hooks(path: str, hooks: Iterable[Mapping[str, str]]) -> None:
     from alembic.script import write_hooks  # lazy: only where revisions are written
 
     write_hooks._run_hooks(path, list(hooks))
+
+
+# --------------------------------------------------------------------------- the revision map (alembic.script)
+
+
+def present_revisions(script_directory: Any, keep: Callable[[Any], bool]) -> None:
+    """Give ``script_directory`` a revision map built from the scripts ``keep`` accepts (it may also
+    change their ``down_revision`` and ``dependencies``): ``_load_revisions`` is the generator
+    ``ScriptDirectory`` builds its own map from. Call it before the map is first used."""
+    from alembic.script.revision import RevisionMap
+
+    def scripts() -> Iterator[Any]:
+        return (s for s in script_directory._load_revisions() if keep(s))
+
+    script_directory.revision_map = RevisionMap(scripts)
+
+
+def set_branch_labels(script: Any, labels: tuple[str, ...]) -> None:
+    """Give a script branch labels before its revision map is built (``_orig_branch_labels`` is what
+    the map reads them from)."""
+    script._orig_branch_labels = labels
+    script.branch_labels = set(labels)

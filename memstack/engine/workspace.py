@@ -49,7 +49,8 @@ class Workspace:
         return cls(settings=settings, registry=build_registry(settings))
 
     @cached_property
-    def tree(self) -> LoadedTree:
+    def loaded_tree(self) -> LoadedTree:
+        """The tree as files give it (squashes standing in for what they replace)."""
         from memstack.core.settings import refuse_missing_own_migrations  # lazy: kept off the no-op path and --help
 
         if not self.generating:
@@ -58,12 +59,37 @@ class Workspace:
         self.registry.refuse_broken_packages()
         return load_tree(self.registry)
 
+    @cached_property
+    def tree(self) -> LoadedTree:
+        """The tree as this database sees it: a database part-way through a squashed range keeps
+        the replaced revisions (tree/replaces.py); costs one query only when a squash is pending cleanup."""
+        loaded = self.loaded_tree
+        if not loaded.squashes or self.generating:
+            return loaded
+        rows = self._version_rows()
+        return loaded.view_for(rows) if rows else loaded
+
+    def _version_rows(self) -> list[str]:
+        from sqlalchemy.exc import SQLAlchemyError  # lazy: kept off the no-op path and --help
+
+        from memstack.core.urls import missing_sqlite_file  # lazy: as above
+        from memstack.engine.records.status import squash_evidence  # lazy: as above
+
+        if missing_sqlite_file(self.settings.database_url):
+            return []
+        try:
+            with self.engine.connect() as connection:
+                return squash_evidence(connection, self.loaded_tree)
+        except SQLAlchemyError:  # no server (--sql, an unreachable one): the new database's view; the
+            return []  # status read names the connection problem
+
     @property
     def graph(self) -> MigrationGraph:
         return self.tree.graph
 
     def reload(self) -> None:
         self.__dict__.pop("tree", None)
+        self.__dict__.pop("loaded_tree", None)
 
     def for_database(self, url_or_engine: str | Engine, schema: str | None = None) -> Workspace:
         """The same settings, components and loaded tree against another database.
@@ -86,7 +112,7 @@ class Workspace:
         settings = dataclasses.replace(self.settings, database_url_as_given=url,
                                        sources={**self.settings.sources, "database_url": "for_database"})
         other = Workspace(settings=settings, registry=self.registry, _engine=engine, _owns_engine=engine is None)
-        other.__dict__["tree"] = self.tree  # shared: loading it here once serves every database
+        other.__dict__["loaded_tree"] = self.loaded_tree  # shared: loading it here once serves every database
         if schema is not None:
             if other.dialect_name != "postgresql":
                 raise SchemaUnsupported(other.dialect_name)

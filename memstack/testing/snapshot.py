@@ -108,7 +108,7 @@ def _table_difference(table: str, expected: dict[str, Any], actual: dict[str, An
     for name in sorted(want.keys() & have.keys()):
         if want[name] != have[name]:
             lines.append(f"column {table}.{name} was {want[name]}, is now {have[name]}")
-    for part in ("primary_key", "foreign_keys", "indexes", "unique"):
-        if expected[part] != actual[part]:
+    for part in ("primary_key", "foreign_keys", "indexes", "unique", "checks"):  # (checks: squash's catalog)
+        if expected.get(part) != actual.get(part):
             lines.append(f"{part.replace('_', ' ')} of {table} was {expected[part]}, is now {actual[part]}")
     return lines

@@ -116,3 +116,37 @@ class ScratchNotUsable(ScratchError):
         super().__init__(f"the scratch database {mask_url(url)} {why}")
         self.url = mask_url(url)
         self.why = why
+
+
+# --------------------------------------------------------------------------- squashmigrations
+
+
+class SquashRefused(EngineError):
+    """A squash that cannot be made as asked; ``fix`` says what to ask instead."""
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+class SquashCycle(EngineError):
+    """Rewiring the range's dependencies to the squash would close a cycle across components."""
+    def __init__(self, component: str, cycle: Sequence[str], largest_end: str | None) -> None:
+        super().__init__(f"squashing this range of {component} would make a dependency cycle: "
+                         + " -> ".join(cycle) + "; nothing was written")
+        self.component, self.cycle, self.largest_end = component, list(cycle), largest_end
+
+
+class SquashNotProven(EngineError):
+    """The old and the squashed tree build different schemas somewhere; ``lines``: the comparison."""
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__("the squashed tree does not build the same schema as the old one; nothing was written:\n"
+                         + "\n".join(lines))
+        self.lines = list(lines)
+
+
+class SquashNotCleanable(EngineError):
+    """``--cleanup`` would remove files some named database still needs."""
+    def __init__(self, component: str, behind: Sequence[str]) -> None:
+        super().__init__(f"cannot remove {component}'s replaced revisions: these databases are not past the "
+                         "squash yet: " + "; ".join(behind) + "; nothing was removed")
+        self.component, self.behind = component, list(behind)

@@ -218,7 +218,8 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
     if renames is not None:
         settle(changes, [label for label in registry.labels if label in wanted_components], renames, ws.engine)
     taken = set(graph.revisions)
-    numbers = {label: max((r.number or 0 for r in graph.of_component(label)), default=0) for label in registry.labels}
+    numbers = {label: max((r.number or 0 for r in ws.tree.every_revision.values() if r.component == label), default=0)
+               for label in registry.labels}  # every file, a squash's replaced ones too: numbers stay unique
     revisions: dict[str, NewRevision] = {}
     for label in registry.labels:
         ops = changes[label]

@@ -83,7 +83,7 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
     heads = ws.graph.heads(label)
     if len(heads) < 2:
         raise NothingToMerge(label, len(heads))
-    number = max((r.number or 0) for r in ws.graph.of_component(label)) + 1
+    number = max((r.number or 0) for r in ws.tree.every_revision.values() if r.component == label) + 1
     slug = name or (slugify(message) if message else "merge")
     file_name = f"{number:04d}_{slug}"
     rid = new_revision_id(ws.graph.revisions)

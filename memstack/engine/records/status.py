@@ -202,8 +202,8 @@ def read_status_on(connection: Connection, tree: LoadedTree,
     marks = [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user, r.host,
                   r.pid) for r in connection.execute(select(marks_table))] if marks_table.name in tables else []
     graph = tree.graph
-    unknown = sorted(r for r in rows if r not in graph)
-    applied = graph.applied_from_rows([r for r in rows if r in graph])
+    unknown = sorted(r for r in rows if not graph.knows_row(r))
+    applied = graph.applied_from_rows([r for r in rows if graph.knows_row(r)])
     progress = {} if mark_progress is None else {  # (rare: only read when there are marks)
         m.revision: mark_progress(connection, graph.get(m.revision), m.direction) for m in marks if m.revision in graph}
     return DatabaseStatus(rows, records, marks, unknown, applied, progress, tree=tree)
@@ -214,6 +214,19 @@ def read_version_rows(connection: Connection, tables: Iterable[str] | None = Non
     if VERSION_TABLE not in (tables if tables is not None else inspect(connection).get_table_names()):
         return []
     return sorted(row[0] for row in connection.execute(select(version_table.c.version_num)))
+
+
+def squash_evidence(connection: Connection, tree: LoadedTree) -> list[str]:
+    """The version rows, plus the applied records of squashes and what they replace: the rows alone
+    cannot tell a database that ran a squash from one part-way through its range when another
+    component's row stands for both (tree/replaces.py reads these as rows)."""
+    tables = Recorder(connection).tables()
+    rows = read_version_rows(connection, tables)
+    if applied_table.name not in tables:
+        return rows
+    wanted = set(tree.squashes) | {r for reps in tree.squashes.values() for r in reps}
+    recorded = [r for (r,) in connection.execute(select(applied_table.c.revision)) if r in wanted]
+    return sorted({*rows, *recorded})
 
 
 def last_applied_order(connection: Connection) -> dict[str, int]:

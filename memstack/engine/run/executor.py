@@ -352,7 +352,8 @@ class Executor:
     def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
         if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one
             self._rows = VersionRows(self.graph, before)
-        return self._rows.move(step.revision.id, step.direction)
+        gone, added = self._rows.move(step.revision.id, step.direction)
+        return self.graph.with_aliases(gone) if self.graph.row_aliases else gone, added
 
     def _record_failure(self, recorder: Recorder | None, step: Step, failed: StepFailed, *, marked: bool) -> None:
         if not self.record:

@@ -76,6 +76,8 @@ class MigrationGraph:
     """All revisions of all components; ``order`` ranks components for stable plans."""
     revisions: dict[str, Revision] = field(default_factory=dict)
     component_order: list[str] = field(default_factory=list)
+    # version rows naming a revision a squash stands in for, read as the squash (tree/replaces.py)
+    row_aliases: dict[str, str] = field(default_factory=dict)
     _children: dict[str, list[str]] | None = field(default=None, repr=False)
     _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _members: dict[str, list[Revision]] | None = field(default=None, repr=False)
@@ -247,10 +249,21 @@ class MigrationGraph:
     def applied_from_rows(self, rows: Iterable[str]) -> set[str]:
         """The applied set that version rows stand for (rows must be known ids)."""
         applied: set[str] = set()
-        for row in rows:
+        for named in rows:
+            row = self.row_aliases.get(named, named)
             applied.add(row)
             applied |= self.ancestors(row)
         return applied
+
+    def knows_row(self, row: str) -> bool:
+        """A version row this graph can read: a revision of it, or one a squash of it stands in for."""
+        return row in self.revisions or row in self.row_aliases
+
+    def with_aliases(self, rows: Iterable[str]) -> set[str]:
+        """``rows`` plus every row that stands for one of them (a squash's replaced revisions):
+        when a row goes, the database's own spelling of it goes too."""
+        wanted = set(rows)
+        return wanted | {named for named, row in self.row_aliases.items() if row in wanted}
 
     def rows_for(self, applied: Iterable[str]) -> set[str]:
         """The version rows that stand for ``applied``: its members no other member builds on."""

@@ -44,9 +44,9 @@ from typing import Any
 from memstack.engine.tree import checksum
 
 INDEX_NAME = ".memstack-index.json"
-INDEX_FORMAT = 5  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary;
+INDEX_FORMAT = 6  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary;
 #  4: ``atomic`` is also False for an undeclared ``autocommit_block()`` (format 3 headers say True),
-#  ``irreversible`` also True for a file without ``downgrade()``; 5: ``guard``
+#  ``irreversible`` also True for a file without ``downgrade()``; 5: ``guard``; 6: ``replaces``, ``elidable``
 RACY_WINDOW_NS = 2_000_000_000
 """Entries changed this close to the index's own write time are not trusted (covers 2 s
 FAT timestamps and the usual 1 s and 1 ns ones)."""
@@ -67,6 +67,8 @@ class Header:
     checksum: str
     atomic: bool = True
     guard: tuple[tuple[str, Any], ...] = ()  # ``guard = {...}`` as sorted (name, value) pairs
+    replaces: tuple[str, ...] = ()  # a squash's ``replaces = [...]`` (tree/replaces.py)
+    elidable: bool = False  # ``elidable = True``: its data work may be dropped by a squash
 
 
 def stat_key(stat: os.stat_result) -> StatKey:
@@ -157,7 +159,8 @@ def _entry_from_json(raw: Any) -> tuple[StatKey, Header]:
                                               for p in guard):
         raise ValueError("bad guard")
     header = Header(revision, _strings(raw["down_revision"]), _strings(raw["depends_on"]),
-                    _strings(raw["branch_labels"]), irreversible, digest, atomic, tuple((p[0], p[1]) for p in guard))
+                    _strings(raw["branch_labels"]), irreversible, digest, atomic, tuple((p[0], p[1]) for p in guard),
+                    _strings(raw.get("replaces", [])), raw.get("elidable") is True)
     return (key[0], key[1], key[2], key[3]), header
 
 
@@ -165,7 +168,8 @@ def _entry_to_json(key: StatKey, header: Header) -> dict[str, Any]:
     return {"stat": list(key), "revision": header.revision, "down_revision": list(header.down_revision),
             "depends_on": list(header.depends_on), "branch_labels": list(header.branch_labels),
             "irreversible": header.irreversible, "checksum": header.checksum, "atomic": header.atomic,
-            "guard": [list(pair) for pair in header.guard]}
+            "guard": [list(pair) for pair in header.guard], "replaces": list(header.replaces),
+            "elidable": header.elidable}
 
 
 class RevisionIndex:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from memstack.engine.errors import (
     RevisionIdTooLong,
     UnreadableMigrations,
 )
-from memstack.engine.tree import checksum, index
+from memstack.engine.tree import checksum, index, replaces
 from memstack.engine.tree.graph import MigrationGraph, Revision
 
 #: the width of memstack_applied/memstack_history ``revision`` (and alembic_version's version_num)
@@ -44,6 +45,8 @@ class RevisionFile:
     # calls ``autocommit_block()`` (plain Alembic runs such a revision as written)
     atomic: bool = True
     guard: tuple[tuple[str, Any], ...] = ()  # module-level ``guard = {...}``: its own timeouts (run/guard.py)
+    replaces: tuple[str, ...] = ()  # a squash: the revisions it stands for (tree/replaces.py)
+    elidable: bool = False  # its data work may be dropped when it is squashed
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -62,7 +65,8 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     except SyntaxError as exc:
         raise InvalidSyntax(path, exc.msg, exc.lineno) from exc
     found: dict[str, Any] = {}
-    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic", "guard"}
+    wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic", "guard",
+              "replaces", "elidable", "squash_down_revision"}
     for node in tree.body:
         targets: list[ast.expr] = []
         value: ast.expr | None = None
@@ -83,12 +87,16 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     return RevisionFile(
         path=path,
         revision=revision,
-        down_revision=_as_tuple(found.get("down_revision")),
+        # a squash's own parents, while plain Alembic's down_revision names the range it replaces
+        down_revision=_as_tuple(found.get("squash_down_revision" if "replaces" in found and
+                                          "squash_down_revision" in found else "down_revision")),
         depends_on=_as_tuple(found.get("depends_on")),
         branch_labels=_as_tuple(found.get("branch_labels")),
         irreversible=irreversible,
         atomic=bool(found["atomic"]) if "atomic" in found else not _uses_autocommit_block(tree),
         guard=_guard_marker(path, found.get("guard")),
+        replaces=_as_tuple(found.get("replaces")),
+        elidable=found.get("elidable") is True,
     )
 
 
@@ -155,7 +163,8 @@ def checksum_file(path: Path) -> str:
 def _indexed_header(path: Path, source: str) -> index.Header:
     parsed = parse_revision_file(path, source)
     return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
-                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic, parsed.guard)
+                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic, parsed.guard,
+                        parsed.replaces, parsed.elidable)
 
 
 def read_headers(folder: Path) -> list[RevisionFile]:
@@ -165,7 +174,8 @@ def read_headers(folder: Path) -> list[RevisionFile]:
     for path in revision_files(folder):
         header = revisions.header(path, _indexed_header)
         headers.append(RevisionFile(path, header.revision, header.down_revision, header.depends_on,
-                                    header.branch_labels, header.irreversible, header.atomic, header.guard))
+                                    header.branch_labels, header.irreversible, header.atomic, header.guard,
+                                    header.replaces, header.elidable))
     revisions.save()
     return headers
 
@@ -204,9 +214,26 @@ class LoadedTree:
     paths: dict[str, Path] = field(default_factory=dict)
     non_atomic: set[str] = field(default_factory=set)  # revisions declaring ``atomic = False``
     guards: dict[str, dict[str, Any]] = field(default_factory=dict)  # revisions declaring ``guard = {...}``
+    squashes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # squash id -> ``replaces``
+    elidable: set[str] = field(default_factory=set)  # revisions declaring ``elidable = True``
+    every_revision: dict[str, Revision] = field(default_factory=dict)  # squashes and what they replace
 
     def path_of(self, revision_id: str) -> Path:
         return self.paths[revision_id]
+
+    def view_for(self, rows: list[str], *, validate: bool = True, keep_old: Collection[str] = ()) -> LoadedTree:
+        """This tree as a database with version rows ``rows`` sees it (tree/replaces.py); itself
+        when no squash still replaces a revision."""
+        if not replaces.live_squashes(self.every_revision, self.squashes):
+            return self
+        view = replaces.resolve(self.every_revision, self.squashes, rows, keep_old)
+        graph = MigrationGraph(component_order=list(self.graph.component_order), row_aliases=view.row_aliases)
+        for revision in view.revisions:
+            graph.add(revision)
+        if validate:
+            graph.validate()
+        return LoadedTree(graph, self.paths, self.non_atomic, self.guards, self.squashes, self.elidable,
+                          self.every_revision)
 
 
 def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
@@ -230,12 +257,19 @@ def load_tree(registry: Registry, *, validate: bool = True) -> LoadedTree:
                 irreversible=parsed.irreversible,
                 path=str(path),
             )
-            graph.add(revision)
+            graph.add(revision)  # (two files with one id are refused here)
+            tree.every_revision[revision.id] = revision
             tree.paths[revision.id] = path
+            if parsed.replaces:
+                tree.squashes[revision.id] = parsed.replaces
+            if parsed.elidable:
+                tree.elidable.add(revision.id)
             if not parsed.atomic:
                 tree.non_atomic.add(revision.id)
             if parsed.guard:
                 tree.guards[revision.id] = dict(parsed.guard)
+    if tree.squashes:
+        return tree.view_for([], validate=validate)  # a new database's view: every squash stands in
     if validate:
         graph.validate()
     return tree
