@@ -312,3 +312,49 @@ def test_run_post_write_hooks_is_alembic_s_runner_by_type(tmp_path: Path) -> Non
     assert path.read_text(encoding="utf-8") == "x = 1\n"  # the exec hook ran the command on the file
     with pytest.raises(CommandError):
         alembic_compat.run_post_write_hooks(str(path), [{"_hook_name": "bad", "type": "no_such_type"}])
+
+
+def _script_directory(tmp_path: Path, revisions: dict[str, str | None]) -> Any:
+    """A plain Alembic script directory holding one empty revision per id (its down revision as given)."""
+    from alembic.script import ScriptDirectory
+
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (tmp_path / "script.py.mako").write_text("", encoding="utf-8")
+    for rid, down in revisions.items():
+        (versions / f"{rid}_x.py").write_text(
+            f"revision = {rid!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n"
+            "def upgrade():\n    pass\ndef downgrade():\n    pass\n", encoding="utf-8")
+    config = Config()
+    config.set_main_option("script_location", str(tmp_path))
+    return ScriptDirectory.from_config(config)
+
+
+def test_present_revisions_builds_the_map_from_the_scripts_kept(tmp_path: Path) -> None:
+    """``ScriptDirectory._load_revisions`` yields the scripts its revision map is built from; a map built
+    from a filtered (and re-parented) subset is the one Alembic then walks."""
+    script = _script_directory(tmp_path, {"a1": None, "b2": "a1", "c3": "b2"})
+
+    def keep(candidate: Any) -> bool:
+        if candidate.revision == "c3":
+            candidate.down_revision = "a1"  # b2 hidden: c3 follows a1 directly
+        return bool(candidate.revision != "b2")
+
+    alembic_compat.present_revisions(script, keep)
+    assert {s.revision for s in script.walk_revisions()} == {"a1", "c3"}
+    assert script.get_revision("c3").down_revision == "a1"
+    assert script.get_heads() == ["c3"]
+
+
+def test_set_branch_labels_before_the_map_is_read(tmp_path: Path) -> None:
+    """``Script._orig_branch_labels`` is what the revision map reads a script's labels from."""
+    script = _script_directory(tmp_path, {"a1": None, "b2": "a1"})
+
+    def keep(candidate: Any) -> bool:
+        if candidate.revision == "a1":
+            alembic_compat.set_branch_labels(candidate, ("pinned",))
+        return True
+
+    alembic_compat.present_revisions(script, keep)
+    assert script.get_revision("pinned@head").revision == "b2"
+    assert "pinned" in script.get_revision("a1").branch_labels
