@@ -302,11 +302,13 @@ def test_run_post_write_hooks_is_alembic_s_runner_by_type(tmp_path: Path) -> Non
     write_hooks.register("memstack_pin")(lambda path, options: seen.append((path, dict(options))))
     path = tmp_path / "0001_x.py"
     path.write_text("x  =  1\n", encoding="utf-8")
-    ruff = str(Path(sys.executable).parent / "ruff")
+    formatter = tmp_path / "fmt.py"  # a formatter every Python has (the oldest-versions venv has no ruff)
+    formatter.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+                         "p.write_text(' '.join(p.read_text().split()) + '\\n')\n", encoding="utf-8")
     alembic_compat.run_post_write_hooks(str(path), [
         {"_hook_name": "first", "type": "memstack_pin", "flag": "1"},
-        {"_hook_name": "fmt", "type": "exec", "executable": ruff,
-         "options": "format --no-cache REVISION_SCRIPT_FILENAME"},
+        {"_hook_name": "fmt", "type": "exec", "executable": sys.executable,
+         "options": f"{formatter} REVISION_SCRIPT_FILENAME"},
     ])
     assert seen == [(str(path), {"_hook_name": "first", "type": "memstack_pin", "flag": "1"})]
     assert path.read_text(encoding="utf-8") == "x = 1\n"  # the exec hook ran the command on the file
