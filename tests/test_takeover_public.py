@@ -166,7 +166,13 @@ def test_baseline_runs_before_the_first_revision(project: Path, tmp_path: Path, 
 def test_baseline_without_it_check_fails(project: Path, tmp_path: Path, sqlite_url: str) -> None:
     app, _, _ = _taken_over(project, tmp_path, sqlite_url)
     code, out, err = _manage(project, app, sqlite_url, "check")
-    assert code == 1 and "step 14 of 17 failed: shop 0001_products" in out + err and "customers" in out + err
+    said = out + err
+    assert code == 1 and "failed at step 14 of 17, shop 0001_products (up): no such table: customers" in said
+    # a scratch database is thrown away: nothing "stayed applied"; the fix names the baseline
+    assert "stayed applied" not in said and "scratch database" in said and "was discarded" in said
+    assert "fix shop 0001_products" in said.lower() and "baseline" in said and "docs/adopting.md" in said
+    code, out, err = _manage(project, app, sqlite_url, "makemigrations", "shop")
+    assert code == 1 and "stayed applied" not in err and "was discarded" in err and "baseline" in err, err
 
 
 def test_metadata_baseline_is_dropped_below_the_root(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from memstack.core.errors import MemstackError
 from memstack.engine.errors import (
     NewRevisionCycle,
     NotNullWithoutDefault,
+    ScratchBuildFailed,
     UncreatedReference,
     UndecidedRenames,
     UnknownRename,
@@ -21,6 +22,21 @@ def _uncreated_reference(error: UncreatedReference) -> Worded:
 
 def _new_revision_cycle(error: NewRevisionCycle) -> Worded:
     return error.message, "report this: memstack should have split the cycle"
+
+
+def _scratch_build_failed(error: ScratchBuildFailed) -> Worded:
+    """The scratch database is thrown away: nothing "stayed applied", nothing of the person's changed."""
+    done = ("the scratch database (built from every revision only to compare the models with them) was "
+            "discarded; no database of yours changed")
+    fix = f"fix {error.label} ({run_hint('migrate', '--traceback')} on an empty database to see where it fails)"
+    if error.first and not error.baseline:
+        fix += (f". If it needs tables the project creates before its first revision (create_all, an SQL dump), "
+                f"declare them as {error.component}'s baseline, run first on scratch and new databases: "
+                f'baseline = "models" (or "pkg.module:metadata", or a file "baseline.sql") in its entry of '
+                "[tool.memstack] components (docs/adopting.md, Baselines)")
+    elif error.first:
+        fix += f" (its baseline {error.baseline!r} ran first: check that it creates what the revision needs)"
+    return error.message, f"{done}. {fix[0].upper()}{fix[1:]}"
 
 
 # --------------------------------------------------------------------------- renames
@@ -51,4 +67,5 @@ WORDINGS: dict[type[MemstackError], Wording] = {
     UndecidedRenames: _undecided_renames,
     UnknownRename: _unknown_rename,
     NotNullWithoutDefault: _not_null_without_default,
+    ScratchBuildFailed: _scratch_build_failed,
 }
