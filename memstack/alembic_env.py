@@ -32,6 +32,7 @@ from memstack.engine.generate.comparison import models_of_their_own
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.records.status import read_status_on
 from memstack.engine.review.schemadoc import ownership
+from memstack.engine.run.envhooks import hook_alembic_steps
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import migration_lock
 from memstack.engine.run.safety import ensure_safe, record_unverified
@@ -237,6 +238,7 @@ def run_environment(context: Any) -> None:
     try:
         if context.is_offline_mode():
             context.configure(url=ws.settings.database_url, literal_binds=True, **options)
+            _hooked(context, ws)
             with context.begin_transaction():
                 context.run_migrations()
             return
@@ -252,6 +254,12 @@ def run_environment(context: Any) -> None:
         raise _fail(error) from error
     finally:
         ws.close()
+
+
+def _hooked(context: Any, ws: Workspace) -> None:
+    """The components' environment hooks and baselines around their steps, as ``manage.py`` runs them."""
+    setup = ws.alembic_setup()
+    hook_alembic_steps(context.get_context(), setup.hooks, setup.baselines, context.config, ws.graph)
 
 
 def _refuse_plain_revision(context: Any) -> Callable[..., None]:
@@ -328,6 +336,7 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
         )
         guard_destruction(context, ws, connection)  # before the tracker's wrap: refused before any mark
         tracker.wrap(context.get_context())
+        _hooked(context, ws)
         try:
             with context.begin_transaction():
                 context.run_migrations()
