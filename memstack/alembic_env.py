@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from memstack.alembic_guard import guard_destruction
 from memstack.cli.errors import for_person
+from memstack.cli.worded import command, ran_as
 from memstack.core.components import _has_models, is_bookkeeping_table
 from memstack.core.db import metadata
 from memstack.core.errors import MemstackError
@@ -45,10 +46,11 @@ MUTATING_COMMANDS = {"upgrade", "downgrade", "do_stamp", "do_ensure_version"}
 
 URL_ARGUMENTS = ("sqlalchemy.url", "url", "database_url", "database-url")
 PROJECT_ARGUMENTS = ("project_dir", "project-dir")
-MAKEMIGRATIONS_HINT = (
-    "memstack writes revisions itself (numbered file names, ids, depends_on between components): run "
-    "'python manage.py makemigrations LABEL -m MESSAGE' (add --empty for a hand-written data migration)"
-)
+
+
+def makemigrations_hint() -> str:
+    return ("memstack writes revisions itself (numbered file names, ids, depends_on between components): run "
+            f"'{command('makemigrations', 'LABEL', '-m', 'MESSAGE')}' (add --empty for a hand-written data migration)")
 
 
 def is_memstack_table(name: str | None) -> bool:
@@ -230,6 +232,13 @@ def run_environment(context: Any) -> None:
     x_arguments = context.get_x_argument(as_dictionary=True)
     ws = Workspace.load(project_dir=project_dir_for(config, x_arguments),
                         database_url=explicit_url(config, x_arguments))
+    # the person ran alembic: memstack's hints name the project's manage.py, else the memstack command
+    with ran_as("manage.py" if (ws.settings.project_dir / "manage.py").is_file() else "memstack"):
+        _run_environment(context, ws)
+
+
+def _run_environment(context: Any, ws: Workspace) -> None:
+    config = context.config
     ws.registry.load_models()
     # no target_metadata where revisions run (upgrade, downgrade, --sql): its naming convention would
     # rename the constraints a revision names itself; only comparing (check, autogenerate) needs it
@@ -270,7 +279,7 @@ def _refuse_plain_revision(context: Any) -> Callable[..., None]:
         if getattr(revision_context, "process_revision_directives", None) is not None:
             return  # a caller in Python (pytest-alembic) passed its own hook and decides what is written
 
-        raise CommandError(f"'alembic revision' is not how memstack revisions are made. {MAKEMIGRATIONS_HINT}")
+        raise CommandError(f"'alembic revision' is not how memstack revisions are made. {makemigrations_hint()}")
 
     return process_revision_directives
 

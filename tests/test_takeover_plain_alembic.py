@@ -24,8 +24,6 @@ from support.projects import MANAGE_PY, add_alembic_config
 from support.public_project import plain_alembic_build, schema_of, write_public_project
 from support.running import alembic, run
 
-#: this checkout first: the venv's memstack may be another checkout's (an editable install)
-CHECKOUT = Path(__file__).resolve().parent.parent
 ENTRY = '{package = "shop", label = "shop"}'
 
 
@@ -76,7 +74,7 @@ def _run_script(url: str, script: str, tmp_path: Path) -> subprocess.CompletedPr
 def test_plain_alembic_upgrade_runs_the_hook_and_the_baseline(project: Path, tmp_path: Path, db_url: str) -> None:
     """The revision that reads database.connection() runs; customers comes from the baseline; no create_all."""
     app, ids = _taken_over(project, tmp_path, db_url)
-    done = alembic(project, db_url, "upgrade", "heads", pythonpath=[app, CHECKOUT])
+    done = alembic(project, db_url, "upgrade", "heads", pythonpath=[app])
     assert done.code == 0, done.err
     assert "Traceback" not in done.err
     assert ids[-1] in version_rows(db_url)
@@ -88,7 +86,7 @@ def test_plain_alembic_sql_script_builds_the_same_schema(project: Path, tmp_path
     the baseline is written first (CREATE TABLE IF NOT EXISTS); the script run by the database's own
     client builds what plain Alembic builds online."""
     app, ids = _taken_over(project, tmp_path, db_url)
-    done = alembic(project, db_url, "upgrade", "shop@head", "--sql", pythonpath=[app, CHECKOUT])  # memstack's own
+    done = alembic(project, db_url, "upgrade", "shop@head", "--sql", pythonpath=[app])  # memstack's own
     # components rebuild SQLite tables in batch mode, which needs the live table: only shop here
     assert done.code == 0, done.err
     script = done.out

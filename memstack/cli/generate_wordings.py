@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memstack.cli.worded import Worded, Wording, run_hint
+from memstack.cli.worded import Worded, Wording, program, run_hint
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import (
     NewRevisionCycle,
@@ -45,8 +45,8 @@ def _scratch_build_failed(error: ScratchBuildFailed) -> Worded:
 def _undecided_renames(error: UndecidedRenames) -> Worded:
     flags = " ".join(f"--rename {c.key}" for c in error.candidates)
     return (f"{error.message}; nothing was written",
-            f"if they are renames (data kept): manage.py makemigrations {flags}; if they are really dropped "
-            "and added (data lost): manage.py makemigrations --no-renames; or run it on a terminal to be asked")
+            f"if they are renames (data kept): {program()} makemigrations {flags}; if they are really dropped "
+            f"and added (data lost): {program()} makemigrations --no-renames; or run it on a terminal to be asked")
 
 
 def _unknown_rename(error: UnknownRename) -> Worded:
