@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from memstack.alembic_guard import guard_destruction, guard_lock_waits
 from memstack.alembic_squash import present_for_database
 from memstack.cli.errors import for_person
+from memstack.cli.worded import command, ran_as
 from memstack.core.components import _has_models, is_bookkeeping_table
 from memstack.core.db import metadata
 from memstack.core.errors import MemstackError
@@ -33,6 +34,7 @@ from memstack.engine.generate.comparison import models_of_their_own
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.records.status import read_status_on
 from memstack.engine.review.schemadoc import ownership
+from memstack.engine.run.envhooks import hook_alembic_steps
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import migration_lock
 from memstack.engine.run.safety import ensure_safe, record_unverified
@@ -45,10 +47,11 @@ MUTATING_COMMANDS = {"upgrade", "downgrade", "do_stamp", "do_ensure_version"}
 
 URL_ARGUMENTS = ("sqlalchemy.url", "url", "database_url", "database-url")
 PROJECT_ARGUMENTS = ("project_dir", "project-dir")
-MAKEMIGRATIONS_HINT = (
-    "memstack writes revisions itself (numbered file names, ids, depends_on between components): run "
-    "'python manage.py makemigrations LABEL -m MESSAGE' (add --empty for a hand-written data migration)"
-)
+
+
+def makemigrations_hint() -> str:
+    return ("memstack writes revisions itself (numbered file names, ids, depends_on between components): run "
+            f"'{command('makemigrations', 'LABEL', '-m', 'MESSAGE')}' (add --empty for a hand-written data migration)")
 
 
 def is_memstack_table(name: str | None) -> bool:
@@ -230,6 +233,13 @@ def run_environment(context: Any) -> None:
     x_arguments = context.get_x_argument(as_dictionary=True)
     ws = Workspace.load(project_dir=project_dir_for(config, x_arguments),
                         database_url=explicit_url(config, x_arguments))
+    # the person ran alembic: memstack's hints name the project's manage.py, else the memstack command
+    with ran_as("manage.py" if (ws.settings.project_dir / "manage.py").is_file() else "memstack"):
+        _run_environment(context, ws)
+
+
+def _run_environment(context: Any, ws: Workspace) -> None:
+    config = context.config
     ws.registry.load_models()
     # no target_metadata where revisions run (upgrade, downgrade, --sql): its naming convention would
     # rename the constraints a revision names itself; only comparing (check, autogenerate) needs it
@@ -239,6 +249,7 @@ def run_environment(context: Any) -> None:
         if context.is_offline_mode():
             present_for_database(context, ws, None)
             context.configure(url=ws.settings.database_url, literal_binds=True, **options)
+            _hooked(context, ws)
             with context.begin_transaction():
                 context.run_migrations()
             return
@@ -257,6 +268,12 @@ def run_environment(context: Any) -> None:
         ws.close()
 
 
+def _hooked(context: Any, ws: Workspace) -> None:
+    """The components' environment hooks and baselines around their steps, as ``manage.py`` runs them."""
+    setup = ws.alembic_setup()
+    hook_alembic_steps(context.get_context(), setup.hooks, setup.baselines, context.config, ws.graph)
+
+
 def _refuse_plain_revision(context: Any) -> Callable[..., None]:
     def process_revision_directives(migration_context: Any, revision: Any, directives: list[Any]) -> None:
         if command_name(context).startswith("check."):
@@ -265,7 +282,7 @@ def _refuse_plain_revision(context: Any) -> Callable[..., None]:
         if getattr(revision_context, "process_revision_directives", None) is not None:
             return  # a caller in Python (pytest-alembic) passed its own hook and decides what is written
 
-        raise CommandError(f"'alembic revision' is not how memstack revisions are made. {MAKEMIGRATIONS_HINT}")
+        raise CommandError(f"'alembic revision' is not how memstack revisions are made. {makemigrations_hint()}")
 
     return process_revision_directives
 
@@ -331,6 +348,7 @@ def _run_mutating(context: Any, ws: Workspace, connection: Connection, ours: boo
         )
         guard_destruction(context, ws, connection)  # before the tracker's wrap: refused before any mark
         tracker.wrap(context.get_context())
+        _hooked(context, ws)
         guard_lock_waits(context, ws, connection)  # each revision under lock timeouts, retried on the ladder
         try:
             with context.begin_transaction():

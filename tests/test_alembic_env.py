@@ -147,11 +147,13 @@ def test_plain_alembic_revision_is_refused(alembic_project: Path, sqlite_url: st
     before = sorted((alembic_project / "migrations" / "auth").glob("*.py"))
     plain = alembic(alembic_project, sqlite_url, "revision", "-m", "x", "--head", "auth@head")
     assert plain.code != 0
-    assert "manage.py makemigrations" in plain.out + plain.err
+    # the hint names the project's own command: no manage.py in the project, so the memstack command
+    assert "'memstack makemigrations LABEL -m MESSAGE'" in plain.out + plain.err
     assert alembic(alembic_project, sqlite_url, "upgrade", "heads").code == 0
+    (alembic_project / "manage.py").write_text("from memstack.cli import main\n\nmain()\n")
     auto = alembic(alembic_project, sqlite_url, "revision", "--autogenerate", "-m", "x", "--head", "auth@head")
     assert auto.code != 0
-    assert "manage.py makemigrations" in auto.out + auto.err
+    assert "'manage.py makemigrations LABEL -m MESSAGE'" in auto.out + auto.err
     several = alembic(alembic_project, sqlite_url, "revision", "-m", "x")  # no --head: one head per component
     assert several.code != 0
     assert "manage.py makemigrations" in several.out + several.err and "Multiple heads" not in several.out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -86,9 +87,12 @@ print("applied", len(memstack.migrate_on_startup().applied))
 """
 
 
-def test_an_application_with_its_own_component_under_plain_alembic(installed: Path, tmp_path: Path) -> None:
+def test_an_application_with_its_own_component_under_plain_alembic(installed: Path, tmp_path: Path,
+                                                                   request: pytest.FixtureRequest) -> None:
     """startcomponent in a package not installed yet; plain alembic, check, the start-up call from
-    elsewhere and the pytest plugin work, and keep working once the project folder moves."""
+    elsewhere and the pytest plugin work, and keep working once the project folder moves, even with
+    another package of the application's name installed (the project root goes first on sys.path,
+    as Alembic's prepend_sys_path puts it)."""
     first = app_project(tmp_path / "app")
     started = run(installed / "memstack", "startcomponent", "billing", "--package-dir", "someapp", cwd=first)
     assert started.returncode == 0, started.stderr
@@ -100,6 +104,11 @@ def test_an_application_with_its_own_component_under_plain_alembic(installed: Pa
     assert 'script_location = "memstack:_revisions"' in config and '"memstack:_revisions/auth"' in config
     assert '"%(here)s/migrations/billing"' in config
     project = first.rename(tmp_path / "moved")  # a teammate's checkout, CI, a container
+    site = Path(run(installed / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))",
+                    cwd=project).stdout.strip())
+    (site / "someapp").mkdir()  # an installed 'someapp' without billing: the project's own must win
+    (site / "someapp" / "__init__.py").write_text("", encoding="utf-8")
+    request.addfinalizer(lambda: shutil.rmtree(site / "someapp", ignore_errors=True))
     alembic = (installed / "python", "-m", "alembic")
     for argv in (("upgrade", "heads"), ("current",), ("check",)):
         done = run(*alembic, *argv, cwd=project)

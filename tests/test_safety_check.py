@@ -315,6 +315,9 @@ def test_revision_that_fails_everywhere(project: Path, sqlite_url: str, make_com
     assert _kinds(problems) == ["revision_fails"]
     assert f"{chain.label} 0002_step2" in problems[0]["message"]
     assert "no_such_table_here" in problems[0]["message"]
+    fix = problems[0]["fix"]  # a scratch database is thrown away: nothing of it "stayed applied" (issue 22)
+    assert "stayed applied" not in fix and "was discarded" in fix and f"Fix {chain.label} 0002_step2" in fix
+    assert "baseline" not in fix  # not a component's first revision
 
 
 def test_database_failure_mark_of_an_interrupted_run(tree: Path, sqlite_url: str,

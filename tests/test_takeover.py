@@ -5,6 +5,7 @@ PostgreSQL, then taken over: no stamp, and the schema equals the one plain Alemb
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -178,7 +179,7 @@ def test_dry_run_writes_nothing_and_plain_alembic_runs_x_revisions(project: Path
                    "--package", "legacy_app")
     assert took.returncode == 0, took.stderr
     upgraded = run([VENV_BIN / "alembic", "-x", "label=bar", "upgrade", f"{LABEL}@head"], cwd=project,
-                   url=sqlite_url, PYTHONPATH=str(project))
+                   url=sqlite_url, PYTHONPATH=os.pathsep.join([str(project), str(MANAGE_PY.parent)]))  # this checkout
     assert upgraded.returncode == 0, upgraded.stderr
     assert version_rows(sqlite_url) == {ids[-1]}
     shown = _manage(project, sqlite_url, "showmigrations", LABEL)

@@ -1,7 +1,7 @@
 """A plain Alembic project written the way public ones are (tests/support/public_project.py),
 taken over and then migrated, rolled back and compared with what the real ``alembic`` builds:
-its env.py set-up comes along as the component's environment hook (issue 22), on SQLite and
-PostgreSQL.
+its env.py set-up comes along as the component's environment hook (issue 22), on SQLite,
+PostgreSQL and MariaDB.
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ def test_env_py_is_read_into_a_hook(tmp_path: Path) -> None:
     assert any(d.startswith("def include_object(") for d in reading.definitions)
 
 
-def test_taken_over_project_migrates_with_its_environment(project: Path, tmp_path: Path, db_url_no_mariadb: str,
-                                                          ) -> None:
-    url = db_url_no_mariadb
+def test_taken_over_project_migrates_with_its_environment(project: Path, tmp_path: Path, db_url: str) -> None:
+    url = db_url
     app, ids, err = _taken_over(project, tmp_path, url)
     hook = app / "shop" / "memstack_env.py"
     assert hook.is_file() and "database.establish(env.connection)" in hook.read_text()
@@ -70,9 +69,9 @@ def test_taken_over_project_migrates_with_its_environment(project: Path, tmp_pat
         plain_alembic_build(app, reference)
         assert schema_of(url) == schema_of(reference)
     else:
-        from support.databases import temporary_database
+        from support.databases import backend_of, temporary_database
 
-        with temporary_database("postgres") as reference:
+        with temporary_database(backend_of(url)) as reference:
             plain_alembic_build(app, reference)
             assert schema_of(url) == schema_of(reference)
 
@@ -144,10 +143,9 @@ def test_hook_options_and_connection_reach_the_step_environment() -> None:
 
 
 @pytest.mark.parametrize("baseline", ["shop.baseline:metadata", "baseline.sql"])
-def test_baseline_runs_before_the_first_revision(project: Path, tmp_path: Path, db_url_no_mariadb: str,
-                                                 baseline: str) -> None:
+def test_baseline_runs_before_the_first_revision(project: Path, tmp_path: Path, db_url: str, baseline: str) -> None:
     """No create_all by hand: new databases and the scratch build of ``check`` run the baseline first."""
-    url = db_url_no_mariadb
+    url = db_url
     app, ids, _ = _taken_over(project, tmp_path, url)
     (project / "baseline.sql").write_text("CREATE TABLE customers (\n    id INTEGER NOT NULL PRIMARY KEY,\n"
                                           "    name VARCHAR(80) NOT NULL\n);\n")
@@ -166,7 +164,13 @@ def test_baseline_runs_before_the_first_revision(project: Path, tmp_path: Path, 
 def test_baseline_without_it_check_fails(project: Path, tmp_path: Path, sqlite_url: str) -> None:
     app, _, _ = _taken_over(project, tmp_path, sqlite_url)
     code, out, err = _manage(project, app, sqlite_url, "check")
-    assert code == 1 and "step 14 of 17 failed: shop 0001_products" in out + err and "customers" in out + err
+    said = out + err
+    assert code == 1 and "failed at step 14 of 17, shop 0001_products (up): no such table: customers" in said
+    # a scratch database is thrown away: nothing "stayed applied"; the fix names the baseline
+    assert "stayed applied" not in said and "scratch database" in said and "was discarded" in said
+    assert "fix shop 0001_products" in said.lower() and "baseline" in said and "docs/adopting.md" in said
+    code, out, err = _manage(project, app, sqlite_url, "makemigrations", "shop")
+    assert code == 1 and "stayed applied" not in err and "was discarded" in err and "baseline" in err, err
 
 
 def test_metadata_baseline_is_dropped_below_the_root(tmp_path: Path) -> None:

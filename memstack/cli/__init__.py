@@ -18,6 +18,7 @@ from typing import IO, Any
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app
+from memstack.cli.worded import program, program_of, ran_as
 from memstack.core.errors import MemstackError
 from memstack.core.redaction import redact
 
@@ -161,7 +162,7 @@ class MemstackGroup(click.Group):
 
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
             suggestion = f" Did you mean {close[0]!r}?" if close else ""
-            ctx.fail(f"Unknown command {name!r}.{suggestion} Run 'manage.py --help' for the list.")
+            ctx.fail(f"Unknown command {name!r}.{suggestion} Run '{program()} --help' for the list.")
         return super().resolve_command(ctx, args)
 
 
@@ -194,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     previous = _terminate_like_ctrl_c()
     try:
-        _main(args)
+        with ran_as(program_of(sys.argv[0] if sys.argv else "")):  # hints name the command the person ran
+            _main(args)
     finally:  # called in-process (tests, an embedding program): their SIGTERM handler comes back
         if previous is not None:
             import signal
@@ -222,12 +224,11 @@ def _main(args: list[str]) -> None:
         if app.traceback or _wants_traceback(args):
             _print_traceback()
         from memstack.cli.errors import for_person  # the wordings import the engine: only on error
-        from memstack.cli.worded import respell
 
         worded = for_person(raised)
-        click.echo(app.style(f"error: {redact(respell(worded.message))}", fg="red"), err=True)
+        click.echo(app.style(f"error: {redact(worded.message)}", fg="red"), err=True)
         if worded.hint:
-            click.echo(f"  fix: {redact(respell(worded.hint))}", err=True)
+            click.echo(f"  fix: {redact(worded.hint)}", err=True)
         sys.exit(worded.exit_code)
     except KeyboardInterrupt as exc:
         _interrupted(exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memstack.cli.worded import Worded, Wording, run_hint
+from memstack.cli.worded import Worded, Wording, program, run_hint
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import AlreadyManaged, NoMatchingState, NothingToAdopt, UnrecordedSchema
 
@@ -10,7 +10,7 @@ from memstack.engine.errors import AlreadyManaged, NoMatchingState, NothingToAdo
 
 
 def _already_managed(error: AlreadyManaged) -> Worded:
-    return error.message, "run 'manage.py migrate' (or 'manage.py check --database')"
+    return error.message, f"run '{program()} migrate' (or '{program()} check --database')"
 
 
 def _nothing_to_adopt(error: NothingToAdopt) -> Worded:
@@ -18,13 +18,13 @@ def _nothing_to_adopt(error: NothingToAdopt) -> Worded:
 
 
 def _no_matching_state(error: NoMatchingState) -> Worded:
-    return error.message, ("fix these differences by hand (or restore from a backup), then run 'manage.py adopt' "
+    return error.message, (f"fix these differences by hand (or restore from a backup), then run '{program()} adopt' "
                            "again")
 
 
 def _unrecorded_schema(error: UnrecordedSchema) -> Worded:
     return (f"{error.message}: the schema was built without migrations (create_all?)",
-            "run 'manage.py adopt' to record the revisions the tables already match, then 'manage.py migrate'")
+            f"run '{program()} adopt' to record the revisions the tables already match, then '{program()} migrate'")
 
 
 WORDINGS: dict[type[MemstackError], Wording] = {

@@ -12,7 +12,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from memstack.cli.worded import respell
 from memstack.core.errors import DeclinedError
 
 if TYPE_CHECKING:
@@ -93,12 +92,12 @@ class AppContext:
     def info(self, text: str, level: int = 1, **styles: Any) -> None:
         """Chatter: stderr, shown from verbosity ``level`` up."""
         if self.verbosity >= level:
-            text = _redact(respell(text))
+            text = _redact(text)
             click.echo(self.style(text, **styles) if styles else text, file=self.err)
 
     def warn(self, text: str) -> None:
         if self.verbosity >= 1:
-            click.echo(self.style(f"warning: {_redact(respell(text))}", fg="yellow"), file=self.err)
+            click.echo(self.style(f"warning: {_redact(text)}", fg="yellow"), file=self.err)
 
     def confirm(self, question: str, *, yes: bool) -> None:
         """Ask on a terminal; without one refuse unless ``--yes``. Declining raises."""

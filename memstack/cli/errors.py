@@ -27,7 +27,7 @@ from memstack.cli import (
     tool_wordings,
     tree_wordings,
 )
-from memstack.cli.worded import Wording, respell, spell_command
+from memstack.cli.worded import Wording, spell_command
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
@@ -77,5 +77,5 @@ def fix_text(fix: Fix | None, cause: MemstackError | None = None) -> str | None:
     if cause is not None:
         hint = for_person(cause).hint
         if hint:
-            return respell(hint)
+            return hint
     return spell_fix(fix) if fix is not None else None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from memstack.cli.worded import Worded, Wording, run_hint
+from memstack.cli.worded import Worded, Wording, program, run_hint
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import (
     NewRevisionCycle,
     NotNullWithoutDefault,
     PostWriteHookFailed,
+    ScratchBuildFailed,
     SquashCycle,
     SquashNotCleanable,
     SquashNotProven,
@@ -33,6 +34,19 @@ def _post_write_hook_failed(error: PostWriteHookFailed) -> Worded:
     return error.message, (f"{written}fix the hook in [tool.alembic] post_write_hooks of pyproject.toml, or in "
                            "[post_write_hooks] of alembic.ini (its type, executable or entrypoint, options), "
                            "or remove it")
+def _scratch_build_failed(error: ScratchBuildFailed) -> Worded:
+    """The scratch database is thrown away: nothing "stayed applied", nothing of the person's changed."""
+    done = ("the scratch database (built from every revision only to compare the models with them) was "
+            "discarded; no database of yours changed")
+    fix = f"fix {error.label} ({run_hint('migrate', '--traceback')} on an empty database to see where it fails)"
+    if error.first and not error.baseline:
+        fix += (f". If it needs tables the project creates before its first revision (create_all, an SQL dump), "
+                f"declare them as {error.component}'s baseline, run first on scratch and new databases: "
+                f'baseline = "models" (or "pkg.module:metadata", or a file "baseline.sql") in its entry of '
+                "[tool.memstack] components (docs/adopting.md, Baselines)")
+    elif error.first:
+        fix += f" (its baseline {error.baseline!r} ran first: check that it creates what the revision needs)"
+    return error.message, f"{done}. {fix[0].upper()}{fix[1:]}"
 
 
 # --------------------------------------------------------------------------- renames
@@ -41,8 +55,8 @@ def _post_write_hook_failed(error: PostWriteHookFailed) -> Worded:
 def _undecided_renames(error: UndecidedRenames) -> Worded:
     flags = " ".join(f"--rename {c.key}" for c in error.candidates)
     return (f"{error.message}; nothing was written",
-            f"if they are renames (data kept): manage.py makemigrations {flags}; if they are really dropped "
-            "and added (data lost): manage.py makemigrations --no-renames; or run it on a terminal to be asked")
+            f"if they are renames (data kept): {program()} makemigrations {flags}; if they are really dropped "
+            f"and added (data lost): {program()} makemigrations --no-renames; or run it on a terminal to be asked")
 
 
 def _unknown_rename(error: UnknownRename) -> Worded:
@@ -93,4 +107,5 @@ WORDINGS: dict[type[MemstackError], Wording] = {
     UnknownRename: _unknown_rename,
     NotNullWithoutDefault: _not_null_without_default,
     PostWriteHookFailed: _post_write_hook_failed,
+    ScratchBuildFailed: _scratch_build_failed,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from memstack.cli.worded import Worded, Wording, run_hint
+from memstack.cli.worded import Worded, Wording, program, run_hint
 from memstack.core.errors import DatabaseUnavailable, MemstackError, SchemaNotMigrated
 from memstack.engine.errors import (
     ChecksumDrift,
@@ -24,7 +24,7 @@ from memstack.engine.errors import (
 
 def _database_unavailable(error: DatabaseUnavailable) -> Worded:
     return error.message, ("check that the server is running and the URL (host, port, user, database) is "
-                           "right; 'manage.py doctor' tells more")
+                           f"right; '{program()} doctor' tells more")
 
 
 def _schema_not_migrated(error: SchemaNotMigrated) -> Worded:
@@ -36,18 +36,18 @@ def _schema_not_migrated(error: SchemaNotMigrated) -> Worded:
 
 def _unknown_rows(error: UnknownRows) -> Worded:
     return error.message, ("the database was migrated by newer code: deploy that code (or restore the missing "
-                           "files); a database stamped by an older tool can be taken over with 'manage.py adopt'")
+                           f"files); a database stamped by an older tool can be taken over with '{program()} adopt'")
 
 
 def _removed_component(error: RemovedComponent) -> Worded:
     label = error.component
-    return error.message, (f"put it back in [tool.memstack] components and run 'manage.py migrate {label} zero' "
-                           f"before removing it, or forget its rows with 'manage.py migrate --prune {label}'")
+    return error.message, (f"put it back in [tool.memstack] components and run '{program()} migrate {label} zero' "
+                           f"before removing it, or forget its rows with '{program()} migrate --prune {label}'")
 
 
 def _checksum_drift(error: ChecksumDrift) -> Worded:
     return error.message, ("restore the file as it was applied (git log -p), or, when the change is intended and "
-                           "harmless, record the new checksums with 'manage.py repair'")
+                           f"harmless, record the new checksums with '{program()} repair'")
 
 
 def _failure_mark(error: FailureMark) -> Worded:
@@ -59,14 +59,14 @@ def _failure_mark(error: FailureMark) -> Worded:
         done = progress.done if progress is not None and not progress.error else []
         return error.message, (f"run {'; '.join(invalid)} (outside a transaction)"
                                + (f", undo what is done ({', '.join(done)})" if done else "")
-                               + ", then 'manage.py repair' to clear the mark, then migrate again")
+                               + f", then '{program()} repair' to clear the mark, then migrate again")
     if progress is not None and not progress.error and (progress.done or progress.pending):
         return error.message, (f"either undo what is done ({', '.join(progress.done) or 'nothing'}) and run "
-                               "'manage.py repair', then migrate again; or finish what is not done "
+                               f"'{program()} repair', then migrate again; or finish what is not done "
                                f"({', '.join(progress.pending) or 'nothing'}) by hand and run "
-                               f"'manage.py migrate --fake {mark.component} {mark.name}'")
-    return error.message, ("fix the schema by hand, then run 'manage.py repair' if the revision's effect is fully "
-                           f"undone, or 'manage.py migrate --fake {mark.component} {mark.name}' if it is complete")
+                               f"'{program()} migrate --fake {mark.component} {mark.name}'")
+    return error.message, (f"fix the schema by hand, then run '{program()} repair' if the revision's effect is fully "
+                           f"undone, or '{program()} migrate --fake {mark.component} {mark.name}' if it is complete")
 
 
 # --------------------------------------------------------------------------- maintenance
@@ -74,7 +74,7 @@ def _failure_mark(error: FailureMark) -> Worded:
 
 def _still_configured(error: ComponentStillConfigured) -> Worded:
     return (f"component {error.component!r} is still configured; --prune is for removed components",
-            f"to remove its schema run 'manage.py migrate {error.component} zero'")
+            f"to remove its schema run '{program()} migrate {error.component} zero'")
 
 
 # --------------------------------------------------------------------------- tags
@@ -85,11 +85,11 @@ def _invalid_tag_name(error: InvalidTagName) -> Worded:
 
 
 def _tag_exists(error: TagExists) -> Worded:
-    return error.message, f"delete it first with 'manage.py tag --delete {error.name}'"
+    return error.message, f"delete it first with '{program()} tag --delete {error.name}'"
 
 
 def _unknown_tag(error: UnknownTag) -> Worded:
-    return error.message, "list them with 'manage.py tag --list'"
+    return error.message, f"list them with '{program()} tag --list'"
 
 
 def _tag_revisions_missing(error: TagRevisionsMissing) -> Worded:

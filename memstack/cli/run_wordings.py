@@ -3,7 +3,7 @@ a plan that changed while asked, a failed rehearsal, a revision that renders no 
 
 from __future__ import annotations
 
-from memstack.cli.worded import Worded, Wording
+from memstack.cli.worded import Worded, Wording, program
 from memstack.core.errors import MemstackError
 from memstack.core.privileges import is_refusal
 from memstack.engine.errors import (
@@ -32,8 +32,8 @@ def _migration_failed(error: MigrationFailed) -> Worded:
     elif isinstance(error.error, InvalidObjectsLeft):
         fixes = "; ".join(o.fix for o in error.error.objects)
         fix = (f"the step ran outside a transaction and is not recorded as applied (never fake it: the object is "
-               f"unusable). Run {fixes} (outside a transaction), undo whatever else the step did ('manage.py "
-               "migrate' lists which of its objects exist), then 'manage.py repair' to clear its mark, "
+               f"unusable). Run {fixes} (outside a transaction), undo whatever else the step did ('{program()} "
+               f"migrate' lists which of its objects exist), then '{program()} repair' to clear its mark, "
                "then migrate again")
     elif error.location is not None and error.outcome in ("step_rolled_back", "plan_rolled_back"):
         fix = _code_fix(error)
@@ -53,8 +53,8 @@ def _migration_failed(error: MigrationFailed) -> Worded:
         why = ("it declares atomic = False" if error.dialect in ("postgresql", "sqlite")
                else f"{error.dialect} cannot roll back DDL")
         fix = (f"the step ran outside a transaction ({why}): the revision may be half-applied. "
-               f"Fix the schema by hand, then run 'manage.py repair' (if its effect is undone) or "
-               f"'manage.py migrate --fake {rev.component} {rev.name}' (if it is complete)")
+               f"Fix the schema by hand, then run '{program()} repair' (if its effect is undone) or "
+               f"'{program()} migrate --fake {rev.component} {rev.name}' (if it is complete)")
     elif error.confirmation is not None:
         fix = _after_lost_connection(error)
     else:
@@ -88,7 +88,7 @@ def _after_lost_connection(error: MigrationFailed) -> str:
         return (f"the connection to the server was lost and the server could not be reached again: this step "
                 f"was not committed, and of the {len(found.unknown)} step(s) printed OK before it the last ones may "
                 "be lost if the server crashed (memstack commits all but a run's last step asynchronously). Once "
-                "the server is back, 'manage.py showmigrations' shows what is applied; run migrate again")
+                f"the server is back, '{program()} showmigrations' shows what is applied; run migrate again")
     said = ["the connection to the server was lost; read back from the server: this step was not committed"]
     if found.confirmed:
         said.append(f"{len(found.confirmed)} earlier step(s) are applied (up to {found.confirmed[-1]})")
@@ -100,7 +100,7 @@ def _after_lost_connection(error: MigrationFailed) -> str:
 
 def _non_atomic_in_plan(error: NonAtomicInPlan) -> Worded:
     return (f"--atomic cannot run {', '.join(error.labels)}: declared atomic = False (runs outside a transaction)",
-            "run 'manage.py migrate' without --atomic: each revision then runs on its own, the "
+            f"run '{program()} migrate' without --atomic: each revision then runs on its own, the "
             "non-atomic ones with a running mark")
 
 
@@ -123,7 +123,7 @@ def _lock_lost(error: LockLost) -> Worded:
                 if error.completed else "no step started")
     return error.message, (f"{done}. Find out what ended the lock's session (an administrator, a proxy, a "
                            "network drop, a deleted lock file), make sure no other migration is running "
-                           "('manage.py doctor' names the holder), then run 'manage.py migrate' again")
+                           f"('{program()} doctor' names the holder), then run '{program()} migrate' again")
 
 
 # --------------------------------------------------------------------------- migrate, rollback, preview
@@ -150,7 +150,7 @@ def _not_one_revision(error: NotOneRevision) -> Worded:
 
 def _not_renderable(error: RevisionNotRenderable) -> Worded:
     if error.failure.needs_database:
-        return error.message, "rehearse it with 'manage.py migrate --dry-run', or run 'manage.py migrate' itself"
+        return error.message, f"rehearse it with '{program()} migrate --dry-run', or run '{program()} migrate' itself"
     return error.message, f"fix {error.path} (run again with --traceback to see the stack)"
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import tomlkit
 
-from memstack.cli.worded import spell_command
+from memstack.cli.worded import program, spell_command
 from memstack.core.components import build_registry, project_on_path
 from memstack.core.errors import MemstackError
 from memstack.core.settings import ComponentEntry, Settings, _parse_components, load_settings, read_project_config
@@ -100,7 +100,7 @@ def validate_name(name: str, settings: Settings | None = None) -> None:
         if name in labels:
             raise MemstackError(
                 f"a component labelled {name!r} is already installed ({labels[name]})",
-                hint="choose another name; 'manage.py components' lists the installed ones",
+                hint=f"choose another name; '{program()} components' lists the installed ones",
             )
 
 
@@ -149,7 +149,7 @@ def _check_importable(root: Path, folder: Path, prefix: str) -> None:
     if folder not in on_path:
         raise MemstackError(
             f"a top-level component in {folder} would not be importable: that folder is not on sys.path",
-            hint=f"add it to PYTHONPATH (e.g. PYTHONPATH={folder}), or run manage.py from the project root",
+            hint=f"add it to PYTHONPATH (e.g. PYTHONPATH={folder}), or run {program()} from the project root",
         )
 
 

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from memstack.cli.worded import Worded, Wording
+from memstack.cli.worded import Worded, Wording, program
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import GraphvizMissing, SquawkMissing, TemplatesMissing
 
 
 def _graphviz_missing(error: GraphvizMissing) -> Worded:
     return error.message, ("install the graphviz package (apt-get install graphviz, brew install graphviz), "
-                           "or write the source with 'manage.py schemadoc --format dot'")
+                           f"or write the source with '{program()} schemadoc --format dot'")
 
 
 def _schemadoc_templates_missing(error: TemplatesMissing) -> Worded:
@@ -18,7 +18,7 @@ def _schemadoc_templates_missing(error: TemplatesMissing) -> Worded:
 
 
 def _squawk_missing(error: SquawkMissing) -> Worded:
-    return error.message, "pip install squawk-cli (it ships the squawk binary), then run 'manage.py lintmigrations'"
+    return error.message, f"pip install squawk-cli (it ships the squawk binary), then run '{program()} lintmigrations'"
 
 
 WORDINGS: dict[type[MemstackError], Wording] = {

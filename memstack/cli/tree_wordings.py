@@ -3,7 +3,7 @@ an unreadable revision file."""
 
 from __future__ import annotations
 
-from memstack.cli.worded import Worded, Wording
+from memstack.cli.worded import Worded, Wording, program
 from memstack.core.errors import MemstackError
 from memstack.engine.errors import (
     AmbiguousTarget,
@@ -24,23 +24,23 @@ from memstack.engine.errors import (
 
 
 def _multiple_heads(error: MultipleHeads) -> Worded:
-    return error.message, f"merge them with 'manage.py makemigrations --merge {error.component}'"
+    return error.message, f"merge them with '{program()} makemigrations --merge {error.component}'"
 
 
 def _revision_cycle(error: RevisionCycle) -> Worded:
-    return error.message, error.hint or "run 'manage.py check' to see where"
+    return error.message, error.hint or f"run '{program()} check' to see where"
 
 
 def _invalid_graph(error: InvalidGraph) -> Worded:
     first = error.problems[0]
-    return first.message + f" (and {len(error.problems) - 1} more problem(s); run 'manage.py check')", first.hint
+    return first.message + f" (and {len(error.problems) - 1} more problem(s); run '{program()} check')", first.hint
 
 
 # --------------------------------------------------------------------------- planner
 
 
 def _no_revisions(error: NoRevisions) -> Worded:
-    return error.message, f"create one with 'manage.py makemigrations {error.component}'"
+    return error.message, f"create one with '{program()} makemigrations {error.component}'"
 
 
 def _ambiguous_target(error: AmbiguousTarget) -> Worded:
@@ -54,7 +54,7 @@ def _unknown_target(error: UnknownTarget) -> Worded:
 
 
 def _target_needs_component(error: TargetNeedsComponent) -> Worded:
-    return error.message, "manage.py migrate COMPONENT TARGET"
+    return error.message, f"{program()} migrate COMPONENT TARGET"
 
 
 def _irreversible_in_plan(error: IrreversibleInPlan) -> Worded:

@@ -1,11 +1,17 @@
 """What a wording is, shared by :mod:`memstack.cli.errors` and its wording modules (kept apart so they
-import it, not the boundary that imports them)."""
+import it, not the boundary that imports them), and how wordings spell a command.
+
+The command a person ran (``manage.py`` in the checkout, ``memstack`` in an application that
+installed memstack) is known once, at the CLI boundary (:func:`ran_as`, from ``sys.argv[0]``);
+wordings build every command they suggest with :func:`command`, so a hint is spelled right
+where it is written and no finished text is ever rewritten.
+"""
 
 from __future__ import annotations
 
-import re
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +21,42 @@ Worded = tuple[str, str | None]
 Wording = Callable[[Any], Worded]
 """Words one error type; each wording module ends with ``WORDINGS: dict[type, Wording]``."""
 
+#: the program hints name: ``manage.py`` unless the CLI boundary says otherwise (call_command, the library)
+_PROGRAM: ContextVar[str] = ContextVar("memstack_program", default="manage.py")
 
-def program() -> str:
-    """The command the person ran: ``memstack`` (the console script, ``python -m memstack``) in an
-    application that has no ``manage.py``; ``manage.py`` otherwise (the checkout, call_command)."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+
+def program_of(argv0: str) -> str:
+    """The command a person typed, from ``sys.argv[0]``: ``memstack`` for the console script and
+    ``python -m memstack``, ``manage.py`` otherwise (the checkout's script)."""
+    name = Path(argv0).name if argv0 else ""
     return "memstack" if name in ("memstack", "__main__.py") else "manage.py"
 
 
-def respell(text: str) -> str:
-    """``text`` with the ``manage.py`` of the wordings replaced by the command the person ran."""
-    ran = program()
-    return text if ran == "manage.py" else re.sub(r"(?<![\w/.-])manage\.py(?= |'|$)", ran, text)
+@contextmanager
+def ran_as(name: str) -> Iterator[None]:
+    """Within the block, wordings spell commands as ``name ...`` (set by the CLI boundary)."""
+    token = _PROGRAM.set(name)
+    try:
+        yield
+    finally:
+        _PROGRAM.reset(token)
 
 
-def spell_command(command: Sequence[str]) -> str:
-    """A command as a person types it."""
-    return " ".join((program(), *command))
+def program() -> str:
+    """The program the person ran, as the CLI boundary set it."""
+    return _PROGRAM.get()
 
 
-def run_hint(*command: str) -> str:
+def command(*words: str) -> str:
+    """A command as the person types it: ``command("migrate", "memo")`` is ``memstack migrate memo``."""
+    return " ".join((program(), *words))
+
+
+def spell_command(words: Sequence[str]) -> str:
+    """:func:`command` of a sequence (structured fixes of ``check`` and ``doctor``)."""
+    return command(*words)
+
+
+def run_hint(*words: str) -> str:
     """``run 'manage.py ...'``, the usual fix."""
-    return f"run '{spell_command(command)}'"
+    return f"run '{command(*words)}'"

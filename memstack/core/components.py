@@ -263,16 +263,16 @@ def _refuse_broken_package(package: str) -> None:
 
 
 def project_on_path(project_dir: Path) -> None:
-    """The project root (and its ``src/``) last on ``sys.path``, as ``manage.py`` has it first: an
-    application's packages import before the application is installed (the ``memstack`` console
-    script, plain ``alembic`` and a service started elsewhere have only the venv on it)."""
+    """The project root (and its ``src/``) FIRST on ``sys.path``, as Alembic's ``prepend_sys_path``
+    (``.`` in its templates) puts them: the application's own packages win over an installed
+    package of the same name, and import before the application is installed (the ``memstack``
+    console script, plain ``alembic`` and a service started elsewhere have only the venv on it)."""
     import sys  # lazy: kept off the no-op path and --help
 
-    present = {str(Path(entry or ".").resolve()) for entry in sys.path}
-    for folder in (project_dir, project_dir / "src"):
-        if folder.is_dir() and str(folder.resolve()) not in present:
-            sys.path.append(str(folder.resolve()))
-            importlib.invalidate_caches()
+    wanted = [str(folder.resolve()) for folder in (project_dir, project_dir / "src") if folder.is_dir()]
+    if [str(Path(entry or ".").resolve()) for entry in sys.path[:len(wanted)]] != wanted:
+        sys.path[:0] = wanted  # as Alembic does (script/base.py): prepended, earlier copies left in place
+        importlib.invalidate_caches()
 
 
 def build_registry(settings: Settings) -> Registry:

@@ -237,4 +237,6 @@ def alembic(project: Path, url: str | None, *args: str, use_config_option: bool 
     argv: list[str | Path] = [VENV_BIN / "alembic"]
     if use_config_option:
         argv += ["-c", project / "pyproject.toml"]
-    return _finished([*argv, *args], cwd or project, subprocess_env(url, pythonpath, **extra_env), 120)
+    # this checkout's memstack, not the venv's (an editable install may point at another checkout)
+    paths = [*pythonpath, MANAGE_PY.parent]
+    return _finished([*argv, *args], cwd or project, subprocess_env(url, paths, **extra_env), 120)

@@ -6,6 +6,7 @@ import click
 
 from memstack.cli.context import common_options, get_app, open_workspace, yes_option
 from memstack.cli.reporting import confirm_steps, report_progress, report_wait
+from memstack.cli.worded import program
 
 
 @click.command(short_help="Take over a database built by MemStack's old code.")
@@ -50,4 +51,4 @@ def command(yes: bool) -> None:
     with open_workspace(app) as ws:
         adopt(ws, confirm=confirm_steps(app, yes), progress=report_progress(app), on_wait=report_wait(app),
               report=report)
-    app.info("Adopted. Check with 'manage.py check --database'.", level=0)
+    app.info(f"Adopted. Check with '{program()} check --database'.", level=0)

@@ -8,6 +8,7 @@ import click
 
 from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
 from memstack.cli.scratch_option import apply_scratch_url, scratch_url_option
+from memstack.cli.worded import program
 from memstack.core.errors import MemstackError
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def command(components: tuple[str, ...], message: str | None, name: str | None, 
         raise MemstackError(
             f"{len(result.files)} revision(s) missing: models differ from migrations in "
             + ", ".join(sorted({f.component for f in result.files})),
-            hint="run 'manage.py makemigrations' and commit the new files",
+            hint=f"run '{program()} makemigrations' and commit the new files",
         )
 
 

@@ -6,6 +6,7 @@ import click
 
 from memstack.cli.context import common_options, get_app
 from memstack.cli.reporting import report_progress, report_wait
+from memstack.cli.worded import program
 
 
 @click.command(short_help="From clone to working database: create, migrate, seed.")
@@ -37,5 +38,5 @@ def command(no_seed: bool) -> None:
     app.info(f"Applied {len(result.applied)} revision(s)." if result.applied else "Schema is up to date.", level=0)
     if result.seed is not None:
         report_seed(app, result.seed)
-    app.info("\nNext: 'manage.py showmigrations' to see the state, 'manage.py doctor' for a health report,\n"
-             "'manage.py makemigrations' after you change a model.", level=0)
+    app.info(f"\nNext: '{program()} showmigrations' to see the state, '{program()} doctor' for a health report,\n"
+             f"'{program()} makemigrations' after you change a model.", level=0)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
+from memstack.cli.worded import program
 
 if TYPE_CHECKING:
     from memstack.engine.review.show import ForeignRevision, Listing
@@ -144,9 +145,9 @@ def _hint_foreign(app: AppContext, foreign: list[ForeignRevision]) -> None:
                  "deploy that code or check out that branch before migrating")
     for component in removed:
         app.warn(f"component {component!r} was removed from the configuration, but its revisions are still "
-                 f"applied: put it back and run 'manage.py migrate {component} zero', or forget them with "
-                 f"'manage.py migrate --prune {component}'")
+                 f"applied: put it back and run '{program()} migrate {component} zero', or forget them with "
+                 f"'{program()} migrate --prune {component}'")
     if bare:
         app.warn(f"the database holds version row(s) no file provides and memstack has no record of: "
-                 f"{', '.join(bare)} (migrated by newer code, or another tool); 'manage.py adopt' takes over a "
+                 f"{', '.join(bare)} (migrated by newer code, or another tool); '{program()} adopt' takes over a "
                  "database stamped by an older tool")

@@ -101,6 +101,24 @@ class NewRevisionCycle(EngineError):
 class ScratchError(EngineError):
     """The comparison has nowhere to build its scratch database."""
 
+class ScratchBuildFailed(EngineError):
+    """A revision failed while the throw-away scratch database was built (``check``, ``makemigrations``).
+
+    Unlike a failed ``migrate`` nothing of the person's changed: the scratch database is discarded,
+    so no earlier step "stayed applied". ``first``: the revision is its component's first (whose
+    failure is most often a table the project creates before its revisions: a baseline);
+    ``baseline``: what the component declares as its baseline, if anything.
+    """
+    def __init__(self, *, label: str, component: str, direction: str, index: int, total: int, error: BaseException,
+                 first: bool, baseline: str | None) -> None:
+        detail = str(getattr(error, "orig", None) or error).strip()
+        super().__init__(f"building the scratch database from the revisions failed at step {index} of {total}, "
+                         f"{label} ({direction}): {detail}")
+        self.label, self.component, self.direction = label, component, direction
+        self.index, self.total, self.error = index, total, error
+        self.first, self.baseline = first, baseline
+
+
 class ScratchUnavailable(ScratchError):
     """The server refused to create the scratch database (typically: no CREATEDB privilege)."""
     def __init__(self, url: str, reason: str) -> None:

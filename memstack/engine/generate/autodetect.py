@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from memstack.core.components import Registry, is_bookkeeping_table
 from memstack.core.components import _has_models as has_models_module
 from memstack.core.db import metadata
-from memstack.engine.errors import NewRevisionCycle, UncreatedReference
+from memstack.engine.errors import MigrationFailed, NewRevisionCycle, ScratchBuildFailed, UncreatedReference
 from memstack.engine.generate.comparison import compare_component as compare_component  # re-exported: testing.checks
 from memstack.engine.generate.comparison import compare_components, models_of_their_own
 from memstack.engine.generate.downgrades import downgrade_for
@@ -138,6 +138,20 @@ def build_scratch(ws: Workspace, engine: Engine, creators: Creators | None = Non
     return created
 
 
+def _built_scratch(ws: Workspace, engine: Engine, creators: Creators, plan: list[Step]) -> dict[str, str]:
+    """:func:`build_scratch` on the throw-away scratch database: a failing revision is said as what it
+    is (the scratch database discarded, nothing of the person's changed), not as a run whose
+    earlier steps "stayed applied"."""
+    try:
+        return build_scratch(ws, engine, creators, plan)
+    except MigrationFailed as failed:
+        rev = failed.step.revision
+        raise ScratchBuildFailed(label=rev.label, component=rev.component, direction=failed.step.direction,
+                                 index=failed.index, total=failed.total, error=failed.error,
+                                 first=not rev.down_revisions,
+                                 baseline=ws.registry.get(rev.component).baseline) from failed
+
+
 # --------------------------------------------------------------------------- naming
 
 
@@ -202,7 +216,7 @@ def detect(ws: Workspace, components: Sequence[str] = (), *, message: str | None
 
     creators = Creators()
     plan = scratch_plan(ws)
-    with scratch_state(ws, plan, creators, lambda engine: build_scratch(ws, engine, creators, plan)) as (
+    with scratch_state(ws, plan, creators, lambda engine: _built_scratch(ws, engine, creators, plan)) as (
             engine, revision_owner):
         owners = {**revision_owner, **model_owner}
         with engine.connect() as connection:

@@ -79,7 +79,7 @@ def cleanup_squashes(ws: Workspace, component: str, database_urls: Sequence[str]
         behind, rows = _behind(ws, url, mine)
         if behind:
             names = ", ".join(tree.every_revision[s].label for s in behind)
-            not_past.append(f"{mask_url(url)} (not past {names}: run 'manage.py migrate' on it)")
+            not_past.append(f"{mask_url(url)} (not past {names}: migrate it first)")
         moves[url] = rows
     if not_past:
         raise SquashNotCleanable(label, not_past)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memstack.core.errors import MemstackError
-from memstack.engine.errors import GraphError, RevisionFileError, ScratchError
+from memstack.engine.errors import GraphError, RevisionFileError, ScratchBuildFailed, ScratchError
 from memstack.engine.generate.autodetect import detect
 from memstack.engine.records.status import read_status
 from memstack.engine.run.alembic_config import in_environment, resolve_location
@@ -159,9 +159,10 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
         except ScratchError as exc:  # not a revision's fault: e.g. the user may not create databases
             return [*problems, Problem("scratch_unavailable", exc.message, Fix(""), cause=exc)]
         except MemstackError as exc:  # a revision failed on the scratch database: report it, do not crash
+            built = "" if isinstance(exc, ScratchBuildFailed) else (
+                "building a scratch database from the revisions failed: ")
             return [*problems, Problem(
-                "revision_fails", f"models could not be compared with the migrations: building a scratch "
-                f"database from the revisions failed: {exc.message}",
+                "revision_fails", f"models could not be compared with the migrations: {built}{exc.message}",
                 Fix("fix the failing revision ({0} on an empty database shows the error)", (("migrate",),)),
                 cause=exc)]
         for label in detection.without_models:

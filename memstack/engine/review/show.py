@@ -221,5 +221,6 @@ def sql_for_revision(ws: Workspace, component: str, target: str, *, backwards: b
     if backwards and revision.irreversible:
         return RenderedSQL(revision, direction, None, "irreversible: this revision has no downgrade")
 
-    sql = render_step(ws.tree, Step(revision, direction), ws.dialect_name)  # type: ignore[arg-type]
+    sql = render_step(ws.tree, Step(revision, direction), ws.dialect_name,  # type: ignore[arg-type]
+                      alembic=ws.alembic_setup())
     return RenderedSQL(revision, direction, sql)

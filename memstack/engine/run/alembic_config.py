@@ -35,7 +35,7 @@ from memstack.core.errors import MemstackError
 from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
 from memstack.engine.errors import NonAtomicUndeclared
 from memstack.engine.run.baseline import with_baseline
-from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options
+from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options, offline_connection
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -224,8 +224,10 @@ def revision_environment(setup: AlembicSetup, connection: Connection | None = No
 
     environment = EnvironmentContext(setup.config, setup.script, as_sql=connection is None)
     setup.config.attributes["connection"] = connection
-    hooked = HookEnvironment(component or "", setup.config, connection,
-                             connection.dialect.name if connection is not None else dialect_name or "")
+    offline = connection is None
+    dialect = connection.dialect.name if connection is not None else dialect_name or ""
+    hooked = HookEnvironment(component or "", setup.config, offline_connection(dialect) if offline else connection,
+                             dialect, offline=offline)
     try:
         with environment, applied_hook(setup.hooks, hooked):
             connection = hooked.connection if connection is not None else None

@@ -15,6 +15,11 @@ The baseline runs in the root revision's step, just before its ``upgrade()`` (sa
 same records), and, for the ``create_all`` kinds, its tables are dropped just after the root's
 ``downgrade()``. ``create_all`` skips tables that exist, so a database that already has them
 (built before memstack) is left as it is; an SQL baseline should use ``IF NOT EXISTS``.
+
+Offline (``migrate --sql``, ``sqlmigrate``, ``alembic upgrade --sql``) nothing can be looked at,
+so the ``create_all`` kinds are written as ``CREATE TABLE IF NOT EXISTS`` / ``CREATE INDEX IF NOT
+EXISTS`` (the script then skips what exists, as ``create_all`` does) and an SQL file's
+statements as they are.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import op
 from sqlalchemy import MetaData
+from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
 from memstack.core.db import Base, metadata
 from memstack.engine.errors import BaselineUnusable
@@ -78,19 +84,39 @@ class Baseline:
             for table in self.tables():
                 table.create(connection, checkfirst=True)
             return
+        for statement in self.statements():
+            connection.exec_driver_sql(statement)
+
+    def statements(self) -> list[str]:
+        """The SQL file's statements, split at a ``;`` ending a line."""
         path = self.project_dir / self.value
         try:
             script = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise BaselineUnusable(self.component, self.value, f"cannot be read: {exc.strerror}") from exc
-        for statement in _STATEMENT_END.split(script):
-            if statement.strip():
-                connection.exec_driver_sql(statement)
+        return [statement for statement in _STATEMENT_END.split(script) if statement.strip()]
 
     def drop(self, connection: Connection) -> None:
         if not self.is_sql:
             for table in reversed(self.tables()):
                 table.drop(connection, checkfirst=True)
+
+    def emit_create(self) -> None:
+        """:meth:`create` into an offline script (Alembic's ``--sql`` context): nothing to inspect."""
+        if not self.is_sql:
+            for table in self.tables():
+                op.execute(CreateTable(table, if_not_exists=True))
+                for index in sorted(table.indexes, key=lambda index: str(index.name)):
+                    op.execute(CreateIndex(index, if_not_exists=True))
+            return
+        impl = op.get_context().impl
+        for statement in self.statements():
+            impl.static_output(statement.strip() + impl.command_terminator)  # as written: no bind parameters
+
+    def emit_drop(self) -> None:
+        if not self.is_sql:
+            for table in reversed(self.tables()):
+                op.execute(DropTable(table, if_exists=True))
 
 
 def _owners(package: str, label: str) -> dict[str, str]:
@@ -117,11 +143,12 @@ def with_baseline(baselines: dict[str, Baseline], step: Step, function: Callable
         return function
 
     def run() -> None:
+        offline = op.get_context().as_sql
         if step.direction == "up":
-            baseline.create(op.get_bind())
+            baseline.emit_create() if offline else baseline.create(op.get_bind())
             function()
         else:
             function()
-            baseline.drop(op.get_bind())
+            baseline.emit_drop() if offline else baseline.drop(op.get_bind())
 
     return run

@@ -18,7 +18,7 @@ import io
 import re
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from alembic.util import CommandError
@@ -69,18 +69,25 @@ def explain_render_failure(exc: BaseException, path: Path) -> RenderFailure:
 
 
 def render_sql(tree: LoadedTree, step: Step, dialect_name: str, alembic: AlembicSetup | None = None) -> str:
-    """The SQL of one step for ``dialect_name`` without a database; raises when it cannot render."""
+    """The SQL of one step for ``dialect_name`` without a database; raises when it cannot render.
+
+    With ``alembic`` (the workspace's), the component's environment hook runs first and its
+    baseline is written around a root revision, as a run would execute them.
+    """
     buffer = io.StringIO()
-    function = revision_function(load_revision_module(tree.path_of(step.revision.id)), step.direction)
-    with revision_environment(alembic or alembic_setup(), dialect_name=dialect_name, buffer=buffer):
+    setup = alembic or alembic_setup()
+    function = setup.with_baseline(step, revision_function(load_revision_module(tree.path_of(step.revision.id)),
+                                                           step.direction))
+    with revision_environment(setup, dialect_name=dialect_name, buffer=buffer, component=step.revision.component):
         function()
     return buffer.getvalue()
 
 
-def render_step(tree: LoadedTree, step: Step, dialect_name: str, script: str | None = None) -> str:
+def render_step(tree: LoadedTree, step: Step, dialect_name: str, script: str | None = None,
+                alembic: AlembicSetup | None = None) -> str:
     """The SQL of one step; raises :class:`RevisionNotRenderable` (with ``script``) when it cannot."""
     try:
-        return render_sql(tree, step, dialect_name)
+        return render_sql(tree, step, dialect_name, alembic)
     except Exception as exc:
         path = tree.path_of(step.revision.id)
         raise RevisionNotRenderable(step.revision, path, explain_render_failure(exc, path), script) from exc
@@ -111,26 +118,36 @@ def _bookkeeping_setup(ws: Workspace, dialect: Dialect) -> list[str]:
 
 
 @contextmanager
-def _plan_renderer(tree: LoadedTree, dialect_name: str) -> Iterator[Callable[[Step], str]]:
+def _plan_renderer(tree: LoadedTree, dialect_name: str, setup: AlembicSetup) -> Iterator[Callable[[Step], str]]:
     """Render steps one after another in one offline Alembic environment, as ``alembic upgrade --sql`` does.
 
     Setting up an environment per step cost more than rendering most revisions; the output
     buffer is emptied before each step, so each step's SQL is its own. Revision modules are
-    not kept once rendered, so memory stays flat however long the plan.
+    not kept once rendered, so memory stays flat however long the plan. A component with an
+    environment hook gets an environment of its own (its options, its hook's set-up), kept
+    while consecutive steps are its; a root revision gets its component's baseline first.
     """
     buffer = io.StringIO()
+    stack = ExitStack()
+    opened: list[object] = []  # the hook whose environment is open (None: no hook)
 
     def render(step: Step) -> str:
         path = tree.path_of(step.revision.id)
+        hook = setup.hooks.get(step.revision.component)
+        if not opened or opened[0] is not hook:
+            stack.close()
+            stack.enter_context(revision_environment(setup, dialect_name=dialect_name, buffer=buffer,
+                                                     component=step.revision.component))
+            opened[:] = [hook]
         buffer.seek(0)
         buffer.truncate()
-        try:
-            revision_function(load_revision_module(path), step.direction)()  # not kept: each is rendered once
+        try:  # the module is not kept: each is rendered once
+            setup.with_baseline(step, revision_function(load_revision_module(path), step.direction))()
         except Exception as exc:
             raise RevisionNotRenderable(step.revision, path, explain_render_failure(exc, path), None) from exc
         return buffer.getvalue()
 
-    with revision_environment(alembic_setup(), dialect_name=dialect_name, buffer=buffer):
+    with stack:
         yield render
 
 
@@ -201,7 +218,7 @@ def iter_plan_sql(ws: Workspace, steps: Sequence[Step], state: DatabaseStatus) -
         yield "\n".join(["", "-- memstack's bookkeeping tables", begin, *setup, commit])
     bookkeeping = _StepStatements(dialect)
     rows = VersionRows(ws.graph, state.applied)  # kept step by step: recomputing them made --sql cubic
-    with _plan_renderer(ws.tree, dialect.name) as render:
+    with _plan_renderer(ws.tree, dialect.name, ws.alembic_setup()) as render:
         for index, step in enumerate(steps, start=1):
             rev = step.revision
             reason = f" ({step.reason})" if step.reason else ""
