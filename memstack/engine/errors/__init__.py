@@ -24,6 +24,7 @@ from memstack.engine.errors.adopt import (
     UnrecordedSchema,
 )
 from memstack.engine.errors.base import EngineError, Terminated
+from memstack.engine.errors.fleet import BadShard, BadTarget, BadWaves, SharedDependencyMissing, UnknownTenantComponent
 from memstack.engine.errors.generate import (
     NewRevisionCycle,
     NothingToMerge,
@@ -104,6 +105,9 @@ __all__ = [
     "AlembicPathError",
     "AlreadyManaged",
     "AmbiguousTarget",
+    "BadShard",
+    "BadTarget",
+    "BadWaves",
     "BaselineUnusable",
     "BlockersRefused",
     "ChecksumDrift",
@@ -154,6 +158,7 @@ __all__ = [
     "ScratchError",
     "ScratchNotUsable",
     "ScratchUnavailable",
+    "SharedDependencyMissing",
     "SquawkFailed",
     "SquawkMissing",
     "StepNotApplied",
@@ -170,6 +175,7 @@ __all__ = [
     "UnknownRows",
     "UnknownTag",
     "UnknownTarget",
+    "UnknownTenantComponent",
     "UnreadableMigrations",
     "UnrecordedSchema",
 ]
