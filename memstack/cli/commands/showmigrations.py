@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
+from memstack.cli.fleet_options import FleetArgs, target_options
 
 if TYPE_CHECKING:
     from memstack.engine.review.show import ForeignRevision, Listing
@@ -19,9 +20,11 @@ if TYPE_CHECKING:
               help="Draw the revision graph instead: one lane per component, dependencies, merges, applied marked.")
 @click.option("--format", "graph_format", type=click.Choice(["text", "dot", "mermaid"]), default="text",
               show_default=True, help="With --graph: text, Graphviz dot (| dot -Tsvg), or Mermaid (for Markdown).")
+@target_options
 @json_option
 @common_options
-def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str) -> None:
+def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str,
+            fleet: FleetArgs | None) -> None:
     """List each component's revisions in graph order: [X] applied, [ ] pending.
 
     Revisions the database holds but no file here provides are listed too, marked [?]: under
@@ -36,10 +39,17 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
       manage.py showmigrations
       manage.py showmigrations memory task --json
       manage.py showmigrations --graph --format dot | dot -Tsvg -o revisions.svg
+      manage.py showmigrations --schemas 'tenant_%'   # many targets: how many stand where (docs/fleets.md)
     """
     from memstack.engine.review.show import listing  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
+    if fleet is not None:
+        from memstack.cli.fleet_output import show_fleet  # lazy: loaded when the command runs, not for its --help
+
+        with open_workspace(app) as ws:
+            show_fleet(app, ws, fleet, as_json=as_json, check=False)
+        return
     with open_workspace(app) as ws:
         shown = listing(ws, components)
         graph = ws.graph

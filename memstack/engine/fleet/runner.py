@@ -146,7 +146,7 @@ class _Run:
                                                     time.monotonic() - self.started))
 
 
-def migrate_fleet(ws: Workspace, targets: Sequence[Target], options: FleetOptions,
+def migrate_fleet_of(ws: Workspace, targets: Sequence[Target], options: FleetOptions,
                   confirm: DestructionCallback | None = None) -> FleetReport:
     """Shared components first (configured database), then every target: surveyed here, those behind in workers.
 

@@ -77,7 +77,8 @@ def _read_on(db: Workspace, connection: Connection, target: Target, digest: str)
     try:
         stored, facts = read_digest_facts(translated)
         if digest_matches(digest, stored, facts):
-            return TargetResult(target.label, "up_to_date", seconds=time.monotonic() - started)
+            heads = tuple(sorted(f[4:] for f in facts if f.startswith("row ")))
+            return TargetResult(target.label, "up_to_date", seconds=time.monotonic() - started, heads=heads)
     except SQLAlchemyError:  # no bookkeeping tables yet: the full read says what there is
         pass
     if target.schema is not None:
