@@ -47,7 +47,8 @@ def end_progress(app: AppContext) -> None:
 def print_report(app: AppContext, report: FleetReport, *, as_json: bool, statuses: bool = False) -> None:
     """The table (or JSON) of a run or a status read; a status read lists heads and what is behind too."""
     if as_json:
-        app.json([_json(r, statuses) for r in report.results])
+        run = {"fleet_run": report.run_id} if report.run_id else {}
+        app.json([{**_json(r, statuses), **run} for r in report.results])
         return
     counts = ", ".join(f"{n} {status}" for status, n in report.counts.items()) or "no targets"
     app.info(f"{len(report.results)} target(s): {counts} ({report.seconds:.1f} s)"
