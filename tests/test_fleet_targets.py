@@ -128,3 +128,22 @@ def test_max_failed_stops_starting_targets(project: Path, postgres_url: str) -> 
     final = migrate_fleet_of(ws, targets, FleetOptions(concurrency=2, job=Job("m3")))
     assert {r.status for r in final.results} == {"up_to_date"}
     assert all(applied_once(t) for t in targets)
+
+
+def test_shared_components_once_tenant_components_in_every_target(project: Path, tmp_path: Path) -> None:
+    from support.projects import write_pyproject
+
+    write_pyproject(project, extra='tenant_components = ["memo"]')
+    shared_url = sqlite_url_for(tmp_path, "shared.db")
+    targets = [Target(sqlite_url_for(tmp_path, f"tenant{i}.db")) for i in range(2)]
+    report = memstack.migrate_fleet(targets, project_dir=project, database_url=shared_url, concurrency=2)
+    assert [r.status for r in report.results] == ["applied", "applied"]
+    ws = workspace(project, shared_url)
+    memo = {r.id for r in ws.graph.revisions.values() if r.component == "memo"}
+    for target in targets:  # only the tenant component's revisions, its dependency on auth checked in shared.db
+        assert version_rows(target) == memo
+        assert {row["revision"] for row in history(target)} == memo
+    shared_rows = version_rows(Target(shared_url))
+    assert shared_rows and not shared_rows & memo
+    again = memstack.migrate_fleet(targets, project_dir=project, database_url=shared_url)
+    assert [r.status for r in again.results] == ["up_to_date", "up_to_date"]
