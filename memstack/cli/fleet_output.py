@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from memstack.cli.context import AppContext
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from memstack.cli.fleet_options import FleetArgs
     from memstack.engine.fleet.report import FleetReport, TargetResult
     from memstack.engine.fleet.runner import Progress
+    from memstack.engine.run.destruction import StepDestruction
     from memstack.engine.workspace import Workspace
 
 COLOURS = {"failed": "red", "locked": "yellow", "ahead": "yellow", "skipped": "yellow", "applied": "green",
@@ -87,7 +88,6 @@ def fail_on(report: FleetReport, *, also: tuple[str, ...] = ()) -> None:
 def run_fleet(app: AppContext, ws: Workspace, fleet: FleetArgs, *, yes: bool, as_json: bool, guard: dict[str, Any],
               ddl_lock_timeout: float | None, x_arguments: tuple[str, ...]) -> None:
     """``migrate --targets ...``: survey, one question, worker processes, the table; exit 1 on a failure."""
-    from memstack.cli.reporting import confirm_destruction  # lazy: loaded when the command runs
     from memstack.engine.fleet.runner import FleetOptions, migrate_fleet_of, new_run_id
     from memstack.engine.fleet.worker import Job
 
@@ -97,12 +97,22 @@ def run_fleet(app: AppContext, ws: Workspace, fleet: FleetArgs, *, yes: bool, as
     options = FleetOptions(concurrency=fleet.concurrency, canary=fleet.canary, waves=fleet.waves,
                            max_failed=fleet.max_failed, job=job, on_result=progress_line(app))
     try:
-        report = migrate_fleet_of(ws, targets, options, confirm=confirm_destruction(app, yes))
+        report = migrate_fleet_of(ws, targets, options, confirm=_asker(app, yes))
     finally:
         end_progress(app)
     report.shard = str(shard) if shard else None
     print_report(app, report, as_json=as_json)
     fail_on(report)
+
+
+def _asker(app: AppContext, yes: bool) -> Callable[[str, Sequence[StepDestruction]], None]:
+    """The one confirmation code (cli/reporting.py), imported only when a plan destroys data (never on a no-op)."""
+    def ask(question: str, destroys: Sequence[StepDestruction]) -> None:
+        from memstack.cli.reporting import confirm_destruction  # lazy: only when something is to be asked
+
+        confirm_destruction(app, yes)(question, destroys)
+
+    return ask
 
 
 def show_fleet(app: AppContext, ws: Workspace, fleet: FleetArgs, *, as_json: bool, check: bool) -> None:

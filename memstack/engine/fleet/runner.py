@@ -98,7 +98,7 @@ class _Run:
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context(), initializer=start_worker,
-                                             initargs=(self.ws.settings, self.labels))
+                                             initargs=(self.ws.settings, self.labels, os.getpid()))
         return self._pool
 
     def close(self) -> None:
@@ -157,11 +157,12 @@ def migrate_fleet_of(ws: Workspace, targets: Sequence[Target], options: FleetOpt
     from memstack.engine.fleet.confirm import confirm_fleet  # lazy: kept off --help
     from memstack.engine.fleet.survey import survey  # lazy: kept off --help
     from memstack.engine.fleet.tenants import missing_shared, split, tenant_labels  # lazy: kept off --help
-    from memstack.engine.migrate import RunOptions, migrate  # lazy: kept off --help
 
     started = time.monotonic()
     shared, tenant = split(ws)
     if shared is not None:
+        from memstack.engine.migrate import RunOptions, migrate  # lazy: off the no-op path without shared components
+
         migrate(shared, options=RunOptions(fleet_run=options.job.run_id, confirm_destruction=confirm,
                                            guard=options.job.guard, ddl_lock_timeout=options.job.ddl_lock_timeout))
         missing = missing_shared(ws, shared)

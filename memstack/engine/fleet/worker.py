@@ -9,9 +9,12 @@ under the target's own migration lock, taken without waiting: a held lock report
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memstack.engine.fleet.report import TargetResult
@@ -33,10 +36,16 @@ class Job:
 
 
 _BASE: list[Workspace] = []  # this worker's workspace, its tree loaded once
+_BUSY = [False]  # a target is running in this worker
 
 
-def start_worker(settings: Settings, labels: tuple[str, ...] | None) -> None:
-    """The pool's initializer: build the registry (``labels``: the tenant components only) and load the tree."""
+def start_worker(settings: Settings, labels: tuple[str, ...] | None, parent: int | None = None) -> None:
+    """The pool's initializer: build the registry (``labels``: the tenant components only) and load the tree.
+
+    ``parent``: the run's process; when it dies (``kill -9``) the worker finishes its target and exits,
+    instead of waiting for work that never comes."""
+    if parent is not None:
+        threading.Thread(target=_follow, args=(parent,), daemon=True, name="memstack-parent-watch").start()
     from memstack.core.components import build_registry  # lazy: only in workers
     from memstack.engine.fleet.tenants import part  # lazy: only in workers
     from memstack.engine.workspace import Workspace  # lazy: only in workers
@@ -48,6 +57,14 @@ def start_worker(settings: Settings, labels: tuple[str, ...] | None) -> None:
 
 def run_target(target: Target, job: Job) -> TargetResult:
     """Migrate one target to its heads; every outcome becomes a result, nothing raises."""
+    _BUSY[0] = True
+    try:
+        return _run(target, job)
+    finally:
+        _BUSY[0] = False
+
+
+def _run(target: Target, job: Job) -> TargetResult:
     from memstack.engine.errors import LockTimeout  # lazy: only in workers
     from memstack.engine.migrate import RunOptions, migrate  # lazy: only in workers
 
@@ -64,6 +81,27 @@ def run_target(target: Target, job: Job) -> TargetResult:
     applied = tuple(r.step.revision.id for r in results if r.success)
     return TargetResult(target.label, "applied" if applied else "up_to_date", applied=applied,
                         seconds=time.monotonic() - started)
+
+
+def _follow(parent: int) -> None:
+    """Exit once the run's process is gone and no target is running here."""
+    while True:
+        time.sleep(0.5)
+        if not _BUSY[0] and not _alive(parent):
+            os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # Linux: a killed parent nobody reaped yet is a zombie
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _accept(_question: str, _destroys: Sequence[Any]) -> None:
