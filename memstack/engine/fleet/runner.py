@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from memstack.engine.workspace import Workspace
 
 
+#: what every worker imports, loaded once by the fork server (a server that started earlier keeps its own)
+PRELOAD = ["memstack.engine.fleet.worker", "memstack.engine.migrate", "memstack.engine.run.executor",
+           "memstack.engine.tree.loader", "alembic.runtime.environment", "alembic.operations"]
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where a run stands, after each finished target (for a progress line)."""
@@ -64,8 +69,11 @@ def new_run_id() -> str:
 
 def pool_context() -> multiprocessing.context.BaseContext:
     """``forkserver`` where the platform has it, else ``spawn``: never ``fork`` from a threaded parent."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # imported once in the server, not once a worker
+    return context
 
 
 def run_targets(ws: Workspace, behind: Sequence[Target], options: FleetOptions,
