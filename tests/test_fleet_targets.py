@@ -147,3 +147,43 @@ def test_shared_components_once_tenant_components_in_every_target(project: Path,
     assert shared_rows and not shared_rows & memo
     again = memstack.migrate_fleet(targets, project_dir=project, database_url=shared_url)
     assert [r.status for r in again.results] == ["up_to_date", "up_to_date"]
+
+
+DROP_CONTENT = '''"""drop memos.content"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "dropcontent02"
+down_revision = "bc9a7cdd598c"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("memos") as batch:
+        batch.drop_column("content")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("memos") as batch:
+        batch.add_column(sa.Column("content", sa.Text(), nullable=True))
+'''
+
+
+def test_a_plan_that_destroys_data_is_asked_once_for_the_whole_fleet(project: Path, tmp_path: Path) -> None:
+    from memstack.core.errors import DeclinedError
+
+    targets = [Target(sqlite_url_for(tmp_path, f"tenant{i}.db")) for i in range(3)]
+    ws = workspace(project, targets[0].url)
+    for target in targets:
+        migrate_target(ws, target)
+    (project / "migrations" / "memo" / "0002_drop_content.py").write_text(DROP_CONTENT)
+    ws = workspace(project, targets[0].url)
+    with pytest.raises(DeclinedError):  # nobody to ask: refused before any target ran
+        migrate_fleet_of(ws, targets, FleetOptions(concurrency=2, job=Job("d")))
+    assert all("dropcontent02" not in version_rows(t) for t in targets)
+    asked: list[str] = []
+    report = migrate_fleet_of(ws, targets, FleetOptions(concurrency=2, job=Job("d2")),
+                              confirm=lambda question, destroys: asked.append(question))
+    assert len(asked) == 1 and "3 target(s)" in asked[0]
+    assert [r.status for r in report.results] == ["applied"] * 3
