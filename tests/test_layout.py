@@ -26,6 +26,7 @@ ALLOWED = {
     "generate": {"tree", "records", "run", "workspace"},
     "adopt": {"tree", "records", "run", "generate", "workspace", "migrate"},
     "review": {"tree", "records", "run", "generate", "adopt", "workspace", "migrate"},
+    "fleet": {"tree", "records", "run", "workspace", "migrate"},
 }
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from memstack.cli import (
     adopt_wordings,
+    fleet_wordings,
     generate_wordings,
     input_wordings,
     records_wordings,
@@ -53,6 +54,7 @@ WORDINGS = compose(
     adopt_wordings.WORDINGS,
     input_wordings.WORDINGS,
     tool_wordings.WORDINGS,
+    fleet_wordings.WORDINGS,
 )
 
 

@@ -61,6 +61,7 @@ class Settings:
     model_check: bool = True  # migrate warns about model changes no revision covers (cli/commands/migrate.py)
     network: NetworkSettings = DEFAULT_NETWORK  # connect_timeout, tcp_keepalives, ... (see NetworkSettings)
     guard: GuardSettings = DEFAULT_GUARD  # ddl_lock_timeout, statement_timeout, lock_retries, ... (guardsettings)
+    tenant_components: tuple[str, ...] | None = None  # fleets: migrated in every target (None: every component)
 
     @property
     def database_url(self) -> str:
@@ -307,7 +308,17 @@ def load_settings(
         model_check=model_check,
         network=network,
         guard=guard,
+        tenant_components=_tenant_components(config.get("tenant_components"), root / "pyproject.toml"),
     )
+
+
+def _tenant_components(raw: Any, path: Path) -> tuple[str, ...] | None:
+    """``[tool.memstack] tenant_components``: component labels a fleet migrates in every target."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item.strip() for item in raw):
+        raise ConfigurationError(f"[tool.memstack] tenant_components in {path} must be a list of component labels")
+    return tuple(item.strip() for item in raw)
 
 
 def _scratch_url(env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str | None, str]:

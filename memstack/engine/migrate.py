@@ -68,6 +68,7 @@ class RunOptions:
     on_wait: WaitCallback | None = None
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
     on_locks: Callable[[list[StatementLocks]], None] | None = None  # --dry-run --locks (PostgreSQL): the report
+    fleet_run: str | None = None  # migrate --targets: the fleet run's id, written into each history row
 
 
 def guard_settings(ws: Workspace, options: RunOptions) -> GuardSettings:
@@ -240,7 +241,8 @@ def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, options
     ws.graph.forget_ancestors()  # planning's memo; the run computes what it needs step by step
     guard = guard_settings(ws, options)
     executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=guard.explicit_timeout,
-                        alembic=ws.alembic_setup(options.x_arguments), keep_modules=False, guard=guard)
+                        alembic=ws.alembic_setup(options.x_arguments), keep_modules=False, guard=guard,
+                        fleet_run=options.fleet_run)
     return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event, atomic=options.atomic)
 
 

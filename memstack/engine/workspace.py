@@ -116,8 +116,11 @@ class Workspace:
         if schema is not None:
             if other.dialect_name != "postgresql":
                 raise SchemaUnsupported(other.dialect_name)
+            from memstack.engine.run.fencing import scope_to_schema  # lazy: kept off the no-op path and --help
+
             other._engine = _create_migration_engine(settings.database_url, search_path=schema,
                                                      network=settings.network)
+            scope_to_schema(other._engine, schema)  # its lock covers the schema: schemas run in parallel
         return other
 
     def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:

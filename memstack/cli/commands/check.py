@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from memstack.cli.context import common_options, get_app, json_option, open_workspace
+from memstack.cli.fleet_options import FleetArgs, target_options
 from memstack.cli.scratch_option import apply_scratch_url, scratch_url_option
 from memstack.core.errors import MemstackError
 
@@ -13,9 +14,10 @@ from memstack.core.errors import MemstackError
 @click.option("--database", "with_database", is_flag=True,
               help="Also check the database: pending revisions, changed files, unknown revisions, marks.")
 @scratch_url_option
+@target_options
 @json_option
 @common_options
-def command(with_database: bool, scratch_url: str | None, as_json: bool) -> None:
+def command(with_database: bool, scratch_url: str | None, as_json: bool, fleet: FleetArgs | None) -> None:
     """Find what would break a deploy, each problem with its fix; exit 1 when anything is wrong.
 
     \b
@@ -30,11 +32,18 @@ def command(with_database: bool, scratch_url: str | None, as_json: bool) -> None
       manage.py check                       # in CI, before merging
       manage.py check --database --json     # before a deploy
       manage.py check --scratch-url postgresql://me@db/memstack_scratch   # no CREATEDB privilege
+      manage.py check --targets tenants.txt --json   # many targets: exit 1 unless every one is at head
     """
     from memstack.cli.errors import fix_text  # lazy: loaded when the command runs, not for its --help
     from memstack.engine.review.checks import run_checks  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
+    if fleet is not None:
+        from memstack.cli.fleet_output import show_fleet  # lazy: loaded when the command runs, not for its --help
+
+        with open_workspace(app) as ws:
+            show_fleet(app, ws, fleet, as_json=as_json, check=True)
+        return
     apply_scratch_url(app, scratch_url)
     with open_workspace(app) as ws:
         problems = run_checks(ws, database=with_database)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from memstack.cli.context import SECONDS, AppContext, common_options, get_app, json_option, open_workspace, yes_option
+from memstack.cli.fleet_options import FleetArgs, fleet_options
 from memstack.cli.guard_options import guard_options
 
 if TYPE_CHECKING:
@@ -36,13 +37,14 @@ if TYPE_CHECKING:
 @guard_options
 @click.option("-x", "--x-argument", "x_arguments", multiple=True, metavar="KEY=VALUE",
               help="Pass a value to revisions, read there with context.get_x_argument() (repeatable).")
+@fleet_options
 @yes_option
 @json_option
 @common_options
 def command(component: str | None, target: str | None, to_tag: str | None, show_plan: bool, show_sql: bool,
             dry_run: bool, show_locks: bool, fake: bool, atomic: bool, prune_component: str | None,
             lock_timeout: float | None, ddl_lock_timeout: float | None, guard: dict[str, Any],
-            x_arguments: tuple[str, ...], yes: bool, as_json: bool) -> None:
+            x_arguments: tuple[str, ...], yes: bool, as_json: bool, fleet: FleetArgs | None) -> None:
     """Bring the database up to date, or move one component to TARGET.
 
     It names the database it works on (password masked) and, as Django's does, warns when the
@@ -80,6 +82,7 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
       manage.py migrate --to-tag before-release --dry-run
       manage.py migrate --fake task 0002      # record as applied without running
       manage.py migrate -x tenant=acme        # revisions read it: context.get_x_argument(as_dictionary=True)
+      manage.py migrate --schemas 'tenant_%' --concurrency 8 --canary 5 --waves 10%,100%   # docs/fleets.md
     """
     app = get_app()
     app.set_lock_timeout(lock_timeout)
@@ -89,6 +92,11 @@ def command(component: str | None, target: str | None, to_tag: str | None, show_
         raise click.UsageError("--locks goes with --dry-run: the locks are measured while the plan is rehearsed")
     if prune_component and (component or target or to_tag):
         raise click.UsageError("--prune takes no COMPONENT, TARGET or --to-tag")
+    if fleet is not None:
+        _fleet(app, fleet, yes=yes, as_json=as_json, guard=guard, ddl_lock_timeout=ddl_lock_timeout,
+               x_arguments=x_arguments, single=any([component, target, to_tag, show_plan, show_sql, dry_run, fake,
+                                                    atomic, prune_component]))
+        return
     with open_workspace(app) as ws:
         plain = not (component or target or to_tag or prune_component or show_plan or show_sql or dry_run or fake)
         status = _status(ws) if plain else None
@@ -159,6 +167,17 @@ def _warn_model_changes(app: AppContext, ws: Workspace) -> None:
         which = f" {found.components[0]}" if len(found.components) == 1 else ""
         app.warn(f"your models in {names} have changes that are not yet reflected in a revision, so migrate did "
                  f"not apply them: run 'manage.py makemigrations{which}', then 'manage.py migrate'")
+
+
+def _fleet(app: AppContext, fleet: FleetArgs, *, single: bool, **given: Any) -> None:
+    """--targets/--targets-sql/--schemas: every target to its heads (docs/fleets.md)."""
+    from memstack.cli.fleet_output import run_fleet  # lazy: loaded when the command runs, not for its --help
+
+    if single:
+        raise click.UsageError("--targets, --targets-sql and --schemas bring every target to its heads: they take "
+                               "no COMPONENT, TARGET, --to-tag, --plan, --sql, --dry-run, --fake, --atomic or --prune")
+    with open_workspace(app) as ws:
+        run_fleet(app, ws, fleet, **given)
 
 
 def _status(ws: Workspace) -> DatabaseStatus:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
+from memstack.cli.fleet_options import FleetArgs, target_options
 from memstack.cli.worded import program
 
 if TYPE_CHECKING:
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
               show_default=True, help="With --graph: text, Graphviz dot (| dot -Tsvg), or Mermaid (for Markdown).")
 @click.option("--plan", "as_plan", is_flag=True,
               help="One list in the order migrate applies: applied first, then pending; -v 2 adds dependencies.")
+@target_options
 @json_option
 @common_options
-def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str, as_plan: bool) -> None:
+def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_format: str, as_plan: bool,
+            fleet: FleetArgs | None) -> None:
     """List each component's revisions in graph order: [X] applied, [ ] pending.
 
     Revisions the database holds but no file here provides are listed too, marked [?]: under
@@ -45,12 +48,19 @@ def command(components: tuple[str, ...], as_json: bool, as_graph: bool, graph_fo
       manage.py showmigrations memory task --json
       manage.py showmigrations --plan -v 2     # the order migrate applies, with dependencies
       manage.py showmigrations --graph --format dot | dot -Tsvg -o revisions.svg
+      manage.py showmigrations --schemas 'tenant_%'   # many targets: how many stand where (docs/fleets.md)
     """
     from memstack.engine.review.show import listing  # lazy: loaded when the command runs, not for its --help
 
     app = get_app()
     if as_plan and as_graph:
         raise click.UsageError("--plan and --graph are two views: choose one")
+    if fleet is not None:
+        from memstack.cli.fleet_output import show_fleet  # lazy: loaded when the command runs, not for its --help
+
+        with open_workspace(app) as ws:
+            show_fleet(app, ws, fleet, as_json=as_json, check=False)
+        return
     if as_plan:
         _show_plan(app, components, as_json)
         return

@@ -24,6 +24,7 @@ from memstack.engine.errors.adopt import (
     UnrecordedSchema,
 )
 from memstack.engine.errors.base import EngineError, Terminated
+from memstack.engine.errors.fleet import BadShard, BadTarget, BadWaves, SharedDependencyMissing, UnknownTenantComponent
 from memstack.engine.errors.generate import (
     NewRevisionCycle,
     NothingToMerge,
@@ -110,6 +111,9 @@ __all__ = [
     "AlembicPathError",
     "AlreadyManaged",
     "AmbiguousTarget",
+    "BadShard",
+    "BadTarget",
+    "BadWaves",
     "BaselineUnusable",
     "BlockersRefused",
     "ChecksumDrift",
@@ -162,6 +166,7 @@ __all__ = [
     "ScratchError",
     "ScratchNotUsable",
     "ScratchUnavailable",
+    "SharedDependencyMissing",
     "SquashCycle",
     "SquashNotCleanable",
     "SquashNotProven",
@@ -182,6 +187,7 @@ __all__ = [
     "UnknownRows",
     "UnknownTag",
     "UnknownTarget",
+    "UnknownTenantComponent",
     "UnreadableMigrations",
     "UnrecordedSchema",
 ]

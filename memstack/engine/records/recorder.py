@@ -30,7 +30,7 @@ from sqlalchemy.sql import ClauseElement, Executable
 from memstack import __version__
 
 VERSION_TABLE = "alembic_version"
-BOOKKEEPING_SCHEMA_VERSION = 2
+BOOKKEEPING_SCHEMA_VERSION = 3
 DIGEST_KEY = "noop_fingerprint"  # memstack_meta's row holding the no-op digest (records/status.py)
 
 bookkeeping_metadata = sa.MetaData()
@@ -64,6 +64,7 @@ history_table = sa.Table(
     sa.Column("host", sa.String(255), nullable=True),
     sa.Column("memstack_version", sa.String(32), nullable=True),
     sa.Column("source", sa.String(16), nullable=False, default="memstack"),
+    sa.Column("fleet_run", sa.String(36), nullable=True),  # 3: the fleet run (migrate --targets) that wrote it
 )
 applied_table = sa.Table(
     "memstack_applied", bookkeeping_metadata,
@@ -115,13 +116,14 @@ def who() -> tuple[str, str]:
 
 def history_row(*, event: str, component: str, revision: str, name: str, direction: str, started_at: Any,
                 finished_at: Any, duration_ms: Any, success: bool = True, error: str | None = None,
-                note: str | None = None, checksum: Any = None, source: str = "memstack") -> dict[str, Any]:
+                note: str | None = None, checksum: Any = None, source: str = "memstack",
+                fleet_run: str | None = None) -> dict[str, Any]:
     """Every column of one history row: the one place a row is made, whatever writes it."""
     user, host = who()
     return {"event": event, "component": component, "revision": revision, "name": name, "direction": direction,
             "started_at": started_at, "finished_at": finished_at, "duration_ms": duration_ms, "success": success,
             "error": error[:4000] if error else None, "note": note[:4000] if note else None, "checksum": checksum,
-            "os_user": user, "host": host, "memstack_version": __version__, "source": source}
+            "os_user": user, "host": host, "memstack_version": __version__, "source": source, "fleet_run": fleet_run}
 
 
 def ensure_bookkeeping(connection: Connection, existing: Collection[str] | None = None) -> None:
@@ -149,11 +151,13 @@ def _put_meta(connection: Connection, key: str, value: str) -> None:
 def upgrade_bookkeeping(connection: Connection) -> None:
     """Upgrade steps of memstack's own tables, by schema version (never by a component)."""
     version = schema_version(connection)
-    if version >= BOOKKEEPING_SCHEMA_VERSION:
-        return
-    if version < 2 and "note" not in {c["name"] for c in inspect(connection).get_columns(history_table.name)}:
+    columns = {c["name"] for c in inspect(connection).get_columns(history_table.name)} if version < 3 else set()
+    if version < 2 and "note" not in columns:
         connection.exec_driver_sql("ALTER TABLE memstack_history ADD COLUMN note TEXT")  # 2: history.note
-    _put_meta(connection, "schema_version", str(BOOKKEEPING_SCHEMA_VERSION))
+    if version < 3 and "fleet_run" not in columns:  # 3: history.fleet_run
+        connection.exec_driver_sql("ALTER TABLE memstack_history ADD COLUMN fleet_run VARCHAR(36)")
+    if version < BOOKKEEPING_SCHEMA_VERSION:
+        _put_meta(connection, "schema_version", str(BOOKKEEPING_SCHEMA_VERSION))
 
 
 def touch_meta(connection: Connection) -> None:
@@ -201,8 +205,7 @@ class Recorder:
 
     def bound_to(self, connection: Connection) -> Recorder:
         """This recorder on another connection, knowing the tables already found (no new inspection)."""
-        other = Recorder(connection)
-        other._tables = set(self.tables())
+        other, other._tables = Recorder(connection), set(self.tables())
         return other
 
     def tables(self) -> set[str]:
@@ -273,12 +276,9 @@ class Recorder:
                                 .values(state="failed", error=error[:4000]))
 
     def clear_marks(self, revisions: Iterable[str] | None = None) -> None:
-        if "memstack_marks" not in self.tables():
-            return
-        query = delete(marks_table)
-        if revisions is not None:
-            query = query.where(marks_table.c.revision.in_(sorted(set(revisions))))
-        self.connection.execute(query)
+        if "memstack_marks" in self.tables():
+            query, marked = delete(marks_table), marks_table.c.revision
+            self.connection.execute(query if revisions is None else query.where(marked.in_(sorted(set(revisions)))))
 
     def save_tag(self, name: str, state: Mapping[str, list[str]]) -> None:
         user, host = who()
@@ -309,6 +309,7 @@ class StepWrite:
     added: tuple[str, ...]  # version rows added
     clear_mark: bool
     durable: bool = True  # False: PostgreSQL may commit it without waiting for the disk (see the executor)
+    fleet_run: str | None = None  # the fleet run's id (migrate --targets), in the same transaction as the step
 
 
 def write_step(connection: Connection, step: StepWrite) -> None:
@@ -321,7 +322,7 @@ def write_step(connection: Connection, step: StepWrite) -> None:
     up, one = step.direction == "up", len(step.gone) == 1 and len(step.added) == 1
     history = history_row(event=step.event, component=step.component, revision=step.revision, name=step.name,
                           direction=step.direction, started_at=step.started_at, finished_at=step.finished_at,
-                          duration_ms=step.duration_ms, checksum=step.checksum)
+                          duration_ms=step.duration_ms, checksum=step.checksum, fleet_run=step.fleet_run)
     applied = {"revision": step.revision, "component": step.component, "name": step.name,
                "checksum": step.checksum, "verified": True, "applied_at": step.finished_at}
     if connection.dialect.name == "postgresql":

@@ -272,6 +272,16 @@ def _digest_current(ws: Workspace) -> bool:
     return stored is not None and stored == _combined(_tree_digest(ws), facts)
 
 
+def digest_matches(tree_digest: str, stored: str | None, facts: list[str]) -> bool:
+    """Whether a digest read elsewhere (a fleet's many schemas on one session) vouches for the state."""
+    return stored is not None and stored == _combined(tree_digest, facts)
+
+
+def tree_digest(ws: Workspace) -> str:
+    """The tree's part of the no-op digest (computed once for a whole fleet)."""
+    return _tree_digest(ws)
+
+
 def _tree_digest(ws: Workspace) -> str:
     return tree_fingerprint(ws, str(BOOKKEEPING_SCHEMA_VERSION))  # new tables: every digest is stale
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 
 from memstack.core.urls import missing_sqlite_file
@@ -50,6 +50,7 @@ class HistoryEntry:
     host: str | None
     memstack_version: str | None
     source: str
+    fleet_run: str | None = None  # the fleet run (migrate --targets) that wrote the row
 
     def as_json(self) -> dict[str, Any]:
         number = self.name.split("_", 1)[0]
@@ -70,16 +71,26 @@ class HistoryEntry:
             "host": self.host,
             "memstack_version": self.memstack_version,
             "source": self.source,
+            "fleet_run": self.fleet_run,
         }
 
 
-def read_history(connection: Connection, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
-    """History rows, oldest first (the newest ``limit``)."""
+def read_history(connection: Connection, component: str | None = None, limit: int | None = None,
+                 fleet_run: str | None = None) -> list[HistoryEntry]:
+    """History rows, oldest first (the newest ``limit``); ``fleet_run``: only that fleet run's rows.
+
+    Columns a newer bookkeeping schema added are read only where they exist: a database last
+    migrated by an older memstack still shows its history."""
     if history_table.name not in Recorder(connection).tables():
         return []
-    query = select(history_table).order_by(history_table.c.id.desc())
+    present = {c["name"] for c in inspect(connection).get_columns(history_table.name)}
+    if fleet_run is not None and "fleet_run" not in present:
+        return []
+    query = select(*[c for c in history_table.c if c.name in present]).order_by(history_table.c.id.desc())
     if component:
         query = query.where(history_table.c.component == component)
+    if fleet_run is not None:
+        query = query.where(history_table.c.fleet_run == fleet_run)
     if limit:
         query = query.limit(limit)
     rows = list(connection.execute(query).mappings())[::-1]
@@ -87,7 +98,7 @@ def read_history(connection: Connection, component: str | None = None, limit: in
         id=r["id"], event=r["event"], component=r["component"], revision=r["revision"], name=r["name"],
         direction=r["direction"], started_at=r["started_at"], duration_ms=r["duration_ms"],
         success=bool(r["success"]), error=r["error"], note=r["note"], checksum=r["checksum"], user=r["os_user"],
-        host=r["host"], memstack_version=r["memstack_version"], source=r["source"],
+        host=r["host"], memstack_version=r["memstack_version"], source=r["source"], fleet_run=r.get("fleet_run"),
     ) for r in rows]
 
 
@@ -192,7 +203,8 @@ def show_migrations(ws: Workspace, components: Sequence[str] = ()) -> dict[str, 
     return listing(ws, components).components
 
 
-def history(ws: Workspace, component: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
+def history(ws: Workspace, component: str | None = None, limit: int | None = None,
+            fleet_run: str | None = None) -> list[HistoryEntry]:
     """Recorded events, oldest first; a removed component's events can still be asked for by name."""
     if component is not None:
         component = ws.registry.get(component).label if component in ws.registry.labels else component
@@ -200,7 +212,7 @@ def history(ws: Workspace, component: str | None = None, limit: int | None = Non
     if missing_sqlite_file(ws.settings.database_url):  # no history yet; reading must not create the file
         return []
     with ws.engine.connect() as connection:
-        return read_history(connection, component, limit)
+        return read_history(connection, component, limit, fleet_run)
 
 
 @dataclass(frozen=True)

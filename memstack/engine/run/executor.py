@@ -70,8 +70,9 @@ class Executor:
     def __init__(self, engine: Engine, tree: LoadedTree, progress: ProgressCallback | None = None, *,
                  ddl_lock_timeout: float | None = None, record: bool = True,
                  alembic: AlembicSetup | None = None, keep_modules: bool = True,
-                 guard: GuardSettings | None = None) -> None:
+                 guard: GuardSettings | None = None, fleet_run: str | None = None) -> None:
         self.engine = engine
+        self.fleet_run = fleet_run  # every history row of the run carries it (migrate --targets)
         self.tree = tree
         self.progress = progress or (lambda *_: None)
         self.ddl_lock_timeout = ddl_lock_timeout
@@ -346,7 +347,7 @@ class Executor:
             revision=rev.id, component=rev.component, name=rev.name, direction=step.direction,
             event=event or ("fake" if fake else "apply" if up else "unapply"), started_at=started,
             finished_at=utcnow(), duration_ms=duration_ms, checksum=self.checksum(rev.id) if up else None,
-            gone=tuple(sorted(gone)), added=tuple(sorted(added)),
+            gone=tuple(sorted(gone)), added=tuple(sorted(added)), fleet_run=self.fleet_run,
             clear_mark=clear_mark or fake, durable=durable))  # faking a marked step resolves its mark
 
     def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
@@ -365,7 +366,8 @@ class Executor:
                 bound = recorder.bound_to(connection) if recorder is not None else self._prepare(connection)
                 bound.add_history(event="failure", component=rev.component, revision=rev.id, name=rev.name,
                                   direction=step.direction, started_at=failed.started_at,
-                                  duration_ms=failed.duration_ms, success=False, error=failed.text)
+                                  duration_ms=failed.duration_ms, success=False, error=failed.text,
+                                  fleet_run=self.fleet_run)
                 if marked:  # a step the guard stopped before anything of it ran leaves nothing to repair
                     untouched = getattr(failed.cause, "resumable", False)
                     bound.clear_marks([rev.id]) if untouched else bound.fail_mark(rev.id, failed.text)

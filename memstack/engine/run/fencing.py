@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +41,22 @@ if TYPE_CHECKING:
 
 BARRIER_NAME = "memstack_step"
 POLL_SECONDS = 0.1
+
+
+#: the PostgreSQL schema an engine migrates (``Workspace.for_database(url, schema=)``): part of its locks' keys
+_SCHEMAS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def scope_to_schema(engine: Engine, schema: str) -> None:
+    """Key ``engine``'s migration lock and step barrier by ``schema`` too: schemas of one database run in parallel."""
+    _SCHEMAS[engine] = schema
+
+
+def lock_scope(engine: Engine) -> str:
+    """What one migration lock covers: the database, or one schema of it (``db#schema=name``)."""
+    database = engine.url.database or ""
+    schema = _SCHEMAS.get(engine)
+    return database if schema is None else f"{database}#schema={schema}"
 
 
 def barrier_key(database: str) -> int:
@@ -100,7 +117,7 @@ def fenced_step(engine: Engine, connection: Connection, *, in_transaction: bool)
     if held is None or name not in ("postgresql", "mysql", "mariadb", "sqlite"):
         yield
         return
-    database = engine.url.database or ""
+    database = lock_scope(engine)
     if name == "postgresql" and in_transaction:
         connection.execute(_sql("SELECT pg_advisory_xact_lock(:b)"), {"b": barrier_key(database)})
         yield

@@ -37,7 +37,14 @@ from sqlalchemy import text
 from memstack.core.errors import MemstackError
 from memstack.core.heartbeat import idle_session_bound
 from memstack.engine.errors import LockLost, LockTimeout
-from memstack.engine.run.fencing import HeldLock, held_for, postgres_fence, registered, wait_for_previous_step
+from memstack.engine.run.fencing import (
+    HeldLock,
+    held_for,
+    lock_scope,
+    postgres_fence,
+    registered,
+    wait_for_previous_step,
+)
 from memstack.engine.run.lockfile import describe_file_holder, file_holder, file_probe, sqlite_lock_path, try_lock
 
 if TYPE_CHECKING:  # kept out of the import, so the CLI's error wording stays cheap to load
@@ -210,7 +217,7 @@ def _postgres_holder(connection: Connection, key: int) -> str | None:
 
 @contextmanager
 def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[HeldLock]:
-    key = _advisory_key(engine.url.database or "")
+    key = _advisory_key(lock_scope(engine))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
 
         def try_once() -> bool:
@@ -230,7 +237,7 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
                    timeout, on_wait, "PostgreSQL")
         pid, since = connection.execute(_sql(
             "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")).one()
-        wait_for_previous_step(connection, engine.url.database or "", timeout, on_wait)
+        wait_for_previous_step(connection, lock_scope(engine), timeout, on_wait)
         try:
             yield HeldLock(engine, "PostgreSQL", _quiet_probe(connection, probe), postgres_fence(pid, since, key))
         finally:
@@ -256,7 +263,7 @@ def _mysql_holder(connection: Connection, name: str) -> str | None:
 
 @contextmanager
 def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[HeldLock]:
-    name = mysql_lock_name(engine.url.database or "")
+    name = mysql_lock_name(lock_scope(engine))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
 
         def try_once() -> bool:
@@ -272,7 +279,7 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
         _keep_alive(connection)
         _wait_loop(try_once, lambda: _mysql_holder(connection, name) or "another session (gone by now)",
                    timeout, on_wait, "MariaDB")
-        wait_for_previous_step(connection, engine.url.database or "", timeout, on_wait)
+        wait_for_previous_step(connection, lock_scope(engine), timeout, on_wait)
         try:
             yield HeldLock(engine, "MariaDB", _quiet_probe(connection, probe))
         finally:
@@ -323,7 +330,7 @@ def lock_holder(engine: Engine) -> str | None:
         return file_holder(sqlite_lock_path(engine))
     with engine.connect() as connection:
         if backend == "postgresql":
-            return _postgres_holder(connection, _advisory_key(engine.url.database or ""))
+            return _postgres_holder(connection, _advisory_key(lock_scope(engine)))
         if backend in ("mysql", "mariadb"):
-            return _mysql_holder(connection, mysql_lock_name(engine.url.database or ""))
+            return _mysql_holder(connection, mysql_lock_name(lock_scope(engine)))
     raise MemstackError(f"no migration lock for {backend}")  # pragma: no cover - settings only allow the three
