@@ -137,7 +137,7 @@ def test_shared_components_once_tenant_components_in_every_target(project: Path,
     shared_url = sqlite_url_for(tmp_path, "shared.db")
     targets = [Target(sqlite_url_for(tmp_path, f"tenant{i}.db")) for i in range(2)]
     report = memstack.migrate_fleet(targets, project_dir=project, database_url=shared_url, concurrency=2)
-    assert [r.status for r in report.results] == ["applied", "applied"]
+    assert [r.status for r in report.results] == ["applied", "applied"], [r.error for r in report.results]
     ws = workspace(project, shared_url)
     memo = {r.id for r in ws.graph.revisions.values() if r.component == "memo"}
     for target in targets:  # only the tenant component's revisions, its dependency on auth checked in shared.db

@@ -44,9 +44,11 @@ def cut_tree(tree: LoadedTree, labels: Collection[str]) -> LoadedTree:
         if revision.component in labels:
             kept = tuple(d for d in revision.depends_on if d in full.revisions and full.get(d).component in labels)
             graph.add(dataclasses.replace(revision, depends_on=kept))
-    ids = set(graph.revisions)
+    every = {r: rev for r, rev in tree.every_revision.items() if rev.component in labels}
+    ids = set(graph.revisions) | set(every)
     return LoadedTree(graph, {r: p for r, p in tree.paths.items() if r in ids}, tree.non_atomic & ids,
-                      {r: g for r, g in tree.guards.items() if r in ids})
+                      {r: g for r, g in tree.guards.items() if r in ids},
+                      {r: kept for r, kept in tree.squashes.items() if r in ids}, tree.elidable & ids, every)
 
 
 def part(ws: Workspace, labels: Collection[str]) -> Workspace:
@@ -55,7 +57,7 @@ def part(ws: Workspace, labels: Collection[str]) -> Workspace:
 
     registry = Registry(ws.registry.project_dir, [c for c in ws.registry if c.label in labels])
     other = Workspace(settings=ws.settings, registry=registry)
-    other.__dict__["tree"] = cut_tree(ws.tree, labels)
+    other.__dict__["loaded_tree"] = cut_tree(ws.loaded_tree, labels)  # each database's view is cut from it
     return other
 
 
