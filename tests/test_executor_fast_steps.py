@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -233,3 +236,21 @@ def test_an_ended_lock_session_is_seen_on_its_socket(server_url: str) -> None:
             holder.invalidate()
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- the fixed cost
+
+
+def test_a_first_migrate_without_models_never_imports_the_orm(project: Path, db_url: str,
+                                                              make_component: Any) -> None:
+    """Components without models: ``sqlalchemy.orm`` (about 50 ms) stays unimported, from empty too."""
+    chain = chain_component(make_component, project, 2, prefix="noorm")
+    script = ("import sys\nfrom memstack.cli import main\ntry:\n"
+              f"    main(['--project-dir', {str(project)!r}, '--database-url', {db_url!r}, 'migrate', '-v', '0'])\n"
+              "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+              "print(sorted(m for m in sys.modules if m.startswith('sqlalchemy.orm')), file=sys.stderr)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(chain.packages_dir), *sys.path])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True,
+                          env=env)
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+    assert version_rows(db_url) == {chain.ids[-1]}

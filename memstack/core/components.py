@@ -116,7 +116,9 @@ class Registry:
 
         Two components declaring one table is an error naming both.
         """
-        from memstack.core.db import Base, metadata  # lazy: kept off the no-op path and --help
+        from memstack.core import db  # lazy: kept off the no-op path and --help
+
+        metadata = db.metadata
 
         owners: dict[str, str] = {}
         by_package = sorted(self.components, key=lambda c: len(c.package), reverse=True)
@@ -134,7 +136,8 @@ class Registry:
                     hint="fix the component's models (run with --traceback for the stack)",
                 ) from exc
         declared: dict[str, list[str]] = {}
-        for mapper in _mappers(Base):
+        base = vars(db).get("Base")  # made by the first models module that uses it: none, no ORM to import
+        for mapper in _mappers(base) if base is not None else ():
             module = mapper.class_.__module__
             owner = next(
                 (c.label for c in by_package if module == c.package or module.startswith(c.package + ".")), None

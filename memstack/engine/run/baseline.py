@@ -35,7 +35,7 @@ from alembic import op
 from sqlalchemy import MetaData
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
-from memstack.core.db import Base, metadata
+from memstack.core.db import metadata
 from memstack.engine.errors import BaselineUnusable
 
 if TYPE_CHECKING:
@@ -121,9 +121,12 @@ class Baseline:
 
 def _owners(package: str, label: str) -> dict[str, str]:
     """The component's model tables (its models module imported; memstack's one metadata)."""
+    from memstack.core import db
+
     importlib.import_module(f"{package}.models")
     found: dict[str, str] = {}
-    for mapper in Base.registry.mappers:
+    base = vars(db).get("Base")  # made by the first models module that uses it: none, no ORM to import
+    for mapper in base.registry.mappers if base is not None else ():
         module = mapper.class_.__module__
         if module == package or module.startswith(package + "."):
             for table in mapper.tables:
