@@ -23,6 +23,9 @@ from memstack.engine.errors import (
 
 
 def _database_unavailable(error: DatabaseUnavailable) -> Worded:
+    if error.url.startswith("sqlite"):
+        return error.message, ("check the SQLite path in --database-url (MEMSTACK_DATABASE_URL, DATABASE_URL, "
+                               "database_url): it must name a SQLite database file, or a file not created yet")
     return error.message, ("check that the server is running and the URL (host, port, user, database) is "
                            "right; 'manage.py doctor' tells more")
 

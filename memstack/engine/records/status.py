@@ -158,7 +158,7 @@ class DatabaseStatus:
 
 def legacy_of_same_code(recorded: str, path: Path, current: str) -> bool:
     """A checksum of checksum algorithm 1 (before memstack 0.2) computed from this very code."""
-    verdict = checksum.verify(recorded, path.read_text(encoding="utf-8"), current)
+    verdict = checksum.verify(recorded, checksum.read_source(path), current)
     return verdict is checksum.Verdict.LEGACY_MATCH
 
 

@@ -56,7 +56,7 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 
 def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     """Read revision metadata from a file's syntax tree (the file is not executed)."""
-    text = path.read_text(encoding="utf-8") if source is None else source
+    text = checksum.read_source(path) if source is None else source
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
