@@ -43,8 +43,7 @@ def ensure_database(url: str) -> bool:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         assert parsed.database
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url)  # (a folder that does not exist is refused there: a typo creates nothing)
         with engine.connect():
             pass  # connecting creates the file
         engine.dispose()

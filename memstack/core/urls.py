@@ -135,7 +135,8 @@ def _location_problem(location: str) -> str | None:
             return f"an IPv6 host not in brackets ({location!r})"
     elif "[" in location or "]" in location:
         return f"a bracket in its host ({location!r})"
-    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+    has_port = (location.startswith("[") and "]:" in location) or (not location.startswith("[") and ":" in location)
+    if has_port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         return f"a port that is not a number from 1 to 65535 ({port!r})"
     return None
 
