@@ -113,7 +113,8 @@ def _guard_marker(path: Path, value: Any) -> tuple[tuple[str, Any], ...]:
 
     if not isinstance(value, dict):
 
-        raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}")
+        raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}",
+                                 hint="write guard = {'ddl_lock_timeout': 5} (a dict literal), or remove it")
     DEFAULT_GUARD.overridden(value, f"{path}'s guard", revision=True)
     return tuple(sorted(value.items()))
 
