@@ -46,12 +46,15 @@ class RevisionFile:
     guard: tuple[tuple[str, Any], ...] = ()  # module-level ``guard = {...}``: its own timeouts (run/guard.py)
 
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
+def _as_tuple(path: Path, name: str, value: Any) -> tuple[str, ...]:
+    """An id field as a tuple of ids: None, one string, or a tuple or list of non-empty strings."""
     if value is None:
         return ()
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
         return (value,)
-    return tuple(str(v) for v in value)
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise NonLiteralField(path, name)
 
 
 def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
@@ -83,9 +86,9 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     return RevisionFile(
         path=path,
         revision=revision,
-        down_revision=_as_tuple(found.get("down_revision")),
-        depends_on=_as_tuple(found.get("depends_on")),
-        branch_labels=_as_tuple(found.get("branch_labels")),
+        down_revision=_as_tuple(path, "down_revision", found.get("down_revision")),
+        depends_on=_as_tuple(path, "depends_on", found.get("depends_on")),
+        branch_labels=_as_tuple(path, "branch_labels", found.get("branch_labels")),
         irreversible=irreversible,
         atomic=bool(found["atomic"]) if "atomic" in found else not _uses_autocommit_block(tree),
         guard=_guard_marker(path, found.get("guard")),
