@@ -22,7 +22,7 @@ from memstack.cli import main
 from support.running import Result
 
 #: files a run may write in the project without changing it (caches, the lock file)
-_VOLATILE = (".memstack-index.json", "__pycache__", ".lock", ".pyc")
+_VOLATILE = (".memstack-index.json", "__pycache__", ".lock", ".pyc", ".memstack-cache")
 
 
 @contextlib.contextmanager
