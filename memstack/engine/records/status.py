@@ -21,7 +21,8 @@ import datetime as dt
 import functools
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from memstack.core.db import database_unavailable
 from memstack.core.network import timed_out
 from memstack.core.urls import missing_sqlite_file
+from memstack.engine.errors import CorruptRecords
 from memstack.engine.records.recorder import (
     BOOKKEEPING_SCHEMA_VERSION,
     DIGEST_KEY,
@@ -190,17 +192,30 @@ def read_status(ws: Workspace, *, trust_digest: bool = False,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@contextmanager
+def reading(table: str) -> Iterator[None]:
+    """Rows of memstack's ``table`` read inside: a value that does not convert (a date that is no
+    date, a JSON state that is no JSON) is refused naming the table, not a crash."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise CorruptRecords(table, f"{type(exc).__name__}: {exc}") from exc
+
+
 def read_status_on(connection: Connection, tree: LoadedTree,
                    mark_progress: ProgressReader | None = None) -> DatabaseStatus:
     """The full status, read on ``connection`` (the caller's transaction, e.g. under the lock)."""
     tables = Recorder(connection).tables()
     rows = read_version_rows(connection, tables)
-    records = {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
-               for r in connection.execute(select(applied_table))} if applied_table.name in tables else {}
+    with reading(applied_table.name):
+        records = {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
+                   for r in connection.execute(select(applied_table))} if applied_table.name in tables else {}
     # each table is checked on its own: on MariaDB another process's CREATE TABLEs become
     # visible one by one, so memstack_history may exist while memstack_applied does not yet
-    marks = [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user, r.host,
-                  r.pid) for r in connection.execute(select(marks_table))] if marks_table.name in tables else []
+    with reading(marks_table.name):
+        marks = [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user,
+                      r.host, r.pid) for r in connection.execute(select(marks_table))
+                 ] if marks_table.name in tables else []
     graph = tree.graph
     unknown = sorted(r for r in rows if r not in graph)
     applied = graph.applied_from_rows([r for r in rows if r in graph])
