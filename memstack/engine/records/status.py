@@ -254,9 +254,26 @@ def remember(ws: Workspace, status: DatabaseStatus | None = None) -> None:
             return
         value = _combined(_tree_digest(ws), status.facts())
         with ws.engine.begin() as connection:
-            Recorder(connection).store_digest(value)
+            _bound_cache_write(connection, ws.settings.lock_timeout)
+            try:
+                Recorder(connection).store_digest(value)
+            finally:
+                if connection.dialect.name in ("mysql", "mariadb"):
+                    connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = DEFAULT, "
+                                               "lock_wait_timeout = DEFAULT")
     except SQLAlchemyError:  # failing to write it only costs the next start the full path
         return
+
+
+def _bound_cache_write(connection: Connection, lock_timeout: float) -> None:
+    """The digest is a cache: its write waits for another session's row or table lock no longer than
+    ``lock_timeout`` and at most 1 s (it waited innodb_lock_wait_timeout, 50 s, on MariaDB, and for
+    ever on PostgreSQL, after a run that had found nothing to do)."""
+    seconds = min(lock_timeout, 1.0)
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(seconds * 1000))}ms'")
+    elif connection.dialect.name in ("mysql", "mariadb"):  # whole seconds, 1 at least
+        connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1, lock_wait_timeout = 1")
 
 
 # --------------------------------------------------------------------------- the no-op digest
