@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given
-from support.inputs import assert_clean_outcome, files_digest, run_inprocess
+from hypothesis import example, given, settings
+from support.inputs import assert_clean_outcome, files_digest, run_inprocess, scaled
 from support.inspect import full_snapshot
 from support.projects import make_project
 from support.strategies.names import COMPONENT_NAMES, MESSAGES, TAG_NAMES
@@ -42,6 +42,7 @@ def test_startcomponent_any_name(template: Path, name: str) -> None:
 
 
 @given(message=MESSAGES)
+@settings(max_examples=scaled(1 / 3))  # each example builds a scratch database (2-5 s on a loaded machine)
 @example(message='"""')  # found: a revision that is not valid Python (the docstring ended early)
 @example(message="w" * 300)
 @example(message="\x00")

@@ -87,8 +87,9 @@ def files_digest(folder: Path) -> dict[str, str]:
     return found
 
 
-def scaled(factor: int) -> int:
-    """``factor`` times the loaded profile's examples: for cheap pure-function properties."""
+def scaled(factor: float) -> int:
+    """``factor`` times the loaded profile's examples (at least 1): more for cheap pure-function
+    properties, fewer for expensive ones."""
     from hypothesis import settings
 
-    return int(settings.default.max_examples * factor)
+    return max(1, int(settings.default.max_examples * factor))
