@@ -87,10 +87,12 @@ def test_schemadoc_output_refused_leaves_no_part(project: Path, migrated_sqlite_
 
 def test_sqlite_folder_that_does_not_exist_is_refused(project: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/typo/memstack.db"
-    for command in (["migrate"], ["onboard", "--no-seed"], ["stamp", "memo", "head"]):
+    for command in (["migrate"], ["stamp", "memo", "head"], ["migrate", "memo"], ["seed"]):
         result = run_inprocess(project, ["--database-url", url, *command])
         assert_clean_outcome(result, ("does not exist",), codes=(1,))
     assert not (tmp_path / "typo").exists()
+    created = run_inprocess(project, ["--database-url", url, "onboard", "--no-seed"])  # onboard creates, on purpose
+    assert created.code == 0 and (tmp_path / "typo" / "memstack.db").is_file(), created
 
 
 def test_sqlite_default_database_still_works(project: Path) -> None:
