@@ -62,16 +62,17 @@ def test_makemigrations_any_message(template: Path, message: str) -> None:
 
 @given(name=TAG_NAMES)
 @example(name="a" * 129)  # longer than memstack_tags.name
+@example(name="-")  # found (long profile): saved, then never deleted by the test (flaky)
 def test_tag_any_name(template: Path, migrated_sqlite_url_module: str, name: str) -> None:
     before = full_snapshot(migrated_sqlite_url_module)
     result = run_inprocess(template, ["--database-url", migrated_sqlite_url_module, "tag", name])
     assert_clean_outcome(result, ("tag", "name", name.strip()))
-    if result.code == 0 and not name.startswith("-"):  # (--list is an option, not a name)
+    if result.code == 0 and not name.startswith("--"):  # (--list is an option, not a name)
         listed = run_inprocess(template, ["--database-url", migrated_sqlite_url_module, "tag", "--list"])
         assert name.strip() in listed.out, listed
-        assert run_inprocess(template, ["--database-url", migrated_sqlite_url_module, "tag", "--delete",
-                                        name]).code == 0
-    else:
+        assert run_inprocess(template, ["--database-url", migrated_sqlite_url_module, "tag",
+                                        f"--delete={name}"]).code == 0
+    elif result.code:
         assert full_snapshot(migrated_sqlite_url_module) == before, result
 
 

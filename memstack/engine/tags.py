@@ -59,8 +59,12 @@ def read_tags(connection: Connection) -> dict[str, tuple[dt.datetime, dict[str, 
     if tags_table.name not in Recorder(connection).tables():
         return {}
     with reading(tags_table.name):
-        return {r.name: (r.created_at, json.loads(r.state)) for r in
+        tags = {r.name: (r.created_at, json.loads(r.state)) for r in
                 connection.execute(select(tags_table).order_by(tags_table.c.created_at, tags_table.c.name))}
+        for name, (_, state) in tags.items():  # {component: [heads]}, as save_tag writes it
+            if not isinstance(state, dict) or not all(isinstance(v, list) for v in state.values()):
+                raise TypeError(f"the state of tag {name!r} is not {{component: [revisions]}}: {state!r}"[:200])
+    return tags
 
 
 def list_tags(ws: Workspace) -> list[Tag]:
