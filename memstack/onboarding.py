@@ -43,6 +43,8 @@ def ensure_database(url: str) -> bool:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         assert parsed.database
+        # onboard is the command that creates a database, so it creates the folder too; every other
+        # command refuses a SQLite URL whose folder does not exist (core.db: a typo creates nothing)
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         with engine.connect():

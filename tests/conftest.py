@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from support.databases import sqlite_url_for, temporary_database
 from support.projects import make_project, write_package
 from support.running import migrate
@@ -42,6 +43,16 @@ from memstack.core.settings import DEFAULT_COMPONENTS
 # Set here, before the xdist workers start, so every process they spawn inherits it.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+
+# Hypothesis (the input surfaces, tests/test_inputs_*.py): a few examples per surface in the normal
+# suite; `pytest --hypothesis-profile=long tests/test_inputs_*.py` tries many more (README: Testing inputs).
+# No deadline: one example runs a whole command, and the machine's load varies.
+_HYPOTHESIS_COMMON = {"deadline": None, "print_blob": True, "database": None,
+                      "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                                HealthCheck.differing_executors]}
+settings.register_profile("memstack", max_examples=12, **_HYPOTHESIS_COMMON)
+settings.register_profile("long", max_examples=250, **_HYPOTHESIS_COMMON)
+settings.load_profile("memstack")  # (--hypothesis-profile NAME, read after this file, wins)
 
 _KEPT_ENV = ("MEMSTACK_TEST_", "MEMSTACK_REQUIRE_SERVERS")
 _CLEARED_ENV = ("DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER",

@@ -221,18 +221,13 @@ def _main(args: list[str]) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except MemstackError as raised:
-        if app.traceback or _wants_traceback(args):
-            _print_traceback()
-        from memstack.cli.errors import for_person  # the wordings import the engine: only on error
-
-        worded = for_person(raised)
-        click.echo(app.style(f"error: {redact(worded.message)}", fg="red"), err=True)
-        if worded.hint:
-            click.echo(f"  fix: {redact(worded.hint)}", err=True)
-        sys.exit(worded.exit_code)
+        _report(app, args, raised)
     except KeyboardInterrupt as exc:
         _interrupted(exc)
     except Exception as exc:
+        translated = _database_error(app, exc)
+        if translated is not None:
+            _report(app, args, translated)
         if app.traceback or _wants_traceback(args):
             _print_traceback()
         else:
@@ -240,6 +235,41 @@ def _main(args: list[str]) -> None:
             click.echo("  (run again with --traceback to see where it happened)", err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+def _report(app: AppContext, args: Sequence[str], raised: MemstackError) -> None:
+    """The error line and its fix line, then exit with the error's status."""
+    if app.traceback or _wants_traceback(args):
+        _print_traceback()
+    from memstack.cli.errors import for_person  # the wordings import the engine: only on error
+
+    worded = for_person(raised)
+    click.echo(app.style(f"error: {redact(worded.message)}", fg="red"), err=True)
+    if worded.hint:
+        click.echo(f"  fix: {redact(worded.hint)}", err=True)
+    sys.exit(worded.exit_code)
+
+
+def _database_error(app: AppContext, exc: Exception) -> MemstackError | None:
+    """A database error a command let through (outside ``open_workspace``: doctor, onboard), worded
+    as open_workspace words it: a refused privilege, an unreachable server, a file that is no database."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError  # lazy: only on error
+
+    from memstack.core.db import database_unavailable, not_a_database  # lazy: only on error
+    from memstack.core.privileges import privilege_error  # lazy: only on error
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    try:
+        url = app.settings.database_url
+    except MemstackError:
+        return None
+    refused = privilege_error(exc, url)
+    if refused is not None:
+        return refused
+    if isinstance(exc, (OperationalError, InterfaceError)) or not_a_database(exc):
+        return database_unavailable(exc, url)
+    return None
 
 
 def _terminate_like_ctrl_c() -> Any:

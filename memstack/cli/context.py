@@ -217,7 +217,7 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
     """The workspace of the command's project; a database that cannot be used becomes one clear error."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError  # lazy: kept off the no-op path and --help
 
-    from memstack.core.db import database_unavailable  # lazy: kept off the no-op path and --help
+    from memstack.core.db import database_unavailable, not_a_database  # lazy: kept off the no-op path and --help
     from memstack.engine.workspace import Workspace  # lazy: kept off the no-op path and --help
 
     ws = Workspace(settings=app.settings, registry=app.registry)
@@ -229,7 +229,7 @@ def open_workspace(app: AppContext) -> Iterator[Workspace]:
         refused = privilege_error(exc, ws.settings.database_url)
         if refused is not None:
             raise refused from exc
-        if isinstance(exc, (OperationalError, InterfaceError)):
+        if isinstance(exc, (OperationalError, InterfaceError)) or not_a_database(exc):
             raise database_unavailable(exc, ws.settings.database_url) from exc
         raise
     finally:

@@ -10,6 +10,7 @@ from memstack.core.errors import DatabaseUnavailable, MemstackError, SchemaNotMi
 from memstack.engine.errors import (
     ChecksumDrift,
     ComponentStillConfigured,
+    CorruptRecords,
     FailureMark,
     InvalidTagName,
     RemovedComponent,
@@ -23,8 +24,16 @@ from memstack.engine.errors import (
 
 
 def _database_unavailable(error: DatabaseUnavailable) -> Worded:
+    if error.url.startswith("sqlite"):
+        return error.message, ("check the SQLite path in --database-url (MEMSTACK_DATABASE_URL, DATABASE_URL, "
+                               "database_url): it must name a SQLite database file, or a file not created yet")
     return error.message, ("check that the server is running and the URL (host, port, user, database) is "
                            f"right; '{program()} doctor' tells more")
+
+
+def _corrupt_records(error: CorruptRecords) -> Worded:
+    return error.message, (f"a row of {error.table} was changed outside memstack: restore it from a backup, or "
+                           "correct or delete the row by hand (memstack writes dates as ISO 8601, booleans as 0/1)")
 
 
 def _schema_not_migrated(error: SchemaNotMigrated) -> Worded:
@@ -99,6 +108,7 @@ def _tag_revisions_missing(error: TagRevisionsMissing) -> Worded:
 WORDINGS: dict[type[MemstackError], Wording] = {
     DatabaseUnavailable: _database_unavailable,
     SchemaNotMigrated: _schema_not_migrated,
+    CorruptRecords: _corrupt_records,
     UnknownRows: _unknown_rows,
     RemovedComponent: _removed_component,
     ChecksumDrift: _checksum_drift,

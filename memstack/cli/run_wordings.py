@@ -9,6 +9,7 @@ from memstack.core.privileges import is_refusal
 from memstack.engine.errors import (
     BlockersRefused,
     InvalidObjectsLeft,
+    LockFileUnusable,
     LockLost,
     LockTimeout,
     LockWaitGaveUp,
@@ -108,6 +109,12 @@ def _lock_timeout(error: LockTimeout) -> Worded:
     return error.message, "wait for the other migration to finish, or raise --lock-timeout (or lock_timeout)"
 
 
+def _lock_file_unusable(error: LockFileUnusable) -> Worded:
+    folder = error.path.rsplit("/", 1)[0] or "/"
+    return error.message, (f"make the folder {folder} writable for this user (SQLite writes its journal there, "
+                           "memstack its lock file), or move the database to a folder that is")
+
+
 # engine/lock.py: a lock lost while held (issue 12, item 3)
 
 
@@ -158,6 +165,7 @@ WORDINGS: dict[type[MemstackError], Wording] = {
     MigrationFailed: _migration_failed,
     NonAtomicInPlan: _non_atomic_in_plan,
     LockTimeout: _lock_timeout,
+    LockFileUnusable: _lock_file_unusable,
     LockLost: _lock_lost,
     TagTakesNoTarget: _tag_takes_no_target,
     PlanChangedWhileAsked: _plan_changed,

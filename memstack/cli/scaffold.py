@@ -21,9 +21,10 @@ import jinja2
 import tomlkit
 
 from memstack.cli.worded import program, spell_command
-from memstack.core.components import build_registry, project_on_path
+from memstack.core.components import MAX_LABEL_LENGTH, build_registry, project_on_path
 from memstack.core.errors import MemstackError
 from memstack.core.settings import ComponentEntry, Settings, _parse_components, load_settings, read_project_config
+from memstack.core.staging import all_or_nothing
 from memstack.engine.run.alembic_config import sync_alembic_config
 
 COMPONENT_TEMPLATES = "component"
@@ -88,6 +89,12 @@ def validate_name(name: str, settings: Settings | None = None) -> None:
         raise MemstackError(
             f"{name!r} is not a valid component name: it must be a Python identifier",
             hint="use lowercase letters, digits and underscores, starting with a letter (e.g. 'billing')",
+        )
+    if len(name) > MAX_LABEL_LENGTH:  # (also well within a file name's 255 bytes)
+        raise MemstackError(
+            f"the component name {name[:20]}... is {len(name)} characters long; memstack's bookkeeping holds "
+            f"labels of at most {MAX_LABEL_LENGTH}",
+            hint=f"choose a name of at most {MAX_LABEL_LENGTH} characters",
         )
     if name != name.lower():
         raise MemstackError(f"{name!r} is not a valid component name: it must be lowercase",
@@ -272,23 +279,22 @@ def start_component(settings: Settings, name: str, *, package_dir: str | Path | 
 
     target = folder / name
     result = ScaffoldResult(name=name, package=package, package_dir=target, migrations_dir=migrations_dir)
-    for relative, text in files.items():
-        path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        result.files.append(path)
-    parents = [f for f in (folder, *folder.parents) if f.is_relative_to(settings.project_dir)]
-    for sub in sorted({target / r.parent for r in files} | {target} | set(parents[:-1])):  # every folder: a package
-        init = sub / "__init__.py"
-        if not init.exists():
-            init.write_text("", encoding="utf-8")
-            result.files.append(init)
-    migrations_dir.mkdir(parents=True)
-    (migrations_dir / ".gitkeep").write_text("", encoding="utf-8")
-    result.files.append(migrations_dir / ".gitkeep")
+    with all_or_nothing() as changes:  # a refusal below (the rebuilt registry, a full disk) leaves nothing behind
+        for relative, text in files.items():
+            changes.write_text(target / relative, text)
+            result.files.append(target / relative)
+        parents = [f for f in (folder, *folder.parents) if f.is_relative_to(settings.project_dir)]
+        for sub in sorted({target / r.parent for r in files} | {target} | set(parents[:-1])):  # every folder: a package
+            init = sub / "__init__.py"
+            if not init.exists():
+                changes.write_text(init, "")
+                result.files.append(init)
+        changes.write_text(migrations_dir / ".gitkeep", "")
+        result.files.append(migrations_dir / ".gitkeep")
 
-    changed = add_to_components(settings.pyproject_path, package, settings.components)
-    synced, warnings = _sync_version_locations(settings)
+        changes.remember(settings.pyproject_path)
+        changed = add_to_components(settings.pyproject_path, package, settings.components)
+        synced, warnings = _sync_version_locations(settings)
     result.pyproject_changed = changed or synced
     result.warnings.extend(warnings)
     return result

@@ -17,6 +17,7 @@ from memstack.engine.errors import (
     NoRevisions,
     RevisionCycle,
     TargetNeedsComponent,
+    UndecodableRevision,
     UnknownTarget,
 )
 
@@ -70,6 +71,11 @@ def _invalid_syntax(error: InvalidSyntax) -> Worded:
     return error.message, "fix the file's syntax"
 
 
+def _undecodable_revision(error: UndecodableRevision) -> Worded:
+    return error.message, ("save the file as UTF-8 (or give it the '# -*- coding: ... -*-' line of the "
+                           "encoding it is in), or move it out of the migrations folder if it is no revision")
+
+
 def _non_literal_field(error: NonLiteralField) -> Worded:
     return error.message, "write the ids out literally; memstack reads them without running the file"
 
@@ -93,6 +99,7 @@ WORDINGS: dict[type[MemstackError], Wording] = {
     TargetNeedsComponent: _target_needs_component,
     IrreversibleInPlan: _irreversible_in_plan,
     InvalidSyntax: _invalid_syntax,
+    UndecodableRevision: _undecodable_revision,
     NonLiteralField: _non_literal_field,
     MissingRevisionId: _missing_revision_id,
     ForeignBranchLabel: _foreign_branch_label,

@@ -300,10 +300,12 @@ def build_registry(settings: Settings) -> Registry:
 def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Component:
     package = entry.package.strip()
     if not package or not all(valid_label(part) for part in package.split(".")):
-        raise ConfigurationError(f"component {package!r} is not a dotted Python package name")
+        raise ConfigurationError(f"component {package!r} is not a dotted Python package name",
+                                 hint="name an importable package in [tool.memstack] components, e.g. \"billing_app\"")
     label = entry.label or package.rsplit(".", 1)[-1]
     if not valid_label(label):
-        raise ConfigurationError(f"component label {label!r} (of {package}) is not a Python identifier")
+        raise ConfigurationError(f"component label {label!r} (of {package}) is not a Python identifier",
+                                 hint="give it a label of letters, digits and underscores, not starting with a digit")
     if len(label) > MAX_LABEL_LENGTH:  # SQLite would take it; PostgreSQL and MariaDB fail half-way
         raise ConfigurationError(
             f"component label {label!r} is {len(label)} characters long; memstack's bookkeeping holds "
@@ -328,6 +330,8 @@ def _component_from_entry(entry: ComponentEntry, settings: Settings) -> Componen
         )
     for key, value in (("env_hook", entry.env_hook), ("baseline", entry.baseline)):
         if value is not None and not isinstance(value, str):
-            raise ConfigurationError(f"{key} of component {package} must be a string, not {value!r}")
+            raise ConfigurationError(f"{key} of component {package} must be a string, not {value!r}",
+                                     hint=f'write {key} = "..." in its [tool.memstack] components entry, '
+                                     "or leave it out")
     return Component(label=label, package=package, migrations_path=migrations.resolve(),
                      env_hook=entry.env_hook, baseline=entry.baseline)

@@ -17,6 +17,7 @@ from memstack.core.errors import DatabaseUnavailable
 from memstack.core.heartbeat import Heartbeat
 from memstack.core.network import apply_session_settings, client_connect_args, end_handshake_bound
 from memstack.core.redaction import mask_url, redact
+from memstack.core.urls import refuse_missing_sqlite_folder
 
 if TYPE_CHECKING:
     from memstack.core.networksettings import NetworkSettings
@@ -141,8 +142,12 @@ def create_engine(url: str, *, for_migrations: bool = False, network: NetworkSet
     from sqlalchemy.engine import make_url  # lazy: kept off the no-op path and --help
     from sqlalchemy.pool import NullPool, StaticPool  # lazy: kept off the no-op path and --help
 
+    from memstack.core.urloptions import check_url_options  # lazy: kept off the no-op path and --help
+
+    check_url_options(url)
     backend = ""
     if url.startswith("sqlite"):
+        refuse_missing_sqlite_folder(url)
         in_memory = url in ("sqlite://", "sqlite:///:memory:") or url.startswith(("sqlite:///:memory:?", "sqlite://?"))
         # one shared connection keeps an in-memory database alive across steps; files need no pool
         kwargs.setdefault("poolclass", StaticPool if in_memory else NullPool)
@@ -262,6 +267,13 @@ def connection_reason(exc: BaseException) -> str:
     if reason.strip() == "connection timeout expired":  # libpq's words: say which bound ran out
         reason += " (no answer within connect_timeout; MEMSTACK_CONNECT_TIMEOUT changes it)"
     return redact(mask_url(reason))
+
+
+def not_a_database(exc: BaseException) -> bool:
+    """True for SQLite's "file is not a database" (a DatabaseError, not an OperationalError): the
+    URL names a file that is something else, which no retry or privilege fixes."""
+    orig = getattr(exc, "orig", None)
+    return orig is not None and "sqlite" in type(orig).__module__ and "file is not a database" in str(orig)
 
 
 def database_unavailable(exc: BaseException, url: str, *, doing: str = "use") -> DatabaseUnavailable:

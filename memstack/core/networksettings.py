@@ -64,7 +64,8 @@ def parse_seconds(value: Any, source: str, name: str = "lock_timeout",
             raise TypeError
         timeout = float(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{name} from {source} must be a number of seconds, not {value!r}") from None
+        raise ConfigurationError(f"{name} from {source} must be a number of seconds, not {value!r}",
+                                 hint=hint) from None
     if not math.isfinite(timeout) or timeout < 0:
         raise ConfigurationError(
             f"{name} from {source} must be a finite number of seconds, 0 or more, not {value!r}", hint=hint)

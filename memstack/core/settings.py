@@ -144,10 +144,26 @@ def bundled_revisions() -> Path | None:
     return folder if (folder / "env.py").is_file() else None
 
 
+def _text_of(path: Path) -> str:
+    """A configuration file's text: TOML and .env files are UTF-8; other bytes are refused by name."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            hint="save the file as UTF-8",
+        ) from exc
+
+
 def _has_memstack_table(pyproject: Path) -> bool:
     try:
-        text = pyproject.read_text(encoding="utf-8")
+        text = _text_of(pyproject)
     except OSError:
+        return False
+    except ConfigurationError:  # not UTF-8: refused when it is ours, passed over when it is not
+        if b"[tool.memstack]" in pyproject.read_bytes():
+            raise
         return False
     try:
         data = tomllib.loads(text)
@@ -187,12 +203,13 @@ def read_project_config(project_dir: Path) -> dict[str, Any]:
     """The ``[tool.memstack]`` table of the project's pyproject.toml."""
     path = project_dir / "pyproject.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_text_of(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}", hint="fix the file's syntax") from exc
     table = data.get("tool", {}).get("memstack", {})
     if not isinstance(table, dict):
-        raise ConfigurationError(f"[tool.memstack] in {path} must be a table")
+        raise ConfigurationError(f"[tool.memstack] in {path} must be a table",
+                                 hint="write it as a [tool.memstack] section of key = value lines")
     return table
 
 
@@ -201,9 +218,11 @@ def read_dotenv(project_dir: Path) -> dict[str, str]:
     path = project_dir / ".env"
     if not path.is_file():
         return {}
+    import io  # lazy: kept off the no-op path and --help
+
     from dotenv import dotenv_values  # lazy: kept off the no-op path and --help
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(_text_of(path))).items() if v is not None}
 
 
 
@@ -231,11 +250,15 @@ def raw_database_url(option: str | None, env: Mapping[str, str], config: Mapping
 # --------------------------------------------------------------------------- settings
 
 
+_ENTRY_HINT = ('components = ["pkg", ...]: each entry a package name or a table { package = "pkg", label = "...", '
+               'migrations = "folder", env_hook = "module:function", baseline = "..." } of strings')
+
+
 def _parse_components(raw: Any, path: Path) -> tuple[ComponentEntry, ...]:
     if raw is None:
         return tuple(ComponentEntry(p) for p in DEFAULT_COMPONENTS)
     if not isinstance(raw, list):
-        raise ConfigurationError(f"[tool.memstack] components in {path} must be a list")
+        raise ConfigurationError(f"[tool.memstack] components in {path} must be a list", hint=_ENTRY_HINT)
     entries: list[ComponentEntry] = []
     for item in raw:
         if isinstance(item, str):
@@ -247,11 +270,16 @@ def _parse_components(raw: Any, path: Path) -> tuple[ComponentEntry, ...]:
                     f"component entry {item!r} has unknown keys {sorted(unknown)}",
                     hint="an entry is a package name or a table: package, label, migrations, env_hook, baseline",
                 )
+            for key in ("label", "migrations", "env_hook", "baseline"):
+                if key in item and not isinstance(item[key], str):
+                    raise ConfigurationError(f"{key} of component entry {item['package']!r} in {path} must be a "
+                                             f"string, not {item[key]!r}", hint=_ENTRY_HINT)
             entries.append(ComponentEntry(item["package"], item.get("label"), item.get("migrations"),
                                           item.get("env_hook"), item.get("baseline")))
         else:
             raise ConfigurationError(
                 f"component entry {item!r} in {path} is neither a package name nor a table with 'package'",
+                hint=_ENTRY_HINT,
             )
     return tuple(entries)
 
@@ -328,7 +356,8 @@ def _scratch_url(env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str
         return value.strip(), "MEMSTACK_SCRATCH_URL"
     configured = config.get("scratch_url")
     if configured is not None and not (isinstance(configured, str) and configured.strip()):
-        raise ConfigurationError(f"[tool.memstack] scratch_url must be a database URL, not {configured!r}")
+        raise ConfigurationError(f"[tool.memstack] scratch_url must be a database URL, not {configured!r}",
+                                 hint="write scratch_url = \"postgresql://user@host/empty_db\", or leave it out")
     return (configured.strip(), "[tool.memstack] scratch_url") if configured else (None, "default")
 
 

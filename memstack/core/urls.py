@@ -56,6 +56,7 @@ def normalize_url(url: str, project_dir: Path) -> str:
     if scheme in _POSTGRES_SCHEMES or scheme in _MYSQL_SCHEMES:
         rest = _encode_password(rest)
         _require_database_name(url, rest)
+        _check_host_and_port(url, rest)
         if scheme in _MYSQL_SCHEMES:
             return "mysql+pymysql://" + rest
         if scheme == "postgresql+asyncpg":
@@ -96,6 +97,48 @@ def _require_database_name(url: str, rest: str) -> None:
         f"the database URL {mask_url(url)!r} names no database",
         hint="add /<database name> after the host (for example postgresql://user@localhost/memstack)",
     )
+
+
+def _check_host_and_port(url: str, rest: str) -> None:
+    """A port that is a number from 1 to 65535 and a well-formed ``[IPv6]`` host, checked here:
+    SQLAlchemy's own parser fails on them with a bare ``ValueError``."""
+    parts = split_credentials(rest)
+    after = parts[2] if parts else rest
+    location = after.partition("?")[0].partition("/")[0]
+    problem = _location_problem(location)
+    if problem:
+        raise ConfigurationError(
+            f"the database URL {mask_url(url)!r} has {problem}",
+            hint="write the host and port as host:5432, or an IPv6 address in brackets as [::1]:5432",
+        )
+
+
+def _location_problem(location: str) -> str | None:
+    """What is wrong with ``host[:port]`` of a server URL, or None."""
+    import ipaddress  # lazy: kept off the no-op path and --help
+
+    host, port = location, ""
+    if location.startswith("["):
+        inside, bracket, port_part = location[1:].partition("]")
+        if not bracket:
+            return f"an IPv6 host without its closing bracket ({location!r})"
+        try:
+            ipaddress.IPv6Address(inside.partition("%")[0])
+        except ValueError:
+            return f"an IPv6 host that is not an IPv6 address ({'[' + inside + ']'!r})"
+        if port_part and not port_part.startswith(":"):
+            return f"text after the IPv6 host's closing bracket ({port_part!r})"
+        port = port_part[1:]
+    elif ":" in location:
+        host, _, port = location.rpartition(":")
+        if ":" in host or "[" in host or "]" in host:
+            return f"an IPv6 host not in brackets ({location!r})"
+    elif "[" in location or "]" in location:
+        return f"a bracket in its host ({location!r})"
+    has_port = (location.startswith("[") and "]:" in location) or (not location.startswith("[") and ":" in location)
+    if has_port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return f"a port that is not a number from 1 to 65535 ({port!r})"
+    return None
 
 
 _ASYNCPG_SSL = {"true": "require", "1": "require", "on": "require", "false": "disable", "0": "disable",
@@ -172,3 +215,20 @@ def require_driver(url: str) -> None:
             f"the database driver {module!r} for {scheme}:// URLs is not installed ({exc})",
             hint=install,
         ) from exc
+
+
+def refuse_missing_sqlite_folder(url: str) -> None:
+    """A SQLite file whose folder does not exist is a typo, not a new database: refused before
+    anything (SQLite, memstack's lock file) could create it. The default database lives in the
+    project root, which exists."""
+    if not url.startswith("sqlite:///") or url.startswith(("sqlite:///:memory:", "sqlite:///file:")):
+        return
+    path = Path(url[len("sqlite:///"):].partition("?")[0])
+    if path.parent.is_dir():
+        return
+    what = "is not a folder" if path.parent.exists() else "does not exist"
+    raise ConfigurationError(
+        f"the SQLite database {path} cannot be created: its folder {path.parent} {what}",
+        hint="fix the path in --database-url (MEMSTACK_DATABASE_URL, DATABASE_URL, database_url), "
+        "or create the folder first if a new database belongs there",
+    )

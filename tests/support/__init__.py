@@ -13,4 +13,7 @@
 * ``waiting`` -- waiting on the real event with a generous deadline: a file a child wrote whole, a line,
   the migration lock free, a session queued behind a table lock (never a fixed sleep)
 * ``badinput`` -- the bad-input corpus's harness: the real ``manage.py``, its one message, the database unchanged
+* ``inputs`` -- the input property (issue 24): ``main()`` in-process, one error line and one fix line, files unchanged
+* ``strategies/`` -- Hypothesis strategies, one module per input surface (urls, settings, revisions, names, targets,
+  records); profiles ``memstack`` (the normal suite) and ``long`` are registered in ``tests/conftest.py``
 """

@@ -88,9 +88,14 @@ def _diff(app: AppContext, ws: Workspace, doc: SchemaDoc, other_url: str, compon
 
 def _write(app: AppContext, rendered: str | bytes, output: Path | None) -> None:
     data = rendered.encode() if isinstance(rendered, str) else rendered
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(data)
+    if output is not None:  # written whole beside the target, then moved: a failure leaves no part of it
+        from memstack.core.staging import all_or_nothing  # lazy: only when writing a file
+
+        with all_or_nothing() as changes:
+            changes.mkdir(output.parent)
+            partial = output.with_name(f".{output.name}.partial")
+            changes.write_bytes(partial, data)
+            partial.replace(output)
         return
     if isinstance(rendered, bytes) and app.out is sys.stdout and sys.stdout.isatty():
         raise MemstackError("refusing to write a binary image to the terminal", hint="pass -o FILE or redirect")

@@ -43,6 +43,7 @@ def command(alembic_project: str, label: str, package: str | None, dry_run: bool
       manage.py showmigrations billing && manage.py migrate billing
     """
     # lazy: loaded when the command runs, not for its --help
+    from memstack.core.staging import all_or_nothing
     from memstack.engine.adopt.takeover import (
         add_component_entry,
         ensure_package,
@@ -70,14 +71,17 @@ def command(alembic_project: str, label: str, package: str | None, dry_run: bool
     _report_env(app, plan, package, dry_run)
     if dry_run:
         return
-    created = ensure_package(settings.project_dir, package)
-    hook = write_env_hook(plan, package_folder(settings.project_dir, package))
+    with all_or_nothing() as changes:  # refused half-way (the new component's registry, a write): nothing kept
+        created = ensure_package(settings.project_dir, package, changes)
+        hook = write_env_hook(plan, package_folder(settings.project_dir, package), changes)
+        write_takeover(plan, changes)
+        add_component_entry(settings.pyproject_path, package, label, changes)
+        with Workspace.load(project_dir=settings.project_dir) as updated:
+            changes.remember(settings.pyproject_path)
+            sync_alembic_config(updated.registry, settings.pyproject_path)
+            updated.graph  # noqa: B018 (the copied revisions read back: a tree that does not load is undone)
     if hook is not None:
         app.info(f"Wrote the environment hook {hook}", level=0)
-    write_takeover(plan)
-    add_component_entry(settings.pyproject_path, package, label)
-    with Workspace.load(project_dir=settings.project_dir) as updated:
-        sync_alembic_config(updated.registry, settings.pyproject_path)
     # lazy: loaded when the command runs, not for its --help
     from memstack.engine.generate.write_hooks import run_hooks
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import tomlkit
 
 from memstack.core.components import valid_label
+from memstack.core.staging import FileChanges
 from memstack.engine.adopt.alembic_paths import find_config, resolve_location
 from memstack.engine.adopt.envpy import EnvReading, hook_source, read_env_py
 from memstack.engine.errors import AlembicPathError, TakeoverError
@@ -211,13 +212,12 @@ def plan_takeover(alembic_dir: str | Path, label: str, target_folder: Path, cwd:
     return plan
 
 
-def write_takeover(plan: TakeoverPlan) -> None:
+def write_takeover(plan: TakeoverPlan, changes: FileChanges) -> None:
     for taken in plan.files:
-        taken.target.parent.mkdir(parents=True, exist_ok=True)
-        taken.target.write_text(taken.text, encoding="utf-8")
+        changes.write_text(taken.target, taken.text)
 
 
-def write_env_hook(plan: TakeoverPlan, package_dir: Path) -> Path | None:
+def write_env_hook(plan: TakeoverPlan, package_dir: Path, changes: FileChanges) -> Path | None:
     """``PACKAGE/memstack_env.py`` from the project's env.py, unless there is nothing to carry or
     the package has one already (then it is left as it is)."""
 
@@ -226,7 +226,7 @@ def write_env_hook(plan: TakeoverPlan, package_dir: Path) -> Path | None:
     target = package_dir / f"{HOOK_MODULE}.py"
     if target.exists():
         return None
-    target.write_text(hook_source(plan.env, plan.label), encoding="utf-8")
+    changes.write_text(target, hook_source(plan.env, plan.label))
     return target
 
 
@@ -241,7 +241,7 @@ def package_folder(project_dir: Path, package: str) -> Path:
     return project_dir.joinpath(*package.split("."))
 
 
-def add_component_entry(pyproject: Path, package: str, label: str) -> bool:
+def add_component_entry(pyproject: Path, package: str, label: str, changes: FileChanges) -> bool:
     """Append ``{ package, label }`` to ``[tool.memstack] components`` (comments kept); False if there."""
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
     memstack = document["tool"]["memstack"]
@@ -252,11 +252,11 @@ def add_component_entry(pyproject: Path, package: str, label: str) -> bool:
     table = tomlkit.inline_table()
     table.update({"package": package, "label": label})
     components.append(table)
-    pyproject.write_text(tomlkit.dumps(document), encoding="utf-8")
+    changes.write_text(pyproject, tomlkit.dumps(document))
     return True
 
 
-def ensure_package(project_dir: Path, package: str) -> Path | None:
+def ensure_package(project_dir: Path, package: str, changes: FileChanges) -> Path | None:
     """Create ``package`` (an empty ``__init__.py``, no models) under the project root when it is missing."""
     try:
         if importlib.util.find_spec(package) is not None:
@@ -264,9 +264,7 @@ def ensure_package(project_dir: Path, package: str) -> Path | None:
     except ModuleNotFoundError:
         pass
     init = project_dir.joinpath(*package.split("."), "__init__.py")
-    init.parent.mkdir(parents=True, exist_ok=True)
     if not init.exists():
-        init.write_text('"""Component taken over from plain Alembic; declare its tables in models.py."""\n',
-                        encoding="utf-8")
+        changes.write_text(init, '"""Component taken over from plain Alembic; declare its tables in models.py."""\n')
     importlib.invalidate_caches()
     return init

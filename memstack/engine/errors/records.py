@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- the database's status (safety, start-up)
 
 
+class CorruptRecords(EngineError):
+    """A row of memstack's own tables holds a value memstack never writes (a hand edit, a bad restore)."""
+    def __init__(self, table: str, reason: str) -> None:
+        super().__init__(f"{table} holds a value memstack cannot read ({reason})")
+        self.table = table
+        self.reason = reason
+
+
 class UnknownRows(EngineError):
     """Version rows that no revision file provides (newer code migrated the database, or another tool)."""
     def __init__(self, rows: list[str], message: str | None = None) -> None:

@@ -224,6 +224,15 @@ class LockTimeout(EngineError):
         self.holder = holder
 
 
+class LockFileUnusable(EngineError):
+    """The SQLite database's folder takes no new file (read-only): neither memstack's lock file nor
+    SQLite's journal could be written, so a run is refused before its first step."""
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot write {path} beside the SQLite database (its folder takes no new file): {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class LockLost(EngineError):
     """The migration lock was lost while held; no further step may start.
 

@@ -29,6 +29,13 @@ class InvalidSyntax(RevisionFileError):
         self.line = line
 
 
+class UndecodableRevision(RevisionFileError):
+    """A revision file whose bytes are not text in its encoding (UTF-8, or its ``# coding:`` line)."""
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(path, f"cannot be read as text ({reason})")
+        self.reason = reason
+
+
 class NonLiteralField(RevisionFileError):
     def __init__(self, path: Path, name: str) -> None:
         super().__init__(path, f"{name} must be a literal (a string, a tuple of strings or None)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alembic.operations import ops as alembic_ops
 
+from memstack.core.staging import all_or_nothing
 from memstack.engine.errors import NothingToMerge
 from memstack.engine.generate.autodetect import detect, new_revision_id, slugify
 from memstack.engine.generate.renames import RenameChoices
@@ -65,13 +66,15 @@ def make_migrations(ws: Workspace, components: Sequence[str] = (), *, message: s
         files.append(PlannedFile(rev.component, rev.id, rev.name, str(path), text, tuple(rev.depends_on),
                                  rev.down_revisions))
     if write:
-
-        for planned in files:
-            write_file(Path(planned.path), planned.text)
+        with all_or_nothing() as changes:  # a file that fails to write or to read back: none is kept
+            for planned in files:
+                write_file(Path(planned.path), planned.text, changes)
+            if files:
+                ws.reload()
+                ws.graph  # noqa: B018 (read back now: a file that does not load is undone with the rest)
+            changes.remember(ws.settings.pyproject_path)
+            sync_alembic_config(ws.registry, ws.settings.pyproject_path)
         run_hooks(ws.settings.project_dir, [Path(planned.path) for planned in files])  # post_write_hooks
-        if files:
-            ws.reload()
-        sync_alembic_config(ws.registry, ws.settings.pyproject_path)
     return MakeMigrationsResult(files, detection.ignored_tables, detection.without_models, labels)
 
 
@@ -97,7 +100,9 @@ def make_merge(ws: Workspace, component: str, *, message: str | None = None, wri
     path = ws.registry.get(label).migrations_path / f"{file_name}.py"
     planned = PlannedFile(label, rid, file_name, str(path), text, (), down)
     if write:
-        write_file(path, text)
+        with all_or_nothing() as changes:
+            write_file(path, text, changes)
+            ws.reload()
+            ws.graph  # noqa: B018 (read back now: a file that does not load is undone)
         run_hooks(ws.settings.project_dir, [path])  # post_write_hooks
-        ws.reload()
     return planned

@@ -17,6 +17,7 @@ from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql import elements, functions
 
 from memstack.core.errors import MemstackError
+from memstack.core.staging import FileChanges
 from memstack.engine.alembic_compat import render_body, render_type, type_variants
 
 REVISION_TEMPLATE = "revision.py.j2"
@@ -219,7 +220,7 @@ def render_revision(templates_dir: Path, *, component: str, revision: str, messa
     return str(env.get_template(REVISION_TEMPLATE).render(
         component=component,
         revision=revision,
-        message=message,
+        message=docstring_text(message),
         down_revisions=list(down_revisions),
         down_revision=list(down_revisions) if len(down_revisions) != 1 else down_revisions[0],
         branch_labels=tuple(branch_labels),
@@ -242,15 +243,24 @@ _DATA_MIGRATION_BODY = """\
     pass"""
 
 
+def docstring_text(message: str) -> str:
+    """``message`` as it can stand inside the revision's docstring: backslashes, quotes that would
+    end it, and characters Python refuses in source (NUL) or reads as line ends are escaped."""
+    text = message.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else f"\\u{ord(ch):04x}" if ord(ch) < 0x10000
+                   else f"\\U{ord(ch):08x}" for ch in text)
+    return text + " " if text.endswith('"') else text
+
+
 def _named(ids: Sequence[str], names: Sequence[str] | None) -> list[str]:
     if not names or len(names) != len(ids):
         return list(ids)
     return [f"{name} ({rid})" for rid, name in zip(ids, names, strict=True)]
 
 
-def write_file(path: Path, text: str) -> None:
+def write_file(path: Path, text: str, changes: FileChanges) -> None:
+    """Write a new revision file through ``changes`` (undone with the rest when the command fails)."""
     if path.exists():
         raise MemstackError(f"{path} exists already; refusing to overwrite it",
                             hint="remove it, or pick another message")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    changes.write_text(path, text)

@@ -3,12 +3,10 @@
 ``alembic_version`` keeps Alembic's layout (its rows: the applied revisions no other applied one
 builds on), so plain ``alembic`` keeps working. memstack's own tables belong to no component and
 have a schema version of their own: ``memstack_history`` (one row per event), ``memstack_applied``
-(applied revisions with their checksums), ``memstack_marks`` ("running" marks for steps whose DDL
-is not transactional), ``memstack_tags`` (named snapshots) and ``memstack_meta`` (schema version,
-no-op digest). Every path writes through here: the commands (:class:`Recorder`), a run's steps
-(:func:`write_step`), plain ``alembic``, ``--sql`` scripts (:func:`offline_statements`) and the
-start-up call. Reading a database's status: :mod:`memstack.engine.records.status`.
-"""
+(applied revisions, checksums), ``memstack_marks`` ("running" marks of steps whose DDL is not
+transactional), ``memstack_tags`` (named snapshots), ``memstack_meta`` (schema version, no-op digest).
+Every path writes through here: the commands (:class:`Recorder`), a run's steps (:func:`write_step`), plain
+``alembic``, ``--sql`` scripts (:func:`offline_statements`), the start-up call. Reading: ``records.status``."""
 
 from __future__ import annotations
 
@@ -28,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement, Executable
 
 from memstack import __version__
+from memstack.engine.errors import CorruptRecords
 
 VERSION_TABLE = "alembic_version"
 BOOKKEEPING_SCHEMA_VERSION = 3
@@ -140,7 +139,9 @@ def ensure_bookkeeping(connection: Connection, existing: Collection[str] | None 
 
 def schema_version(connection: Connection) -> int:
     value = connection.execute(select(meta_table.c.value).where(meta_table.c.key == "schema_version")).scalar()
-    return int(value) if value else 1
+    if not value or str(value).isdigit():  # (anything else is a hand edit: refused, never a guessed upgrade)
+        return int(value) if value else 1
+    raise CorruptRecords(meta_table.name, f"schema_version {value!r} is not a number")
 
 
 def _put_meta(connection: Connection, key: str, value: str) -> None:

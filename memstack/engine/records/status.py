@@ -21,7 +21,8 @@ import datetime as dt
 import functools
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from memstack.core.db import database_unavailable
 from memstack.core.network import timed_out
 from memstack.core.urls import missing_sqlite_file
+from memstack.engine.errors import CorruptRecords
 from memstack.engine.records.recorder import (
     BOOKKEEPING_SCHEMA_VERSION,
     DIGEST_KEY,
@@ -158,7 +160,7 @@ class DatabaseStatus:
 
 def legacy_of_same_code(recorded: str, path: Path, current: str) -> bool:
     """A checksum of checksum algorithm 1 (before memstack 0.2) computed from this very code."""
-    verdict = checksum.verify(recorded, path.read_text(encoding="utf-8"), current)
+    verdict = checksum.verify(recorded, checksum.read_source(path), current)
     return verdict is checksum.Verdict.LEGACY_MATCH
 
 
@@ -190,17 +192,30 @@ def read_status(ws: Workspace, *, trust_digest: bool = False,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@contextmanager
+def reading(table: str) -> Iterator[None]:
+    """Rows of memstack's ``table`` read inside: a value that does not convert (a date that is no
+    date, a JSON state that is no JSON) is refused naming the table, not a crash."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise CorruptRecords(table, f"{type(exc).__name__}: {exc}") from exc
+
+
 def read_status_on(connection: Connection, tree: LoadedTree,
                    mark_progress: ProgressReader | None = None) -> DatabaseStatus:
     """The full status, read on ``connection`` (the caller's transaction, e.g. under the lock)."""
     tables = Recorder(connection).tables()
     rows = read_version_rows(connection, tables)
-    records = {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
-               for r in connection.execute(select(applied_table))} if applied_table.name in tables else {}
+    with reading(applied_table.name):
+        records = {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
+                   for r in connection.execute(select(applied_table))} if applied_table.name in tables else {}
     # each table is checked on its own: on MariaDB another process's CREATE TABLEs become
     # visible one by one, so memstack_history may exist while memstack_applied does not yet
-    marks = [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user, r.host,
-                  r.pid) for r in connection.execute(select(marks_table))] if marks_table.name in tables else []
+    with reading(marks_table.name):
+        marks = [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user,
+                      r.host, r.pid) for r in connection.execute(select(marks_table))
+                 ] if marks_table.name in tables else []
     graph = tree.graph
     unknown = sorted(r for r in rows if not graph.knows_row(r))
     applied = graph.applied_from_rows([r for r in rows if graph.knows_row(r)])
@@ -252,9 +267,26 @@ def remember(ws: Workspace, status: DatabaseStatus | None = None) -> None:
             return
         value = _combined(_tree_digest(ws), status.facts())
         with ws.engine.begin() as connection:
-            Recorder(connection).store_digest(value)
+            _bound_cache_write(connection, ws.settings.lock_timeout)
+            try:
+                Recorder(connection).store_digest(value)
+            finally:
+                if connection.dialect.name in ("mysql", "mariadb"):
+                    connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = DEFAULT, "
+                                               "lock_wait_timeout = DEFAULT")
     except SQLAlchemyError:  # failing to write it only costs the next start the full path
         return
+
+
+def _bound_cache_write(connection: Connection, lock_timeout: float) -> None:
+    """The digest is a cache: its write waits for another session's row or table lock no longer than
+    ``lock_timeout`` and at most 1 s (it waited innodb_lock_wait_timeout, 50 s, on MariaDB, and for
+    ever on PostgreSQL, after a run that had found nothing to do)."""
+    seconds = min(lock_timeout, 1.0)
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(seconds * 1000))}ms'")
+    elif connection.dialect.name in ("mysql", "mariadb"):  # whole seconds, 1 at least
+        connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1, lock_wait_timeout = 1")
 
 
 # --------------------------------------------------------------------------- the no-op digest

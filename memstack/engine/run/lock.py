@@ -30,13 +30,14 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from sqlalchemy import text
 
 from memstack.core.errors import MemstackError
 from memstack.core.heartbeat import idle_session_bound
-from memstack.engine.errors import LockLost, LockTimeout
+from memstack.engine.errors import LockFileUnusable, LockLost, LockTimeout
 from memstack.engine.run.fencing import (
     HeldLock,
     held_for,
@@ -292,14 +293,32 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
 # --------------------------------------------------------------------------- SQLite (the file: lockfile.py)
 
 
+def _open_lock_file(path: Path) -> IO[str]:
+    """The lock file, opened for the run; its folder must take new files, since SQLite writes its
+    journal there (a read-only folder would otherwise fail the first step, as if the revision had)."""
+    import tempfile  # lazy: kept off the no-op path and --help
+
+    try:  # (the folder exists: core.db refuses a SQLite URL whose folder does not)
+        handle = open(path, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise LockFileUnusable(str(path), exc.strerror or str(exc)) from exc
+    try:
+        with tempfile.TemporaryFile(dir=path.parent, prefix=".memstack-probe-"):
+            pass
+    except OSError as exc:
+        handle.close()
+        raise LockFileUnusable(f"{path.parent}/.memstack-probe-*", exc.strerror or str(exc)) from exc
+    return handle
+
+
 @contextmanager
 def _sqlite_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) -> Iterator[HeldLock]:
     path = sqlite_lock_path(engine)
     if path is None:  # an in-memory database lives in one process only
         yield HeldLock(engine, "SQLite (in memory)", lambda: None)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
+    handle = _open_lock_file(path)
+    with handle:
         _wait_loop(lambda: try_lock(handle), lambda: describe_file_holder(path), timeout, on_wait,
                    f"SQLite file {path.name}")
         handle.seek(0)

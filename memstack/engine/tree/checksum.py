@@ -21,6 +21,8 @@ import hashlib
 from enum import Enum
 from pathlib import Path
 
+from memstack.engine.errors import UndecodableRevision
+
 ALGORITHM = 2
 """1: SHA-256 of ``ast.dump`` (Python-dependent); 2: SHA-256 of :func:`canonical_form`."""
 
@@ -125,7 +127,22 @@ def checksum_source(source: str) -> str:
 
 
 def checksum_file(path: Path) -> str:
-    return checksum_source(path.read_text(encoding="utf-8"))
+    return checksum_source(read_source(path))
+
+
+def read_source(path: Path) -> str:
+    """A revision file's text as Python reads it: UTF-8 unless its ``# coding:`` line says otherwise
+    (Alembic imports it that way); bytes that are no text in that encoding are refused by name."""
+    from importlib.util import decode_source  # lazy: kept off the no-op path and --help
+
+    data = path.read_bytes()
+    try:
+        return decode_source(data)
+    except UnicodeDecodeError as exc:
+        raise UndecodableRevision(path, f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
+                                  f"{exc.encoding}") from exc
+    except (SyntaxError, LookupError) as exc:  # an unknown or contradictory coding line
+        raise UndecodableRevision(path, str(getattr(exc, "msg", None) or exc)) from exc
 
 
 def _legacy_fields(node: ast.AST, flavour: str) -> list[str]:

@@ -215,7 +215,7 @@ class RevisionIndex:
         if cached is not None and cached[0] == key and self._trusted(key):
             self._seen[path.name] = cached
             return cached[1]
-        source = path.read_text(encoding="utf-8")
+        source = checksum.read_source(path)
         header: Header = parse(path, source)
         self._seen[path.name] = (key, header)
         self._dirty = True  # rewritten even when equal: a racy entry becomes trusted once older

@@ -49,17 +49,20 @@ class RevisionFile:
     elidable: bool = False  # its data work may be dropped when it is squashed
 
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
+def _as_tuple(path: Path, name: str, value: Any) -> tuple[str, ...]:
+    """An id field as a tuple of ids: None, one string, or a tuple or list of non-empty strings."""
     if value is None:
         return ()
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
         return (value,)
-    return tuple(str(v) for v in value)
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise NonLiteralField(path, name)
 
 
 def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     """Read revision metadata from a file's syntax tree (the file is not executed)."""
-    text = path.read_text(encoding="utf-8") if source is None else source
+    text = checksum.read_source(path) if source is None else source
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
@@ -88,14 +91,14 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         path=path,
         revision=revision,
         # a squash's own parents, while plain Alembic's down_revision names the range it replaces
-        down_revision=_as_tuple(found.get("squash_down_revision" if "replaces" in found and
-                                          "squash_down_revision" in found else "down_revision")),
-        depends_on=_as_tuple(found.get("depends_on")),
-        branch_labels=_as_tuple(found.get("branch_labels")),
+        down_revision=_as_tuple(path, "down_revision", found.get(
+            "squash_down_revision" if "replaces" in found and "squash_down_revision" in found else "down_revision")),
+        depends_on=_as_tuple(path, "depends_on", found.get("depends_on")),
+        branch_labels=_as_tuple(path, "branch_labels", found.get("branch_labels")),
         irreversible=irreversible,
         atomic=bool(found["atomic"]) if "atomic" in found else not _uses_autocommit_block(tree),
         guard=_guard_marker(path, found.get("guard")),
-        replaces=_as_tuple(found.get("replaces")),
+        replaces=_as_tuple(path, "replaces", found.get("replaces")),
         elidable=found.get("elidable") is True,
     )
 
@@ -121,7 +124,8 @@ def _guard_marker(path: Path, value: Any) -> tuple[tuple[str, Any], ...]:
 
     if not isinstance(value, dict):
 
-        raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}")
+        raise ConfigurationError(f"{path}: guard must be a dict such as {{'ddl_lock_timeout': 5}}, not {value!r}",
+                                 hint="write guard = {'ddl_lock_timeout': 5} (a dict literal), or remove it")
     DEFAULT_GUARD.overridden(value, f"{path}'s guard", revision=True)
     return tuple(sorted(value.items()))
 
