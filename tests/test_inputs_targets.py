@@ -1,5 +1,5 @@
 """TARGET strings and ``--targets`` lists as surfaces (issue 24; strategies in
-``support/strategies/targets.py``): a target is found, or refused listing what it could mean; nothing
+``support/strategies/targets.py``; ``--targets`` lists too): a target is found, or refused listing what it could mean; nothing
 is changed by a refusal, and ``--plan`` changes nothing at all."""
 
 from __future__ import annotations
@@ -38,11 +38,20 @@ def test_any_target(world: tuple[Path, str], component: str, target: str, comman
     assert full_snapshot(url) == before, result
 
 
-def test_targets_lists() -> None:
-    """``migrate --targets FILE`` (issue 23) is not on this branch: TARGET_LISTS waits for it."""
-    from memstack.cli.commands.migrate import command
-
-    if not any("--targets" in param.opts for param in command.params):
-        pytest.skip("migrate --targets is built on another branch (issue 23); "
-                    "support/strategies/targets.py:TARGET_LISTS is its strategy")
-    given(TARGET_LISTS)(lambda _text: None)()  # pragma: no cover (replaced by the real property once merged)
+@given(text=TARGET_LISTS, command=st.sampled_from([("showmigrations", "--json"), ("check",)]))
+@example(text="sqlite:///{data}/no/such/folder/t.db", command=("check",))  # a typo never creates a database
+@example(text="\ufeffsqlite://\n# a comment\n\n", command=("showmigrations", "--json"))
+def test_targets_lists(world: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory, text: str,
+                       command: tuple[str, ...]) -> None:
+    """``--targets FILE`` (issue 23): whatever the file holds, a report or one error line, never a
+    traceback; no database is created or changed by reading the targets' state."""
+    project, url = world
+    data = Path(url.removeprefix("sqlite:///")).parent
+    listing = tmp_path_factory.mktemp("targets") / "targets.txt"
+    listing.write_text(text.replace("{data}", str(data)), encoding="utf-8")
+    before, files = full_snapshot(url), sorted(data.rglob("*"))
+    result = run_inprocess(project, ["--database-url", url, command[0], "--targets", str(listing), *command[1:]])
+    assert result.code in (0, 1, 2), result
+    assert "Traceback" not in result.err and "error: unexpected" not in result.err, result
+    assert sum(line.startswith(("error:", "Error:")) for line in result.err.splitlines()) <= 1, result
+    assert full_snapshot(url) == before and sorted(data.rglob("*")) == files, result

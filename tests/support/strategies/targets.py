@@ -4,9 +4,7 @@ TARGET forms (contract, TARGET): ``zero``, ``head``, digits matched against file
 name or its slug, a revision id or a unique prefix; here with every near miss: other components'
 ids, prefixes shared by several ids, case, whitespace, signs, huge numbers, paths, text.
 
-``--targets`` (a URL a line, ``URL#schema=NAME``, ``-`` for stdin; issue 23) is built by another
-helper and is not on this branch yet: :data:`TARGET_LISTS` is ready for it, and
-``tests/test_inputs_targets.py`` skips that surface with the reason until ``migrate --targets`` exists.
+``--targets`` files (a URL a line, ``URL#schema=NAME``, ``-`` for stdin; issue 23): :data:`TARGET_LISTS`.
 """
 
 from __future__ import annotations
