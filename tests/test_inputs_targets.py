@@ -1,5 +1,5 @@
 """TARGET strings and ``--targets`` lists as surfaces (issue 24; strategies in
-``support/strategies/targets.py``; ``--targets`` lists too): a target is found, or refused listing what it could mean; nothing
+``support/strategies/targets.py``): a target is found, or refused listing what it could mean; nothing
 is changed by a refusal, and ``--plan`` changes nothing at all."""
 
 from __future__ import annotations
