@@ -37,13 +37,6 @@ from support.running import migrate
 
 from memstack.core.settings import DEFAULT_COMPONENTS
 
-# Byte-code caches on: a machine that sets PYTHONDONTWRITEBYTECODE (this one and CI do) would make
-# every manage.py / alembic process the suite starts compile memstack, Alembic's environment and the
-# revision files from source again (about 0.6 s of CPU each, a fifth of the suite on two cores).
-# Set here, before the xdist workers start, so every process they spawn inherits it.
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-sys.dont_write_bytecode = False
-
 # Hypothesis (the input surfaces, tests/test_inputs_*.py): a few examples per surface in the normal
 # suite; `pytest --hypothesis-profile=long tests/test_inputs_*.py` tries many more (README: Testing inputs).
 # No deadline: one example runs a whole command, and the machine's load varies.
@@ -71,6 +64,18 @@ def _clear_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     _clear_environment(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _forget_seen_passwords() -> Iterator[None]:
+    """The passwords redaction has seen are kept per process (``redact`` scrubs them from errors): a
+    test's URLs (a Hypothesis password ``postgres``) must not garble the next test's messages."""
+    from memstack.core import redaction
+
+    seen = set(redaction._known_secrets)
+    yield
+    redaction._known_secrets.clear()
+    redaction._known_secrets.update(seen)
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ def test_takeover_of_half_migrated_database(project: Path, postgres_url: str, tm
 
     with temporary_database("postgres") as reference:
         write_foreign_project(tmp_path / "reference", reference, count=COUNT)
-        for path in (tmp_path / "foreign" / "alembic" / "versions").iterdir():  # the same ids and files
+        for path in (tmp_path / "foreign" / "alembic" / "versions").glob("*.py"):  # the same ids and files
             (tmp_path / "reference" / "alembic" / "versions" / path.name).write_bytes(path.read_bytes())
         for stale in (tmp_path / "reference" / "alembic" / "versions").glob("*.py"):
             if not (tmp_path / "foreign" / "alembic" / "versions" / stale.name).exists():

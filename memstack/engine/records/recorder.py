@@ -5,8 +5,7 @@ builds on), so plain ``alembic`` keeps working. memstack's own tables belong to 
 have a schema version of their own: ``memstack_history`` (one row per event), ``memstack_applied``
 (applied revisions, checksums), ``memstack_marks`` ("running" marks of steps whose DDL is not
 transactional), ``memstack_tags`` (named snapshots), ``memstack_meta`` (schema version, no-op digest).
-Every path writes through here: the commands (:class:`Recorder`), a run's steps (:func:`write_step`), plain
-``alembic``, ``--sql`` scripts (:func:`offline_statements`), the start-up call. Reading: ``records.status``."""
+Every path (:class:`Recorder`, :func:`write_step`, plain alembic, --sql, start-up) writes here; reading: status."""
 
 from __future__ import annotations
 
