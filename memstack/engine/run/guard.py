@@ -309,19 +309,18 @@ class Guard:
                        *, committed: bool, whole_plan: bool = False, record: bool = True) -> None:
         """Record the try and sleep before the next one, or raise the step's failure naming the blockers."""
         statement, waited = timed
-        who = tuple(self._blockers(statement))
-        last = index + 1 >= len(rungs) or committed
-        if last:
-            gave_up = LockWaitGaveUp(statement=statement, attempts=index + 1, waited_ms=waited, blockers=who,
-                                     resumable=not committed)
-            raise StepFailed(gave_up, failed.started_at, failed.duration_ms) from failed.cause
-        following = rungs[index + 1]
-        allowed = int(server_wait(self.dialect, rungs[index].lock_timeout) * 1000)
-        self.report(step, Retry(index + 1, waited, allowed, int(following.sleep * 1000), statement, who, failed.text,
-                                whole_plan), record=record)
-        try:
+        try:  # Ctrl-C between tries (reading the blockers, recording the try, sleeping): recorded as the failure
+            who = tuple(self._blockers(statement))
+            if index + 1 >= len(rungs) or committed:  # the last try
+                gave_up = LockWaitGaveUp(statement=statement, attempts=index + 1, waited_ms=waited, blockers=who,
+                                         resumable=not committed)
+                raise StepFailed(gave_up, failed.started_at, failed.duration_ms) from failed.cause
+            following = rungs[index + 1]
+            allowed = int(server_wait(self.dialect, rungs[index].lock_timeout) * 1000)
+            self.report(step, Retry(index + 1, waited, allowed, int(following.sleep * 1000), statement, who,
+                                    failed.text, whole_plan), record=record)
             time.sleep(following.sleep)
-        except KeyboardInterrupt as interrupted:  # Ctrl-C between tries: nothing waits on the server
+        except KeyboardInterrupt as interrupted:  # nothing waits on the server between tries
             raise StepFailed(interrupted, failed.started_at, failed.duration_ms) from None
 
     def _blockers(self, statement: str) -> list[found.Blocker]:
