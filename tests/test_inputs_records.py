@@ -32,6 +32,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, _migrated_sqlite_template: P
 @example(statement="UPDATE memstack_meta SET value = 'x' WHERE key = 'schema_version'", command=("migrate",))
 @example(statement="INSERT INTO memstack_tags (name, created_at, state) VALUES ('t', '2026-12-07 10:00:00', '[1]')",
          command=("tag", "--list"))  # found (long profile): unexpected AttributeError ('list' has no 'items')
+@example(statement="UPDATE memstack_history SET event = X'00ff'", command=("history",))  # found (CI, long profile)
+@example(statement="UPDATE alembic_version SET version_num = X'00ff'", command=("showmigrations",))
+@example(statement="UPDATE memstack_applied SET checksum = 7", command=("migrate",))
 def test_corrupted_bookkeeping(world: tuple[Path, Path, Path], statement: str, command: tuple[str, ...]) -> None:
     project, template, database = world
     shutil.copyfile(template, database)

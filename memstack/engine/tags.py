@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from memstack.engine.errors import InvalidTagName, TagExists, TagRevisionsMissing, UnknownTag
 from memstack.engine.records.recorder import Recorder, tags_table, utcnow
-from memstack.engine.records.status import read_status_on, reading
+from memstack.engine.records.status import read_status_on, reading, typed
 from memstack.engine.review.show import iso
 from memstack.engine.run.lock import migration_lock
 from memstack.engine.run.safety import unknown_rows_error
@@ -59,8 +59,8 @@ def read_tags(connection: Connection) -> dict[str, tuple[dt.datetime, dict[str, 
     if tags_table.name not in Recorder(connection).tables():
         return {}
     with reading(tags_table.name):
-        tags = {r.name: (r.created_at, json.loads(r.state)) for r in
-                connection.execute(select(tags_table).order_by(tags_table.c.created_at, tags_table.c.name))}
+        query = select(tags_table).order_by(tags_table.c.created_at, tags_table.c.name)
+        tags = {r.name: (r.created_at, json.loads(r.state)) for r in typed(tags_table, connection.execute(query))}
         for name, (_, state) in tags.items():  # {component: [heads]}, as save_tag writes it
             if not isinstance(state, dict) or not all(isinstance(v, list) for v in state.values()):
                 raise TypeError(f"the state of tag {name!r} is not {{component: [revisions]}}: {state!r}"[:200])

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, String, cast, inspect, literal, select, union_all
-from sqlalchemy.engine import Connection
+from sqlalchemy import Integer, String, Table, cast, inspect, literal, select, union_all
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from memstack.core.db import database_unavailable
@@ -202,19 +202,47 @@ def reading(table: str) -> Iterator[None]:
         raise CorruptRecords(table, f"{type(exc).__name__}: {exc}") from exc
 
 
+_EXPECTED_TYPES: dict[type, tuple[type, ...]] = {
+    str: (str,), int: (int,), bool: (bool, int), dt.datetime: (dt.datetime,)}
+
+
+def typed(table: Table, rows: Iterable[Row[Any]]) -> list[Row[Any]]:
+    """``rows`` of memstack's ``table``, each value checked against its column's type: SQLite stores
+    whatever a hand-written UPDATE puts in (bytes in a text column, text in a number column), and a
+    value of the wrong type would otherwise fail later, far from the table that holds it (a
+    ``TypeError`` while formatting output). Call inside :func:`reading`."""
+    expected = {}
+    for column in table.c:
+        try:
+            expected[column.name] = _EXPECTED_TYPES.get(column.type.python_type, (object,))
+        except NotImplementedError:  # pragma: no cover - every bookkeeping column has a python type
+            expected[column.name] = (object,)
+    checked = []
+    for row in rows:
+        for name, value in row._mapping.items():
+            kinds = expected.get(str(name), (object,))
+            if value is not None and not isinstance(value, kinds):
+                raise TypeError(f"column {name} holds {type(value).__name__} {value!r:.60}, "
+                                f"not {kinds[0].__name__}")
+        checked.append(row)
+    return checked
+
+
 def read_status_on(connection: Connection, tree: LoadedTree,
                    mark_progress: ProgressReader | None = None) -> DatabaseStatus:
     """The full status, read on ``connection`` (the caller's transaction, e.g. under the lock)."""
     tables = Recorder(connection).tables()
     rows = read_version_rows(connection, tables)
     with reading(applied_table.name):
+        applied_rows = typed(applied_table, connection.execute(select(applied_table))) \
+            if applied_table.name in tables else []
         records = {r.revision: AppliedRecord(r.revision, r.component, r.name, r.checksum, bool(r.verified))
-                   for r in connection.execute(select(applied_table))} if applied_table.name in tables else {}
+                   for r in applied_rows}
     # each table is checked on its own: on MariaDB another process's CREATE TABLEs become
     # visible one by one, so memstack_history may exist while memstack_applied does not yet
     with reading(marks_table.name):
         marks = [Mark(r.revision, r.component, r.name, r.direction, r.state, r.started_at, r.error, r.os_user,
-                      r.host, r.pid) for r in connection.execute(select(marks_table))
+                      r.host, r.pid) for r in typed(marks_table, connection.execute(select(marks_table)))
                  ] if marks_table.name in tables else []
     graph = tree.graph
     unknown = sorted(r for r in rows if not graph.knows_row(r))
@@ -228,7 +256,8 @@ def read_version_rows(connection: Connection, tables: Iterable[str] | None = Non
     """The rows of ``alembic_version`` (none when it does not exist)."""
     if VERSION_TABLE not in (tables if tables is not None else inspect(connection).get_table_names()):
         return []
-    return sorted(row[0] for row in connection.execute(select(version_table.c.version_num)))
+    with reading(VERSION_TABLE):
+        return sorted(row[0] for row in typed(version_table, connection.execute(select(version_table.c.version_num))))
 
 
 def squash_evidence(connection: Connection, tree: LoadedTree) -> list[str]:

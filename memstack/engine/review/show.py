@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from memstack.core.urls import missing_sqlite_file
 from memstack.engine.errors import NotOneRevision
 from memstack.engine.records.recorder import Recorder, history_table
-from memstack.engine.records.status import DatabaseStatus, read_status, reading
+from memstack.engine.records.status import DatabaseStatus, read_status, reading, typed
 from memstack.engine.run.offline import render_step
 from memstack.engine.tree.graph import Revision, Step
 from memstack.engine.tree.planner import forwards_plan, resolve_target
@@ -94,7 +94,7 @@ def read_history(connection: Connection, component: str | None = None, limit: in
     if limit:
         query = query.limit(limit)
     with reading(history_table.name):
-        rows = list(connection.execute(query).mappings())[::-1]
+        rows = [r._mapping for r in typed(history_table, connection.execute(query))][::-1]
     return [HistoryEntry(
         id=r["id"], event=r["event"], component=r["component"], revision=r["revision"], name=r["name"],
         direction=r["direction"], started_at=r["started_at"], duration_ms=r["duration_ms"],
