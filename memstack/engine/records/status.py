@@ -202,29 +202,18 @@ def reading(table: str) -> Iterator[None]:
         raise CorruptRecords(table, f"{type(exc).__name__}: {exc}") from exc
 
 
-_EXPECTED_TYPES: dict[type, tuple[type, ...]] = {
-    str: (str,), int: (int,), bool: (bool, int), dt.datetime: (dt.datetime,)}
+_EXPECTED_TYPES = {str: (str,), int: (int,), bool: (bool, int), dt.datetime: (dt.datetime,)}
 
 
 def typed(table: Table, rows: Iterable[Row[Any]]) -> list[Row[Any]]:
-    """``rows`` of memstack's ``table``, each value checked against its column's type: SQLite stores
-    whatever a hand-written UPDATE puts in (bytes in a text column, text in a number column), and a
-    value of the wrong type would otherwise fail later, far from the table that holds it (a
-    ``TypeError`` while formatting output). Call inside :func:`reading`."""
-    expected = {}
-    for column in table.c:
-        try:
-            expected[column.name] = _EXPECTED_TYPES.get(column.type.python_type, (object,))
-        except NotImplementedError:  # pragma: no cover - every bookkeeping column has a python type
-            expected[column.name] = (object,)
-    checked = []
-    for row in rows:
-        for name, value in row._mapping.items():
-            kinds = expected.get(str(name), (object,))
-            if value is not None and not isinstance(value, kinds):
-                raise TypeError(f"column {name} holds {type(value).__name__} {value!r:.60}, "
-                                f"not {kinds[0].__name__}")
-        checked.append(row)
+    """``rows`` of memstack's ``table``, each value checked against its column's type (call inside
+    :func:`reading`): SQLite keeps what a hand-written UPDATE puts in (bytes in a text column), and
+    a wrong type would otherwise fail far from its table (a ``TypeError`` while printing)."""
+    expected = {c.name: _EXPECTED_TYPES.get(c.type.python_type, (object,)) for c in table.c}
+    checked = list(rows)
+    for name, value in ((n, v) for row in checked for n, v in row._mapping.items()):
+        if value is not None and not isinstance(value, kinds := expected.get(str(name), (object,))):
+            raise TypeError(f"column {name} holds {type(value).__name__} {value!r:.60}, not {kinds[0].__name__}")
     return checked
 
 
