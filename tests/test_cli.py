@@ -225,6 +225,15 @@ def test_call_command_raises_instead_of_exiting(tmp_path: Path, project: Path) -
         call_command("components", bogus=True, project_dir=str(project), stdout=io.StringIO())
 
 
+def test_call_command_words_a_database_error_a_command_lets_through(project: Path) -> None:
+    """onboard reads the database outside ``open_workspace``: its driver error is worded as on the
+    command line (no password, a fix line), not passed on raw."""
+    url = "postgresql+psycopg://postgres:sekrit@127.0.0.1:1/nowhere"  # port 1: refused at once
+    with pytest.raises(MemstackError, match="cannot use the database") as raised:
+        call_command("onboard", database_url=url, project_dir=str(project), stdout=io.StringIO(), stderr=io.StringIO())
+    assert "sekrit" not in str(raised.value) and "fix:" in str(raised.value)
+
+
 def test_call_command_raises_for_a_broken_command(cmd_project: tuple[Path, str]) -> None:
     root, _package = cmd_project
     with pytest.raises(MemstackError, match="failed to load"):

@@ -351,9 +351,16 @@ def call_command(name: str, /, *args: object, stdout: IO[str] | None = None, std
     except click.UsageError as exc:
         raise MemstackError(f"{name}: {exc.format_message()}") from exc
     except MemstackError as exc:
-        from memstack.cli.errors import for_person
+        from memstack.cli.errors import for_person  # lazy: the wordings import the engine
 
         worded = for_person(exc)
         if worded is exc:
             raise
         raise worded from exc
+    except Exception as exc:  # a database error a command let through: worded as the command line words it
+        translated = _database_error(app, exc)
+        if translated is None:
+            raise
+        from memstack.cli.errors import for_person  # lazy: the wordings import the engine
+
+        raise for_person(translated) from exc
