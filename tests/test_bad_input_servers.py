@@ -95,6 +95,21 @@ def test_postgres_unknown_user(project: Path, migrated_postgres: str) -> None:
     assert snapshot(migrated_postgres) == before
 
 
+@pytest.mark.parametrize(("backend", "query", "says"), [
+    pytest.param("postgres", "options=-c%20statement_timeout%3Dbogus", 'invalid value for parameter',
+                 marks=pytest.mark.postgres, id="postgres"),
+    pytest.param("mariadb", "init_command=SET%20no_such_variable%3D1", "Unknown system variable",
+                 marks=pytest.mark.mariadb, id="mariadb")])
+def test_a_setting_the_server_refuses_is_named_in_the_fix(project: Path, backend: str, query: str, says: str) -> None:
+    """A connection option from the URL's query that the server refuses: the fix line points at the
+    query, not at a server that is not running."""
+    url = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+           "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql"}[backend]
+    result = run_manage(project, ["--database-url", f"{url}?{query}", "showmigrations"])
+    assert_clear_message(result, 1, says)
+    assert "the server refused a setting that the URL's query" in result.err, result
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("args", [("migrate",), ("showmigrations",), ("history",), ("check", "--database"),
                                   ("migrate", "memo", "zero", "--yes"), ("stamp", "memo", "zero"),

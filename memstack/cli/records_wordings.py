@@ -27,8 +27,16 @@ def _database_unavailable(error: DatabaseUnavailable) -> Worded:
     if error.url.startswith("sqlite"):
         return error.message, ("check the SQLite path in --database-url (MEMSTACK_DATABASE_URL, DATABASE_URL, "
                                "database_url): it must name a SQLite database file, or a file not created yet")
+    if "?" in error.url and any(sign in error.reason.lower() for sign in _REFUSED_SETTING):
+        return error.message, ("the server refused a setting that the URL's query (after '?') passes: correct "
+                               "the value the message names, or remove it from the URL")
     return error.message, ("check that the server is running and the URL (host, port, user, database) is "
                            f"right; '{program()} doctor' tells more")
+
+
+# what PostgreSQL and MariaDB say when a connection option from the URL's query is refused
+_REFUSED_SETTING = ("invalid value for parameter", "unrecognized configuration parameter", "ssl",
+                    "unknown system variable", "invalid connection option", "incorrect argument type")
 
 
 def _corrupt_records(error: CorruptRecords) -> Worded:
