@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
+
 from memstack.core.errors import MemstackError
 from memstack.core.guardsettings import GuardSettings
 from memstack.engine.errors import NonAtomicInPlan
@@ -186,7 +188,12 @@ class Executor:
                 return self._step(recorder, None if outside else connection, step, state, fake=fake, event=event,
                                   durable=not lazy)
         try:
-            result = self.guard.run_step(step, None if outside or fake else connection, attempt)
+            try:
+                result = self.guard.run_step(step, None if outside or fake else connection, attempt)
+            except DBAPIError as exc:  # the session ended between tries (BEGIN, the guard's SET): the step failed
+                if not crash.connection_lost(exc):
+                    raise
+                raise StepFailed(exc, utcnow(), 0) from exc
             self._unflushed = not outside and lazy  # (outside: recorded synchronously, after every earlier step)
         except StepFailed as failed:
             untouched = getattr(failed.cause, "resumable", False)  # the guard stopped it before anything committed
