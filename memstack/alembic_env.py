@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +30,11 @@ from memstack.core.components import _has_models, is_bookkeeping_table
 from memstack.core.db import metadata
 from memstack.core.errors import MemstackError
 from memstack.engine.alembic_compat import StepsFunction, environment_behind, wrap_steps
-from memstack.engine.generate.comparison import models_of_their_own
+from memstack.engine.generate.comparison import models_of_their_own, per_owner_options
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.records.status import read_status_on
 from memstack.engine.review.schemadoc import ownership
-from memstack.engine.run.envhooks import hook_alembic_steps
+from memstack.engine.run.envhooks import compare_options, hook_alembic_steps
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import migration_lock
 from memstack.engine.run.safety import ensure_safe, record_unverified
@@ -70,8 +70,9 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     return not (type_ == "table" and is_bookkeeping_table(str(name or "")))
 
 
-def comparison_filters(ws: Workspace) -> dict[str, Any]:
-    """``include_name``/``include_object`` for ``alembic check`` and autogenerate through memstack's env.py.
+def comparison_filters(ws: Workspace, hooked: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """``include_name``/``include_object`` for ``alembic check`` and autogenerate through memstack's env.py
+    (and each hooked component's compare options, ``hooked``: see :func:`per_owner_options`).
 
     A table is compared only when its owner (the component whose revision creates it, else whose
     models declare it) has models: each component against its own models, a component without
@@ -81,17 +82,10 @@ def comparison_filters(ws: Workspace) -> dict[str, Any]:
     owners, _ = ownership(ws)
     with_models = {c.label for c in ws.registry if _has_models(c) and not models_of_their_own(c.package)}
 
-    def compared(name: str | None) -> bool:
-        table = str(name or "")
+    def compared(table: str) -> bool:
         return not is_bookkeeping_table(table) and owners.get(table) in with_models
 
-    def name_filter(name: str | None, type_: str, parent_names: Any) -> bool:
-        return type_ != "table" or compared(name)
-
-    def object_filter(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        return type_ != "table" or compared(name)
-
-    return {"include_name": name_filter, "include_object": object_filter}
+    return per_owner_options(compared, owners, hooked or {})
 
 
 def command_name(context: Any) -> str:
@@ -258,8 +252,11 @@ def _run_environment(context: Any, ws: Workspace) -> None:
             if is_mutating(context):
                 _run_mutating(context, ws, connection, ours, options)
             else:
+                setup = ws.alembic_setup()  # alembic check: hooked components compare with their own options
+                hooked = compare_options(setup.hooks, setup.config, connection) \
+                    if setup.hooks and command_name(context).startswith("check") else {}
                 context.configure(connection=connection, dont_mutate=True, target_metadata=metadata,
-                                  **{**options, **comparison_filters(ws)})
+                                  **{**options, **comparison_filters(ws, hooked)})
                 with context.begin_transaction():
                     context.run_migrations()
     except MemstackError as error:

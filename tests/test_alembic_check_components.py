@@ -10,7 +10,7 @@ from pathlib import Path
 
 from support.databases import execute
 from support.foreign import write_foreign_project
-from support.projects import REPO_ROOT, add_alembic_config, write_package
+from support.projects import REPO_ROOT, add_alembic_config, set_components, write_package
 from support.running import alembic, manage
 
 from memstack.alembic_env import include_object
@@ -52,3 +52,39 @@ def test_include_object_for_a_projects_own_env_py() -> None:
         assert include_object(None, name, "table", True, None) is False
     assert include_object(None, "orders", "table", True, None) is True
     assert include_object(None, "memstack_history", "column", True, None) is True
+
+
+def _shelf_models(title_type: str) -> str:
+    return ("from sqlalchemy import Integer, String\nfrom sqlalchemy.orm import Mapped, mapped_column\n"
+            "from memstack.core.db import Base\n\n\nclass Shelf(Base):\n    __tablename__ = 'shelves'\n"
+            "    id: Mapped[int] = mapped_column(Integer, primary_key=True)\n"
+            f"    title: Mapped[str] = mapped_column({title_type})\n")
+
+
+def test_plain_alembic_check_compares_with_each_components_hook_options(project: Path, sqlite_url: str) -> None:
+    """A component whose environment hook sets ``compare_type = False`` (and whose include_object leaves
+    a table out): plain ``alembic check`` agrees with ``manage.py check``, component by component."""
+    write_package(project, "shelf", {"models.py": _shelf_models("String(50)")})
+    (project / "migrations" / "shelf").mkdir()
+    set_components(project, "shelf")
+    add_alembic_config(project)
+    for step in (("makemigrations", "shelf"), ("migrate",)):
+        done = manage(project, sqlite_url, *step, pythonpath=[project])
+        assert done.code == 0, done.err
+    (project / "shelf" / "models.py").write_text(_shelf_models("String(80)"))  # a type change only
+    checked = alembic(project, sqlite_url, "check", pythonpath=[REPO_ROOT, project])
+    assert checked.code != 0 and "shelves" in checked.out + checked.err  # no hook: the change is found
+
+    (project / "shelf" / "memstack_env.py").write_text(
+        "def setup(env):\n    env.options['compare_type'] = False\n")
+    for run in (alembic(project, sqlite_url, "check", pythonpath=[REPO_ROOT, project]),
+                manage(project, sqlite_url, "check", pythonpath=[project])):
+        assert run.code == 0, run.out + run.err
+
+    (project / "shelf" / "models.py").write_text(_shelf_models("String(80)") + "    extra: Mapped[int | None]\n")
+    (project / "shelf" / "memstack_env.py").write_text(
+        "def setup(env):\n    env.options['compare_type'] = False\n"
+        "    env.options['include_object'] = lambda obj, name, type_, reflected, compare_to: name != 'extra'\n")
+    for run in (alembic(project, sqlite_url, "check", pythonpath=[REPO_ROOT, project]),
+                manage(project, sqlite_url, "check", pythonpath=[project])):
+        assert run.code == 0, run.out + run.err

@@ -87,6 +87,52 @@ def _autogenerate(connection: Connection, metadata: MetaData, compared: Callable
     return upgrade_ops_of(context, metadata)
 
 
+def per_owner_options(compared: Callable[[str], bool], owners: Mapping[str, str],
+                      hooked: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``context.configure()`` options for ONE comparison of every component's tables (plain
+    ``alembic check`` through memstack's env.py): only tables ``compared`` accepts, and each table
+    under its owner's environment-hook options (``include_name``/``include_object`` and
+    ``compare_type``/``compare_server_default``, a flag or Alembic's callable), as ``manage.py check``
+    compares each hooked component in a pass of its own."""
+
+    def hook_of(table: str | None) -> Mapping[str, Any]:
+        return hooked.get(owners.get(str(table or ""), ""), {})
+
+    def include_name(name: str | None, type_: str, parents: Any) -> bool:
+        table = name if type_ == "table" else (parents or {}).get("table_name")
+        if type_ == "table" and not compared(str(name or "")):
+            return False
+        theirs = hook_of(table).get("include_name")
+        return theirs is None or bool(theirs(name, type_, parents))
+
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+        if type_ == "table" and not compared(str(name or "")):
+            return False
+        theirs = hook_of(table).get("include_object")
+        return theirs is None or bool(theirs(obj, name, type_, reflected, compare_to))
+
+    options: dict[str, Any] = {"include_name": include_name, "include_object": include_object}
+    for key, default in (("compare_type", True), ("compare_server_default", False)):
+        if any(key in hook for hook in hooked.values()):
+            options[key] = _per_owner_compare(key, default, hook_of)
+    return options
+
+
+def _per_owner_compare(key: str, default: bool, hook_of: Callable[[str | None], Mapping[str, Any]]
+                       ) -> Callable[..., bool | None]:
+    """Alembic's ``compare_type``/``compare_server_default`` callable, answering with the column's owner's
+    setting: False: no difference; True: Alembic's own comparison (None); a callable: its answer."""
+
+    def compare(context: Any, inspected_column: Any, metadata_column: Any, *values: Any) -> bool | None:
+        setting = hook_of(getattr(metadata_column.table, "name", None)).get(key, default)
+        if callable(setting):
+            return setting(context, inspected_column, metadata_column, *values)  # type: ignore[no-any-return]
+        return None if setting else False
+
+    return compare
+
+
 def _owned_by(owners: dict[str, str], label: str) -> Callable[[str], bool]:
     return lambda name: owners.get(name) == label
 
