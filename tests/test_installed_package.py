@@ -24,6 +24,9 @@ from memstack.core import settings as settings_module
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
+# one worker builds the wheel and the venv (a session fixture) and runs every test using them
+pytestmark = pytest.mark.xdist_group("installed_package")
+
 
 def run(*argv: str | Path, cwd: Path, timeout: float = 300,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
