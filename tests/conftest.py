@@ -9,6 +9,9 @@
 * ``db_url_no_mariadb`` -- ``sqlite`` and ``postgres`` only.
 * ``migrated_sqlite_url`` -- ``sqlite_url`` already migrated to every head: a copy of a template
   file migrated once per test session (per xdist worker), for tests whose subject is not migrate.
+* ``migrated_postgres_url`` -- the same on PostgreSQL: ``CREATE DATABASE ... TEMPLATE`` of a database
+  migrated once per session (per worker); ``migrated_mariadb_url`` migrates for real (no templates).
+* ``migrated_db_url`` / ``migrated_db_url_no_mariadb`` -- ``db_url`` / ``db_url_no_mariadb`` at every head.
 * ``project`` -- a minimal project root (pyproject.toml with the seven components, copies of
   ``migrations/`` and ``templates/``); pass it as ``--project-dir`` / ``project_dir=``.
 * ``make_component`` -- a factory writing a uniquely named importable package (a component
@@ -21,6 +24,7 @@ cannot change results; set them in the test with ``monkeypatch.setenv`` when nee
 
 from __future__ import annotations
 
+import compileall
 import importlib
 import os
 import secrets
@@ -31,7 +35,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from support.databases import sqlite_url_for, temporary_database
+from sqlalchemy.engine import make_url
+from support.databases import close_sessions, sqlite_url_for, temporary_database
 from support.projects import make_project, write_package
 from support.running import migrate
 
@@ -101,6 +106,25 @@ def migrated_sqlite_url(sqlite_url: str, tmp_path: Path, _migrated_sqlite_templa
     return sqlite_url
 
 
+@pytest.fixture(scope="session")
+def _migrated_postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to every head, built once per session (per worker)."""
+    root = tmp_path_factory.mktemp("migrated-postgres-template")
+    with temporary_database("postgres") as url:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            _clear_environment(monkeypatch)
+            migrate(make_project(root / "project"), url)
+        close_sessions(url)  # CREATE DATABASE ... TEMPLATE needs it without sessions
+        yield str(make_url(url).database)
+
+
+@pytest.fixture
+def migrated_postgres_url(_migrated_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with every head applied (a copy of the session's template), dropped after."""
+    with temporary_database("postgres", template=_migrated_postgres_template) as url:
+        yield url
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database (``postgresql+psycopg://...``), dropped after the test."""
@@ -130,6 +154,25 @@ def db_url(request: pytest.FixtureRequest) -> str:
 def db_url_no_mariadb(request: pytest.FixtureRequest) -> str:
     """Like ``db_url``, on SQLite and PostgreSQL only."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def migrated_mariadb_url(mariadb_url: str, tmp_path: Path) -> str:
+    """``mariadb_url`` with every head applied (a real migrate: MariaDB has no database templates)."""
+    migrate(make_project(tmp_path / "migrated-by"), mariadb_url)
+    return mariadb_url
+
+
+@pytest.fixture(params=[_SQLITE, _POSTGRES, _MARIADB])
+def migrated_db_url(request: pytest.FixtureRequest) -> str:
+    """Like ``db_url``, with every head already applied: for tests whose subject is not that first migrate."""
+    return request.getfixturevalue(f"migrated_{request.param}_url")
+
+
+@pytest.fixture(params=[_SQLITE, _POSTGRES])
+def migrated_db_url_no_mariadb(request: pytest.FixtureRequest) -> str:
+    """Like ``migrated_db_url``, on SQLite and PostgreSQL only."""
+    return request.getfixturevalue(f"migrated_{request.param}_url")
 
 
 @pytest.fixture
@@ -174,6 +217,21 @@ def make_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     for module in list(sys.modules):
         if any(module == name or module.startswith(name + ".") for name in made):
             del sys.modules[module]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Byte-compile memstack's own package once, in the controller, before any test starts.
+
+    Under ``PYTHONDONTWRITEBYTECODE`` (set in some shells and containers) no ``__pycache__`` is ever
+    written, so every ``manage.py`` / ``alembic`` subprocess the tests start compiled all of memstack
+    from source again (about 0.4 s of CPU each, hundreds of times a run). The subprocesses still only
+    *read* bytecode: only memstack's source, which no test edits, gets a cache; a test's own revision
+    files (edited in place, same size within the same second) are never cached.
+    """
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+        import memstack
+
+        compileall.compile_dir(Path(memstack.__file__).parent, quiet=2, workers=1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -128,9 +128,8 @@ def test_dbshell_runs_sqlite3(project: Path, migrated_sqlite_url: str) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
-def test_dbshell_runs_psql(project: Path, postgres_url: str) -> None:
-    migrate(project, postgres_url)
-    done = python_m_memstack(project, postgres_url, "dbshell", "--", "-tAc", "select count(*) from users")
+def test_dbshell_runs_psql(project: Path, migrated_postgres_url: str) -> None:
+    done = python_m_memstack(project, migrated_postgres_url, "dbshell", "--", "-tAc", "select count(*) from users")
     assert done.code == 0, done.err
     assert done.out.strip() == "0"
 
@@ -147,12 +146,12 @@ def test_dbshell_runs_mariadb(project: Path, mariadb_url: str) -> None:
 # --------------------------------------------------------------------------- shell
 
 
-def test_shell_c_queries_a_model(project: Path, db_url_no_mariadb: str, capsys: pytest.CaptureFixture[str]) -> None:
-    migrate(project, db_url_no_mariadb)
-    call_command("seed", project_dir=str(project), database_url=db_url_no_mariadb, stdout=io.StringIO(),
+def test_shell_c_queries_a_model(project: Path, migrated_db_url_no_mariadb: str,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("seed", project_dir=str(project), database_url=migrated_db_url_no_mariadb, stdout=io.StringIO(),
                  stderr=io.StringIO())
     code = "print(sorted(session.scalars(select(User.email))), session.scalar(select(func.count()).select_from(Role)))"
-    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", db_url_no_mariadb,
+    status, out, err = main_exit(capsys, "--project-dir", str(project), "--database-url", migrated_db_url_no_mariadb,
                                 "shell", "-c", code)
     assert status == 0, err
     assert out.strip() == "['admin@memstack.ai', 'user@memstack.ai'] 2"

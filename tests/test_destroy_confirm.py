@@ -77,25 +77,25 @@ def test_a_downgrade_is_recorded_not_run(project: Path, tmp_path: Path) -> None:
 
 
 def test_plan_json_counts_known_rows(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                                     project: Path, db_url: str) -> None:
-    migrate(project, db_url)
-    fill_task_logs(db_url)
-    fill_memories(db_url, 4, with_task=1)
-    task = losses_of(json_of(cli(capsys, monkeypatch, project, db_url, "migrate", "task", "0001", "--plan", "--json")))
+                                     project: Path, migrated_db_url: str) -> None:
+    fill_task_logs(migrated_db_url)
+    fill_memories(migrated_db_url, 4, with_task=1)
+    task = losses_of(json_of(cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "task", "0001", "--plan",
+                                 "--json")))
     assert task[("task", "0002_add_progress")] == {("index", "task_logs.idx_task_logs_progress"): None,
                                                    ("column", "task_logs.progress"): 3}
     assert task[("task", "0003_add_result")] == {("column", "task_logs.result"): 2}
     assert task[("task", "0004_add_message")] == {("column", "task_logs.message"): 0}
-    memory = losses_of(json_of(cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "zero", "--plan",
+    memory = losses_of(json_of(cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "memory", "zero", "--plan",
                                    "--json")))
     assert memory[("memory", "0002_add_task_id")] == {("column", "memories.task_id"): 1}
     assert memory[("memory", "0001_initial")][("table", "memories")] == 4
-    auth = losses_of(json_of(cli(capsys, monkeypatch, project, db_url, "migrate", "auth", "zero", "--plan",
+    auth = losses_of(json_of(cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "auth", "zero", "--plan",
                                  "--json")))
     assert auth[("memo", "0001_initial")] == {("table", "memos"): 0}  # a table dropped whole, no column counted
     assert auth[("auth", "0001_initial")][("table", "users")] == 1
     assert auth[("tenant", "0001_initial")][("table", "tenants")] == 1
-    human = cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "zero", "--plan")
+    human = cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "memory", "zero", "--plan")
     assert "table memories: 4 rows" in human.out
     assert "column memories.task_id: 1 row holds a value" in human.out
 
@@ -104,53 +104,51 @@ def test_plan_json_counts_known_rows(capsys: pytest.CaptureFixture[str], monkeyp
 
 
 def test_backwards_inside_one_component_refuses_without_a_terminal(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, project: Path, db_url: str) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, project: Path,
+        migrated_db_url: str) -> None:
     """The main bug: ``migrate memory zero`` and ``migrate task 0001`` dropped data unasked."""
-    migrate(project, db_url)
-    fill_task_logs(db_url)
-    fill_memories(db_url, 2, with_task=0)
-    refused = cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "zero")
+    fill_task_logs(migrated_db_url)
+    fill_memories(migrated_db_url, 2, with_task=0)
+    refused = cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "memory", "zero")
     assert refused.code == 1, refused
     assert "table memories: 2 rows" in refused.err
     assert "column memories.task_id: empty (no row holds a value)" in refused.err
     assert "pass --yes" in refused.err
-    assert "memories" in table_names(db_url)
-    refused = cli(capsys, monkeypatch, project, db_url, "migrate", "task", "0001")
+    assert "memories" in table_names(migrated_db_url)
+    refused = cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "task", "0001")
     assert refused.code == 1 and "column task_logs.progress: 3 rows hold a value" in refused.err
-    assert {"progress", "result", "message"} <= columns(db_url, "task_logs")
-    done = cli(capsys, monkeypatch, project, db_url, "migrate", "task", "0001", "--yes")
+    assert {"progress", "result", "message"} <= columns(migrated_db_url, "task_logs")
+    done = cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "task", "0001", "--yes")
     assert done.code == 0, done
-    assert "progress" not in columns(db_url, "task_logs")
+    assert "progress" not in columns(migrated_db_url, "task_logs")
 
 
 def test_a_person_at_a_terminal_answers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                                        project: Path, db_url: str) -> None:
-    migrate(project, db_url)
-    declined = cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "zero", terminal_input="n\n")
+                                        project: Path, migrated_db_url: str) -> None:
+    declined = cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "memory", "zero", terminal_input="n\n")
     assert declined.code == 1, declined
     assert "table memories: empty (0 rows)" in declined.err  # empty, and still asked
     assert "Unapply these 2 revision(s)? [y/N]" in declined.err
-    assert "memories" in table_names(db_url)
-    accepted = cli(capsys, monkeypatch, project, db_url, "migrate", "memory", "zero", terminal_input="y\n")
+    assert "memories" in table_names(migrated_db_url)
+    accepted = cli(capsys, monkeypatch, project, migrated_db_url, "migrate", "memory", "zero", terminal_input="y\n")
     assert accepted.code == 0, accepted
-    assert "memories" not in table_names(db_url)
+    assert "memories" not in table_names(migrated_db_url)
     assert "Unapplying memory 0001_initial ... OK" in accepted.err
 
 
 def test_every_command_that_removes_schema_asks(capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch, project: Path,
-                                                sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
-    before = applied_set(project, sqlite_url)
+                                                migrated_sqlite_url: str) -> None:
+    before = applied_set(project, migrated_sqlite_url)
     for args in (["rollback"], ["rollback", "task", "--steps", "2"], ["stamp", "memory", "zero"],
                  ["migrate", "--fake", "memory", "0001"], ["migrate", "auth", "zero"]):
-        refused = cli(capsys, monkeypatch, project, sqlite_url, *args)
+        refused = cli(capsys, monkeypatch, project, migrated_sqlite_url, *args)
         assert refused.code == 1, (args, refused)
         assert "pass --yes" in refused.err, args
-    assert applied_set(project, sqlite_url) == before
-    stamp = cli(capsys, monkeypatch, project, sqlite_url, "stamp", "memory", "zero")
+    assert applied_set(project, migrated_sqlite_url) == before
+    stamp = cli(capsys, monkeypatch, project, migrated_sqlite_url, "stamp", "memory", "zero")
     assert "the schema stays" in stamp.err and "records it as unapplied; drops nothing" in stamp.err
-    cascade = cli(capsys, monkeypatch, project, sqlite_url, "migrate", "auth", "zero")
+    cascade = cli(capsys, monkeypatch, project, migrated_sqlite_url, "migrate", "auth", "zero")
     assert "also in other components" in cascade.err and "table users:" in cascade.err
 
 
@@ -225,9 +223,8 @@ def test_a_plan_that_keeps_changing_stops(project: Path, sqlite_url: str) -> Non
     assert ("memory", "0002_add_task_id") in applied_set(project, sqlite_url)
 
 
-def test_engine_without_a_callback_refuses(project: Path, sqlite_url: str) -> None:
-    migrate(project, sqlite_url)
-    ws = Workspace.load(project, sqlite_url)
+def test_engine_without_a_callback_refuses(project: Path, migrated_sqlite_url: str) -> None:
+    ws = Workspace.load(project, migrated_sqlite_url)
     with pytest.raises(DeclinedError, match="nobody confirmed"):
         engine_migrate(ws, "memory", "zero")
     seen: list[str] = []

@@ -8,6 +8,7 @@ own revisions and templates come from the installed package.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -33,13 +34,29 @@ def run(*argv: str | Path, cwd: Path, timeout: float = 300,
                           text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
 
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """memstack's wheel, built from the checkout once a run: under xdist the workers share it.
+
+    The lock also keeps two workers from building in the checkout's ``build/`` folder at once (two
+    concurrent builds failed there with "File exists: build/bdist.../memstack-0.1.0.dist-info").
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's popen-gwN
+    dist = shared / "memstack-wheel"
+    with open(shared / "memstack-wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(dist.glob("memstack-*.whl")):
+            built = run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, CHECKOUT, cwd=shared)
+            assert built.returncode == 0, built.stderr
+    return next(dist.glob("memstack-*.whl"))
+
+
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with memstack installed from a freshly built wheel; returns its bin folder."""
+    """A fresh venv (one per worker) with memstack installed from the run's wheel; returns its bin folder."""
     root = tmp_path_factory.mktemp("installed")
-    built = run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "dist", CHECKOUT, cwd=root)
-    assert built.returncode == 0, built.stderr
-    wheel = next((root / "dist").glob("memstack-*.whl"))
+    wheel = built_wheel(tmp_path_factory)
     target = root / "venv"
     venv.EnvBuilder(with_pip=False).create(target)
     python = target / "bin" / "python"

@@ -52,10 +52,9 @@ def _anchors_resolve(html: str) -> None:
 # --------------------------------------------------------------------------- the full schema, three backends
 
 
-def test_html_documents_every_table_column_and_foreign_key(project: Path, db_url: str) -> None:
-    migrate(project, db_url)
-    html = call(project, db_url, "schemadoc").out
-    schema = _schema(db_url)
+def test_html_documents_every_table_column_and_foreign_key(project: Path, migrated_db_url: str) -> None:
+    html = call(project, migrated_db_url, "schemadoc").out
+    schema = _schema(migrated_db_url)
     assert len(schema) >= 16
     for table, (columns, fks) in schema.items():
         assert f'id="table-{table}"' in html
@@ -70,12 +69,11 @@ def test_html_documents_every_table_column_and_foreign_key(project: Path, db_url
 
 
 @needs_dot
-def test_dot_is_an_er_diagram_graphviz_renders(project: Path, db_url: str) -> None:
-    migrate(project, db_url)
-    source = call(project, db_url, "schemadoc", format="dot").out
+def test_dot_is_an_er_diagram_graphviz_renders(project: Path, migrated_db_url: str) -> None:
+    source = call(project, migrated_db_url, "schemadoc", format="dot").out
     for label in ("auth", "tenant", "project", "memory", "ontology", "memo", "task"):
         assert f'subgraph "cluster_{label}"' in source
-    for table, (_columns, fks) in _schema(db_url).items():
+    for table, (_columns, fks) in _schema(migrated_db_url).items():
         assert f'"{table}" [label=<' in source
         for column, referred, referred_column in fks:
             assert f'"{table}":"{column}" -> "{referred}":"{referred_column}"' in source or any(
@@ -85,9 +83,8 @@ def test_dot_is_an_er_diagram_graphviz_renders(project: Path, db_url: str) -> No
     assert "<svg" in done.stdout
 
 
-def test_markdown_lists_tables_with_owner_and_creator(project: Path, db_url: str) -> None:
-    migrate(project, db_url)
-    text = call(project, db_url, "schemadoc", format="markdown").out
+def test_markdown_lists_tables_with_owner_and_creator(project: Path, migrated_db_url: str) -> None:
+    text = call(project, migrated_db_url, "schemadoc", format="markdown").out
     assert "### `task_logs`" in text and "- created by: task 0001_initial" in text
     assert "| `progress` |" in text  # added by task 0002
 
@@ -166,14 +163,12 @@ def test_diff_lists_drift(capsys: pytest.CaptureFixture[str], monkeypatch: pytes
 
 
 def test_diff_between_two_postgresql_databases(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                                               project: Path, postgres_url: str) -> None:
+                                               project: Path, migrated_postgres_url: str) -> None:
     from support.databases import temporary_database
-
-    migrate(project, postgres_url)
     with temporary_database("postgres") as other:
         migrate(project, other)
         execute(other, "ALTER TABLE memos ALTER COLUMN content SET NOT NULL")
-        result = cli(capsys, monkeypatch, project, postgres_url, "schemadoc", "--diff", other)
+        result = cli(capsys, monkeypatch, project, migrated_postgres_url, "schemadoc", "--diff", other)
     assert result.code == 1 and "memos.content: nullable True here, False there" in result.out
 
 

@@ -67,10 +67,9 @@ def own_component(make_component: Any, project: Path, revisions: Sequence[dict[s
 # --------------------------------------------------------------------------- tags
 
 
-def test_tag_round_trip_across_all_components(project: Path, db_url: str, capsys: pytest.CaptureFixture[str],
+def test_tag_round_trip_across_all_components(project: Path, migrated_db_url: str, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    url = db_url
-    migrate(project, url)
+    url = migrated_db_url
     created = json_of(cli(capsys, monkeypatch, project, url, "tag", "full", "--json"))
     assert created["tag"] == "full"
     assert created["components"]["task"] == [{"revision": REV[MERGE], "name": MERGE[1]}]
@@ -128,12 +127,11 @@ def test_to_tag_restores_exactly_a_partial_state(project: Path, db_url_no_mariad
     assert applied_set(project, url) == ALL
 
 
-def test_to_tag_leaves_a_component_installed_after_the_tag(project: Path, db_url_no_mariadb: str,
+def test_to_tag_leaves_a_component_installed_after_the_tag(project: Path, migrated_db_url_no_mariadb: str,
                                                            make_component: Any,
                                                            capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    url = db_url_no_mariadb
-    migrate(project, url)
+    url = migrated_db_url_no_mariadb
     ok(cli(capsys, monkeypatch, project, url, "tag", "before-addon"))
     label, _ids = own_component(make_component, project, [{}, {}])
     migrate(project, url)
@@ -206,11 +204,10 @@ def test_tag_list_delete_duplicate_and_unknown(project: Path, db_url_no_mariadb:
     ok(cli(capsys, monkeypatch, project, url, "tag", "empty"))  # the name is free again
 
 
-def test_to_tag_with_plan_sql_and_dry_run(project: Path, db_url_no_mariadb: str,
+def test_to_tag_with_plan_sql_and_dry_run(project: Path, migrated_db_url_no_mariadb: str,
                                           capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    url = db_url_no_mariadb
-    migrate(project, url)
+    url = migrated_db_url_no_mariadb
     ok(cli(capsys, monkeypatch, project, url, "tag", "full"))
     migrate(project, url, "memo", "zero")
     migrate(project, url, "ontology", "zero")
@@ -277,10 +274,9 @@ def test_rollback_by_steps_follows_history_across_components(project: Path, db_u
     assert "Nothing to roll back" in nothing.err
 
 
-def test_rollback_across_the_task_merge(project: Path, db_url_no_mariadb: str,
+def test_rollback_across_the_task_merge(project: Path, migrated_db_url_no_mariadb: str,
                                         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    url = db_url_no_mariadb
-    migrate(project, url)
+    url = migrated_db_url_no_mariadb
     assert keys(json_of(cli(capsys, monkeypatch, project, url, "rollback", "--plan", "--json"))) == \
         [(*MERGE, "down")]
     assert keys(json_of(cli(capsys, monkeypatch, project, url, "rollback", "task", "--plan", "--json"))) == \
@@ -299,10 +295,9 @@ def test_rollback_across_the_task_merge(project: Path, db_url_no_mariadb: str,
     assert applied_set(project, url) == ALL - {MERGE, ("task", "0004_add_message")}
 
 
-def test_rollback_asks_first(project: Path, db_url_no_mariadb: str, capsys: pytest.CaptureFixture[str],
+def test_rollback_asks_first(project: Path, migrated_db_url_no_mariadb: str, capsys: pytest.CaptureFixture[str],
                              monkeypatch: pytest.MonkeyPatch) -> None:
-    url = db_url_no_mariadb
-    migrate(project, url)
+    url = migrated_db_url_no_mariadb
     before = snapshot(url)
 
     refused = cli(capsys, monkeypatch, project, url, "rollback", "--steps", "2")

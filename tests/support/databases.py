@@ -119,15 +119,19 @@ def require_server(kind: str) -> Server:
     return server
 
 
-def create_database(kind: str) -> str:
-    """A new empty database ``memstack_t_<hex>`` on the server; returns its URL (password included)."""
+def create_database(kind: str, template: str | None = None) -> str:
+    """A new empty database ``memstack_t_<hex>`` on the server; returns its URL (password included).
+
+    ``template`` (PostgreSQL only): the name of a database to copy instead (``CREATE DATABASE ...
+    TEMPLATE``, a copy of its files: no connection to it may be open meanwhile).
+    """
     server = require_server(kind)
     name = DATABASE_PREFIX + secrets.token_hex(6)
     engine = _admin_engine(server)
     try:
         with engine.connect() as conn:
             if kind == "postgres":
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
+                conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
             else:
                 conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
     finally:
@@ -159,10 +163,22 @@ def drop_database(kind: str, url: str) -> None:
         engine.dispose()
 
 
+def close_sessions(url: str) -> None:
+    """End every other session on the PostgreSQL database of ``url`` (so that it can serve as a template)."""
+    name = make_url(url).database
+    engine = _admin_engine(SERVERS["postgres"])
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": name})
+    finally:
+        engine.dispose()
+
+
 @contextlib.contextmanager
-def temporary_database(kind: str) -> Iterator[str]:
+def temporary_database(kind: str, template: str | None = None) -> Iterator[str]:
     """``create_database`` ... ``drop_database``, for tests that need more than one database."""
-    url = create_database(kind)
+    url = create_database(kind, template)
     try:
         yield url
     finally:
