@@ -29,7 +29,7 @@ from memstack.cli.worded import command, ran_as
 from memstack.core.components import _has_models, is_bookkeeping_table
 from memstack.core.db import metadata
 from memstack.core.errors import MemstackError
-from memstack.engine.alembic_compat import StepsFunction, environment_behind, wrap_steps
+from memstack.engine.alembic_compat import StepsFunction, environment_behind, revisions_from_source, wrap_steps
 from memstack.engine.generate.comparison import models_of_their_own, per_owner_options
 from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.records.status import read_status_on
@@ -37,6 +37,7 @@ from memstack.engine.review.schemadoc import ownership
 from memstack.engine.run.envhooks import compare_options, hook_alembic_steps
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import migration_lock
+from memstack.engine.run.revision_code import load_alembic_script
 from memstack.engine.run.safety import ensure_safe, record_unverified
 from memstack.engine.run.steps import transactional_ddl
 from memstack.engine.tree.loader import checksum_file
@@ -227,8 +228,10 @@ def run_environment(context: Any) -> None:
     x_arguments = context.get_x_argument(as_dictionary=True)
     ws = Workspace.load(project_dir=project_dir_for(config, x_arguments),
                         database_url=explicit_url(config, x_arguments))
-    # the person ran alembic: memstack's hints name the project's manage.py, else the memstack command
-    with ran_as("manage.py" if (ws.settings.project_dir / "manage.py").is_file() else "memstack"):
+    # the person ran alembic: memstack's hints name the project's manage.py, else the memstack command;
+    # Alembic reads its revision map after env.py starts: from the files' text, as manage.py runs them
+    with ran_as("manage.py" if (ws.settings.project_dir / "manage.py").is_file() else "memstack"), \
+            revisions_from_source(load_alembic_script):
         _run_environment(context, ws)
 
 

@@ -360,3 +360,27 @@ def test_set_branch_labels_before_the_map_is_read(tmp_path: Path) -> None:
     alembic_compat.present_revisions(script, keep)
     assert script.get_revision("pinned@head").revision == "b2"
     assert "pinned" in script.get_revision("a1").branch_labels
+
+
+def test_revisions_from_source_is_what_the_script_directory_loads_with(tmp_path: Path) -> None:
+    """``ScriptDirectory`` reads revision files through ``alembic.util.pyfiles.load_module_py``: inside the
+    block the loader given reads them (and Alembic's module name and file still reach it); after it, Alembic's own."""
+    from alembic.util import pyfiles
+
+    from memstack.engine.run.revision_code import load_alembic_script
+
+    script = _script_directory(tmp_path, {"a1": None, "b2": "a1"})
+    loaded: list[tuple[str, Path]] = []
+
+    def load(module_id: str, path: Path) -> Any:
+        loaded.append((module_id, path))
+        return load_alembic_script(module_id, path)
+
+    original = pyfiles.load_module_py
+    with alembic_compat.revisions_from_source(load):
+        assert script.get_revision("b2").down_revision == "a1"
+    assert pyfiles.load_module_py is original
+    versions = tmp_path / "versions"
+    assert sorted(loaded) == [("a1_x_py", versions / "a1_x.py"), ("b2_x_py", versions / "b2_x.py")]
+    module = script.get_revision("b2").module
+    assert (module.__name__, module.__file__) == ("b2_x_py", str(tmp_path / "versions" / "b2_x.py"))

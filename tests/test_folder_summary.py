@@ -161,7 +161,7 @@ def test_noop_start_through_summaries_still_refuses_an_edited_applied_file(
     assert folders and all(index.trusted_summary(f) is not None for f in folders)
     per_file: list[Path] = []
     real = fingerprint._folder_part
-    monkeypatch.setattr(fingerprint, "_folder_part", lambda f: per_file.append(f) or real(f))
+    monkeypatch.setattr(fingerprint, "_folder_part", lambda f, *more: per_file.append(f) or real(f, *more))
     builds: list[int] = []
     real_load = workspace.load_tree
     monkeypatch.setattr(workspace, "load_tree", lambda *a, **k: builds.append(1) or real_load(*a, **k))

@@ -59,6 +59,9 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)
     scratch_url: str | None = None  # an existing empty database for check/makemigrations (no CREATE DATABASE)
     model_check: bool = True  # migrate warns about model changes no revision covers (cli/commands/migrate.py)
+    # a read-only installed tree (wheel, container image): the no-op start trusts the revision index's
+    # folder summaries by file names alone, without a stat a file (engine/tree/index.py)
+    installed_tree: bool = False
     network: NetworkSettings = DEFAULT_NETWORK  # connect_timeout, tcp_keepalives, ... (see NetworkSettings)
     guard: GuardSettings = DEFAULT_GUARD  # ddl_lock_timeout, statement_timeout, lock_retries, ... (guardsettings)
     tenant_components: tuple[str, ...] | None = None  # fleets: migrated in every target (None: every component)
@@ -310,7 +313,8 @@ def load_settings(
             break
 
     scratch_url, scratch_source = _scratch_url(env, config)
-    model_check, model_check_source = _model_check(env, config)
+    model_check, model_check_source = _switch(env, config, "model_check", True)
+    installed_tree, installed_tree_source = _switch(env, config, "installed_tree", False)
     network_sources: dict[str, str] = {}
     network = network_settings(env, config, network_sources)
     guard_sources: dict[str, str] = {}
@@ -330,10 +334,12 @@ def load_settings(
         components=components,
         lock_timeout=timeout,
         sources={"database_url": url_source, "lock_timeout": timeout_source, "components": components_source,
-                 "scratch_url": scratch_source, "model_check": model_check_source, **network_sources,
+                 "scratch_url": scratch_source, "model_check": model_check_source,
+                 "installed_tree": installed_tree_source, **network_sources,
                  **guard_sources},
         scratch_url=scratch_url,
         model_check=model_check,
+        installed_tree=installed_tree,
         network=network,
         guard=guard,
         tenant_components=_tenant_components(config.get("tenant_components"), root / "pyproject.toml"),
@@ -364,17 +370,17 @@ def _scratch_url(env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[str
 _SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
-def _model_check(env: Mapping[str, str], config: Mapping[str, Any]) -> tuple[bool, str]:
-    """(whether migrate compares the models with the revisions, where that came from):
-    ``MEMSTACK_MODEL_CHECK`` > ``[tool.memstack] model_check`` > on."""
-    value = env.get("MEMSTACK_MODEL_CHECK")
+def _switch(env: Mapping[str, str], config: Mapping[str, Any], name: str, default: bool) -> tuple[bool, str]:
+    """(an on/off setting, where it came from): ``MEMSTACK_<NAME>`` > ``[tool.memstack] <name>`` > ``default``."""
+    variable = f"MEMSTACK_{name.upper()}"
+    value = env.get(variable)
     if value is not None and value.strip():
         if value.strip().lower() not in _SWITCH:
-            raise ConfigurationError(f"MEMSTACK_MODEL_CHECK must be 1 or 0 (true/false, yes/no, on/off), not {value!r}")
-        return _SWITCH[value.strip().lower()], "MEMSTACK_MODEL_CHECK"
-    configured = config.get("model_check")
+            raise ConfigurationError(f"{variable} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}")
+        return _SWITCH[value.strip().lower()], variable
+    configured = config.get(name)
     if configured is None:
-        return True, "default"
+        return default, "default"
     if not isinstance(configured, bool):
-        raise ConfigurationError(f"[tool.memstack] model_check must be true or false, not {configured!r}")
-    return configured, "[tool.memstack] model_check"
+        raise ConfigurationError(f"[tool.memstack] {name} must be true or false, not {configured!r}")
+    return configured, f"[tool.memstack] {name}"

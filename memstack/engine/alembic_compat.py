@@ -9,8 +9,11 @@ and some of them (offline SQL, the half-applied check) are on paths kept light.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from alembic import context as context_module
@@ -148,6 +151,29 @@ def present_revisions(script_directory: Any, keep: Callable[[Any], bool]) -> Non
         return (s for s in script_directory._load_revisions() if keep(s))
 
     script_directory.revision_map = RevisionMap(scripts)
+
+
+@contextmanager
+def revisions_from_source(load: Callable[[str, Path], ModuleType]) -> Iterator[None]:
+    """Inside the block, Alembic reads each revision's ``.py`` file through ``load(module_id, path)``.
+
+    ``ScriptDirectory`` imports revision files with ``alembic.util.pyfiles.load_module_py``
+    (importlib's file loader, which runs a ``__pycache__`` entry while the file's size and
+    whole-second mtime match it, even when its text changed). Alembic has no hook for this; a
+    sourceless tree (``.pyc`` files only) is still loaded Alembic's way.
+    """
+    from alembic.util import pyfiles
+
+    original = pyfiles.load_module_py
+
+    def loading(module_id: str, path: str | os.PathLike[str]) -> ModuleType:
+        return load(module_id, Path(path)) if str(path).endswith(".py") else original(module_id, path)
+
+    pyfiles.load_module_py = loading
+    try:
+        yield
+    finally:
+        pyfiles.load_module_py = original
 
 
 def set_branch_labels(script: Any, labels: tuple[str, ...]) -> None:

@@ -13,9 +13,7 @@ configuration (:func:`revision_environment`), so revisions written for plain Ale
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
-import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -36,6 +34,7 @@ from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
 from memstack.engine.errors import NonAtomicUndeclared
 from memstack.engine.run.baseline import with_baseline
 from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options, offline_connection
+from memstack.engine.run.revision_code import module_from_source
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -136,22 +135,21 @@ def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- the environment revisions run in
-def load_revision_module(path: Path, cache: dict[tuple[str, float], ModuleType] | None = None) -> ModuleType:
-    """Import a revision file under a private name (``cache``: by path and modification time)."""
-    key = (str(path), path.stat().st_mtime)
+def load_revision_module(path: Path, cache: dict[tuple[str, bytes], ModuleType] | None = None) -> ModuleType:
+    """Run a revision file's current text as a module under a private name (``cache``: by path and text;
+    run/revision_code.py: never a stale ``__pycache__`` entry)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MemstackError(f"cannot read revision file {path}: {exc.strerror}") from exc
+    key = (str(path), data)
     if cache is not None and key in cache:
         return cache[key]
-    name = f"_memstack_revision_{abs(hash(str(path)))}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise MemstackError(f"cannot load revision file {path}")
-    module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        module = module_from_source(f"_memstack_revision_{abs(hash(str(path)))}_{path.stem}", path, data)
     except Exception as exc:
         raise MemstackError(f"importing revision file {path} failed: {type(exc).__name__}: {exc}",
                             hint="fix the file (run with --traceback for the stack)") from exc
-    sys.modules.pop(name, None)
     if cache is not None:
         cache[key] = module
     return module

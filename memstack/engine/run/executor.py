@@ -80,7 +80,7 @@ class Executor:
         self.ddl_lock_timeout = ddl_lock_timeout
         self.record = record  # False for scratch databases: no bookkeeping tables
         self.alembic = alembic or alembic_setup()
-        self._modules: dict[tuple[str, float], ModuleType] = {}  # per run: no state shared between runs
+        self._modules: dict[tuple[str, bytes], ModuleType] = {}  # per run, by path and text: nothing shared
         # a walk that runs revisions more than once (the pytest plugin's up/down/up) keeps each
         # module; a migrate runs each once, and keeping 10,000 modules costs tens of MiB
         self._keep_modules = keep_modules

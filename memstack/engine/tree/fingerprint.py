@@ -22,7 +22,8 @@ def tree_fingerprint(ws: Workspace, salt: str) -> str:
     ``salt``: what else the digest depends on (the records' schema version, from its owner).
 
     Each folder contributes its part: from the index's folder summary when the folder's listing
-    is exactly what the summary was made from (one stat a file), else from the headers.
+    is exactly what the summary was made from (one stat a file; by names alone with the
+    installed-tree setting), else from the headers.
     """
     from memstack import __version__  # lazy: kept off the no-op path and --help
     from memstack.engine.tree import index  # lazy: kept off the no-op path and --help
@@ -31,12 +32,13 @@ def tree_fingerprint(ws: Workspace, salt: str) -> str:
     for component in ws.registry:
         folder = component.migrations_path
         digest.update(f"\0component {component.label} {folder}\0".encode())
-        part = index.trusted_summary(folder) or _folder_part(folder)
+        installed = ws.settings.installed_tree
+        part = index.trusted_summary(folder, installed) or _folder_part(folder, installed)
         digest.update(part.encode())
     return digest.hexdigest()
 
 
-def _folder_part(folder: Path) -> str:
+def _folder_part(folder: Path, installed: bool = False) -> str:
     """One folder's part from its headers (parsed only when changed); remembered in the index.
 
     Parts are stored in the index and trusted while the files are unchanged: changing what a
@@ -60,5 +62,5 @@ def _folder_part(folder: Path) -> str:
                           header.branch_labels, header.irreversible, header.checksum, header.atomic)).encode())
     if paths and len(listing) == len(paths):  # (an empty or missing folder costs nothing anyway)
         revisions.remember_summary(listing, part.hexdigest())
-    revisions.save()
+    revisions.save(installed)
     return part.hexdigest()

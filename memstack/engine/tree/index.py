@@ -27,6 +27,12 @@ every file is safely older than the index. A no-op start (:func:`trusted_summary
 with the summary ahead of the per-file entries so that only that head is decoded. Any
 difference in the listing (a file added, removed, renamed, edited, replaced) or anything
 unexpected in the head means no summary, and the caller takes the per-file path.
+
+The installed-tree setting (``installed_tree``, for a read-only tree: a wheel in site-packages, a
+container image) trusts the summary while the folder holds exactly the files it was made from, by
+name: one ``scandir`` and no ``stat`` a file, so an edit in place is *not* seen. With it, a summary
+is also stored while its files are recent (an image's build writes the tree and runs memstack
+within the same seconds); a reader without the setting still applies the racy rule to it.
 """
 
 from __future__ import annotations
@@ -44,9 +50,10 @@ from typing import Any
 from memstack.engine.tree import checksum
 
 INDEX_NAME = ".memstack-index.json"
-INDEX_FORMAT = 6  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary;
+INDEX_FORMAT = 7  # 2: ``atomic`` kept (format 1 lost ``atomic = False``); 3: the folder summary;
 #  4: ``atomic`` is also False for an undeclared ``autocommit_block()`` (format 3 headers say True),
-#  ``irreversible`` also True for a file without ``downgrade()``; 5: ``guard``; 6: ``replaces``, ``elidable``
+#  ``irreversible`` also True for a file without ``downgrade()``; 5: ``guard``; 6: ``replaces``, ``elidable``;
+#  7: the summary's ``names`` (the installed-tree setting)
 RACY_WINDOW_NS = 2_000_000_000
 """Entries changed this close to the index's own write time are not trusted (covers 2 s
 FAT timestamps and the usual 1 s and 1 ns ones)."""
@@ -102,8 +109,13 @@ def _listing(folder: Path) -> list[tuple[str, StatKey]] | None:
     return [(name, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)) for name, st in stats]
 
 
-def _summary_head(path: Path) -> tuple[int, str, str] | None:
-    """(written_ns, signature, part) from the index's head only, or None when there is none."""
+def names_signature(names: list[str]) -> str:
+    """Digest of a folder's revision file names, in name order (the installed-tree setting's proof)."""
+    return hashlib.sha256("\0".join(sorted(names)).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _summary_head(path: Path) -> tuple[int, str, str, str] | None:
+    """(written_ns, signature, part, names) from the index's head only, or None when there is none."""
     try:
         with open(path, "rb") as stream:
             text = stream.read(_HEAD_BYTES).decode("utf-8", "replace")
@@ -115,20 +127,29 @@ def _summary_head(path: Path) -> tuple[int, str, str] | None:
         written, summary = head.get("written_ns"), head.get("summary")
         if type(written) is not int or not isinstance(summary, dict):
             return None
-        signature, part = summary.get("signature"), summary.get("part")
+        signature, part, names = summary.get("signature"), summary.get("part"), summary.get("names")
     except (OSError, ValueError):
         return None
-    if not isinstance(signature, str) or not isinstance(part, str) or len(signature) != 64 or len(part) != 64:
+    if not (isinstance(signature, str) and isinstance(part, str) and isinstance(names, str)) or \
+            not len(signature) == len(part) == len(names) == 64:
         return None
-    return written, signature, part
+    return written, signature, part, names
 
 
-def trusted_summary(folder: Path) -> str | None:
-    """The folder's fingerprint part when its listing is exactly what the summary was made from."""
+def trusted_summary(folder: Path, installed: bool = False) -> str | None:
+    """The folder's fingerprint part when its listing is exactly what the summary was made from
+    (``installed``: by file names only, see the module docstring)."""
     head = _summary_head(folder / INDEX_NAME)
     if head is None:
         return None
-    written, signature, part = head
+    written, signature, part, names = head
+    if installed:
+        try:
+            names_here = os.listdir(folder)  # names alone: no stat, and no DirEntry objects (2x cheaper)
+        except OSError:
+            return None
+        listed = [name for name in names_here if name.endswith(".py") and not name.startswith(("_", "."))]
+        return part if names_signature(listed) == names else None
     keys = _listing(folder)
     if keys is None or max((max(key[1], key[2]) for _, key in keys), default=0) >= written - RACY_WINDOW_NS:
         return None  # (the racy rule of _older_than, for every file at once)
@@ -253,13 +274,14 @@ class RevisionIndex:
         """
         self._summary = (listing, part)
 
-    def _summary_to_store(self, written_ns: int) -> dict[str, str] | None:
+    def _summary_to_store(self, written_ns: int, installed: bool) -> dict[str, str] | None:
         if self._summary is None:
             return None
         listing, part = self._summary
-        if not all(_older_than(key, written_ns) for _, key in listing):
+        if not installed and not all(_older_than(key, written_ns) for _, key in listing):
             return None
-        return {"signature": listing_signature(listing), "part": part}
+        return {"signature": listing_signature(listing), "part": part,
+                "names": names_signature([name for name, _ in listing])}
 
     def checksum_of(self, path: Path) -> str | None:
         """A checksum from this run's headers when the file's stat still matches, else None."""
@@ -271,10 +293,12 @@ class RevisionIndex:
             return None  # so recent that a same-size edit could share its timestamps
         return header.checksum
 
-    def save(self) -> None:
-        """Write what this run saw (files gone since are dropped); failures are ignored."""
+    def save(self, installed: bool = False) -> None:
+        """Write what this run saw (files gone since are dropped); failures are ignored.
+
+        ``installed``: the installed-tree setting (a summary of recent files is stored too)."""
         written = time.time_ns()
-        summary = self._summary_to_store(written)
+        summary = self._summary_to_store(written, installed)
         if not self._dirty and set(self._seen) == set(self._entries) and \
                 (summary is None or summary == self._stored_summary):
             return
