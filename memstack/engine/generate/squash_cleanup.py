@@ -29,8 +29,8 @@ from memstack.engine.workspace import Workspace
 
 _LABELS_LINE = re.compile(r"^(branch_labels\b[^=]*=\s*)None$", re.MULTILINE)
 _SQUASH_PARENTS = re.compile(r"^squash_down_revision\s*=\s*(.*?)\s*(?:#.*)?\n", re.MULTILINE)
-_REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n",
-                             re.MULTILINE)
+_REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n"
+                             r"|^from memstack\.alembic_placement import .*\n\n?", re.MULTILINE)
 
 
 @dataclass

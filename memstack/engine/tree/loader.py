@@ -60,6 +60,9 @@ def _as_tuple(path: Path, name: str, value: Any) -> tuple[str, ...]:
     raise NonLiteralField(path, name)
 
 
+_NOT_LITERAL = object()
+
+
 def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     """Read revision metadata from a file's syntax tree (the file is not executed)."""
     text = checksum.read_source(path) if source is None else source
@@ -82,7 +85,11 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
                 try:
                     found[target.id] = ast.literal_eval(value)
                 except ValueError as exc:
-                    raise NonLiteralField(path, target.id) from exc
+                    if target.id != "down_revision":
+                        raise NonLiteralField(path, target.id) from exc
+                    found[target.id] = _NOT_LITERAL  # a squash's, for plain Alembic: refused below unless it is one
+    if found.get("down_revision") is _NOT_LITERAL and not ("replaces" in found and "squash_down_revision" in found):
+        raise NonLiteralField(path, "down_revision")
     irreversible = bool(found.get("irreversible", False)) or _downgrade_only_raises(tree)
     revision = found.get("revision")
     if not isinstance(revision, str) or not revision:
