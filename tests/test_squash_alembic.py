@@ -107,4 +107,4 @@ def test_plain_alembic_on_a_squash_followed_by_revisions(tmp_path: Path) -> None
         ok(alembic(project, url, "upgrade", "heads"))
         assert describe_difference(expected, catalog(url)) == [], url
         assert all(shown(project, url).values()), url
-    assert squash_id in version_rows(fresh)
+    assert shown(project, fresh)[("task", squash.stem)]  # the new database ran the squash

@@ -30,12 +30,15 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.util import coerce_resource_to_filename
 
+from memstack import alembic_placement
 from memstack.core.components import Registry
 from memstack.core.errors import MemstackError
 from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
 from memstack.engine.errors import NonAtomicUndeclared
 from memstack.engine.run.baseline import with_baseline
 from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options, offline_connection
+
+alembic_placement.MEMSTACK_LOADS = True  # memstack decides the graph: squash files need not read their folder
 
 if TYPE_CHECKING:
     from alembic.config import Config
