@@ -28,6 +28,7 @@ class _Header(NamedTuple):
     down: tuple[str, ...]
     replaces: tuple[str, ...]
     parents: tuple[str, ...]  # squash_down_revision
+    placed: bool  # its down_revision is not a literal (this module's call)
 
 
 _cache: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {}
@@ -59,6 +60,7 @@ def _header(path: Path) -> tuple[str, _Header] | None:
         except (SyntaxError, ValueError):
             return None
     found: dict[str, object] = {}
+    placed = False
     for node in tree.body:
         target, value = (node.targets[0], node.value) if isinstance(node, ast.Assign) and len(node.targets) == 1 \
             else (node.target, node.value) if isinstance(node, ast.AnnAssign) else (None, None)
@@ -66,12 +68,12 @@ def _header(path: Path) -> tuple[str, _Header] | None:
             try:
                 found[target.id] = ast.literal_eval(value)
             except ValueError:  # not a literal (this module's call in a squash)
-                continue
+                placed = placed or target.id == "down_revision"
     revision = found.get("revision")
     if not isinstance(revision, str):
         return None
     return revision, _Header(path.name, _ids(found.get("down_revision")), _ids(found.get("replaces")),
-                             _ids(found.get("squash_down_revision")))
+                             _ids(found.get("squash_down_revision")), placed)
 
 
 def _descendants(roots: Iterable[str], children: dict[str, set[str]]) -> set[str]:
@@ -87,7 +89,7 @@ def _descendants(roots: Iterable[str], children: dict[str, set[str]]) -> set[str
 
 def placement(headers: dict[str, _Header]) -> dict[str, tuple[str, ...]]:
     """{squash still replacing a file here: the down_revision plain Alembic should read}."""
-    live = [sid for sid, h in headers.items() if h.replaces and any(r in headers for r in h.replaces)]
+    live = [sid for sid, h in headers.items() if h.placed and h.replaces and any(r in headers for r in h.replaces)]
 
     def depth(sid: str) -> int:
         return sum(1 for other in live if other != sid and other in headers[sid].replaces)
@@ -129,3 +131,16 @@ def alembic_down_revision(file: str) -> str | tuple[str, ...] | None:
     mine = _header(path)
     ids = cached[1].get(mine[0], ()) if mine else ()
     return None if not ids else ids[0] if len(ids) == 1 else ids
+
+
+def plain_heads(folder: Path) -> list[str]:
+    """The heads plain Alembic reads among ``folder``'s files without env.py (``manage.py check``
+    warns when a component has more than one: a squash file whose ``down_revision`` is a literal,
+    written by hand or by an older memstack, beside revisions that followed its range)."""
+    entries = sorted(e.name for e in os.scandir(folder)
+                     if e.name.endswith(".py") and not e.name.startswith(("_", ".")) and e.is_file())
+    headers = dict(h for name in entries if (h := _header(folder / name)) is not None)
+    down = {rid: h.down for rid, h in headers.items()}
+    down.update(placement(headers))
+    named = {p for parents in down.values() for p in parents}
+    return sorted(rid for rid in headers if rid not in named)

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from support.databases import sqlite_url_for
 from support.projects import make_project
 from support.revisions import create_table, new_id, write_revision
-from support.running import call, migrate
+from support.running import call, cli, migrate
 from test_squash_synthetic import Tree
 
 from memstack import alembic_placement
@@ -96,3 +96,26 @@ def test_the_memstack_tree_squashed_part_way(tmp_path: Path) -> None:
     assert len(after) == len(before)
     heads, bases = heads_and_bases(project, "task", labels)
     assert len(heads) == 1 and len(bases) == 1
+
+
+def test_check_warns_about_a_squash_plain_alembic_reads_as_a_second_head(make_component: Callable[..., str],
+                                                                         tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A squash whose down_revision is a literal (by hand, or by an older memstack) beside revisions that
+    followed its range: ``manage.py check`` says so, with the line to write."""
+    tree = Tree(make_component, tmp_path / "project")
+    first = tree.squash("0002")["squashes"][0]
+
+    def warnings() -> list[dict[str, str]]:
+        report = json.loads(cli(capsys, monkeypatch, tree.project, None, "check", "--json").out)
+        return [p for p in report["problems"] if p["kind"] == "alembic_heads"]
+
+    assert warnings() == []
+    path = tree.project / "migrations" / tree.a / f"{first['name']}.py"
+    text = path.read_text()
+    path.write_text(text.replace("alembic_down_revision(__file__)", repr(tree.ids["A2"])))
+    assert len(heads_and_bases(tree.project, tree.a, [tree.a, tree.b])[0]) == 2  # what the warning is about
+    found = warnings()
+    assert len(found) == 1 and found[0]["severity"] == "warning" and "2 heads" in found[0]["message"]
+    assert "alembic_down_revision(__file__)" in found[0]["fix"] and "--cleanup" in found[0]["fix"]
