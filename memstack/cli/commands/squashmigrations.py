@@ -114,10 +114,10 @@ def _report(app: AppContext, result: SquashResult, *, dry_run: bool, as_json: bo
 def _cleanup(app: AppContext, component: str, database_urls: tuple[str, ...], fleet: FleetArgs | None,
              as_json: bool) -> None:
     # lazy: loaded when the command runs, not for its --help
-    from memstack.engine.generate.squash_cleanup import cleanup_squashes
+    from memstack.engine.generate.squash_cleanup import Target, cleanup_squashes
 
     with open_workspace(app) as ws:
-        targets = fleet.every_target(ws) if fleet is not None else []
+        targets = [Target(t.url, t.schema, t.label) for t in fleet.every_target(ws)] if fleet is not None else []
         result = cleanup_squashes(ws, component, database_urls, targets)
     if as_json:
         app.json(result.as_json())

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from memstack.core.errors import MemstackError
+from memstack.core.redaction import mask_url
 from memstack.engine.errors import SquashNotCleanable, SquashSharedOnTargets
-from memstack.engine.fleet.targets import Target
 from memstack.engine.generate.squash import write_atomically
 from memstack.engine.records.recorder import Recorder, applied_table
 from memstack.engine.records.status import read_version_rows, squash_evidence
@@ -33,6 +33,19 @@ _LABELS_LINE = re.compile(r"^(branch_labels\b[^=]*=\s*)None$", re.MULTILINE)
 _SQUASH_PARENTS = re.compile(r"^squash_down_revision\s*=\s*(.*?)\s*(?:#.*)?\n", re.MULTILINE)
 _REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n"
                              r"|^from memstack\.alembic_placement import .*\n\n?", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database to check: a URL, or one PostgreSQL schema of it (a fleet target, as fleet/targets.py
+    reads them; ``label``: as reports show it, the password masked)."""
+    url: str
+    schema: str | None = None
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        return self.label or mask_url(self.url)
 
 
 @dataclass
@@ -70,12 +83,9 @@ def _behind(ws: Workspace, place: Target, squashes: dict[str, tuple[str, ...]]) 
 def _places(ws: Workspace, label: str, database_urls: Sequence[str], targets: Sequence[Target]) -> list[Target]:
     """Every database to check: each ``--database-url`` and every fleet target (default: the project's
     database). Fleet targets hold only the tenant components: a shared one's squash is refused there."""
-    if targets:
-        from memstack.engine.fleet.tenants import tenant_labels  # lazy: only for a fleet
-
-        tenants = tenant_labels(ws)
-        if tenants is not None and label not in tenants:
-            raise SquashSharedOnTargets(label)
+    tenants = ws.settings.tenant_components
+    if targets and tenants is not None and label not in tenants:
+        raise SquashSharedOnTargets(label)
     places = [Target(url) for url in database_urls] + list(targets)
     return list(dict.fromkeys(places)) or [Target(ws.settings.database_url)]
 
@@ -90,11 +100,11 @@ def _not_past(ws: Workspace, places: Sequence[Target], squashes: dict[str, tuple
             behind, rows = _behind(ws, place, squashes)
         except (SQLAlchemyError, MemstackError) as exc:  # unreachable, not a database: not shown to be past
             reason = exc.message if isinstance(exc, MemstackError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
-            not_past.append(f"{place.label} (could not be read: {reason})")
+            not_past.append(f"{place.shown} (could not be read: {reason})")
             continue
         if behind:
             names = ", ".join(revisions[s].label for s in behind)
-            not_past.append(f"{place.label} (not past {names}: migrate it first)")
+            not_past.append(f"{place.shown} (not past {names}: migrate it first)")
         moves[place] = rows
     return not_past, moves
 
@@ -115,12 +125,12 @@ def cleanup_squashes(ws: Workspace, component: str, database_urls: Sequence[str]
     not_past, moves = _not_past(ws, places, mine)
     if not_past:
         raise SquashNotCleanable(label, not_past)
-    result.checked = [place.label for place in places]
+    result.checked = [place.shown for place in places]
     texts, gone = _rewritten(ws, mine)
     for place, rows in moves.items():
         _settle(ws, place, rows, texts, gone, mine)
         if rows:
-            result.rows_moved[place.label] = [f"{old} -> {new}" for old, new in sorted(rows.items())]
+            result.rows_moved[place.shown] = [f"{old} -> {new}" for old, new in sorted(rows.items())]
     for rid, text in texts.items():
         write_atomically(Path(tree.every_revision[rid].path), text, overwrite=True)
         result.rewritten.append(tree.every_revision[rid].path)
