@@ -38,6 +38,11 @@ def test_cleanup_checks_every_target_of_a_file(make_component: Callable[..., str
     assert "gone.db (could not be read" in refused.err
     assert "past0.db" not in refused.err and "past1.db" not in refused.err
     assert tree.files(tree.a) == before  # nothing removed
+    query = " UNION ALL ".join(f"SELECT '{url}'" for url in [*past, behind])  # run on the configured database
+    by_query = cli(capsys, monkeypatch, tree.project, None, "squashmigrations", "--cleanup", tree.a,
+                   "--targets-sql", query)
+    assert by_query.code == 1 and "behind.db (not past" in by_query.err and "past0.db" not in by_query.err, by_query
+    assert tree.files(tree.a) == before
 
     sharded = cli(capsys, monkeypatch, tree.project, None, "squashmigrations", "--cleanup", tree.a,
                   "--targets", str(listing), "--shard", "1/2")
