@@ -22,7 +22,6 @@ from alembic.util import CommandError
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
-from memstack import alembic_placement
 from memstack.alembic_guard import guard_destruction, guard_lock_waits
 from memstack.alembic_squash import present_for_database
 from memstack.cli.errors import for_person
@@ -42,8 +41,6 @@ from memstack.engine.run.safety import ensure_safe, record_unverified
 from memstack.engine.run.steps import transactional_ddl
 from memstack.engine.tree.loader import checksum_file
 from memstack.engine.workspace import Workspace
-
-alembic_placement.MEMSTACK_LOADS = True  # this env.py hands Alembic memstack's map (alembic_squash.py)
 
 MUTATING_COMMANDS = {"upgrade", "downgrade", "do_stamp", "do_ensure_version"}
 """Names of the work functions ``alembic.command`` hands to env.py for commands that write."""

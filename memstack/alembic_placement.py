@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,10 +34,20 @@ class _Header(NamedTuple):
 
 _cache: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {}
 
-MEMSTACK_LOADS = False
-"""Set by memstack when it imports revision files itself (its executor, its env.py): it decides the
-graph from its loader and hands Alembic its own map, so the folder is not read and a squash's
-``down_revision`` is its real parents (a fresh migrate of a squashed 600-file tree spent seconds here)."""
+_memstack_loads = 0
+
+
+@contextmanager
+def loaded_by_memstack() -> Iterator[None]:
+    """While memstack itself imports revision files (its executor, the map its env.py hands Alembic):
+    it decides the graph from its loader, so the folder is not read and a squash's ``down_revision``
+    is its real parents (a fresh migrate of a squashed 600-file tree spent seconds here)."""
+    global _memstack_loads
+    _memstack_loads += 1
+    try:
+        yield
+    finally:
+        _memstack_loads -= 1
 
 
 def _ids(value: object) -> tuple[str, ...]:
@@ -115,7 +126,7 @@ def alembic_down_revision(file: str) -> str | tuple[str, ...] | None:
     """The ``down_revision`` plain Alembic reads for the squash in ``file`` (see the module's text);
     its real parents when it replaces no file of its folder any more."""
     path = Path(file).resolve()
-    if MEMSTACK_LOADS:
+    if _memstack_loads:
         mine = _header(path)
         ids = mine[1].parents if mine else ()
         return None if not ids else ids[0] if len(ids) == 1 else ids

@@ -17,20 +17,12 @@ from support.revisions import create_table, new_id, write_revision
 from support.running import call, cli, migrate
 from test_squash_synthetic import Tree
 
-from memstack import alembic_placement
 from memstack.engine.tree.loader import parse_revision_file
 from memstack.engine.workspace import Workspace
 
 
-@pytest.fixture(autouse=True)
-def as_plain_alembic(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process imported memstack's executor: squash files would skip reading their folder."""
-    monkeypatch.setattr(alembic_placement, "MEMSTACK_LOADS", False)
-
-
 def plain_alembic(project: Path, labels: list[str]) -> ScriptDirectory:
     """The folder as ``alembic heads`` reads it: files imported as written, no env.py."""
-    alembic_placement.MEMSTACK_LOADS = False  # a command of this test imported memstack's executor
     folder = project / "migrations"
     return ScriptDirectory(str(folder), version_locations=[str(folder / label) for label in labels])
 

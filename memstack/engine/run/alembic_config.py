@@ -38,8 +38,6 @@ from memstack.engine.errors import NonAtomicUndeclared
 from memstack.engine.run.baseline import with_baseline
 from memstack.engine.run.envhooks import EnvHook, HookEnvironment, applied_hook, configure_options, offline_connection
 
-alembic_placement.MEMSTACK_LOADS = True  # memstack decides the graph: squash files need not read their folder
-
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -150,7 +148,8 @@ def load_revision_module(path: Path, cache: dict[tuple[str, float], ModuleType] 
         raise MemstackError(f"cannot load revision file {path}")
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        with alembic_placement.loaded_by_memstack():
+            spec.loader.exec_module(module)
     except Exception as exc:
         raise MemstackError(f"importing revision file {path} failed: {type(exc).__name__}: {exc}",
                             hint="fix the file (run with --traceback for the stack)") from exc
