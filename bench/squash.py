@@ -10,7 +10,9 @@ of component k depends on component k-1's head then). Measured, each as a ``mana
    database on 127.0.0.1:5432);
 2. ``squashmigrations cNNN LAST`` for every component in turn (each generates on scratch
    databases and proves itself on SQLite, and on PostgreSQL with ``--postgres``);
-3. a fresh ``migrate`` of the squashed tree, and the speed-up.
+3. a fresh ``migrate`` of the squashed tree, and the speed-up;
+4. ``squashmigrations --cleanup cNNN`` for every component (the replaced files go), and a fresh
+   ``migrate`` of the cleaned tree.
 """
 
 from __future__ import annotations
@@ -78,13 +80,19 @@ def main() -> None:
                                        "--samples", str(options.samples), *proof))
             print(f"squashmigrations {label}: {squash_times[-1]:.1f} s", flush=True)
         after = fresh_migrates(project, folder, "after", options.postgres)
+        past = [arg for tag in ("before", "after") for arg in ("--database-url", f"sqlite:///{folder / tag}.db")]
+        for label in labels_of(options.components):
+            manage(project, "squashmigrations", "--cleanup", label, *past)
+        cleaned = fresh_migrates(project, folder, "cleaned", options.postgres)
         print(f"tree: {options.components} components x {options.per_component} revisions")
         for dialect, seconds in before.items():
             if dialect.endswith("no-op"):
-                print(f"{dialect} migrate (the process floor): before {seconds:.2f} s, after {after[dialect]:.2f} s")
+                print(f"{dialect} migrate (the process floor): before {seconds:.2f} s, after {after[dialect]:.2f} s, "
+                      f"after --cleanup {cleaned[dialect]:.2f} s")
                 continue
             print(f"{dialect}: fresh migrate before {seconds:.2f} s, after {after[dialect]:.2f} s: "
-                  f"{seconds / after[dialect]:.1f}x faster")
+                  f"{seconds / after[dialect]:.1f}x faster; after --cleanup {cleaned[dialect]:.2f} s: "
+                  f"{seconds / cleaned[dialect]:.1f}x")
             floor = before.get(f"{dialect} no-op", 0.0)
             if floor and after[dialect] > floor:
                 print(f"{dialect}: above the no-op floor: {seconds - floor:.2f} s -> {after[dialect] - floor:.2f} s: "

@@ -44,7 +44,12 @@ def present_view(script_directory: Any, view: LoadedTree) -> None:
         revision = graph.revisions.get(script.revision)
         if revision is None:
             return script.revision not in view.every_revision  # a file memstack does not load: Alembic's call
-        script.down_revision = _scalar(revision.down_revisions)
+        # a parent that is another parent's ancestor goes: a merge that named two replaced revisions
+        # reads (squash, later revision) in a new database's view, and Alembic, stepping through the
+        # merge, would remove the squash from heads it already left
+        parents = revision.down_revisions
+        script.down_revision = _scalar(tuple(p for p in parents
+                                             if not any(p in graph.ancestors(o) for o in parents if o != p)))
         script.dependencies = _scalar(revision.depends_on)
         if script.revision in view.squashes and not revision.down_revisions:
             set_branch_labels(script, (revision.component,))  # the base it stands in for had the label

@@ -60,3 +60,29 @@ def test_one_head_per_component(project: Path) -> None:
     """What replaces ``test_single_head_revision`` on a branched tree."""
     graph = load_graph(project)
     assert all(len(graph.heads(label)) == 1 for label in LABELS)
+
+
+
+def test_builtin_tests_on_a_squashed_tree_after_cleanup(project: Path, tmp_path: Path) -> None:
+    """task 0001..0005 squashed (issue 26). pytest-alembic steps through every revision its history
+    reads from the files without env.py, replaced ones included, which a new database's tree does not
+    have: its built-in tests run once ``--cleanup`` removed them (docs/squashing.md says so)."""
+    from pytest_alembic import Config
+    from pytest_alembic.plugin.fixtures import runner
+    from support.databases import sqlite_url_for
+    from support.running import call, migrate
+
+    call(project, None, "squashmigrations", "task", "0005", samples=0)
+    past = sqlite_url_for(tmp_path, "past.db")
+    migrate(project, past)
+    call(project, None, "squashmigrations", "task", cleanup=True, database_url=(past,))
+    add_alembic_config(project)
+    config = alembic.config.Config(toml_file=str(project / "pyproject.toml"))
+    config.attributes["project_dir"] = str(project)
+    for name, test in (("up.db", builtin.test_upgrade), ("updown.db", builtin.test_up_down_consistency)):
+        engine = create_engine(sqlite_url_for(tmp_path, name), poolclass=NullPool)
+        try:
+            with runner(config=Config.from_raw_config(config), engine=engine) as context:
+                test(context)
+        finally:
+            engine.dispose()

@@ -55,12 +55,12 @@ def proof_url(kind: str) -> str:
     return url.set(database=url.database or "mysql").render_as_string(hide_password=False)
 
 
-@pytest.mark.parametrize("kind", [  # on a server: about 80 s (a dozen scratch databases)
+@pytest.mark.parametrize("kind", [  # on a server: about 2 min (a dozen scratch databases, eight of its own)
     "sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow_faults]),
     pytest.param("mariadb", marks=[pytest.mark.mariadb, pytest.mark.slow_faults])])
 def test_task_squash_keeps_every_database_migrating(kind: str, tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
-    at = {"sqlite": TASK, "postgres": ["0003", "0005"], "mariadb": ["0002", "0005"]}[kind]
+    at = TASK  # a database stopped at every replaced revision, on every dialect
     with databases(kind, tmp_path, len(at) + 3) as urls:
         old, finished, fresh, *stopped = urls
         migrate(project, old)

@@ -35,6 +35,13 @@ class FleetArgs:
     def targets(self, ws: Workspace) -> tuple[list[Target], Shard | None]:
         """The targets named (file, query or schema pattern, together), then this shard's share."""
         from memstack.engine.fleet.shard import choose_shard  # lazy: loaded when the command runs
+
+        unique = self.every_target(ws)
+        shard = choose_shard(self.shard, os.environ)
+        return (shard.select(unique) if shard else unique), shard
+
+    def every_target(self, ws: Workspace) -> list[Target]:
+        """The targets named (file, query or schema pattern, together), repeats once; no shard."""
         from memstack.engine.fleet.targets import parse_targets, targets_from_schemas, targets_from_sql
 
         found: list[Target] = []
@@ -44,9 +51,7 @@ class FleetArgs:
             found += targets_from_sql(ws, self.targets_sql)
         if self.schemas:
             found += targets_from_schemas(ws, self.schemas)
-        unique = list(dict.fromkeys(found))
-        shard = choose_shard(self.shard, os.environ)
-        return (shard.select(unique) if shard else unique), shard
+        return list(dict.fromkeys(found))
 
 
 def _options(names: tuple[str, ...], run: bool) -> Callable[[F], F]:

@@ -13,6 +13,7 @@ from memstack.engine.errors import (
     SquashNotCleanable,
     SquashNotProven,
     SquashRefused,
+    SquashSharedOnTargets,
     UncreatedReference,
     UndecidedRenames,
     UnknownRename,
@@ -96,8 +97,14 @@ def _squash_not_cleanable(error: SquashNotCleanable) -> Worded:
     return error.message, "migrate those databases first (or leave them out if they are gone), then run --cleanup again"
 
 
+def _squash_shared_on_targets(error: SquashSharedOnTargets) -> Worded:
+    return error.message, ("name the database shared components migrate in instead: "
+                           f"{run_hint('squashmigrations', '--cleanup', error.component, '--database-url', 'URL')}")
+
+
 WORDINGS: dict[type[MemstackError], Wording] = {
     SquashRefused: _squash_refused,
+    SquashSharedOnTargets: _squash_shared_on_targets,
     SquashCycle: _squash_cycle,
     SquashNotProven: _squash_not_proven,
     SquashNotCleanable: _squash_not_cleanable,

@@ -147,8 +147,11 @@ def present_revisions(script_directory: Any, keep: Callable[[Any], bool]) -> Non
     ``ScriptDirectory`` builds its own map from. Call it before the map is first used."""
     from alembic.script.revision import RevisionMap
 
+    from memstack.alembic_placement import loaded_by_memstack
+
     def scripts() -> Iterator[Any]:
-        return (s for s in script_directory._load_revisions() if keep(s))
+        with loaded_by_memstack():  # a squash file need not read its folder: this map is memstack's
+            yield from (s for s in script_directory._load_revisions() if keep(s))
 
     script_directory.revision_map = RevisionMap(scripts)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from memstack.cli.context import AppContext, common_options, get_app, json_option, open_workspace
+from memstack.cli.fleet_options import FleetArgs, target_options
 
 if TYPE_CHECKING:
     from memstack.engine.generate.squash import SquashResult
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
 @click.option("--dry-run", is_flag=True, help="Generate and prove, print the squash; write nothing.")
 @click.option("--cleanup", is_flag=True,
               help="Remove the replaced files and the replaces list of COMPONENT's squashes, once every "
-                   "--database-url is past them (no START/END).")
+                   "--database-url and every target (--targets, --targets-sql, --schemas) is past them "
+                   "(no START/END).")
+@target_options
 @json_option
 @functools.partial(common_options, many_databases=True)
 def command(component: str, bounds: tuple[str, ...], proof_urls: tuple[str, ...], samples: int, dry_run: bool,
-            cleanup: bool, database_urls: tuple[str, ...], as_json: bool) -> None:
+            cleanup: bool, database_urls: tuple[str, ...], as_json: bool, fleet: FleetArgs | None) -> None:
     """Write one revision that replaces START..END of COMPONENT (START: its first revision).
 
     The new revision's operations are the net schema change of the range (generated on scratch
@@ -56,16 +59,23 @@ def command(component: str, bounds: tuple[str, ...], proof_urls: tuple[str, ...]
       manage.py squashmigrations task 0005 --dry-run --json
       manage.py squashmigrations --cleanup task --database-url postgresql://app@prod/memstack \\
           --database-url postgresql://app@staging/memstack
+      manage.py squashmigrations --cleanup task --targets tenants.txt --database-url postgresql://app@prod/memstack
 
-    With --cleanup, every --database-url must be past the squash (default: the project's
-    database); a past database whose version row names a replaced revision gets the squash's id.
+    With --cleanup, every --database-url and every target of a fleet (--targets, --targets-sql,
+    --schemas: all of them, never a shard) must be past the squash (default: the project's
+    database); otherwise nothing is removed and the ones not past it are named. A past database
+    whose version row names a replaced revision gets the squash's id.
     """
     app = get_app()
     if cleanup:
         if bounds:
             raise click.UsageError("--cleanup takes only COMPONENT (no START or END)")
-        _cleanup(app, component, database_urls, as_json)
+        if fleet is not None and fleet.shard is not None:
+            raise click.UsageError("--cleanup checks every target: --shard would leave some unchecked")
+        _cleanup(app, component, database_urls, fleet, as_json)
         return
+    if fleet is not None:
+        raise click.UsageError("--targets, --targets-sql and --schemas go with --cleanup (a squash writes files only)")
     if len(bounds) not in (1, 2):
         raise click.UsageError("give END, or START and END (a revision number, name or id)")
     start, end = (None, bounds[0]) if len(bounds) == 1 else bounds
@@ -101,15 +111,19 @@ def _report(app: AppContext, result: SquashResult, *, dry_run: bool, as_json: bo
             app.data(seg.text)
 
 
-def _cleanup(app: AppContext, component: str, database_urls: tuple[str, ...], as_json: bool) -> None:
+def _cleanup(app: AppContext, component: str, database_urls: tuple[str, ...], fleet: FleetArgs | None,
+             as_json: bool) -> None:
     # lazy: loaded when the command runs, not for its --help
-    from memstack.engine.generate.squash_cleanup import cleanup_squashes
+    from memstack.engine.generate.squash_cleanup import Target, cleanup_squashes
 
     with open_workspace(app) as ws:
-        result = cleanup_squashes(ws, component, database_urls)
+        targets = [Target(t.url, t.schema, t.label) for t in fleet.every_target(ws)] if fleet is not None else []
+        result = cleanup_squashes(ws, component, database_urls, targets)
     if as_json:
         app.json(result.as_json())
         return
+    if result.removed:
+        app.info(f"{len(result.checked)} database(s) checked, every one past the squash", level=0)
     for path in result.removed:
         app.info(f"removed {path}", level=0)
     for path in result.rewritten:

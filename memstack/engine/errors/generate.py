@@ -168,3 +168,11 @@ class SquashNotCleanable(EngineError):
         super().__init__(f"cannot remove {component}'s replaced revisions: these databases are not past the "
                          "squash yet: " + "; ".join(behind) + "; nothing was removed")
         self.component, self.behind = component, list(behind)
+
+
+class SquashSharedOnTargets(EngineError):
+    """``--cleanup`` of a shared component with fleet targets: the targets never hold its revisions."""
+    def __init__(self, component: str) -> None:
+        super().__init__(f"{component} is a shared component (not in tenant_components): fleet targets never "
+                         "hold its revisions, its databases cannot be checked there; nothing was removed")
+        self.component = component

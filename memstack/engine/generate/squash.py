@@ -258,23 +258,30 @@ def _render(ws: Workspace, plan: SquashPlan, urls: Sequence[str]) -> None:
             message=f"{plan.component}: {len(seg.ids)} revisions squashed, up to {last.name}",
             down_revisions=seg.down_revisions, branch_labels=seg.branch_labels, depends_on=seg.depends_on,
             upgrade=upgrade, downgrade=None if irreversible else downgrade, irreversible=irreversible)
-        seg.text = with_replaces(text, seg, plan.labels, heads)
+        seg.text = with_replaces(text, seg, plan.labels)
 
 
 def _scalar(ids: Sequence[str]) -> str | list[str] | None:
     return None if not ids else ids[0] if len(ids) == 1 else list(ids)
 
 
-def with_replaces(text: str, seg: Segment, labels: dict[str, str], heads: Sequence[str]) -> str:
-    """The rendered file plus ``replaces``; its ``down_revision`` names the replaced heads, its real
-    parents go to ``squash_down_revision`` (what memstack reads while ``replaces`` is there): plain
-    Alembic reading the folder without memstack's env.py (``alembic heads``) then sees the squash
-    after the range, not a second base and head. ``--cleanup`` puts the real parents back."""
+PLACEMENT_IMPORT = ("from memstack.alembic_placement import alembic_down_revision  "
+                    "# memstack: plain Alembic's view; removed by --cleanup\n")
+
+
+def with_replaces(text: str, seg: Segment, labels: dict[str, str]) -> str:
+    """The rendered file plus ``replaces``. Its real parents go to ``squash_down_revision`` (what
+    memstack reads while ``replaces`` is there); its ``down_revision``, what plain Alembic reads
+    without memstack's env.py (``alembic heads``), is computed on import as the heads of the folder's
+    other files (alembic_placement.py): the squash is the last of its component's line, never a second
+    base or head, whatever follows the range. ``--cleanup`` puts the real parents back."""
     marker = "\ndepends_on: str | Sequence[str] | None = "
     head, sep, rest = text.partition(marker)
     line_end = rest.index("\n") + 1
-    head = re.sub(r"^(down_revision: [^=]*= ).*$", lambda m: m.group(1) + repr(_scalar(heads)), head,
-                  flags=re.MULTILINE)
+    head = re.sub(r"^(down_revision: [^=]*= ).*$", lambda m: m.group(1) + "alembic_down_revision(__file__)", head,
+                  count=1, flags=re.MULTILINE)
+    head = head.replace("from collections.abc import Sequence\n",
+                        "from collections.abc import Sequence\n\n" + PLACEMENT_IMPORT, 1)
     listed = "".join(f"    {rid!r},  # {labels[rid]}\n" for rid in seg.ids)
     return (head + sep + rest[:line_end] + "# memstack: the revisions this one stands for (squashmigrations); "
             "removed by --cleanup\nreplaces = [\n" + listed + "]\n"

@@ -77,6 +77,20 @@ def _with_mysql_lengths(reflected: MetaData, lengths: dict[tuple[str, str], int]
                 column.type = String().with_variant(String(length), "mysql", "mariadb")
 
 
+def _without_serial_defaults(reflected: MetaData) -> None:
+    """PostgreSQL reflects an autoincrementing integer key (SERIAL) with its sequence's default,
+    ``nextval('t_id_seq'::regclass)``: rendered, it would fail on the other dialects, and the squash
+    creating the table makes the sequence itself again. Only a column's own SERIAL sequence is dropped."""
+    for table in reflected.tables.values():
+        for column in table.columns:
+            default = getattr(column.server_default, "arg", None)
+            text = "" if default is None else str(getattr(default, "text", default))
+            own = {f"nextval('{table.name}_{column.name}_seq'::regclass)",
+                   f"nextval('\"{table.name}_{column.name}_seq\"'::regclass)"}
+            if text in own:
+                column.server_default = None
+
+
 def generate_ops(ws: Workspace, tree: LoadedTree, component: str, before: Sequence[str], after: Sequence[str],
                  urls: Sequence[str]) -> tuple[alembic_ops.UpgradeOps, alembic_ops.DowngradeOps, bool]:
     """The net change of ``component``'s tables from the state ``before`` to the state ``after``."""
@@ -91,6 +105,7 @@ def generate_ops(ws: Workspace, tree: LoadedTree, component: str, before: Sequen
         reflected = MetaData()
         with end.connect() as connection:
             reflected.reflect(connection, only=mine)
+        _without_serial_defaults(reflected)
         if mysql is not None:
             _with_mysql_lengths(reflected, mysql_lengths(ws, tree, after, mine, mysql))
         with start.connect() as connection:

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from memstack.core.errors import MemstackError
 from memstack.core.redaction import mask_url
-from memstack.engine.errors import SquashNotCleanable
+from memstack.engine.errors import SquashNotCleanable, SquashSharedOnTargets
 from memstack.engine.generate.squash import write_atomically
 from memstack.engine.records.recorder import Recorder, applied_table
 from memstack.engine.records.status import read_version_rows, squash_evidence
@@ -29,8 +31,21 @@ from memstack.engine.workspace import Workspace
 
 _LABELS_LINE = re.compile(r"^(branch_labels\b[^=]*=\s*)None$", re.MULTILINE)
 _SQUASH_PARENTS = re.compile(r"^squash_down_revision\s*=\s*(.*?)\s*(?:#.*)?\n", re.MULTILINE)
-_REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n",
-                             re.MULTILINE)
+_REPLACES_BLOCK = re.compile(r"^# memstack: the revisions this one stands for.*\n|^replaces\s*=\s*\[[^\]]*\]\n"
+                             r"|^from memstack\.alembic_placement import .*\n\n?", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database to check: a URL, or one PostgreSQL schema of it (a fleet target, as fleet/targets.py
+    reads them; ``label``: as reports show it, the password masked)."""
+    url: str
+    schema: str | None = None
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        return self.label or mask_url(self.url)
 
 
 @dataclass
@@ -38,15 +53,17 @@ class CleanupResult:
     removed: list[str] = field(default_factory=list)
     rewritten: list[str] = field(default_factory=list)
     rows_moved: dict[str, list[str]] = field(default_factory=dict)  # database -> "old -> squash"
+    checked: list[str] = field(default_factory=list)  # every database found past the squashes
 
     def as_json(self) -> dict[str, object]:
-        return {"removed": self.removed, "rewritten": self.rewritten, "rows_moved": self.rows_moved}
+        return {"removed": self.removed, "rewritten": self.rewritten, "rows_moved": self.rows_moved,
+                "checked": self.checked}
 
 
-def _behind(ws: Workspace, url: str, squashes: dict[str, tuple[str, ...]]) -> tuple[list[str], dict[str, str]]:
+def _behind(ws: Workspace, place: Target, squashes: dict[str, tuple[str, ...]]) -> tuple[list[str], dict[str, str]]:
     """(squashes this database is not past, {row naming a replaced revision: its squash})."""
     revisions = ws.loaded_tree.every_revision
-    other = ws.for_database(url)
+    other = ws.for_database(place.url, place.schema)
     try:
         with other.engine.connect() as connection:
             rows = read_version_rows(connection)
@@ -63,31 +80,57 @@ def _behind(ws: Workspace, url: str, squashes: dict[str, tuple[str, ...]]) -> tu
     return behind, moves
 
 
-def cleanup_squashes(ws: Workspace, component: str, database_urls: Sequence[str] = ()) -> CleanupResult:
-    """Remove ``component``'s replaced files once every database is past its squashes; refuse otherwise."""
+def _places(ws: Workspace, label: str, database_urls: Sequence[str], targets: Sequence[Target]) -> list[Target]:
+    """Every database to check: each ``--database-url`` and every fleet target (default: the project's
+    database). Fleet targets hold only the tenant components: a shared one's squash is refused there."""
+    tenants = ws.settings.tenant_components
+    if targets and tenants is not None and label not in tenants:
+        raise SquashSharedOnTargets(label)
+    places = [Target(url) for url in database_urls] + list(targets)
+    return list(dict.fromkeys(places)) or [Target(ws.settings.database_url)]
+
+
+def _not_past(ws: Workspace, places: Sequence[Target], squashes: dict[str, tuple[str, ...]]
+              ) -> tuple[list[str], dict[Target, dict[str, str]]]:
+    """(each database not past a squash, in words; {database: its rows to move})."""
+    revisions = ws.loaded_tree.every_revision
+    not_past, moves = [], {}
+    for place in places:
+        try:
+            behind, rows = _behind(ws, place, squashes)
+        except (SQLAlchemyError, MemstackError) as exc:  # unreachable, not a database: not shown to be past
+            reason = exc.message if isinstance(exc, MemstackError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+            not_past.append(f"{place.shown} (could not be read: {reason})")
+            continue
+        if behind:
+            names = ", ".join(revisions[s].label for s in behind)
+            not_past.append(f"{place.shown} (not past {names}: migrate it first)")
+        moves[place] = rows
+    return not_past, moves
+
+
+def cleanup_squashes(ws: Workspace, component: str, database_urls: Sequence[str] = (),
+                     targets: Sequence[Target] = ()) -> CleanupResult:
+    """Remove ``component``'s replaced files once every database (``database_urls`` and fleet
+    ``targets``) is past its squashes; refuse otherwise, naming the ones that are not."""
     ws.generating = True
     label = ws.registry.get(component).label
     tree = ws.loaded_tree
     live = replaces.live_squashes(tree.every_revision, tree.squashes)
     mine = {sid: reps for sid, reps in live.items() if tree.every_revision[sid].component == label}
     result = CleanupResult()
+    places = _places(ws, label, database_urls, targets)
     if not mine:
         return result
-    urls = list(database_urls) or [ws.settings.database_url]
-    not_past, moves = [], {}
-    for url in urls:
-        behind, rows = _behind(ws, url, mine)
-        if behind:
-            names = ", ".join(tree.every_revision[s].label for s in behind)
-            not_past.append(f"{mask_url(url)} (not past {names}: migrate it first)")
-        moves[url] = rows
+    not_past, moves = _not_past(ws, places, mine)
     if not_past:
         raise SquashNotCleanable(label, not_past)
+    result.checked = [place.shown for place in places]
     texts, gone = _rewritten(ws, mine)
-    for url, rows in moves.items():
-        _settle(ws, url, rows, texts, gone, mine)
+    for place, rows in moves.items():
+        _settle(ws, place, rows, texts, gone, mine)
         if rows:
-            result.rows_moved[mask_url(url)] = [f"{old} -> {new}" for old, new in sorted(rows.items())]
+            result.rows_moved[place.shown] = [f"{old} -> {new}" for old, new in sorted(rows.items())]
     for rid, text in texts.items():
         write_atomically(Path(tree.every_revision[rid].path), text, overwrite=True)
         result.rewritten.append(tree.every_revision[rid].path)
@@ -98,13 +141,13 @@ def cleanup_squashes(ws: Workspace, component: str, database_urls: Sequence[str]
     return result
 
 
-def _settle(ws: Workspace, url: str, rows: dict[str, str], texts: dict[str, str], gone: dict[str, str],
+def _settle(ws: Workspace, place: Target, rows: dict[str, str], texts: dict[str, str], gone: dict[str, str],
             squashes: dict[str, tuple[str, ...]]) -> None:
     """One database, before the files change: rows naming a replaced revision name its squash; the
     records of rewritten files get their new checksums (only where they matched the old file: real
     drift stays visible); the removed revisions' records give way to their squash's."""
     revisions = ws.loaded_tree.every_revision
-    other = ws.for_database(url)
+    other = ws.for_database(place.url, place.schema)
     try:
         with other.engine.begin() as connection:
             recorder = Recorder(connection)

@@ -22,8 +22,9 @@ from memstack.engine.run.destruction import describe_loss, read_destruction
 from memstack.engine.run.halfway import mark_progress
 from memstack.engine.run.lock import lock_holder
 from memstack.engine.run.safety import unknown_rows_error, unverified
+from memstack.engine.tree import replaces
 from memstack.engine.tree.graph import Step
-from memstack.engine.tree.loader import load_tree
+from memstack.engine.tree.loader import LoadedTree, load_tree
 from memstack.engine.workspace import Workspace
 
 Command = tuple[str, ...]
@@ -95,6 +96,27 @@ def describe_diff(diff: Any) -> str:
     return f"{kind}: {diff[1:]}"
 
 
+def squash_heads_problems(ws: Workspace, tree: LoadedTree) -> list[Problem]:
+    """Plain ``alembic heads`` (no env.py) must see one head per component while a squash still
+    replaces files: a squash written by hand or by an older memstack, its ``down_revision`` a literal,
+    is a second head beside the revisions that followed its range (docs/squashing.md)."""
+    from memstack.alembic_placement import plain_heads  # lazy: only when a squash replaces files
+
+    live = replaces.live_squashes(tree.every_revision, tree.squashes)
+    problems = []
+    for label in sorted({tree.every_revision[sid].component for sid in live}):
+        heads = plain_heads(ws.registry.get(label).migrations_path)
+        if len(heads) > 1:
+            names = ", ".join(tree.every_revision[h].label if h in tree.every_revision else h for h in heads)
+            problems.append(Problem(
+                "alembic_heads", f"plain 'alembic heads' (without env.py) shows {len(heads)} heads of {label}: "
+                f"{names}; 'alembic upgrade' is not affected", Fix(
+                    "in the squash file, import alembic_down_revision from memstack.alembic_placement and write "
+                    "down_revision = alembic_down_revision(__file__), or run '{0}' once every database is past it",
+                    (("squashmigrations", "--cleanup", label),)), label, severity="warning"))
+    return problems
+
+
 def alembic_config_problems(ws: Workspace) -> list[Problem]:
     """Plain ``alembic`` must work: an env.py at script_location, version_locations listing exactly
     the components' folders, each existing, none an absolute path into a virtual environment."""
@@ -152,6 +174,7 @@ def static_problems(ws: Workspace, *, models: bool = True) -> list[Problem]:
                 "multiple_heads", f"{label} has {len(heads)} heads: " + ", ".join(h.name for h in heads),
                 run("makemigrations", "--merge", label), label))
     problems += alembic_config_problems(ws)
+    problems += squash_heads_problems(ws, tree)
     if models and not problems:
 
         try:

@@ -28,6 +28,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.util import coerce_resource_to_filename
 
+from memstack import alembic_placement
 from memstack.core.components import Registry
 from memstack.core.errors import MemstackError
 from memstack.core.settings import BUNDLED_REVISIONS, bundled_revisions
@@ -146,7 +147,8 @@ def load_revision_module(path: Path, cache: dict[tuple[str, bytes], ModuleType] 
     if cache is not None and key in cache:
         return cache[key]
     try:
-        module = module_from_source(f"_memstack_revision_{abs(hash(str(path)))}_{path.stem}", path, data)
+        with alembic_placement.loaded_by_memstack():
+            module = module_from_source(f"_memstack_revision_{abs(hash(str(path)))}_{path.stem}", path, data)
     except Exception as exc:
         raise MemstackError(f"importing revision file {path} failed: {type(exc).__name__}: {exc}",
                             hint="fix the file (run with --traceback for the stack)") from exc

@@ -60,13 +60,21 @@ def _as_tuple(path: Path, name: str, value: Any) -> tuple[str, ...]:
     raise NonLiteralField(path, name)
 
 
-def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
-    """Read revision metadata from a file's syntax tree (the file is not executed)."""
-    text = checksum.read_source(path) if source is None else source
+_NOT_LITERAL = object()
+
+
+def _syntax_tree(path: Path, text: str) -> ast.Module:
     try:
-        tree = ast.parse(text, filename=str(path))
+        return ast.parse(text, filename=str(path))
     except SyntaxError as exc:
         raise InvalidSyntax(path, exc.msg, exc.lineno) from exc
+
+
+def parse_revision_file(path: Path, source: str | None = None, tree: ast.Module | None = None) -> RevisionFile:
+    """Read revision metadata from a file's syntax tree (the file is not executed); ``tree``: the
+    source already parsed (the loader parses once for the header and the checksum)."""
+    text = checksum.read_source(path) if source is None else source
+    tree = _syntax_tree(path, text) if tree is None else tree
     found: dict[str, Any] = {}
     wanted = {"revision", "down_revision", "depends_on", "branch_labels", "irreversible", "atomic", "guard",
               "replaces", "elidable", "squash_down_revision"}
@@ -82,7 +90,11 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
                 try:
                     found[target.id] = ast.literal_eval(value)
                 except ValueError as exc:
-                    raise NonLiteralField(path, target.id) from exc
+                    if target.id != "down_revision":
+                        raise NonLiteralField(path, target.id) from exc
+                    found[target.id] = _NOT_LITERAL  # a squash's, for plain Alembic: refused below unless it is one
+    if found.get("down_revision") is _NOT_LITERAL and not ("replaces" in found and "squash_down_revision" in found):
+        raise NonLiteralField(path, "down_revision")
     irreversible = bool(found.get("irreversible", False)) or _downgrade_only_raises(tree)
     revision = found.get("revision")
     if not isinstance(revision, str) or not revision:
@@ -96,7 +108,9 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
         depends_on=_as_tuple(path, "depends_on", found.get("depends_on")),
         branch_labels=_as_tuple(path, "branch_labels", found.get("branch_labels")),
         irreversible=irreversible,
-        atomic=bool(found["atomic"]) if "atomic" in found else not _uses_autocommit_block(tree),
+        # the text first: walking every file's tree for a name most never use cost a cold load seconds
+        atomic=bool(found["atomic"]) if "atomic" in found else not (
+            "autocommit_block" in text and _uses_autocommit_block(tree)),
         guard=_guard_marker(path, found.get("guard")),
         replaces=_as_tuple(path, "replaces", found.get("replaces")),
         elidable=found.get("elidable") is True,
@@ -165,9 +179,10 @@ def checksum_file(path: Path) -> str:
 
 
 def _indexed_header(path: Path, source: str) -> index.Header:
-    parsed = parse_revision_file(path, source)
+    tree = _syntax_tree(path, source)  # parsed once: the header, then the checksum (which strips docstrings)
+    parsed = parse_revision_file(path, source, tree)
     return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
-                        parsed.irreversible, checksum.checksum_source(source), parsed.atomic, parsed.guard,
+                        parsed.irreversible, checksum.checksum_tree(tree), parsed.atomic, parsed.guard,
                         parsed.replaces, parsed.elidable)
 
 
