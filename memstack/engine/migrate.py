@@ -27,6 +27,7 @@ from memstack.engine.adopt.existing import refuse_unrecorded_schema
 from memstack.engine.errors import ChecksumDrift, PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
 from memstack.engine.records.recorder import Recorder
 from memstack.engine.records.status import DatabaseStatus, last_applied_order, read_status, read_status_on, remember
+from memstack.engine.run.alembic_config import AlembicSetup
 from memstack.engine.run.destruction import DestructionCallback, StepDestruction, read_destruction
 from memstack.engine.run.executor import Executor
 from memstack.engine.run.halfway import mark_progress
@@ -69,6 +70,10 @@ class RunOptions:
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
     on_locks: Callable[[list[StatementLocks]], None] | None = None  # --dry-run --locks (PostgreSQL): the report
     fleet_run: str | None = None  # migrate --targets: the fleet run's id, written into each history row
+    # migrate --targets' workers: the status is read once, under the lock (the fleet was surveyed and its
+    # question asked before), and the Alembic set-up is the worker's, built once for all its targets
+    plan_under_lock: bool = False
+    alembic: AlembicSetup | None = None
 
 
 def guard_settings(ws: Workspace, options: RunOptions) -> GuardSettings:
@@ -118,6 +123,11 @@ def migrate(ws: Workspace, component: str | None = None, target: str | None = No
     if options.dry_run:
         return _rehearse(ws, plan_maker, options)
     everything = component is None and target is None and to_tag is None and not options.fake
+    if options.plan_under_lock:
+        results = _run_under_lock(ws, plan_maker, options)
+        if everything:
+            remember(ws)
+        return results
     if status is None or (status.digest_current and not everything):
         status = read_status(ws, trust_digest=everything)  # the no-op digest: one query
     if status.digest_current:
@@ -227,6 +237,21 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions,
     raise PlanChangedWhileAsked()
 
 
+def _run_under_lock(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[StepResult]:
+    """Lock, read the status once, plan, confirm, run: a fleet's worker, whose question was asked for the fleet."""
+    with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
+        with ws.engine.connect() as connection:
+            state = read_status_on(connection, ws.tree, mark_progress)
+        plan = make_plan(state)
+        if not plan.steps:
+            if not options.fake and state.drift:
+                raise ChecksumDrift(state.drift)
+            return []
+        check_reversible(plan.steps)
+        confirm_backwards(ws, plan, options)  # the fleet's answer (or a refusal: nobody confirmed)
+        return _run_locked(ws, plan, state, options)
+
+
 def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, options: RunOptions) -> list[StepResult]:
     """Verify and run ``plan``, planned from ``state`` under the migration lock."""
     check_reversible(plan.steps)
@@ -241,8 +266,8 @@ def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, options
     ws.graph.forget_ancestors()  # planning's memo; the run computes what it needs step by step
     guard = guard_settings(ws, options)
     executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=guard.explicit_timeout,
-                        alembic=ws.alembic_setup(options.x_arguments), keep_modules=False, guard=guard,
-                        fleet_run=options.fleet_run)
+                        alembic=options.alembic or ws.alembic_setup(options.x_arguments), keep_modules=False,
+                        guard=guard, fleet_run=options.fleet_run)
     return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event, atomic=options.atomic)
 
 

@@ -164,7 +164,12 @@ def migrate_fleet_of(ws: Workspace, targets: Sequence[Target], options: FleetOpt
     from memstack.engine.errors import SharedDependencyMissing  # lazy: kept off --help
     from memstack.engine.fleet.confirm import confirm_fleet  # lazy: kept off --help
     from memstack.engine.fleet.survey import survey  # lazy: kept off --help
-    from memstack.engine.fleet.tenants import missing_shared, split, tenant_labels  # lazy: kept off --help
+    from memstack.engine.fleet.tenants import (  # lazy: kept off --help
+        missing_shared,
+        shared_schema,
+        split,
+        tenant_labels,
+    )
 
     started = time.monotonic()
     shared, tenant = split(ws)
@@ -176,6 +181,8 @@ def migrate_fleet_of(ws: Workspace, targets: Sequence[Target], options: FleetOpt
         missing = missing_shared(ws, shared)
         if missing:
             raise SharedDependencyMissing(missing)
+        job = dataclasses.replace(options.job, shared_schema=shared_schema(shared))  # seen by tenant revisions
+        options = dataclasses.replace(options, job=job)
     found = survey(tenant, targets)
     behind = [t for t in targets if found[t].status == "behind"]
     if confirm_fleet(tenant, behind, found, confirm):
