@@ -27,7 +27,6 @@ from memstack.engine.adopt.existing import refuse_unrecorded_schema
 from memstack.engine.errors import ChecksumDrift, PlanChangedWhileAsked, RehearsalFailed, TagTakesNoTarget
 from memstack.engine.records.recorder import Recorder
 from memstack.engine.records.status import DatabaseStatus, last_applied_order, read_status, read_status_on, remember
-from memstack.engine.run.alembic_config import AlembicSetup
 from memstack.engine.run.destruction import DestructionCallback, StepDestruction, read_destruction
 from memstack.engine.run.executor import Executor
 from memstack.engine.run.halfway import mark_progress
@@ -71,9 +70,8 @@ class RunOptions:
     on_locks: Callable[[list[StatementLocks]], None] | None = None  # --dry-run --locks (PostgreSQL): the report
     fleet_run: str | None = None  # migrate --targets: the fleet run's id, written into each history row
     # migrate --targets' workers: the status is read once, under the lock (the fleet was surveyed and its
-    # question asked before), and the Alembic set-up is the worker's, built once for all its targets
+    # question asked before)
     plan_under_lock: bool = False
-    alembic: AlembicSetup | None = None
 
 
 def guard_settings(ws: Workspace, options: RunOptions) -> GuardSettings:
@@ -266,8 +264,8 @@ def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, options
     ws.graph.forget_ancestors()  # planning's memo; the run computes what it needs step by step
     guard = guard_settings(ws, options)
     executor = Executor(ws.engine, ws.tree, options.progress, ddl_lock_timeout=guard.explicit_timeout,
-                        alembic=options.alembic or ws.alembic_setup(options.x_arguments), keep_modules=False,
-                        guard=guard, fleet_run=options.fleet_run)
+                        alembic=ws.alembic_setup(options.x_arguments), keep_modules=False, guard=guard,
+                        fleet_run=options.fleet_run)
     return executor.run(plan.steps, plan.applied, fake=options.fake, event=options.event, atomic=options.atomic)
 
 

@@ -7,6 +7,7 @@ engine per database URL for its whole life. A PostgreSQL schema target gets a vi
 barrier and the fence key and find it exactly as they do a workspace's own engine) that sets the
 session's ``search_path`` to the schema when a pooled session is handed out for it, only when the
 session's last target was another schema (the setting is committed at once, so no rollback undoes it).
+Kept sessions are checked once a target (:func:`_ping`), not at each checkout.
 With tenant components split off, a schema's revisions run with the shared schema after the
 tenant's in their ``search_path`` (:data:`memstack.engine.run.steps.REVISION_SEARCH_PATH`).
 """
@@ -45,6 +46,8 @@ class Databases:
         base = self._engines.get(target.url)
         if base is None:
             base = self._engines[target.url] = self._create(normalize_url(target.url, self.settings.project_dir))
+        elif base.dialect.name != "sqlite":  # (a file opens afresh every time)
+            _ping(base if target.schema is None else base.execution_options(**{SCHEMA_OPTION: target.schema}))
         if target.schema is None or base.dialect.name != "postgresql":
             return base
         view = base.execution_options(**{SCHEMA_OPTION: target.schema})
@@ -61,7 +64,7 @@ class Databases:
         from memstack.core.urls import require_driver  # lazy: only in workers
 
         require_driver(url)
-        engine = create_engine(url, for_migrations=True, network=self.settings.network, pool_pre_ping=True)
+        engine = create_engine(url, for_migrations=True, network=self.settings.network)
         if engine.dialect.name == "postgresql":
             event.listen(engine, "engine_connect", _set_search_path)
             event.listen(engine, "checkin", self._after_lock)
@@ -93,6 +96,19 @@ class Databases:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _ping(engine: Engine) -> None:
+    """Once a target, not at every checkout: a session the server ended while the worker sat idle
+    (an idle timeout, a restart) fails here, and SQLAlchemy drops every pooled session with it."""
+    from sqlalchemy.exc import DBAPIError  # lazy: only in workers
+
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
 
 
 def _set_search_path(connection: Connection) -> None:

@@ -23,7 +23,6 @@ from memstack.engine.fleet.targets import Target
 if TYPE_CHECKING:
     from memstack.core.settings import Settings
     from memstack.engine.fleet.sessions import Databases
-    from memstack.engine.run.alembic_config import AlembicSetup
     from memstack.engine.workspace import Workspace
 
 
@@ -40,7 +39,6 @@ class Job:
 
 _BASE: list[Workspace] = []  # this worker's workspace, its tree loaded once
 _DATABASES: list[Databases] = []  # this worker's engines, one per database, kept across its targets
-_SETUP: dict[tuple[str, ...], AlembicSetup] = {}  # this worker's Alembic set-up, for the run's -x values
 _BUSY = [False]  # a target is running in this worker
 
 
@@ -59,6 +57,7 @@ def start_worker(settings: Settings, labels: tuple[str, ...] | None, parent: int
     ws = Workspace(settings=dataclasses.replace(settings, lock_timeout=0.0), registry=build_registry(settings))
     ws.tree  # noqa: B018 - loaded here, once per worker
     _BASE[:] = [ws if labels is None else part(ws, labels)]
+    _BASE[0].keep_alembic_setups()  # built once, for all its targets
     _DATABASES[:] = [Databases(ws.settings)]
 
 
@@ -78,7 +77,7 @@ def _run(target: Target, job: Job) -> TargetResult:
     started = time.monotonic()
     options = RunOptions(guard=job.guard, ddl_lock_timeout=job.ddl_lock_timeout, x_arguments=job.x_arguments,
                          fleet_run=job.run_id, confirm_destruction=_accept if job.confirmed else None,
-                         plan_under_lock=True, alembic=_alembic(job.x_arguments))
+                         plan_under_lock=True)
     try:
         engine = _DATABASES[0].engine_for(target, job.shared_schema)  # the worker's engine of the database: kept
         with _BASE[0].for_database(engine) as ws:
@@ -91,14 +90,6 @@ def _run(target: Target, job: Job) -> TargetResult:
     applied = tuple(r.step.revision.id for r in results if r.success)
     return TargetResult(target.label, "applied" if applied else "up_to_date", applied=applied,
                         seconds=time.monotonic() - started)
-
-
-def _alembic(x_arguments: tuple[str, ...]) -> AlembicSetup:
-    """The worker's Alembic set-up (configuration, script directory, hooks), built once for all its targets."""
-    if _SETUP.get(x_arguments) is None:
-        _SETUP.clear()
-        _SETUP[x_arguments] = _BASE[0].alembic_setup(x_arguments)
-    return _SETUP[x_arguments]
 
 
 def _follow(parent: int) -> None:
