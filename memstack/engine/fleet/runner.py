@@ -32,8 +32,13 @@ if TYPE_CHECKING:
 
 
 #: what every worker imports, loaded once by the fork server (a server that started earlier keeps its own)
+#: (the drivers too: a worker's first target otherwise imports one, eight workers at once on a few CPUs;
+#: one not installed is skipped)
 PRELOAD = ["memstack.engine.fleet.worker", "memstack.engine.migrate", "memstack.engine.run.executor",
-           "memstack.engine.tree.loader", "alembic.runtime.environment", "alembic.operations"]
+           "memstack.engine.tree.loader", "alembic.runtime.environment", "alembic.operations",
+           "memstack.engine.fleet.sessions", "memstack.engine.fleet.tenants", "memstack.core.urloptions",
+           "memstack.engine.run.destruction", "memstack.engine.run.guard", "memstack.engine.records.status",
+           "sqlalchemy.dialects.postgresql.psycopg", "psycopg", "sqlalchemy.dialects.mysql.pymysql", "pymysql"]
 
 
 @dataclass(frozen=True)
