@@ -293,8 +293,9 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
         finally:
             try:
                 connection.execute(_sql("SELECT RELEASE_LOCK(:n)"), {"n": name})
-            except Exception:
-                pass
+            except Exception:  # closing the session releases it (a pool must not keep it)
+                with contextlib.suppress(Exception):
+                    connection.invalidate()
 
 
 # --------------------------------------------------------------------------- SQLite (the file: lockfile.py)
