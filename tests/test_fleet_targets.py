@@ -149,6 +149,37 @@ def test_shared_components_once_tenant_components_in_every_target(project: Path,
     assert [r.status for r in again.results] == ["up_to_date", "up_to_date"]
 
 
+@pytest.mark.postgres
+def test_tenant_schemas_see_the_shared_tables_of_the_configured_database(project: Path, postgres_url: str) -> None:
+    """PostgreSQL schema mode: memo's first revision references auth's users (shared, in public) unqualified."""
+    from support.databases import query
+    from support.projects import write_pyproject
+
+    write_pyproject(project, extra='tenant_components = ["memo"]')
+    targets = make_schemas(postgres_url, ["acme", "globex"])
+    report = memstack.migrate_fleet(targets, project_dir=project, database_url=postgres_url, concurrency=2)
+    assert [r.status for r in report.results] == ["applied", "applied"], [r.error for r in report.results]
+    ws = workspace(project, postgres_url)
+    memo = {r.id for r in ws.graph.revisions.values() if r.component == "memo"}
+    tables = {(r["table_schema"], r["table_name"]) for r in query(postgres_url, (
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('public', 'acme', 'globex')"))}
+    for target in targets:  # memo's tables and memstack's own in the tenant schema, the shared ones not
+        assert version_rows(target) == memo
+        assert {row["revision"] for row in history(target)} == memo
+        assert {(target.schema, "memos"), (target.schema, "alembic_version")} <= tables
+        assert (target.schema, "users") not in tables
+        assert query(postgres_url, (  # the foreign key points at the shared table
+            "SELECT ccu.table_schema FROM information_schema.constraint_column_usage ccu "
+            "JOIN information_schema.table_constraints tc ON tc.constraint_name = ccu.constraint_name "
+            f"AND tc.constraint_schema = ccu.constraint_schema WHERE tc.table_schema = '{target.schema}' "
+            "AND tc.table_name = 'memos' AND tc.constraint_type = 'FOREIGN KEY'"))[0]["table_schema"] == "public"
+    assert ("public", "users") in tables and ("public", "memos") not in tables
+    assert not version_rows(Target(postgres_url)) & memo  # the shared database holds no tenant revision
+    again = memstack.migrate_fleet(targets, project_dir=project, database_url=postgres_url)
+    assert [r.status for r in again.results] == ["up_to_date", "up_to_date"]
+
+
 DROP_CONTENT = '''"""drop memos.content"""
 import sqlalchemy as sa
 from alembic import op
@@ -175,8 +206,9 @@ def test_a_plan_that_destroys_data_is_asked_once_for_the_whole_fleet(project: Pa
 
     targets = [Target(sqlite_url_for(tmp_path, f"tenant{i}.db")) for i in range(3)]
     ws = workspace(project, targets[0].url)
-    for target in targets:
+    for memos, target in zip([1, 5, 2], targets, strict=True):  # memos with content: tenant1 is the largest
         migrate_target(ws, target)
+        execute(target.url, *[f"INSERT INTO memos (id, content) VALUES ('m{i}', 'x')" for i in range(memos)])
     (project / "migrations" / "memo" / "0002_drop_content.py").write_text(DROP_CONTENT)
     ws = workspace(project, targets[0].url)
     with pytest.raises(DeclinedError):  # nobody to ask: refused before any target ran
@@ -186,4 +218,9 @@ def test_a_plan_that_destroys_data_is_asked_once_for_the_whole_fleet(project: Pa
     report = migrate_fleet_of(ws, targets, FleetOptions(concurrency=2, job=Job("d2")),
                               confirm=lambda question, destroys: asked.append(question))
     assert len(asked) == 1 and "3 target(s)" in asked[0]
+    assert "in total 8 row(s) in 3 dropped table(s) and column(s)" in asked[0], asked[0]
+    largest = asked[0].split("the largest: ", 1)[1]  # every target read, the largest named first
+    assert [largest.index(f"tenant{i}.db") for i in (1, 2, 0)] == sorted(largest.index(f"tenant{i}.db")
+                                                                       for i in (1, 2, 0)), largest
+    assert "tenant1.db (5 row(s), 1 dropped)" in largest
     assert [r.status for r in report.results] == ["applied"] * 3

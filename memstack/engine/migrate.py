@@ -69,6 +69,9 @@ class RunOptions:
     x_arguments: tuple[str, ...] = ()  # ``-x key=value``: what revisions read with context.get_x_argument()
     on_locks: Callable[[list[StatementLocks]], None] | None = None  # --dry-run --locks (PostgreSQL): the report
     fleet_run: str | None = None  # migrate --targets: the fleet run's id, written into each history row
+    # migrate --targets' workers: the status is read once, under the lock (the fleet was surveyed and its
+    # question asked before)
+    plan_under_lock: bool = False
 
 
 def guard_settings(ws: Workspace, options: RunOptions) -> GuardSettings:
@@ -118,6 +121,11 @@ def migrate(ws: Workspace, component: str | None = None, target: str | None = No
     if options.dry_run:
         return _rehearse(ws, plan_maker, options)
     everything = component is None and target is None and to_tag is None and not options.fake
+    if options.plan_under_lock:
+        results = _run_under_lock(ws, plan_maker, options)
+        if everything:
+            remember(ws)
+        return results
     if status is None or (status.digest_current and not everything):
         status = read_status(ws, trust_digest=everything)  # the no-op digest: one query
     if status.digest_current:
@@ -225,6 +233,21 @@ def _run_plan(ws: Workspace, make_plan: PlanMaker, options: RunOptions,
                 continue  # not what the person saw (or steps not classified yet): release the lock, ask again
             return _run_locked(ws, plan, state, options)
     raise PlanChangedWhileAsked()
+
+
+def _run_under_lock(ws: Workspace, make_plan: PlanMaker, options: RunOptions) -> list[StepResult]:
+    """Lock, read the status once, plan, confirm, run: a fleet's worker, whose question was asked for the fleet."""
+    with migration_lock(ws.engine, ws.settings.lock_timeout, options.on_wait):
+        with ws.engine.connect() as connection:
+            state = read_status_on(connection, ws.tree, mark_progress)
+        plan = make_plan(state)
+        if not plan.steps:
+            if not options.fake and state.drift:
+                raise ChecksumDrift(state.drift)
+            return []
+        check_reversible(plan.steps)
+        confirm_backwards(ws, plan, options)  # the fleet's answer (or a refusal: nobody confirmed)
+        return _run_locked(ws, plan, state, options)
 
 
 def _run_locked(ws: Workspace, plan: MigratePlan, state: DatabaseStatus, options: RunOptions) -> list[StepResult]:

@@ -113,6 +113,8 @@ class Workspace:
                                        sources={**self.settings.sources, "database_url": "for_database"})
         other = Workspace(settings=settings, registry=self.registry, _engine=engine, _owns_engine=engine is None)
         other.__dict__["loaded_tree"] = self.loaded_tree  # shared: loading it here once serves every database
+        if "_setups" in self.__dict__:
+            other.__dict__["_setups"] = self.__dict__["_setups"]
         if schema is not None:
             if other.dialect_name != "postgresql":
                 raise SchemaUnsupported(other.dialect_name)
@@ -124,13 +126,24 @@ class Workspace:
         return other
 
     def alembic_setup(self, x_arguments: Sequence[str] = ()) -> AlembicSetup:
-        """The Alembic configuration revisions run under, with ``-x`` values."""
+        """The Alembic configuration revisions run under, with ``-x`` values (kept: see :meth:`keep_alembic_setups`)."""
         from memstack.engine.run.alembic_config import alembic_setup  # lazy: kept off the no-op path and --help
         from memstack.engine.run.baseline import load_baselines  # lazy: kept off the no-op path and --help
         from memstack.engine.run.envhooks import load_hooks  # lazy: kept off the no-op path and --help
 
-        return alembic_setup(self.settings.project_dir, x_arguments, hooks=load_hooks(self.registry),
-                             baselines=load_baselines(self.registry))
+        kept: dict[tuple[str, ...], AlembicSetup] | None = self.__dict__.get("_setups")
+        if kept is not None and tuple(x_arguments) in kept:
+            return kept[tuple(x_arguments)]
+        setup = alembic_setup(self.settings.project_dir, x_arguments, hooks=load_hooks(self.registry),
+                              baselines=load_baselines(self.registry))
+        if kept is not None:
+            kept[tuple(x_arguments)] = setup
+        return setup
+
+    def keep_alembic_setups(self) -> None:
+        """Build each Alembic set-up once, here and in every workspace :meth:`for_database` derives from
+        this one (a fleet's worker: one target at a time, many in one process)."""
+        self.__dict__["_setups"] = {}
 
     @property
     def engine(self) -> Engine:

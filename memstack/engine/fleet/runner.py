@@ -32,8 +32,13 @@ if TYPE_CHECKING:
 
 
 #: what every worker imports, loaded once by the fork server (a server that started earlier keeps its own)
+#: (the drivers too: a worker's first target otherwise imports one, eight workers at once on a few CPUs;
+#: one not installed is skipped)
 PRELOAD = ["memstack.engine.fleet.worker", "memstack.engine.migrate", "memstack.engine.run.executor",
-           "memstack.engine.tree.loader", "alembic.runtime.environment", "alembic.operations"]
+           "memstack.engine.tree.loader", "alembic.runtime.environment", "alembic.operations",
+           "memstack.engine.fleet.sessions", "memstack.engine.fleet.tenants", "memstack.core.urloptions",
+           "memstack.engine.run.destruction", "memstack.engine.run.guard", "memstack.engine.records.status",
+           "sqlalchemy.dialects.postgresql.psycopg", "psycopg", "sqlalchemy.dialects.mysql.pymysql", "pymysql"]
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,12 @@ def migrate_fleet_of(ws: Workspace, targets: Sequence[Target], options: FleetOpt
     from memstack.engine.errors import SharedDependencyMissing  # lazy: kept off --help
     from memstack.engine.fleet.confirm import confirm_fleet  # lazy: kept off --help
     from memstack.engine.fleet.survey import survey  # lazy: kept off --help
-    from memstack.engine.fleet.tenants import missing_shared, split, tenant_labels  # lazy: kept off --help
+    from memstack.engine.fleet.tenants import (  # lazy: kept off --help
+        missing_shared,
+        shared_schema,
+        split,
+        tenant_labels,
+    )
 
     started = time.monotonic()
     shared, tenant = split(ws)
@@ -176,6 +186,8 @@ def migrate_fleet_of(ws: Workspace, targets: Sequence[Target], options: FleetOpt
         missing = missing_shared(ws, shared)
         if missing:
             raise SharedDependencyMissing(missing)
+        job = dataclasses.replace(options.job, shared_schema=shared_schema(shared))  # seen by tenant revisions
+        options = dataclasses.replace(options, job=job)
     found = survey(tenant, targets)
     behind = [t for t in targets if found[t].status == "behind"]
     if confirm_fleet(tenant, behind, found, confirm):

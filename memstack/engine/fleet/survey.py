@@ -2,15 +2,15 @@
 
 An up-to-date target costs one query: its stored no-op digest and the state it vouches for
 (:func:`memstack.engine.records.status.read_digest_facts`). Schemas of one PostgreSQL database
-share one session: the digest query names the schema's tables (SQLAlchemy's schema translation),
-so nothing is set per schema; a schema whose digest does not match is read in full with its
-``search_path`` set on the same session. Other targets get a workspace of their own.
+share one session, and their digests are read together, a few hundred schemas a query
+(:mod:`.batch`); a schema whose digest does not match is read in full with its ``search_path``
+set on the same session. Other targets get a workspace of their own.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from memstack.engine.fleet.targets import Target
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from memstack.engine.fleet.batch import DigestFacts
     from memstack.engine.records.status import DatabaseStatus
     from memstack.engine.workspace import Workspace
 
@@ -41,13 +42,16 @@ def survey(ws: Workspace, targets: Sequence[Target], found: Found | None = None)
 
 
 def _survey_database(ws: Workspace, url: str, targets: list[Target], digest: str) -> list[tuple[Target, TargetResult]]:
+    from memstack.engine.fleet.batch import read_digests  # lazy: kept off --help
+
     started = time.monotonic()
     try:
         with ws.for_database(url) as db:
             if db.dialect_name != "postgresql":
                 return [(t, _read_alone(db, t, digest)) for t in targets]
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                return [(t, _read_on(db, connection, t, digest)) for t in targets]
+                known = read_digests(connection, [t.schema for t in targets if t.schema is not None])
+                return [(t, _read_on(db, connection, t, digest, known)) for t in targets]
     except Exception as exc:  # the server or file is unusable: each of its targets failed
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return [(t, TargetResult(t.label, "failed", error=error, seconds=time.monotonic() - started))
@@ -63,21 +67,21 @@ def _read_alone(db: Workspace, target: Target, digest: str) -> TargetResult:
     return classify(target, status, time.monotonic() - started)
 
 
-def _read_on(db: Workspace, connection: Connection, target: Target, digest: str) -> TargetResult:
-    """A PostgreSQL database or one schema of it, on the database's shared session."""
+def _read_on(db: Workspace, connection: Connection, target: Target, digest: str,
+             known: Mapping[str, DigestFacts]) -> TargetResult:
+    """A PostgreSQL database or one schema of it, on the database's shared session.
+
+    ``known``: the digests read together (:mod:`.batch`); a schema missing there lacks memstack's
+    tables, and is read in full at once."""
     from sqlalchemy.exc import SQLAlchemyError  # lazy: kept off --help
 
     from memstack.engine.records.status import digest_matches, read_digest_facts, read_status_on  # lazy
 
-
-
     started = time.monotonic()
-    translated = connection.execution_options(schema_translate_map={None: target.schema}) if target.schema \
-        else connection
     try:
-        stored, facts = read_digest_facts(translated)
-        if digest_matches(digest, stored, facts):
-            heads = tuple(sorted(f[4:] for f in facts if f.startswith("row ")))
+        found = known.get(target.schema) if target.schema is not None else read_digest_facts(connection)
+        if found is not None and digest_matches(digest, *found):
+            heads = tuple(sorted(f[4:] for f in found[1] if f.startswith("row ")))
             return TargetResult(target.label, "up_to_date", seconds=time.monotonic() - started, heads=heads)
     except SQLAlchemyError:  # no bookkeeping tables yet: the full read says what there is
         pass

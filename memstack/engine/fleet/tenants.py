@@ -1,6 +1,9 @@
 """Shared and tenant components (``tenant_components`` in ``[tool.memstack]``), as django-tenants splits them.
 
 Shared components migrate once, in the configured database; tenant components in every target.
+On PostgreSQL a schema target's revisions run with ``search_path`` the tenant schema, then the
+configured database's schema (:func:`shared_schema`), so a tenant table's foreign key to a shared
+table needs no schema name; memstack's own tables stay in the tenant schema.
 Each side gets a workspace whose tree holds only its components, cut from the one loaded tree:
 a tenant revision's dependency on a shared revision is dropped from the tenant tree (a target
 never holds shared revisions) and checked instead against the configured database's state,
@@ -84,3 +87,11 @@ def missing_shared(ws: Workspace, shared: Workspace) -> list[tuple[str, str]]:
                 if dep in graph.revisions and graph.get(dep).component not in labels and dep not in applied:
                     missing.append((revision.label, graph.get(dep).label))
     return missing
+
+
+def shared_schema(shared: Workspace) -> str | None:
+    """PostgreSQL: the schema the shared components' tables are in (the configured database's current one)."""
+    if shared.dialect_name != "postgresql":
+        return None
+    with shared.engine.connect() as connection:
+        return str(connection.exec_driver_sql("SELECT current_schema()").scalar())

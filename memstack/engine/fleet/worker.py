@@ -22,6 +22,7 @@ from memstack.engine.fleet.targets import Target
 
 if TYPE_CHECKING:
     from memstack.core.settings import Settings
+    from memstack.engine.fleet.sessions import Databases
     from memstack.engine.workspace import Workspace
 
 
@@ -33,9 +34,11 @@ class Job:
     guard: Mapping[str, Any] = field(default_factory=dict)
     ddl_lock_timeout: float | None = None
     x_arguments: tuple[str, ...] = ()
+    shared_schema: str | None = None  # PostgreSQL: the configured database's schema, seen by tenant revisions
 
 
 _BASE: list[Workspace] = []  # this worker's workspace, its tree loaded once
+_DATABASES: list[Databases] = []  # this worker's engines, one per database, kept across its targets
 _BUSY = [False]  # a target is running in this worker
 
 
@@ -47,12 +50,15 @@ def start_worker(settings: Settings, labels: tuple[str, ...] | None, parent: int
     if parent is not None:
         threading.Thread(target=_follow, args=(parent,), daemon=True, name="memstack-parent-watch").start()
     from memstack.core.components import build_registry  # lazy: only in workers
+    from memstack.engine.fleet.sessions import Databases  # lazy: only in workers
     from memstack.engine.fleet.tenants import part  # lazy: only in workers
     from memstack.engine.workspace import Workspace  # lazy: only in workers
 
     ws = Workspace(settings=dataclasses.replace(settings, lock_timeout=0.0), registry=build_registry(settings))
     ws.tree  # noqa: B018 - loaded here, once per worker
     _BASE[:] = [ws if labels is None else part(ws, labels)]
+    _BASE[0].keep_alembic_setups()  # built once, for all its targets
+    _DATABASES[:] = [Databases(ws.settings)]
 
 
 def run_target(target: Target, job: Job) -> TargetResult:
@@ -70,13 +76,16 @@ def _run(target: Target, job: Job) -> TargetResult:
 
     started = time.monotonic()
     options = RunOptions(guard=job.guard, ddl_lock_timeout=job.ddl_lock_timeout, x_arguments=job.x_arguments,
-                         fleet_run=job.run_id, confirm_destruction=_accept if job.confirmed else None)
+                         fleet_run=job.run_id, confirm_destruction=_accept if job.confirmed else None,
+                         plan_under_lock=True)
     try:
-        with _BASE[0].for_database(target.url, schema=target.schema) as ws:
+        engine = _DATABASES[0].engine_for(target, job.shared_schema)  # the worker's engine of the database: kept
+        with _BASE[0].for_database(engine) as ws:
             results = migrate(ws, options=options)
     except LockTimeout as exc:
         return TargetResult(target.label, "locked", error=f"held by {exc.holder}", seconds=time.monotonic() - started)
     except Exception as exc:
+        _DATABASES[0].discard(target.url)  # the next target of this database starts on fresh sessions
         return TargetResult(target.label, "failed", error=_first_line(exc), seconds=time.monotonic() - started)
     applied = tuple(r.step.revision.id for r in results if r.success)
     return TargetResult(target.label, "applied" if applied else "up_to_date", applied=applied,

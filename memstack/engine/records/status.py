@@ -50,7 +50,8 @@ from memstack.engine.tree import checksum
 from memstack.engine.tree.fingerprint import tree_fingerprint
 
 if TYPE_CHECKING:
-    from sqlalchemy.sql import Select
+    from sqlalchemy.engine import Dialect
+    from sqlalchemy.sql import CompoundSelect, Select
 
     from memstack.engine.run.halfway import MarkProgress
     from memstack.engine.tree.graph import Revision
@@ -366,28 +367,33 @@ def applied_digest_on_server() -> Select[Any]:
 
 def read_digest_facts(connection: Connection) -> tuple[str | None, list[str]]:
     """(stored digest, state facts) in one query."""
+    return digest_facts(connection.execute(digest_query(connection.dialect)), connection.dialect)
+
+
+def _on_server(dialect: Dialect) -> bool:
+    return dialect.name == "postgresql" and (dialect.server_version_info or (0,)) >= (11,)
+
+
+def digest_query(dialect: Dialect) -> CompoundSelect[Any]:
+    """The query of :func:`read_digest_facts` (a fleet unites many schemas' copies of it in one)."""
     none = literal(None, String)
     meta = select(meta_table.c.key, meta_table.c.value, none, literal(0)).where(meta_table.c.key == DIGEST_KEY)
     rows = select(literal("row"), version_table.c.version_num, none, literal(0))
-    version = connection.dialect.server_version_info or (0,)
-    on_server = connection.dialect.name == "postgresql" and version >= (11,)
-    applied = applied_digest_on_server() if on_server else select(
+    applied = applied_digest_on_server() if _on_server(dialect) else select(
         literal("applied"), applied_table.c.revision, applied_table.c.checksum, cast(applied_table.c.verified, Integer))
     marks = select(literal("mark"), marks_table.c.revision, none, literal(0))
-    stored = server_digest = None
-    versions: list[str] = []
+    return union_all(meta, rows, applied, marks)
+
+
+def digest_facts(result: Iterable[Any], dialect: Dialect) -> tuple[str | None, list[str]]:
+    """(stored digest, state facts) from the rows of :func:`digest_query`."""
+    found: dict[str, list[Any]] = {}
     records: list[tuple[str, str | None, bool]] = []
-    mark_count = 0
-    for kind, value, recorded, verified in connection.execute(union_all(meta, rows, applied, marks)):
-        if kind == DIGEST_KEY:
-            stored = value
-        elif kind == "row":
-            versions.append(value)
-        elif kind == "applied":
+    for kind, value, recorded, verified in result:
+        if kind == "applied":
             records.append((value, recorded, bool(verified)))
-        elif kind == "applied_digest":
-            server_digest = value
         else:
-            mark_count += 1
-    digest = server_digest if on_server and server_digest is not None else _applied_digest(records)
-    return stored, _state_facts(versions, digest, mark_count)
+            found.setdefault(kind, []).append(value)
+    server = found.get("applied_digest", [None])[0] if _on_server(dialect) else None
+    digest = server if server is not None else _applied_digest(records)
+    return found.get(DIGEST_KEY, [None])[0], _state_facts(found.get("row", []), digest, len(found.get("mark", [])))

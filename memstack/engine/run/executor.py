@@ -54,6 +54,7 @@ from memstack.engine.run.steps import (
     as_migration_failed,
     check_foreign_keys,
     elapsed_ms,
+    in_revision_search_path,
     transactional_ddl,
 )
 from memstack.engine.tree.graph import MigrationGraph, Step
@@ -317,9 +318,9 @@ class Executor:
         """
         if step.direction == "down" and step.revision.irreversible:
             raise MemstackError(f"{step.revision.label} is irreversible: it has no downgrade")
-        function = self.alembic.with_baseline(step, revision_function(  # + the component's pre-revision tables
+        function = in_revision_search_path(connection, self.alembic.with_baseline(step, revision_function(
             load_revision_module(self.tree.path_of(step.revision.id), self._modules if self._keep_modules else None),
-            step.direction))
+            step.direction)))  # + the component's pre-revision tables; a fleet's tenant also sees the shared schema
         if in_transaction and self._shared is not None:
             self._shared.enter(connection, step.revision.component)
             function()

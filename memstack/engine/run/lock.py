@@ -22,6 +22,7 @@ so a quiet socket spares the round trip (at most for :data:`REPROBE_SECONDS`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -57,6 +58,10 @@ MYSQL_LOCK_PREFIX = "memstack:"
 POLL_SECONDS = 0.2
 #: a quiet lock session is asked again after this long at the latest (see :func:`_quiet_probe`)
 REPROBE_SECONDS = 1.0
+
+#: in a pooled session's info: it held the migration lock, its idle timeouts changed (a fleet's worker
+#: keeps sessions across targets and sets them back: memstack.engine.fleet.sessions)
+LOCK_SESSION = "memstack_lock_session"
 
 WaitCallback = Callable[[str], None]
 """Called once with a description of who holds the lock, when we have to wait."""
@@ -192,6 +197,7 @@ def _keep_alive(connection: Connection) -> None:
     """
     if connection.dialect.name != "postgresql":
         return
+    connection.connection.info[LOCK_SESSION] = True  # a pool that keeps the session restores its bounds
     settings = {"idle_in_transaction_session_timeout": 0}
     if (connection.dialect.server_version_info or (0,)) >= (14,):  # the heartbeat's bound at once: a network
         settings["idle_session_timeout"] = idle_session_bound(connection.engine)  # silent before its first ping
@@ -244,8 +250,9 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
         finally:
             try:
                 connection.execute(_sql("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            except Exception:  # the connection is closed below anyway, which releases it
-                pass
+            except Exception:  # closing the session releases it (a pool must not keep it)
+                with contextlib.suppress(Exception):
+                    connection.invalidate()
 
 
 # --------------------------------------------------------------------------- MariaDB / MySQL
@@ -286,8 +293,9 @@ def _mysql_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None) ->
         finally:
             try:
                 connection.execute(_sql("SELECT RELEASE_LOCK(:n)"), {"n": name})
-            except Exception:
-                pass
+            except Exception:  # closing the session releases it (a pool must not keep it)
+                with contextlib.suppress(Exception):
+                    connection.invalidate()
 
 
 # --------------------------------------------------------------------------- SQLite (the file: lockfile.py)

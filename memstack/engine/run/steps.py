@@ -144,3 +144,24 @@ class VersionRows:
             self.closed = self._is_closed()
             self.rows = self._rows_closed() if self.closed else self.graph.rows_for(self.applied)
         return old - self.rows, self.rows - old
+
+
+#: an engine's execution option (PostgreSQL): (the ``search_path`` a revision's code runs under, the one to
+#: restore after it). A fleet's tenant schema gets ``"tenant", "public"``: its revisions find the shared tables
+#: the configured database holds, while memstack's own tables are read and written in the tenant schema only.
+REVISION_SEARCH_PATH = "memstack_revision_search_path"
+
+
+def in_revision_search_path(connection: Connection, function: Callable[[], None]) -> Callable[[], None]:
+    """``function`` run under the engine's revision ``search_path`` (see :data:`REVISION_SEARCH_PATH`), if any."""
+    paths = connection.get_execution_options().get(REVISION_SEARCH_PATH)
+    if not paths or connection.dialect.name != "postgresql":
+        return function
+    during, after = paths
+
+    def run() -> None:
+        connection.exec_driver_sql("SELECT set_config('search_path', %(p)s, false)", {"p": during})
+        function()  # (a failure rolls the setting back with its transaction, or the fleet drops the session)
+        connection.exec_driver_sql("SELECT set_config('search_path', %(p)s, false)", {"p": after})
+
+    return run
