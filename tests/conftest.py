@@ -234,6 +234,16 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(Path(memstack.__file__).parent, quiet=2, workers=1)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Ctrl-C reaches the processes tests start, however this run was started: a shell starting pytest
+    in the background (``cmd &``) leaves SIGINT ignored, which every child would inherit (a caught
+    signal is reset to the default in an exec'd child; an ignored one stays ignored)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Slow fault tests (``slow_faults``: a killed private server, ...) run only when asked for
     by ``-m slow_faults``; ``.ci/run`` runs them as a second step after the normal suite."""

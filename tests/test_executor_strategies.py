@@ -6,6 +6,7 @@ Real databases: SQLite files and PostgreSQL.
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 from pathlib import Path
 
@@ -205,9 +206,9 @@ def test_one_loaded_workspace_migrates_many_databases(project: Path, tmp_path: P
     parsed: list[Path] = []
     real = loader.parse_revision_file
 
-    def counting(path: Path, source: str | None = None) -> loader.RevisionFile:
+    def counting(path: Path, source: str | None = None, tree: ast.Module | None = None) -> loader.RevisionFile:
         parsed.append(path)
-        return real(path, source)
+        return real(path, source, tree)
 
     monkeypatch.setattr(loader, "parse_revision_file", counting)
     first, second = sqlite_url_for(tmp_path, "one.db"), sqlite_url_for(tmp_path, "two.db")

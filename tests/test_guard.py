@@ -314,7 +314,7 @@ def test_revision_guard_marker_is_read_checked_and_cached(tmp_path: Path) -> Non
     assert parse_revision_file(path).guard == (("ddl_lock_timeout", 5), ("lock_retries", 0))
     assert read_headers(folder)[0].guard == (("ddl_lock_timeout", 5), ("lock_retries", 0))
     assert read_headers(folder)[0].guard == (("ddl_lock_timeout", 5), ("lock_retries", 0))  # from the index
-    assert index.INDEX_FORMAT == 6  # (squashes' fields joined the index at 6)
+    assert index.INDEX_FORMAT == 7  # (squashes' fields joined the index at 6, the installed-tree summary at 7)
     bad = write_revision(folder, "0002_bad", new_id(), None, module="guard = {'lock_timout': 5}\n")
     with pytest.raises(ConfigurationError, match="unknown key"):
         parse_revision_file(bad)

@@ -92,8 +92,8 @@ def per_owner_options(compared: Callable[[str], bool], owners: Mapping[str, str]
     """``context.configure()`` options for ONE comparison of every component's tables (plain
     ``alembic check`` through memstack's env.py): only tables ``compared`` accepts, and each table
     under its owner's environment-hook options (``include_name``/``include_object`` and
-    ``compare_type``/``compare_server_default``, a flag or Alembic's callable), as ``manage.py check``
-    compares each hooked component in a pass of its own."""
+    ``compare_type``/``compare_server_default``, a flag or Alembic's callable), as
+    :func:`compare_components` compares each hooked component in a pass of its own."""
 
     def hook_of(table: str | None) -> Mapping[str, Any]:
         return hooked.get(owners.get(str(table or ""), ""), {})

@@ -195,6 +195,8 @@ class Executor:
                 if not crash.connection_lost(exc):
                     raise
                 raise StepFailed(exc, utcnow(), 0) from exc
+            except KeyboardInterrupt as exc:  # Ctrl-C there too: recorded as the step's failure
+                raise StepFailed(exc, utcnow(), 0) from None
             self._unflushed = not outside and lazy  # (outside: recorded synchronously, after every earlier step)
         except StepFailed as failed:
             untouched = getattr(failed.cause, "resumable", False)  # the guard stopped it before anything committed
@@ -251,9 +253,12 @@ class Executor:
             return results
 
         try:
-            results = self.guard.run_plan(plan[0], attempt, record=True) if plan else []
+            try:
+                results = self.guard.run_plan(plan[0], attempt, record=True) if plan else []
+            except KeyboardInterrupt as exc:  # Ctrl-C as a try begins (BEGIN, the lock check): the failure too
+                raise StepFailed(exc, utcnow(), 0) from None
         except StepFailed as failed:
-            step = plan[index - 1]
+            step = plan[max(index, 1) - 1]
             self._record_failure(None, step, failed, marked=False)
             if isinstance(failed.cause, KeyboardInterrupt):  # Ctrl-C: recorded, then exit 130
                 raise failed.cause from None
