@@ -237,9 +237,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Ctrl-C reaches the processes tests start, however this run was started: a shell starting pytest
     in the background (``cmd &``) leaves SIGINT ignored, which every child would inherit (a caught
-    signal is reset to the default in an exec'd child; an ignored one stays ignored)."""
+    signal is reset to the default in an exec'd child; an ignored one stays ignored), and a runner
+    may start it with SIGINT blocked (the mask survives exec too: CI's run of stop 28 failed so).
+    The children tests send signals to also reset both themselves (support.running)."""
     import signal
 
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -23,7 +23,7 @@ from support.badinput import assert_clear_message, assert_unchanged, run_manage
 from support.databases import execute, sqlite_url_for, temporary_database
 from support.inspect import app_tables, history_rows, snapshot, tables
 from support.projects import MANAGE_PY, add_alembic_table, make_project
-from support.running import subprocess_env
+from support.running import signals_as_a_terminal_sends_them, subprocess_env
 from support.waiting import wait_for_file
 
 MEMO_HEAD = "bc9a7cdd598c"
@@ -203,7 +203,8 @@ def test_interrupted_migrate(backend: str, project: Path, tmp_path: Path) -> Non
         process = subprocess.Popen([sys.executable, str(MANAGE_PY), "--project-dir", str(sleeping),
                                     "--database-url", url, "migrate"], stdin=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                                   env=subprocess_env(None, SLEEPING_REVISION_STARTED=str(started)))
+                                   env=subprocess_env(None, SLEEPING_REVISION_STARTED=str(started)),
+                                   preexec_fn=signals_as_a_terminal_sends_them)
         # the revision's own file says it runs (the step line ends only when the step does)
         wait_for_file(started, what="the sleeping revision to start", proc=process)
         process.send_signal(signal.SIGINT)

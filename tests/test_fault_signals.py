@@ -60,7 +60,7 @@ def test_a_signal_cancels_the_alter_queued_behind_a_reader(project: Path, postgr
         wait_until(lambda: not _waiting_on(postgres_url, table) and not _memstack_sessions(postgres_url), 10,
                    "memstack's sessions to leave the server",
                    detail=lambda: f"{_waiting_on(postgres_url, table)} {_memstack_sessions(postgres_url)}")
-    assert result.code == EXIT[signal_number], result
+    assert result.code == EXIT[signal_number], f"exit {result.code}; signals: {run.signals_before}\n{result.err}"
     assert SAID[signal_number] in result.err
     assert "Traceback" not in result.err
     failures = query(postgres_url, "SELECT error FROM memstack_history WHERE event = 'failure' AND revision = :r",

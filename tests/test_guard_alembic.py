@@ -14,7 +14,7 @@ from support.databases import query
 from support.faults import reader_holding
 from support.inspect import history_rows
 from support.projects import REPO_ROOT, add_alembic_table
-from support.running import VENV_BIN, alembic, cli, subprocess_env
+from support.running import VENV_BIN, alembic, cli, signals_as_a_terminal_sends_them, subprocess_env
 from support.waiting import wait_until
 
 SERVERS = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mariadb", marks=pytest.mark.mariadb)]
@@ -29,7 +29,8 @@ def _retries(url: str) -> list[dict[str, object]]:
 def _spawn_alembic(project: Path, url: str, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen([str(VENV_BIN / "alembic"), *args], cwd=project,
                             env=subprocess_env(url, [REPO_ROOT, project], **env),  # this checkout's memstack
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=signals_as_a_terminal_sends_them)
 
 
 def _ready(project: Path, url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from support.running import Result, manage_argv, subprocess_env
+from support.running import Result, manage_argv, signals_as_a_terminal_sends_them, subprocess_env
+
+
+def signal_masks(pid: int) -> str:
+    """The process's blocked, ignored and caught signal masks (``/proc``), for a failure's message."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as exc:
+        return f"({exc})"
+    return " ".join(line.replace("\t", "") for line in lines if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
 
 
 class Migrator:
@@ -21,9 +30,11 @@ class Migrator:
     def __init__(self, project: Path, url: str, *args: str, pythonpath: Sequence[Path] = (), **env: str) -> None:
         self.process = subprocess.Popen(
             manage_argv(project, *args, url=url), cwd=project, env=subprocess_env(None, pythonpath, **env),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=signals_as_a_terminal_sends_them)
         self._out: list[str] = []
         self._err: list[str] = []
+        self.signals_before = ""  # the child's signal masks as a signal was sent (send)
         self._readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
                          for stream, into in ((self.process.stdout, self._out), (self.process.stderr, self._err))]
         for reader in self._readers:
@@ -49,6 +60,7 @@ class Migrator:
                    detail=lambda: self.err)
 
     def send(self, signal_number: int) -> None:
+        self.signals_before = signal_masks(self.process.pid)
         self.process.send_signal(signal_number)
 
     def finish(self, timeout: float = 120) -> Result:

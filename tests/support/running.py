@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -174,6 +175,17 @@ def subprocess_env(url: str | None = None, pythonpath: Sequence[Path] = (), **ex
     return env
 
 
+def signals_as_a_terminal_sends_them() -> None:
+    """``preexec_fn`` of a child a test sends SIGINT or SIGTERM: both at their default and unblocked.
+
+    An ignored or blocked signal survives exec, and CI may start the suite with SIGINT ignored (a
+    background job) or blocked; the child (Python) then never sees the Ctrl-C the test sends it.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def run(argv: Sequence[str | Path], cwd: Path, url: str | None = None, timeout: float = 120,
         **extra_env: str) -> subprocess.CompletedProcess[str]:
     """Run a program with no terminal on stdin; returns the finished process (never raises on status)."""
@@ -227,7 +239,8 @@ def spawn_manage(project: Path, url: str | None, *args: str, pythonpath: Sequenc
     """Start ``manage.py ARGS`` in the background (stdout/stderr piped)."""
     return subprocess.Popen(manage_argv(project, *args, url=url), cwd=project,
                             env=subprocess_env(None, pythonpath, **extra_env), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=signals_as_a_terminal_sends_them)
 
 
 def alembic(project: Path, url: str | None, *args: str, use_config_option: bool = False, cwd: Path | None = None,

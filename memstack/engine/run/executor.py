@@ -55,6 +55,7 @@ from memstack.engine.run.steps import (
     check_foreign_keys,
     elapsed_ms,
     in_revision_search_path,
+    interruption,
     transactional_ddl,
 )
 from memstack.engine.tree.graph import MigrationGraph, Step
@@ -309,6 +310,7 @@ class Executor:
                     self._record_step(recorder.bound_to(recording), step, before, after, fake=fake, event=event,
                                       started=started_at, duration_ms=elapsed_ms(clock), clear_mark=True)
         except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C too: the run records the interruption
+            exc = interruption(exc) or exc  # an error that replaced a Ctrl-C is the Ctrl-C: never retried
             failed = StepFailed(exc, started_at, elapsed_ms(clock))
             if not self.guard.will_retry(exc):
                 self.progress("failed", step, StepResult(step, failed.duration_ms, success=False, error=failed.text))

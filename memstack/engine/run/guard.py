@@ -40,7 +40,7 @@ from memstack.engine.records.recorder import Recorder, utcnow
 from memstack.engine.run import blockers as found
 from memstack.engine.run.blockers import Retry, drop_invalid_index
 from memstack.engine.run.ladder import Ladder, Rung, after_late_refusal, is_lock_timeout, server_wait, timeout_sql
-from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult, error_text
+from memstack.engine.run.steps import ProgressCallback, StepFailed, StepResult, error_text, interruption
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -97,6 +97,9 @@ class _StepState:
                 cursor.execute(sql, parameters) if parameters else cursor.execute(sql)
             except Exception as exc:
                 waited = int((time.perf_counter() - started) * 1000)
+                stopped = interruption(exc)  # a lock timeout raised as a Ctrl-C cancelled it: stop, never retry
+                if stopped is not None:
+                    raise stopped from None
                 if not is_lock_timeout(exc):
                     raise
                 self.timed_out = (statement, waited)

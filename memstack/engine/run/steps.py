@@ -82,6 +82,23 @@ def check_foreign_keys(connection: Connection, step: Step) -> None:
         )
 
 
+def interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that ``exc`` replaced, if any.
+
+    A driver cancelling the statement a Ctrl-C interrupted may raise the statement's own error (a
+    lock timeout that fired as the cancel went out) with the interruption only as its context; retried
+    as a lock timeout, the run would go on for the whole ladder after the user asked it to stop.
+    """
+    seen: BaseException | None = exc
+    for _ in range(16):  # a context chain is short; a loop in it must not hang the failure path
+        if seen is None:
+            return None
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def error_text(exc: BaseException) -> str:
     """The one-line text a failure row and mark keep."""
     if isinstance(exc, StepNotApplied):  # the real cause is what the failure row and mark keep
