@@ -136,13 +136,20 @@ def sync_alembic_config(registry: Registry, pyproject: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- the environment revisions run in
-def load_revision_module(path: Path, cache: dict[tuple[str, bytes], ModuleType] | None = None) -> ModuleType:
-    """Run a revision file's current text as a module under a private name (``cache``: by path and text;
-    run/revision_code.py: never a stale ``__pycache__`` entry)."""
+def read_revision_bytes(path: Path) -> bytes:
+    """A revision file's bytes, as they are now."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise MemstackError(f"cannot read revision file {path}: {exc.strerror}") from exc
+
+
+def load_revision_module(path: Path, cache: dict[tuple[str, bytes], ModuleType] | None = None, *,
+                         data: bytes | None = None) -> ModuleType:
+    """Run a revision file's current text (``data``: its bytes, already read) as a module under a private
+    name (``cache``: by path and text; run/revision_code.py: never a stale ``__pycache__`` entry)."""
+    if data is None:
+        data = read_revision_bytes(path)
     key = (str(path), data)
     if cache is not None and key in cache:
         return cache[key]

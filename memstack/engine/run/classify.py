@@ -47,7 +47,13 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import to_instance
 
 from memstack.engine.alembic_compat import environment_kept, installed_as_op
-from memstack.engine.run.alembic_config import AlembicSetup, load_revision_module, revision_function
+from memstack.engine.run.alembic_config import (
+    AlembicSetup,
+    load_revision_module,
+    read_revision_bytes,
+    revision_function,
+)
+from memstack.engine.run.classify_cache import ClassificationCache
 from memstack.engine.run.classify_code import code_facts, safe_to_record, static_facts
 from memstack.engine.run.classify_sql import Fact, classify_sql
 from memstack.engine.run.offline import explain_render_failure
@@ -56,7 +62,7 @@ if TYPE_CHECKING:
     from memstack.engine.tree.graph import Step
     from memstack.engine.tree.loader import LoadedTree
 
-__all__ = ["Classification", "Classifier", "classifier", "classify_module", "classify_operations",
+__all__ = ["Classification", "Classifier", "PlanClassifier", "classifier", "classify_module", "classify_operations",
            "classify_source", "classify_step", "declared_reason", "describe_fact", "recording_op"]
 
 DESTRUCTIVE_KINDS = ("drop_table", "drop_column", "type_change", "truncate", "delete_rows", "drop_schema")
@@ -250,10 +256,23 @@ Classifier = Callable[[ModuleType, str], Classification]
 """Classifies ``upgrade()`` ("up") or ``downgrade()`` ("down") of a loaded revision module."""
 
 
-@contextmanager
-def classifier(setup: AlembicSetup, dialect_name: str) -> Iterator[Classifier]:
-    """One recording ``op`` for many revisions (a plan): set up once, not per revision."""
+class PlanClassifier:
+    """A plan's :data:`Classifier`, with the answers kept between runs (classify_cache.py)."""
 
+    def __init__(self, classify: Classifier, cache: ClassificationCache) -> None:
+        self._classify = classify
+        self.cache = cache
+
+    def __call__(self, module: ModuleType, direction: str) -> Classification:
+        return self._classify(module, direction)
+
+
+@contextmanager
+def classifier(setup: AlembicSetup, dialect_name: str) -> Iterator[PlanClassifier]:
+    """One recording ``op`` for many revisions (a plan): set up once, not per revision; the
+    answers :func:`classify_step` finds are kept for the next run when the block ends."""
+
+    cache = ClassificationCache()
     with recording_op(setup, dialect_name) as operations:
 
         def classify(module: ModuleType, direction: str) -> Classification:
@@ -271,7 +290,10 @@ def classifier(setup: AlembicSetup, dialect_name: str) -> Iterator[Classifier]:
             return Classification(tuple(facts + classify_operations(operations, dialect_name)),
                                   declared_reason(module))
 
-        yield classify
+        try:
+            yield PlanClassifier(classify, cache)
+        finally:
+            cache.save()
 
 
 def classify_module(module: ModuleType, direction: str, setup: AlembicSetup, dialect_name: str) -> Classification:
@@ -282,12 +304,21 @@ def classify_module(module: ModuleType, direction: str, setup: AlembicSetup, dia
 
 def classify_step(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str,
                   classify: Classifier | None = None) -> Classification:
-    """Classify one planned step (``classify``: a plan's shared :func:`classifier`); raises only when
-    the revision file cannot be imported."""
-    module = load_revision_module(tree.path_of(step.revision.id))
-    if classify is not None:
-        return classify(module, step.direction)
-    return classify_module(module, step.direction, setup, dialect_name)
+    """Classify one planned step (``classify``: a plan's shared :func:`classifier`, whose kept answer
+    for the file's current bytes is used without loading it); raises only when the revision file
+    cannot be read or imported."""
+    path = tree.path_of(step.revision.id)
+    if not isinstance(classify, PlanClassifier):
+        module = load_revision_module(path)
+        return classify(module, step.direction) if classify is not None else \
+            classify_module(module, step.direction, setup, dialect_name)
+    data = read_revision_bytes(path)
+    kept = classify.cache.get(path, data, dialect_name, step.direction)
+    if kept is not None:
+        return Classification(*kept)
+    classified = classify(load_revision_module(path, data=data), step.direction)
+    classify.cache.put(path, data, dialect_name, step.direction, classified.facts, classified.declared)
+    return classified
 
 
 def classify_source(text: str, setup: AlembicSetup, dialect_name: str, direction: str = "up") -> Classification:

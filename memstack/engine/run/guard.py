@@ -97,8 +97,7 @@ class _StepState:
                 cursor.execute(sql, parameters) if parameters else cursor.execute(sql)
             except Exception as exc:
                 waited = int((time.perf_counter() - started) * 1000)
-                stopped = interruption(exc)  # a lock timeout raised as a Ctrl-C cancelled it: stop, never retry
-                if stopped is not None:
+                if (stopped := interruption(exc)) is not None:  # raised as a Ctrl-C cancelled it: never retried
                     raise stopped from None
                 if not is_lock_timeout(exc):
                     raise
