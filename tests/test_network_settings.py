@@ -4,6 +4,7 @@ idle_in_transaction_timeout; one chain each (MEMSTACK_<NAME> > .env > [tool.mems
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.projects import write_pyproject
@@ -89,3 +90,22 @@ def test_client_arguments_per_driver_and_what_the_url_already_says() -> None:
     off = NetworkSettings(connect_timeout=0, tcp_user_timeout=0)
     assert "connect_timeout" not in client_connect_args("postgresql", off)
     assert "tcp_user_timeout" not in client_connect_args("postgresql", off)
+
+
+@pytest.mark.postgres
+def test_a_migration_session_never_prepares_and_the_url_can_say_otherwise(postgres_url: str) -> None:
+    """psycopg's automatic preparing is off in migration sessions (every ALTER made it prepare again);
+    ``prepare_threshold`` in ``connect_args`` wins, and other engines keep psycopg's default."""
+    from memstack.core.db import create_engine
+
+    def threshold(url: str, **kwargs: Any) -> object:
+        engine = create_engine(url, **kwargs)
+        try:
+            with engine.connect() as connection:
+                return connection.connection.dbapi_connection.prepare_threshold  # type: ignore[union-attr]
+        finally:
+            engine.dispose()
+
+    assert threshold(postgres_url, for_migrations=True) is None
+    assert threshold(postgres_url, for_migrations=True, connect_args={"prepare_threshold": 2}) == 2
+    assert threshold(postgres_url) == 5

@@ -146,6 +146,7 @@ def create_engine(url: str, *, for_migrations: bool = False, network: NetworkSet
 
     check_url_options(url)
     backend = ""
+    given: set[str] = set()  # connect arguments the URL's query and ``connect_args`` set
     if url.startswith("sqlite"):
         refuse_missing_sqlite_folder(url)
         in_memory = url in ("sqlite://", "sqlite:///:memory:") or url.startswith(("sqlite:///:memory:?", "sqlite://?"))
@@ -167,7 +168,18 @@ def create_engine(url: str, *, for_migrations: bool = False, network: NetworkSet
         _configure_sqlite(engine, for_migrations=for_migrations)
     elif for_migrations and network is not None and engine.dialect.name in ("postgresql", "mysql", "mariadb"):
         _bound_sessions(engine, network)
+    if for_migrations and engine.dialect.driver == "psycopg" and "prepare_threshold" not in given:
+        _no_automatic_prepare(engine)
     return engine
+
+
+def _no_automatic_prepare(engine: Engine) -> None:
+    """psycopg prepares a statement the fifth time it runs; a migration's ALTER and DROP make it drop
+    its prepared statements again (a DEALLOCATE and a new PREPARE a step): in a migration session
+    preparing is only churn. ``prepare_threshold`` in ``connect_args`` wins."""
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.prepare_threshold = None
 
 
 def network_from_environment() -> NetworkSettings:
