@@ -22,6 +22,7 @@ commits).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import weakref
@@ -59,6 +60,7 @@ def lock_scope(engine: Engine) -> str:
     return database if schema is None else f"{database}#schema={schema}"
 
 
+@functools.cache
 def barrier_key(database: str) -> int:
     """The PostgreSQL advisory key a running step holds (distinct from the migration lock's)."""
     digest = hashlib.sha256(f"{BARRIER_NAME}:{database}".encode()).digest()
@@ -70,7 +72,9 @@ def mysql_barrier_name(database: str) -> str:
     return "memstack-step:" + hashlib.sha256(database.encode()).hexdigest()[:40]
 
 
+@functools.cache
 def _sql(statement: str) -> TextClause:
+    """One statement object a text, reused every step (SQLAlchemy then finds its compiled form at once)."""
     return text(statement)
 
 
