@@ -12,13 +12,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 from support.databases import execute, query
 from support.inspect import version_rows
 from support.migrators import Migrator, wait_until
 from support.revisions import chain_component
+from support.running import cli
 
 from memstack.engine.run.fencing import barrier_key
 from memstack.engine.run.lock import _advisory_key
@@ -124,3 +125,25 @@ def test_an_idle_session_timeout_on_the_database_does_not_end_the_lock_session(
     assert result.code == 0, result
     assert version_rows(postgres_url) == {chain.ids[1]}
     assert query(postgres_url, "SELECT count(*) AS n FROM fence_runs")[0]["n"] == 1
+
+
+@pytest.mark.postgres
+def test_the_fence_rides_on_each_steps_bookkeeping_statement(project: Path, postgres_url: str, make_component,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """No round trip of its own: each step's one bookkeeping statement also asks whether the lock is held."""
+    chain = chain_component(make_component, project, 3, prefix="carried")
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        done = cli(capsys, monkeypatch, project, postgres_url, "migrate")
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert done.code == 0, done
+    fences = [s for s in sent if "pg_stat_get_activity" in s]
+    assert len(fences) == len(chain.ids) and all(s.startswith("WITH ") for s in fences), fences
+    assert version_rows(postgres_url) == {chain.ids[-1]}

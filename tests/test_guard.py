@@ -17,7 +17,7 @@ from support.databases import backend_of, connect, query
 from support.faults import reader_holding
 from support.inspect import history_rows
 from support.running import cli, manage, spawn_manage
-from support.waiting import wait_until
+from support.waiting import sessions_waiting_for_any_lock, wait_until
 
 SERVERS = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mariadb", marks=pytest.mark.mariadb)]
 SMALL_LADDER = {"MEMSTACK_DDL_LOCK_TIMEOUT": "0.3", "MEMSTACK_LOCK_RETRIES": "200",
@@ -145,10 +145,7 @@ def test_sigint_between_tries_exits_130_with_nothing_queued(project: Path, kind:
         assert running.returncode == 130, err
 
         def nothing_waits() -> bool:
-            if kind == "postgres":
-                return not query(url, "SELECT pid FROM pg_locks WHERE NOT granted")
-            return not query(url, "SELECT id FROM information_schema.processlist "
-                                  "WHERE state LIKE 'Waiting for%lock%'")
+            return not sessions_waiting_for_any_lock(url)
         wait_until(nothing_waits, timeout=30, what="no lock request left on the server")
         if kind == "postgres":
             sessions = query(url, "SELECT pid FROM pg_stat_activity WHERE application_name = 'memstack' "
@@ -372,7 +369,7 @@ def test_wait_policy_waits_for_the_blocker_then_goes_and_gives_up_past_its_bound
             return bool(query(url, "SELECT pid FROM pg_stat_activity WHERE application_name = 'memstack' "
                                    "AND query LIKE '%pg_locks%' AND pid <> pg_backend_pid()"))
         wait_until(polling, timeout=60, what="the pre-flight waiting", proc=running)
-        assert not query(url, "SELECT pid FROM pg_locks WHERE NOT granted")
+        assert not sessions_waiting_for_any_lock(url)
         reader.release()
         _, err = running.communicate(timeout=120)
     assert running.returncode == 0, err

@@ -10,12 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.databases import query
 from support.faults import reader_holding
 from support.inspect import history_rows
 from support.projects import REPO_ROOT, add_alembic_table
 from support.running import VENV_BIN, alembic, cli, signals_as_a_terminal_sends_them, subprocess_env
-from support.waiting import wait_until
+from support.waiting import sessions_waiting_for_any_lock, wait_until
 
 SERVERS = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mariadb", marks=pytest.mark.mariadb)]
 SMALL_LADDER = {"MEMSTACK_DDL_LOCK_TIMEOUT": "0.3", "MEMSTACK_LOCK_RETRIES": "200",
@@ -91,7 +90,5 @@ def test_sigint_between_plain_alembic_tries_leaves_nothing_queued(project: Path,
         assert running.returncode != 0, err
 
         def nothing_waits() -> bool:
-            if kind == "postgres":
-                return not query(url, "SELECT pid FROM pg_locks WHERE NOT granted")
-            return not query(url, "SELECT id FROM information_schema.processlist WHERE state LIKE 'Waiting for%lock%'")
+            return not sessions_waiting_for_any_lock(url)
         wait_until(nothing_waits, timeout=30, what="no lock request left on the server")

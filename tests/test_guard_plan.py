@@ -15,7 +15,7 @@ from support.databases import query
 from support.faults import reader_holding
 from support.inspect import history_rows
 from support.running import cli, manage, spawn_manage
-from support.waiting import wait_until
+from support.waiting import sessions_waiting_for_any_lock, wait_until
 
 SMALL_LADDER = {"MEMSTACK_DDL_LOCK_TIMEOUT": "0.3", "MEMSTACK_LOCK_RETRIES": "200",
                 "MEMSTACK_LOCK_RETRY_MAX_WAIT": "120"}
@@ -63,7 +63,7 @@ def test_atomic_plan_restarts_from_its_first_step_until_the_blocker_ends(
     assert RESTARTED in err
     applied = [r["name"] for r in history_rows(url) if r["event"] == "apply"]
     assert "0002_add_progress" in applied and applied.count("0002_add_progress") == 1  # each step recorded once
-    assert not query(url, "SELECT pid FROM pg_locks WHERE NOT granted")
+    assert not sessions_waiting_for_any_lock(url)
 
 
 @pytest.mark.postgres
@@ -128,7 +128,7 @@ def test_sigint_between_whole_plan_tries_exits_130_with_nothing_queued(
         running.send_signal(signal.SIGINT)
         _, err = running.communicate(timeout=60)
         assert running.returncode == 130, err
-        wait_until(lambda: not query(url, "SELECT pid FROM pg_locks WHERE NOT granted"), timeout=30,
+        wait_until(lambda: not sessions_waiting_for_any_lock(url), timeout=30,
                    what="no lock request left on the server")
     assert [r["event"] for r in history_rows(url)][-1] == "failure"
 

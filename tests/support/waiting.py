@@ -159,3 +159,15 @@ def sessions_waiting_for_table(url: str, table: str) -> list[int]:
         rows = query(url, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() "
                           "AND state = 'Waiting for table metadata lock' AND info LIKE :t", t=f"%{table}%")
     return [int(row["id"]) for row in rows]
+
+
+def sessions_waiting_for_any_lock(url: str) -> list[int]:
+    """Ids of the sessions of ``url``'s database (only: other tests share the server) waiting for any
+    lock: PostgreSQL's ungranted ``pg_locks`` rows, MariaDB's "Waiting for ... lock" processes."""
+    if backend_of(url) == "postgres":
+        rows = query(url, "SELECT pid AS id FROM pg_locks WHERE NOT granted AND database = "
+                          "(SELECT oid FROM pg_database WHERE datname = current_database())")
+    else:
+        rows = query(url, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() "
+                          "AND state LIKE 'Waiting for%lock%'")
+    return [int(row["id"]) for row in rows]

@@ -104,7 +104,6 @@ def utcnow() -> dt.datetime:
 def who() -> tuple[str, str]:
     """(OS user, host) for history rows (looked up once per process)."""
     import getpass  # (with termios: not on the no-op path, which writes nothing)
-
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
@@ -162,9 +161,8 @@ def upgrade_bookkeeping(connection: Connection) -> None:
 
 def touch_meta(connection: Connection) -> None:
     """A write that changes nothing, so the transaction's commit writes (and, when synchronous, flushes) WAL."""
-    touched = connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
-                                 .values(value=meta_table.c.value))
-    if not touched.rowcount:  # no version row (an old database): a row added and removed writes WAL too
+    if not connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")  # no version row:
+                              .values(value=meta_table.c.value)).rowcount:  # a row added and removed writes WAL
         connection.execute(insert(meta_table).values(key="memstack_flush", value="-"))
         connection.execute(delete(meta_table).where(meta_table.c.key == "memstack_flush"))
 
@@ -312,12 +310,13 @@ class StepWrite:
     fleet_run: str | None = None  # the fleet run's id (migrate --targets), in the same transaction as the step
 
 
-def write_step(connection: Connection, step: StepWrite) -> None:
-    """Write ``step``'s bookkeeping on ``connection``, in the caller's transaction.
+def write_step(connection: Connection, step: StepWrite, *,
+               ask: tuple[str, Mapping[str, object]] | None = None) -> bool | None:
+    """Write ``step``'s bookkeeping on ``connection``, in the caller's transaction: on PostgreSQL one
+    data-modifying ``WITH`` (one round trip), elsewhere prebuilt statements one after another.
 
-    On PostgreSQL it is one statement, a data-modifying ``WITH`` (each part runs exactly once),
-    so a step costs one round trip for its bookkeeping; psycopg prepares each of its few shapes.
-    Elsewhere the statements, prebuilt once, run one after another. The rows are the same.
+    ``ask``: one more SQL boolean (pyformat, its parameters; the step's lock fence) that the
+    PostgreSQL statement answers in the same round trip; returned (None: not asked, or not carried).
     """
     up, one = step.direction == "up", len(step.gone) == 1 and len(step.added) == 1
     history = history_row(event=step.event, component=step.component, revision=step.revision, name=step.name,
@@ -329,9 +328,11 @@ def write_step(connection: Connection, step: StepWrite) -> None:
         params = {**history, **applied}
         params.update({"row_old": step.gone[0], "row_new": step.added[0]} if one else
                       {"rows_gone": list(step.gone), "rows_added": list(step.added)})
-        connection.exec_driver_sql(_postgres_statement(one, bool(step.gone) and not one, bool(step.added) and not one,
-                                                       up, step.clear_mark, step.durable), params)
-        return
+        statement = _postgres_statement(one, bool(step.gone) and not one, bool(step.added) and not one,
+                                        up, step.clear_mark, step.durable)
+        params.update(ask[1] if ask else {})
+        row = connection.exec_driver_sql(f"{statement}, ({ask[0]})" if ask else statement, params).one()
+        return bool(row[-1]) if ask else None
     statements = _statements(connection.dialect.name)
     Recorder(connection).move_rows(step.gone, step.added)
     if up:
@@ -341,21 +342,20 @@ def write_step(connection: Connection, step: StepWrite) -> None:
     connection.execute(statements["history"], history)
     if step.clear_mark:
         connection.execute(statements["clear_mark"], {"revision": step.revision})
+    return None
 
 
 @functools.cache
 def _statements(dialect_name: str) -> dict[str, Executable]:
     """The statements written most, built once (SQLAlchemy then compiles each once per process)."""
     row, changed = version_table.c.version_num, [c.name for c in applied_table.columns if c.name != "revision"]
-    if dialect_name in ("postgresql", "sqlite"):  # the same ON CONFLICT clause in both dialects' insert
-        upsert = importlib.import_module(f"sqlalchemy.dialects.{dialect_name}").insert(applied_table)
+    own = dialect_name if dialect_name in ("postgresql", "sqlite") else "mysql"  # (MariaDB: mysql's insert)
+    upsert = importlib.import_module(f"sqlalchemy.dialects.{own}").insert(applied_table)  # (only when used)
+    if own != "mysql":  # the same ON CONFLICT clause in both dialects' insert
         upsert_applied = upsert.on_conflict_do_update(index_elements=[applied_table.c.revision],
                                                       set_={name: upsert.excluded[name] for name in changed})
-    else:  # MySQL, MariaDB
-        from sqlalchemy.dialects.mysql import insert as mysql_insert  # (a dialect: only when it is used)
-
-        my = mysql_insert(applied_table)
-        upsert_applied = my.on_duplicate_key_update({name: my.inserted[name] for name in changed})
+    else:
+        upsert_applied = upsert.on_duplicate_key_update({name: upsert.inserted[name] for name in changed})
     return {
         "replace_row": update(version_table).where(row == bindparam("row_old")).values(
             version_num=bindparam("row_new")),

@@ -289,11 +289,12 @@ class Executor:
         after = after_step(before, step)
         try:
             if connection is not None:
-                with fencing.fenced_step(self.engine, connection, in_transaction=True):  # lock checked before commit
+                with fencing.fenced_step(self.engine, connection, in_transaction=True) as fence:  # before commit
                     if not fake:
                         self._run_revision(connection, step, in_transaction=True)
                     self._record_step(recorder.bound_to(connection), step, before, after, fake=fake, event=event,
-                                      started=started_at, duration_ms=elapsed_ms(clock), durable=durable)
+                                      started=started_at, duration_ms=elapsed_ms(clock), durable=durable,
+                                      fence=fence)
                     check_foreign_keys(connection, step)
             else:
                 if self.record:  # say what is running before it starts: its DDL commits itself
@@ -353,17 +354,21 @@ class Executor:
 
     def _record_step(self, recorder: Recorder, step: Step, before: set[str], after: set[str], *, fake: bool,
                      event: str | None, started: dt.datetime, duration_ms: int, clear_mark: bool = False,
-                     durable: bool = True) -> None:
+                     durable: bool = True, fence: fencing.StepFence | None = None) -> None:
+        """The step's bookkeeping; ``fence``: its lock fence, asked by the same statement where it can be."""
         gone, added = self._move_rows(before, step)  # kept incrementally
         if not self.record:
             return recorder.move_rows(gone, added)
         rev, up = step.revision, step.direction == "up"
-        write_step(recorder.connection, StepWrite(
+        asked = write_step(recorder.connection, StepWrite(
             revision=rev.id, component=rev.component, name=rev.name, direction=step.direction,
             event=event or ("fake" if fake else "apply" if up else "unapply"), started_at=started,
             finished_at=utcnow(), duration_ms=duration_ms, checksum=self.checksum(rev.id) if up else None,
             gone=tuple(sorted(gone)), added=tuple(sorted(added)), fleet_run=self.fleet_run,
-            clear_mark=clear_mark or fake, durable=durable))  # faking a marked step resolves its mark
+            clear_mark=clear_mark or fake, durable=durable),  # faking a marked step resolves its mark
+            ask=fence.carry() if fence is not None else None)
+        if fence is not None:
+            fence.held = asked
 
     def _move_rows(self, before: set[str], step: Step) -> tuple[set[str], set[str]]:
         if self._rows is None or self._rows.applied != before:  # first step, or a rolled-back one

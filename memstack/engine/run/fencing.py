@@ -110,8 +110,11 @@ def registered(held: HeldLock) -> Iterator[HeldLock]:
 
 
 @contextmanager
-def fenced_step(engine: Engine, connection: Connection, *, in_transaction: bool) -> Iterator[None]:
+def fenced_step(engine: Engine, connection: Connection, *, in_transaction: bool) -> Iterator[StepFence]:
     """Hold the step barrier while the block runs a step; inside a transaction, fence its commit.
+
+    The block may hand the yielded :class:`StepFence`'s question to the step's bookkeeping
+    statement (PostgreSQL) and set its answer: then no statement of its own is needed.
 
     A no-op when this process holds no migration lock on ``engine`` (scratch databases).
     """
@@ -119,21 +122,25 @@ def fenced_step(engine: Engine, connection: Connection, *, in_transaction: bool)
     held = held_for(engine)
     name = connection.dialect.name
     if held is None or name not in ("postgresql", "mysql", "mariadb", "sqlite"):
-        yield
+        yield StepFence()
         return
     database = lock_scope(engine)
+    slot = StepFence(held.fence if in_transaction and isinstance(held.fence, PostgresFence) else None)
     if name == "postgresql" and in_transaction:
         connection.execute(_sql("SELECT pg_advisory_xact_lock(:b)"), {"b": barrier_key(database)})
-        yield
+        yield slot
     elif name == "sqlite" or in_transaction:  # SQLite's write transaction already serialises commits
-        yield
+        yield slot
     else:
         with _session_barrier(connection, database):
-            yield
-    if in_transaction and held.fence is not None:
-        reason = held.fence(connection)
-        if reason is not None:
-            raise LockLost(held.what, reason)
+            yield slot
+    if not in_transaction or held.fence is None or slot.held is True:  # (True: the bookkeeping asked it)
+        return
+    reason = held.fence(connection)
+    if reason is None and slot.held is False:  # lost when the bookkeeping asked: never commit on a second look
+        reason = "its lock session no longer held the advisory lock as the step was recorded"
+    if reason is not None:
+        raise LockLost(held.what, reason)
 
 
 @contextmanager
@@ -160,24 +167,57 @@ def _session_barrier(connection: Connection, database: str) -> Iterator[None]:
             pass
 
 
-def postgres_fence(pid: int, since: object, key: int) -> Callable[[Connection], str | None]:
-    """The fence of a PostgreSQL lock session: is backend ``pid`` (started at ``since``) holding ``key``?"""
-    def fence(connection: Connection) -> str | None:
-        # one backend's row (pg_stat_get_activity(pid)), not the whole pg_stat_activity view joined
-        # with pg_locks: the same answer at a third of the server's time, once a step
-        row = connection.execute(_sql(
-            "SELECT a.pid FROM pg_stat_get_activity(CAST(:pid AS integer)) a WHERE a.backend_start = :since "
-            "AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted "
-            "AND ((l.classid::bigint << 32) | (l.objid::bigint & 4294967295)) = :k)"),
-            {"pid": pid, "since": since, "k": key}).first()
-        if row is not None:
+# one backend's row (pg_stat_get_activity(pid)), not the whole pg_stat_activity view joined with
+# pg_locks: the same answer at a third of the server's time, once a step
+_HOLDS = ("EXISTS (SELECT 1 FROM pg_stat_get_activity(CAST(%(fence_pid)s AS integer)) a "
+          "WHERE a.backend_start = %(fence_since)s AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+          "AND l.locktype = 'advisory' AND l.granted "
+          "AND ((l.classid::bigint << 32) | (l.objid::bigint & 4294967295)) = %(fence_key)s))")
+
+
+@dataclass(frozen=True)
+class PostgresFence:
+    """The fence of a PostgreSQL lock session: is backend ``pid`` (started at ``since``) holding ``key``?
+
+    :attr:`expression` is the question as one SQL boolean (pyformat parameters :attr:`params`), so a
+    step's bookkeeping statement can carry it: the answer comes back with the step's last write,
+    in the same round trip, right before the commit (see :func:`fenced_step`).
+    """
+    pid: int
+    since: object
+    key: int
+    expression = _HOLDS
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"fence_pid": self.pid, "fence_since": self.since, "fence_key": self.key}
+
+    def __call__(self, connection: Connection) -> str | None:
+        if connection.exec_driver_sql(f"SELECT {_HOLDS}", self.params).scalar():
             return None
+        return self.lost(connection)
+
+    def lost(self, connection: Connection) -> str:
+        """Why the lock is gone (the session ended, or it let the lock go)."""
         alive = connection.execute(_sql("SELECT 1 FROM pg_stat_activity WHERE pid = :pid AND backend_start = :since"),
-                                   {"pid": pid, "since": since}).first()
-        return (f"its lock session (backend pid {pid}) " +
+                                   {"pid": self.pid, "since": self.since}).first()
+        return (f"its lock session (backend pid {self.pid}) " +
                 ("no longer holds the advisory lock" if alive else "was ended by the server"))
 
-    return fence
+
+def postgres_fence(pid: int, since: object, key: int) -> PostgresFence:
+    return PostgresFence(pid, since, key)
+
+
+@dataclass
+class StepFence:
+    """What :func:`fenced_step` yields: the fence a step's bookkeeping statement may carry, and its answer."""
+    carried: PostgresFence | None = None  # None: nothing to carry (no lock, another dialect, outside a transaction)
+    held: bool | None = None  # the carried answer; None while no statement carried it
+
+    def carry(self) -> tuple[str, dict[str, object]] | None:
+        """The SQL boolean and its parameters, for the bookkeeping statement's outer ``SELECT``."""
+        return (self.carried.expression, self.carried.params) if self.carried is not None else None
 
 
 def wait_for_previous_step(connection: Connection, database: str, timeout: float,
