@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from support.projects import write_pyproject
+from support.revisions import PLAIN_HEADER
 from support.running import manage
 
 from memstack.engine.run.alembic_config import alembic_setup
@@ -22,25 +23,14 @@ from memstack.engine.run.classify import Classification, classifier, classify_st
 from memstack.engine.run.classify_cache import CACHE_NAME, self_contained
 from memstack.engine.tree.graph import Step
 
-HEADER = '''"""{name}"""
-from typing import Sequence, Union
 
-import sqlalchemy as sa
-from alembic import op
+def _text(upgrade: str, *, name: str = "n", revision: str = "a", down: str | None = None, extra: str = "",
+          labels: tuple[str, ...] | None = None) -> str:
+    """A revision as Alembic's template writes it (with its ``typing`` import), ``upgrade`` its one operation."""
+    head = PLAIN_HEADER.format(name=name, revision=revision, down=down, labels=labels,
+                               extra=f"from typing import Sequence, Union\n{extra}")
+    return f"{head}\n\ndef upgrade() -> None:\n    {upgrade}\n\n\ndef downgrade() -> None:\n    pass\n"
 
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = {labels!r}
-depends_on = None
-{extra}
-
-def upgrade() -> None:
-    {upgrade}
-
-
-def downgrade() -> None:
-    pass
-'''
 
 DROP = 'op.drop_column("notes", "body")'
 ADD = 'op.drop_index("ix_notes_bodyx")'  # as long as DROP: a same-size edit, no data lost
@@ -57,8 +47,8 @@ def _write(folder: Path, name: str, revision: str, down: str | None, upgrade: st
            labels: tuple[str, ...] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.py"
-    path.write_text(HEADER.format(name=name, revision=revision, down=down, labels=labels, extra=extra,
-                                  upgrade=upgrade), encoding="utf-8")
+    path.write_text(_text(upgrade, name=name, revision=revision, down=down, extra=extra, labels=labels),
+                    encoding="utf-8")
     return path
 
 
@@ -77,15 +67,14 @@ def _kept(folder: Path) -> dict[str, Any]:
 
 
 def test_what_a_plain_revision_is_made_of_is_self_contained() -> None:
-    plain = HEADER.format(name="n", revision="a", down=None, labels=None, extra="", upgrade=DROP).encode()
+    plain = _text(DROP).encode()
     assert self_contained(plain)
     for reaching_out in ("from myapp.models import NAME", "import os", "from . import helpers",
                          "BODY = open('body.sql').read()", "X = __file__", "import sqlalchemy, myapp",
                          "T = getattr(sa, 'Text')"):
-        text = HEADER.format(name="n", revision="a", down=None, labels=None, extra=reaching_out, upgrade=DROP)
+        text = _text(DROP, extra=reaching_out)
         assert not self_contained(text.encode()), reaching_out
-    environ = HEADER.format(name="n", revision="a", down=None, labels=None, extra="import typing",
-                            upgrade='op.execute(typing.environ["X"])')
+    environ = _text('op.execute(typing.environ["X"])', extra="import typing")
     assert not self_contained(environ.encode())
     assert not self_contained(b"def broken(:\n")
 

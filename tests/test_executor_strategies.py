@@ -14,7 +14,7 @@ import pytest
 from support.databases import query, sqlite_url_for, temporary_database
 from support.inspect import history_rows, marks, snapshot, tables, version_rows
 from support.projects import write_pyproject
-from support.revisions import new_id
+from support.revisions import PLAIN_HEADER, new_id
 from support.running import cli
 
 from memstack.core.settings import DEFAULT_COMPONENTS
@@ -22,17 +22,6 @@ from memstack.engine.migrate import RunOptions, migrate
 from memstack.engine.records import recorder as bookkeeping
 from memstack.engine.tree import loader
 from memstack.engine.workspace import Workspace
-
-HEADER = '''"""{name}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = {labels!r}
-depends_on = None
-{extra}
-'''
 
 SEED = '''
 
@@ -92,7 +81,7 @@ def downgrade() -> None:
     names = ["0001_items", "0002_concurrent_index", "0003_note"]
     for number, (name, body) in enumerate(zip(names, bodies, strict=True)):
         extra = "atomic = False\n" if number == 1 else ""
-        source = HEADER.format(name=name, revision=ids[number], down=ids[number - 1] if number else None,
+        source = PLAIN_HEADER.format(name=name, revision=ids[number], down=ids[number - 1] if number else None,
                                labels=(label,) if number == 0 else None, extra=extra)
         (folder / f"{name}.py").write_text(source + body, encoding="utf-8")
     write_pyproject(project, [*DEFAULT_COMPONENTS, label])
@@ -108,9 +97,9 @@ def prepare_enum(url: str) -> None:
 
 def test_loader_reads_atomic_header(tmp_path: Path) -> None:
     path = tmp_path / "0001_x.py"
-    path.write_text(HEADER.format(name="x", revision="abc", down=None, labels=None, extra="atomic = False\n"))
+    path.write_text(PLAIN_HEADER.format(name="x", revision="abc", down=None, labels=None, extra="atomic = False\n"))
     assert loader.parse_revision_file(path).atomic is False
-    path.write_text(HEADER.format(name="x", revision="abc", down=None, labels=None, extra=""))
+    path.write_text(PLAIN_HEADER.format(name="x", revision="abc", down=None, labels=None, extra=""))
     assert loader.parse_revision_file(path).atomic is True
 
 

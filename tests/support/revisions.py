@@ -79,6 +79,19 @@ def downgrade() -> None:
 '''
 
 
+PLAIN_HEADER = '''"""{name}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = {labels!r}
+depends_on = None
+{extra}
+'''
+"""A revision's head as ``alembic revision`` writes it (no other imports); the functions follow it."""
+
+
 def indent(body: str) -> str:
     """``body`` as a function body (``pass`` when empty)."""
     lines = body.strip("\n").splitlines() or ["pass"]

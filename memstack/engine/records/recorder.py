@@ -161,8 +161,9 @@ def upgrade_bookkeeping(connection: Connection) -> None:
 
 def touch_meta(connection: Connection) -> None:
     """A write that changes nothing, so the transaction's commit writes (and, when synchronous, flushes) WAL."""
-    if not connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")  # no version row:
-                              .values(value=meta_table.c.value)).rowcount:  # a row added and removed writes WAL
+    touched = connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                                 .values(value=meta_table.c.value))
+    if not touched.rowcount:  # no version row (an old database): a row added and removed writes WAL too
         connection.execute(insert(meta_table).values(key="memstack_flush", value="-"))
         connection.execute(delete(meta_table).where(meta_table.c.key == "memstack_flush"))
 
@@ -314,10 +315,8 @@ def write_step(connection: Connection, step: StepWrite, *,
                ask: tuple[str, Mapping[str, object]] | None = None) -> bool | None:
     """Write ``step``'s bookkeeping on ``connection``, in the caller's transaction: on PostgreSQL one
     data-modifying ``WITH`` (one round trip), elsewhere prebuilt statements one after another.
-
     ``ask``: one more SQL boolean (pyformat, its parameters; the step's lock fence) that the
-    PostgreSQL statement answers in the same round trip; returned (None: not asked, or not carried).
-    """
+    PostgreSQL statement answers in the same round trip; returned (None: not asked, or not carried)."""
     up, one = step.direction == "up", len(step.gone) == 1 and len(step.added) == 1
     history = history_row(event=step.event, component=step.component, revision=step.revision, name=step.name,
                           direction=step.direction, started_at=step.started_at, finished_at=step.finished_at,

@@ -303,15 +303,13 @@ def classify_module(module: ModuleType, direction: str, setup: AlembicSetup, dia
 
 
 def classify_step(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str,
-                  classify: Classifier | None = None) -> Classification:
+                  classify: PlanClassifier | None = None) -> Classification:
     """Classify one planned step (``classify``: a plan's shared :func:`classifier`, whose kept answer
     for the file's current bytes is used without loading it); raises only when the revision file
     cannot be read or imported."""
     path = tree.path_of(step.revision.id)
-    if not isinstance(classify, PlanClassifier):
-        module = load_revision_module(path)
-        return classify(module, step.direction) if classify is not None else \
-            classify_module(module, step.direction, setup, dialect_name)
+    if classify is None:  # one step alone (lintmigrations): nothing kept
+        return classify_module(load_revision_module(path), step.direction, setup, dialect_name)
     data = read_revision_bytes(path)
     kept = classify.cache.get(path, data, dialect_name, step.direction)
     if kept is not None:

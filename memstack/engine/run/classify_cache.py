@@ -50,9 +50,8 @@ _PLAIN_MODULES = frozenset({"alembic", "sqlalchemy", "__future__", "typing", "ty
 _REACHING_OUT = frozenset({"open", "exec", "eval", "compile", "__import__", "globals", "locals", "vars", "getattr",
                            "setattr", "input", "breakpoint", "__file__", "__builtins__", "__loader__", "__spec__"})
 Kept = tuple[tuple[Fact, ...], str | None]  # a step's facts and its ``destroys_data``
-_FACT_FIELDS = {name: kind for name, kind in (
-    ("effect", str), ("kind", str), ("table", str), ("column", str), ("schema", str), ("from_type", str),
-    ("to_type", str), ("why", str), ("sql", str), ("condition", str), ("line", int))}
+_FACT_FIELDS = {"effect": str, "kind": str, "table": str, "column": str, "schema": str, "from_type": str,
+                "to_type": str, "why": str, "sql": str, "condition": str, "line": int}
 
 
 def self_contained(data: bytes) -> bool:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from memstack.core.urls import missing_sqlite_file
 from memstack.engine.run.alembic_config import AlembicSetup, load_revision_module, revision_function
-from memstack.engine.run.classify import Classifier, classifier, classify_step, recording_op
+from memstack.engine.run.classify import PlanClassifier, classifier, classify_step, recording_op
 from memstack.engine.run.classify_sql import Fact
 from memstack.engine.tree.graph import Step
 from memstack.engine.tree.loader import LoadedTree
@@ -137,7 +137,7 @@ def describe_code(fact: Fact) -> str:
 
 
 def forward_destruction(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str,
-                        classify: Classifier | None = None) -> StepDestruction:
+                        classify: PlanClassifier | None = None) -> StepDestruction:
     """What a forward step destroys, from the classifier; a revision that cannot be imported raises."""
     classified = classify_step(tree, setup, step, dialect_name, classify)
     return StepDestruction(step, tuple(_fact_loss(f) for f in classified.destroys),
@@ -145,7 +145,7 @@ def forward_destruction(tree: LoadedTree, setup: AlembicSetup, step: Step, diale
 
 
 def planned_destruction(tree: LoadedTree, setup: AlembicSetup, step: Step, dialect_name: str,
-                        classify: Classifier | None = None) -> StepDestruction:
+                        classify: PlanClassifier | None = None) -> StepDestruction:
     """What ``step`` drops, from its function called against a recording ``op``; nothing runs."""
     if step.direction != "down":
         return forward_destruction(tree, setup, step, dialect_name, classify)

@@ -136,9 +136,8 @@ def fenced_step(engine: Engine, connection: Connection, *, in_transaction: bool)
             yield slot
     if not in_transaction or held.fence is None or slot.held is True:  # (True: the bookkeeping asked it)
         return
-    reason = held.fence(connection)
-    if reason is None and slot.held is False:  # lost when the bookkeeping asked: never commit on a second look
-        reason = "its lock session no longer held the advisory lock as the step was recorded"
+    # lost when the bookkeeping asked: only why is read now; nothing carried it: the fence asks itself
+    reason = slot.carried.lost(connection) if slot.held is False and slot.carried else held.fence(connection)
     if reason is not None:
         raise LockLost(held.what, reason)
 
@@ -203,10 +202,6 @@ class PostgresFence:
                                    {"pid": self.pid, "since": self.since}).first()
         return (f"its lock session (backend pid {self.pid}) " +
                 ("no longer holds the advisory lock" if alive else "was ended by the server"))
-
-
-def postgres_fence(pid: int, since: object, key: int) -> PostgresFence:
-    return PostgresFence(pid, since, key)
 
 
 @dataclass

@@ -41,9 +41,9 @@ from memstack.core.heartbeat import idle_session_bound
 from memstack.engine.errors import LockFileUnusable, LockLost, LockTimeout
 from memstack.engine.run.fencing import (
     HeldLock,
+    PostgresFence,
     held_for,
     lock_scope,
-    postgres_fence,
     registered,
     wait_for_previous_step,
 )
@@ -246,7 +246,7 @@ def _postgres_lock(engine: Engine, timeout: float, on_wait: WaitCallback | None)
             "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")).one()
         wait_for_previous_step(connection, lock_scope(engine), timeout, on_wait)
         try:
-            yield HeldLock(engine, "PostgreSQL", _quiet_probe(connection, probe), postgres_fence(pid, since, key))
+            yield HeldLock(engine, "PostgreSQL", _quiet_probe(connection, probe), PostgresFence(pid, since, key))
         finally:
             try:
                 connection.execute(_sql("SELECT pg_advisory_unlock(:k)"), {"k": key})
