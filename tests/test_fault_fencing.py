@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 from support.databases import execute, query
 from support.inspect import version_rows
@@ -53,7 +53,7 @@ def _waiting_on_gate(url: str) -> bool:
 
 
 def _lock_pid(url: str) -> int | None:
-    database = url.rsplit("/", 1)[-1]
+    database = make_url(url).database
     found = query(url, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
                        "AND ((classid::bigint << 32) | (objid::bigint & 4294967295)) = :k",
                   k=_advisory_key(database))
@@ -61,7 +61,7 @@ def _lock_pid(url: str) -> int | None:
 
 
 def _barrier_busy(url: str) -> bool:
-    database = url.rsplit("/", 1)[-1]
+    database = make_url(url).database
     return bool(query(url, "SELECT 1 AS x FROM pg_locks WHERE locktype = 'advisory' AND granted "
                            "AND ((classid::bigint << 32) | (objid::bigint & 4294967295)) = :k",
                       k=barrier_key(database)))
@@ -107,7 +107,7 @@ def test_a_lock_session_ended_mid_step_runs_no_revision_twice(project: Path, pos
 @pytest.mark.postgres
 def test_an_idle_session_timeout_on_the_database_does_not_end_the_lock_session(
         project: Path, postgres_url: str, make_component) -> None:
-    database = postgres_url.rsplit("/", 1)[-1]
+    database = make_url(postgres_url).database
     execute(postgres_url, "CREATE TABLE fence_runs (n integer)")
     execute(postgres_url, f"ALTER DATABASE \"{database}\" SET idle_session_timeout = '300ms'")
     chain = chain_component(make_component, project, 2, prefix="idle", bodies={1: COUNTED_LONG_STEP})

@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from support.databases import backend_of, query
 from support.faults import reader_holding
 from support.inspect import marks, tables
@@ -33,7 +34,7 @@ def _waiting_on(url: str, table: str) -> list[dict[str, object]]:
 
 
 def _memstack_sessions(url: str) -> list[dict[str, object]]:
-    database = url.rsplit("/", 1)[-1]
+    database = make_url(url).database
     return query(url, "SELECT pid, state, wait_event_type FROM pg_stat_activity "
                       "WHERE datname = :d AND application_name = 'memstack'", d=database)
 
@@ -101,7 +102,7 @@ def test_sigterm_on_mariadb_leaves_no_alter_waiting_and_no_mark(project: Path, m
                    upgrade=ADD_COLUMN.replace("{label}", chain.label))
     assert manage(project, mariadb_url, "migrate", chain.label, chain.names[0],
                   pythonpath=[chain.packages_dir]).code == 0
-    database = mariadb_url.rsplit("/", 1)[-1]
+    database = make_url(mariadb_url).database
 
     def altering() -> list[dict[str, object]]:
         return query(mariadb_url, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = :d "

@@ -31,7 +31,7 @@ from memstack.engine.workspace import Workspace
 
 
 def _statuses(report: memstack.FleetReport) -> dict[str, str]:
-    return {r.target.rsplit("=", 1)[-1].rsplit("/", 1)[-1]: r.status for r in report.results}
+    return {r.target.rsplit("=", 1)[-1].split("?")[0].rsplit("/", 1)[-1]: r.status for r in report.results}
 
 
 def _prepare_mixed(ws: Workspace, head: Target, failing: Target, ahead: Target) -> None:

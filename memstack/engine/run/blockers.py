@@ -167,7 +167,8 @@ WHERE m.THREAD_ID <> CONNECTION_ID() AND m.TABLE_SCHEMA = DATABASE() AND m.TABLE
 
 def mariadb_blockers(cursor: Any, wanted: list[tuple[str, str]]) -> list[Blocker]:
     """Sessions holding a metadata lock on the tables (plugin loaded), else every open transaction
-    of a session using this database (others' databases on a shared server are not in the way)."""
+    of a session using this database (others' databases on a shared server are not in the way).
+    InnoDB refreshes ``INNODB_TRX`` at most every 0.1 s: a transaction younger than that may be missed."""
     names = ", ".join(_literal(unquote(name)) for name, _ in wanted) or "''"
     try:
         cursor.execute(_MARIADB_MDL.format(names=names))

@@ -121,9 +121,31 @@ def checksum_tree(tree: ast.Module) -> str:
     return hashlib.sha256(canonical_form(_without_docstrings(tree)).encode()).hexdigest()
 
 
+_known: dict[bytes, str] = {}
+"""Checksums this process computed, by the SHA-256 of the exact text: a file is parsed once per run
+however many readers (the tree's load, the status, the executor) ask, and a changed text misses."""
+
+
+def _text_key(source: str) -> bytes:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
+
+
+def checksum_parsed(source: str, tree: ast.Module) -> str:
+    """Algorithm 2 of ``source`` whose tree the caller already parsed (its docstrings are removed)."""
+    key = _text_key(source)
+    known = _known.get(key)
+    if known is None:
+        known = _known[key] = checksum_tree(tree)
+    return known
+
+
 def checksum_source(source: str) -> str:
     """SHA-256 of the code with comments, docstrings and formatting ignored (contract: Revisions)."""
-    return checksum_tree(ast.parse(source))
+    key = _text_key(source)
+    known = _known.get(key)
+    if known is None:
+        known = _known[key] = checksum_tree(ast.parse(source))
+    return known
 
 
 def checksum_file(path: Path) -> str:
