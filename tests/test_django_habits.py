@@ -228,6 +228,22 @@ def test_migrate_warns_once_per_change_and_compares_once_per_change(
 LINK_TAG = "    tag: Mapped[str | None] = mapped_column(String(20), nullable=True)\n"
 
 
+@pytest.mark.postgres
+def test_switching_between_sqlite_and_a_server_compares_once_on_each(
+        project: Path, sqlite_url: str, postgres_url: str, tmp_path: Path, make_component: Callable[..., str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMSTACK_MODEL_CHECK", "1")
+    label = _uncovered_component(project, make_component)
+
+    def compared(url: str) -> bool:
+        code, _, err = ok(manage(project, url, "migrate", "-v", "2", pythonpath=[tmp_path / "packages"]))
+        assert code == 0 and [label in line for line in _warnings(err)] == [True]
+        return "models compared with the revisions: compared now" in err
+
+    assert [compared(sqlite_url), compared(postgres_url)] == [True, True]  # each dialect's answer of its own
+    assert [compared(sqlite_url), compared(postgres_url), compared(sqlite_url)] == [False, False, False]
+
+
 def test_migrate_warns_on_every_backend(project: Path, db_url: str, make_component: Callable[..., str],
                                         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMSTACK_MODEL_CHECK", "1")

@@ -10,6 +10,9 @@ on a scratch database), so it is not cheap; its answer is kept in the project's
   aside) and ``memstack/core/db.py`` (the declarative base and its helpers), by content;
 - the dialect compared on, the scratch database's URL if one is set, SQLAlchemy's and Alembic's versions.
 
+The last few answers are kept (:data:`KEPT_ANSWERS`), so switching the database between dialects
+does not compare again.
+
 The project's modules outside the component packages that the models import (followed as the
 scratch cache follows the revisions' imports) are recorded by file with the answer and must hash
 the same for it to count; checking them imports nothing. (Installed packages other than
@@ -28,7 +31,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memstack.core.errors import MemstackError
 from memstack.core.redaction import redact
@@ -36,8 +39,11 @@ from memstack.core.redaction import redact
 if TYPE_CHECKING:
     from memstack.engine.workspace import Workspace
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_FILE = "model-changes.json"
+KEPT_ANSWERS = 8
+"""Answers kept at once, newest first: a developer switching between SQLite and a server (each its own
+key) compares once per change on each, not on every switch."""
 
 
 @dataclass(frozen=True)
@@ -150,17 +156,28 @@ def _loaded_file(name: str) -> str | None:
     return file if isinstance(file, str) else None
 
 
-def _read(cache: Path, key: str) -> ModelChanges | None:
+def _answers(cache: Path) -> list[dict[str, Any]]:
+    """The kept answers, newest first (an unreadable file or another format: none)."""
     try:
         kept = json.loads(cache.read_text(encoding="utf-8"))
-        if not isinstance(kept, dict) or kept.get("format") != CACHE_FORMAT or kept.get("key") != key:
+    except (OSError, ValueError):
+        return []
+    if not isinstance(kept, dict) or kept.get("format") != CACHE_FORMAT or not isinstance(kept.get("answers"), list):
+        return []
+    return [answer for answer in kept["answers"] if isinstance(answer, dict)]
+
+
+def _read(cache: Path, key: str) -> ModelChanges | None:
+    try:
+        kept = next((answer for answer in _answers(cache) if answer.get("key") == key), None)
+        if kept is None:
             return None
         if any(_sha(Path(path)) != digest for path, digest in kept["dependencies"].items()):
             return None
         unknown = kept["unknown"]
         return ModelChanges(tuple(str(c) for c in kept["components"]), None if unknown is None else str(unknown),
                             cached=True)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -180,8 +197,10 @@ def _write(cache: Path, key: str, found: ModelChanges, dependencies: dict[str, s
         if not ignore.exists():
             ignore.write_text("# memstack's cache: safe to delete\n*\n", encoding="utf-8")
         partial = cache.with_name(f"{cache.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps({"format": CACHE_FORMAT, "key": key, "components": list(found.components),
-                                       "unknown": found.unknown, "dependencies": dependencies}), encoding="utf-8")
+        answer = {"key": key, "components": list(found.components), "unknown": found.unknown,
+                  "dependencies": dependencies}
+        others = [kept for kept in _answers(cache) if kept.get("key") != key][:KEPT_ANSWERS - 1]
+        partial.write_text(json.dumps({"format": CACHE_FORMAT, "answers": [answer, *others]}), encoding="utf-8")
         os.replace(partial, cache)
     except OSError:
         return
