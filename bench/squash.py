@@ -13,7 +13,8 @@ of component k depends on component k-1's head then). Measured, each as a ``mana
 3. a fresh ``migrate`` of the squashed tree, and the speed-up;
 
 every fresh ``migrate`` is the median of ``--repeat`` (3) runs, each on a new database and after a cold
-checkout (the migrations' ``__pycache__`` removed: no bytecode, revision index or kept classifications);
+checkout (the migrations' ``__pycache__`` and revision index removed: no bytecode, trusted headers or kept
+classifications);
 4. ``squashmigrations --cleanup cNNN`` for every component (the replaced files go), and a fresh
    ``migrate`` of the cleaned tree.
 """
@@ -34,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import REPO, drop_pg, pg_database
 from tree import labels_of, write_projects
 
+from memstack.engine.tree.index import INDEX_NAME
+
 
 def manage(project: Path, *args: str) -> float:
     """Seconds one ``manage.py`` process took (it must succeed)."""
@@ -50,9 +53,12 @@ def manage(project: Path, *args: str) -> float:
 
 def _cold(project: Path) -> None:
     """Forget what earlier runs kept beside the revisions (bytecode, the revision index, kept
-    classifications): every timed migrate is the first after a checkout, as in CI."""
+    classifications; not the model-change answer, kept per change in ``.memstack-cache``): every
+    timed migrate is the first after a checkout, as in CI."""
     for cache in (project / "migrations").rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
+    for index in (project / "migrations").rglob(INDEX_NAME):
+        index.unlink()
 
 
 def _median(values: list[float]) -> float:
