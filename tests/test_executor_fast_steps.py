@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 from support.databases import backend_of, connect
-from support.inspect import applied_rows, history_rows, version_rows
+from support.inspect import applied_rows, as_run, history_rows, version_rows
 from support.revisions import chain_component
 from support.waiting import wait_until
 
@@ -113,7 +113,7 @@ def test_postgres_writes_a_step_at_once_and_only_the_last_commit_waits(project: 
         seen = _capture(ws)
         results = migrate(ws, options=RunOptions())
     assert [r.step.revision.id for r in results] == chain.ids
-    writes = [s for s in seen if s.startswith("WITH ") and "memstack_history" in s]
+    writes = [s for s in as_run(seen) if s.startswith("WITH ") and "memstack_history" in s]
     assert len(writes) == 4  # one bookkeeping statement per step
     assert not [s for s in seen if s.startswith("INSERT INTO memstack_history")]
     assert ["synchronous_commit" in s for s in writes] == [True, True, True, False]  # the last one waits
@@ -139,6 +139,7 @@ def test_a_run_stopped_early_makes_its_earlier_steps_durable(project: Path, post
         seen = _capture(ws)
         with pytest.raises(LockLost):
             migrate(ws, options=RunOptions())
+    seen = as_run(seen)
     writes = [i for i, s in enumerate(seen) if s.startswith("WITH ") and "memstack_history" in s]
     assert len(writes) == 2 and all("synchronous_commit" in seen[i] for i in writes)  # both committed lazily
     flushes = [i for i, s in enumerate(seen) if s.startswith("UPDATE memstack_meta")]

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 from support.databases import execute, query
-from support.inspect import version_rows
+from support.inspect import as_run, version_rows
 from support.migrators import Migrator, wait_until
 from support.revisions import chain_component
 from support.running import cli
@@ -144,6 +144,6 @@ def test_the_fence_rides_on_each_steps_bookkeeping_statement(project: Path, post
     finally:
         event.remove(Engine, "before_cursor_execute", record)
     assert done.code == 0, done
-    fences = [s for s in sent if "pg_stat_get_activity" in s]
+    fences = [s for s in as_run(sent) if "pg_stat_get_activity" in s]
     assert len(fences) == len(chain.ids) and all(s.startswith("WITH ") for s in fences), fences
     assert version_rows(postgres_url) == {chain.ids[-1]}

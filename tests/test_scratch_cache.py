@@ -176,6 +176,8 @@ def test_an_imported_helper_module_that_changed_is_rebuilt(project: Path, sqlite
     if change == "edited":
         helper.write_text('EXTRA = "memo"\n')  # outside the project folder, as installed-in-place code is
         sys.modules.pop(f"{package}.columns")  # this process imported it already; a new one would read it anew
+        # (and so must this one: the same size written within the same second would pass its .pyc's check)
+        shutil.rmtree(helper.parent / "__pycache__", ignore_errors=True)
     else:
         helper.with_name("extra.py").write_text('EXTRA = "memo"\n')
         importlib.invalidate_caches()  # as a new process would see the new file

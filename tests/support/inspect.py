@@ -108,3 +108,20 @@ def full_snapshot(url: str) -> dict[str, Any]:
                 rows = connection.execute(text(f"SELECT * FROM {name}"))
                 result[name] = sorted(tuple(str(v) for v in row) for row in rows)
     return result
+
+
+def as_run(statements: list[str]) -> list[str]:
+    """The statements a session ran, with memstack's prepared bookkeeping spelled out: each
+    ``EXECUTE name(...)`` becomes the text its ``PREPARE name AS ...`` gave (memstack/engine/records/
+    prepared.py), and the preparing itself (``PREPARE``, the parameter types' query) is left out."""
+    prepared: dict[str, str] = {}
+    run = []
+    for statement in statements:
+        words = statement.split(None, 3)
+        if words[:1] == ["PREPARE"] and len(words) == 4 and words[2] == "AS":
+            prepared[words[1]] = words[3]
+        elif words[:1] == ["EXECUTE"] and words[1].split("(")[0] in prepared:
+            run.append(prepared[words[1].split("(")[0]])
+        elif "pg_prepared_statements" not in statement:
+            run.append(statement)
+    return run

@@ -26,6 +26,7 @@ from sqlalchemy.sql import ClauseElement, Executable
 
 from memstack import __version__
 from memstack.engine.errors import CorruptRecords
+from memstack.engine.records.prepared import execute_once_prepared
 
 VERSION_TABLE = "alembic_version"
 BOOKKEEPING_SCHEMA_VERSION = 3
@@ -330,7 +331,7 @@ def write_step(connection: Connection, step: StepWrite, *,
         statement = _postgres_statement(one, bool(step.gone) and not one, bool(step.added) and not one,
                                         up, step.clear_mark, step.durable)
         params.update(ask[1] if ask else {})
-        row = connection.exec_driver_sql(f"{statement}, ({ask[0]})" if ask else statement, params).one()
+        row = execute_once_prepared(connection, f"{statement}, ({ask[0]})" if ask else statement, params)
         return bool(row[-1]) if ask else None
     statements = _statements(connection.dialect.name)
     Recorder(connection).move_rows(step.gone, step.added)
