@@ -6,7 +6,7 @@
 
 Each size gets a fresh tree (bench/tree.py) written as a memstack project and as a plain
 Alembic project with identical revision files. Every operation runs in fresh processes,
-memstack and Alembic alternating, REPEAT times (once for the slow "from empty" ones), on
+memstack and Alembic alternating, REPEAT times ("from empty" ones too, each on a new database), on
 the same PostgreSQL server (a new database per run) or SQLite file. The table gives the
 median, min-max, memstack / Alembic ratio, memstack / floor ratio, and each side's peak RSS.
 Floors: for a no-op start, a process that imports SQLAlchemy, connects and reads
@@ -264,10 +264,10 @@ def op_empty_pg(b: Bench) -> list[Row]:
 
     return [b.pair("migrate from empty, PostgreSQL", lambda: _migrate_new(b, b.ours, b.pg_url()),
                    lambda: _upgrade_new(b, b.pg_url()), floor=lambda: psql(script, "-1"),
-                   floor_per_revision=lambda: psql(each), repeat=1),
+                   floor_per_revision=lambda: psql(each)),
             b.pair("`migrate --atomic` from empty (one transaction, as Alembic's default env.py), PostgreSQL",
                    lambda: _migrate_new(b, b.ours, b.pg_url(), "--atomic"), lambda: _upgrade_new(b, b.pg_url()),
-                   floor=lambda: psql(script, "-1"), repeat=1)]
+                   floor=lambda: psql(script, "-1"))]
 
 
 def _warm(b: Bench, new_url: Callable[[], str]) -> None:
@@ -300,11 +300,11 @@ def op_empty_sqlite(b: Bench) -> list[Row]:
                    floor=lambda: run(["sqlite3", new_file().removeprefix("sqlite:///")], b.root, dict(os.environ),
                                      stdin=script),
                    floor_per_revision=lambda: run(["sqlite3", new_file().removeprefix("sqlite:///")], b.root,
-                                                  dict(os.environ), stdin=each), repeat=1),
+                                                  dict(os.environ), stdin=each)),
             b.pair("`migrate --atomic` from empty (one transaction, as Alembic's default env.py), SQLite",
                    lambda: _migrate_new(b, b.ours, new_file(), "--atomic"), lambda: _upgrade_new(b, new_file()),
                    floor=lambda: run(["sqlite3", new_file().removeprefix("sqlite:///")], b.root, dict(os.environ),
-                                     stdin=script), repeat=1)]
+                                     stdin=script))]
 
 
 def op_sql(b: Bench) -> list[Row]:
@@ -406,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     REPO = args.memstack_repo.resolve()
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "memstack")], check=True)
     _reap_with_rusage()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rows: list[Row] = []
     for size in args.revisions:
         root = Path(tempfile.mkdtemp(prefix=f"memstack-bench-{size}-"))
@@ -420,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             drop_pg(bench.databases)
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
-    result = table(rows)
+    load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    result = table(rows) + f"\n\nload average (1, 5, 15 min) before: {load_before}; after: {load_after}"
     print(result)
     if args.markdown:
         args.markdown.write_text(f"{result}\n\n(python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
