@@ -19,6 +19,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import make_url
 
 from memstack.engine.migrate import RunOptions, migrate
+from memstack.engine.records.prepared import STATEMENT_OPTION
 from memstack.engine.workspace import Workspace
 from support.databases import connect
 from support.projects import set_components
@@ -160,7 +161,9 @@ def real_run(project: Path, url: str, component: str | None = None, target: str 
     ws = Workspace.load(project_dir=project, database_url=url)
     seen: list[tuple[str, list[Any]]] = []
 
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any, _many: bool) -> None:
+        # a prepared step write (memstack/engine/records/prepared.py) stands for its statement
+        statement, parameters = context.execution_options.get(STATEMENT_OPTION, (statement, parameters))
         kept = parameters if isinstance(parameters, dict) and statement.startswith("WITH ") else None
         seen.append((normalise(statement), kept or bound_values(parameters)))
 

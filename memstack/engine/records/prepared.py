@@ -31,6 +31,10 @@ from sqlalchemy.exc import DBAPIError
 _KEY = "memstack_prepared"
 """Key in the DBAPI connection's ``info`` (cleared by SQLAlchemy when it reconnects): statement -> EXECUTE text."""
 
+STATEMENT_OPTION = "memstack_prepared_statement"
+"""Execution option of each ``EXECUTE``: (the statement it stands for, its parameters), for listeners
+that read what a session ran (tests comparing ``--sql`` with a real run, say)."""
+
 _UNPREPARABLE = ""
 """Kept for a statement whose parameter types the server could not infer: sent as it is."""
 
@@ -52,7 +56,8 @@ def execute_once_prepared(connection: Connection, statement: str, parameters: Ma
     import psycopg  # lazy: only a psycopg session gets here (the driver is imported already)
 
     rendered = psycopg.ClientCursor(driver).mogrify(execute, dict(parameters))  # type: ignore[arg-type]
-    return connection.exec_driver_sql(rendered.replace("%", "%%"), {}).one()
+    return connection.exec_driver_sql(rendered.replace("%", "%%"), {},
+                                      execution_options={STATEMENT_OPTION: (statement, dict(parameters))}).one()
 
 
 def _prepare(connection: Connection, statement: str) -> str:
