@@ -1,9 +1,8 @@
 """One reading of a database's status: applied, pending, changed files, marks, ahead, no-op digest.
 
-Every caller asks the one value, :class:`DatabaseStatus`: ``migrate`` (the command and the
-engine), the start-up call, ``check`` and ``doctor``, the plain ``alembic`` front end, repair,
-prune and tags. It is read from one engine or connection and the project's tree, never from
-global state, so a run over many databases reads one per target (``Workspace.for_database``).
+Every caller asks the one value, :class:`DatabaseStatus`: ``migrate``, the start-up call, ``check``,
+``doctor``, the plain ``alembic`` front end, repair, prune and tags. It is read from one engine or
+connection and the tree, never global state: a run over many databases reads one per target.
 
 The no-op digest: after a run leaves a database fully up to date (nothing pending, no marks, no
 unknown rows, no changed applied file), a digest of the tree (:mod:`memstack.engine.tree.fingerprint`)
@@ -207,11 +206,13 @@ _EXPECTED_TYPES = {str: (str,), int: (int,), bool: (bool, int), dt.datetime: (dt
 
 
 def typed(table: Table, rows: Iterable[Row[Any]]) -> list[Row[Any]]:
-    """``rows`` of memstack's ``table``, each value checked against its column's type (call inside
-    :func:`reading`): SQLite keeps what a hand-written UPDATE puts in (bytes in a text column), and
-    a wrong type would otherwise fail far from its table (a ``TypeError`` while printing)."""
+    """``rows`` of memstack's ``table`` (closed), each value checked against its column's type (inside
+    :func:`reading`): SQLite keeps what a hand-written UPDATE puts in (bytes in a text column)."""
     expected = {c.name: _EXPECTED_TYPES.get(c.type.python_type, (object,)) for c in table.c}
-    checked = list(rows)
+    try:
+        checked = list(rows)
+    finally:  # a value that fails to convert stops the fetch half-way; SQLite's half-read statement
+        getattr(rows, "close", lambda: None)()  # would keep the file share-locked while the error lives
     for name, value in ((n, v) for row in checked for n, v in row._mapping.items()):
         if value is not None and not isinstance(value, kinds := expected.get(str(name), (object,))):
             raise TypeError(f"column {name} holds {type(value).__name__} {value!r:.60}, not {kinds[0].__name__}")
