@@ -51,7 +51,7 @@ def execute_once_prepared(connection: Connection, statement: str, parameters: Ma
     execute = prepared.get(statement)
     if execute is None:
         execute = prepared[statement] = _prepare(connection, statement)
-    if execute is _UNPREPARABLE:
+    if execute == _UNPREPARABLE:
         return connection.exec_driver_sql(statement, dict(parameters)).one()
     import psycopg  # lazy: only a psycopg session gets here (the driver is imported already)
 

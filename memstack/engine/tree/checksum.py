@@ -126,25 +126,13 @@ _known: dict[bytes, str] = {}
 however many readers (the tree's load, the status, the executor) ask, and a changed text misses."""
 
 
-def _text_key(source: str) -> bytes:
-    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
-
-
-def checksum_parsed(source: str, tree: ast.Module) -> str:
-    """Algorithm 2 of ``source`` whose tree the caller already parsed (its docstrings are removed)."""
-    key = _text_key(source)
+def checksum_source(source: str, tree: ast.Module | None = None) -> str:
+    """SHA-256 of the code with comments, docstrings and formatting ignored (contract: Revisions).
+    ``tree``: ``source`` already parsed by the caller (its docstrings are removed in place)."""
+    key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
     known = _known.get(key)
     if known is None:
-        known = _known[key] = checksum_tree(tree)
-    return known
-
-
-def checksum_source(source: str) -> str:
-    """SHA-256 of the code with comments, docstrings and formatting ignored (contract: Revisions)."""
-    key = _text_key(source)
-    known = _known.get(key)
-    if known is None:
-        known = _known[key] = checksum_tree(ast.parse(source))
+        known = _known[key] = checksum_tree(tree if tree is not None else ast.parse(source))
     return known
 
 

@@ -182,7 +182,7 @@ def _indexed_header(path: Path, source: str) -> index.Header:
     tree = _syntax_tree(path, source)  # parsed once: the header, then the checksum (which strips docstrings)
     parsed = parse_revision_file(path, source, tree)
     return index.Header(parsed.revision, parsed.down_revision, parsed.depends_on, parsed.branch_labels,
-                        parsed.irreversible, checksum.checksum_parsed(source, tree), parsed.atomic, parsed.guard,
+                        parsed.irreversible, checksum.checksum_source(source, tree), parsed.atomic, parsed.guard,
                         parsed.replaces, parsed.elidable)
 
 
